@@ -1,0 +1,36 @@
+//! pgcutover's engine-neutral vocabulary.
+//!
+//! This crate owns the words every other crate speaks: the schema model that a source's
+//! introspection produces and the target renders ([`schema`]), the PostgreSQL types a column can
+//! be given ([`schema::PgType`]), the converted values that flow from a source to the target
+//! ([`value::Value`]), rejected rows ([`reject::Reject`]) and the one function through which an
+//! identifier reaches SQL ([`ident::quote_ident`]).
+//!
+//! It does no I/O and knows no driver. Data flows source → [`RowSink`] → target: a source reader
+//! converts each value to its target column's type and hands whole rows (or rejects) to a sink;
+//! the binary's sink encodes them for PostgreSQL's binary COPY.
+
+pub mod ident;
+pub mod numeric;
+pub mod reject;
+pub mod schema;
+pub mod temporal;
+pub mod value;
+
+pub use ident::{quote_ident, quote_literal, quote_qualified, NameAllocator};
+pub use reject::Reject;
+pub use schema::{
+    Column, FkAction, ForeignKey, Index, IndexPart, Key, PgType, Schema, Table, Warning,
+};
+pub use value::Value;
+
+/// Where a source reader delivers rows, already converted to the target columns' types.
+///
+/// `row` receives one value per column of the table, in column order. `reject` receives a row
+/// that could not be converted exactly; the sink decides where it goes (rejects file, counters).
+/// Returning an error stops the reader (e.g. the writer went away, or the run was cancelled).
+pub trait RowSink {
+    type Error;
+    fn row(&mut self, values: &[Value<'_>]) -> Result<(), Self::Error>;
+    fn reject(&mut self, reject: Reject) -> Result<(), Self::Error>;
+}

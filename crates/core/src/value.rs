@@ -1,0 +1,79 @@
+//! Values already converted to their target column's type.
+//!
+//! A source converter produces these; the target's COPY encoder writes them. They borrow from the
+//! source's row buffer where they can, so the hot path does not allocate per value. Temporal
+//! values use PostgreSQL's own epoch (2000-01-01) and units, so encoding them is a copy.
+
+use std::borrow::Cow;
+
+/// Microseconds between 1970-01-01 and 2000-01-01.
+pub const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
+/// Days between 1970-01-01 and 2000-01-01.
+pub const PG_EPOCH_OFFSET_DAYS: i32 = 10_957;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    Null,
+    Bool(bool),
+    I16(i16),
+    I32(i32),
+    I64(i64),
+    F32(f32),
+    F64(f64),
+    /// A plain decimal string, `-?digits(.digits)?`, already checked against the column's
+    /// precision and scale.
+    Numeric(Cow<'a, str>),
+    Text(Cow<'a, str>),
+    Bytes(Cow<'a, [u8]>),
+    /// Days since 2000-01-01.
+    Date(i32),
+    /// Microseconds since midnight.
+    Time(i64),
+    /// Microseconds since 2000-01-01 00:00:00 (wall clock for `timestamp`, UTC for `timestamptz`).
+    Timestamp(i64),
+    /// JSON text, already validated; sent as jsonb.
+    Json(Cow<'a, str>),
+    Uuid([u8; 16]),
+}
+
+impl Value<'_> {
+    /// The value as a PostgreSQL literal of type `ty` (for DEFAULT clauses and plans).
+    pub fn to_sql_literal(&self, ty: &crate::PgType) -> String {
+        use crate::quote_literal;
+        use crate::temporal::{format_date, format_time, format_timestamp};
+        let typed = |text: &str| format!("{}::{}", quote_literal(text), ty.sql());
+        match self {
+            Value::Null => "NULL".into(),
+            Value::Bool(b) => b.to_string(),
+            Value::I16(i) => i.to_string(),
+            Value::I32(i) => i.to_string(),
+            Value::I64(i) => i.to_string(),
+            Value::F32(f) => typed(&f.to_string()),
+            Value::F64(f) => typed(&f.to_string()),
+            Value::Numeric(s) => s.to_string(),
+            Value::Text(s) => quote_literal(s),
+            Value::Bytes(b) => {
+                let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                typed(&format!("\\x{hex}"))
+            }
+            Value::Date(d) => typed(&format_date(*d)),
+            Value::Time(t) => typed(&format_time(*t)),
+            Value::Timestamp(t) => match ty {
+                crate::PgType::Timestamptz => typed(&format!("{}+00", format_timestamp(*t))),
+                _ => typed(&format_timestamp(*t)),
+            },
+            Value::Json(s) => typed(s),
+            Value::Uuid(u) => {
+                let h: String = u.iter().map(|x| format!("{x:02x}")).collect();
+                typed(&format!(
+                    "{}-{}-{}-{}-{}",
+                    &h[0..8],
+                    &h[8..12],
+                    &h[12..16],
+                    &h[16..20],
+                    &h[20..32]
+                ))
+            }
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! Target connection settings, resolved the way libpq resolves them, and connecting.
+//!
+//! A `postgresql://` URI is read first; what it leaves out comes from PGHOST, PGPORT, PGUSER,
+//! PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT and PGCONNECT_TIMEOUT, then from
+//! `~/.pgpass` (or PGPASSFILE) for the password, then libpq's defaults. `sslmode` takes libpq's
+//! spellings; `verify-ca` and `verify-full` check the server certificate against `sslrootcert`
+//! (default `~/.postgresql/root.crt`) or the system roots.
+//!
+//! The password lives only inside the driver's config: [`Target::display`] never shows it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use native_tls::{Certificate, TlsConnector};
+use postgres_native_tls::MakeTlsConnector;
+use tokio_postgres::config::SslMode as DriverSslMode;
+use tokio_postgres::{Client, Config};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Allow,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(s: &str) -> Result<SslMode, ConfigError> {
+        Ok(match s {
+            "disable" => SslMode::Disable,
+            "allow" => SslMode::Allow,
+            "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            other => return Err(ConfigError::Invalid(format!("sslmode {other:?} (expected disable, allow, prefer, require, verify-ca or verify-full)"))),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid PostgreSQL URI: {0}")]
+    Invalid(String),
+    #[error("cannot read sslrootcert {path}")]
+    RootCert {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot set up TLS")]
+    Tls(#[from] native_tls::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot connect to PostgreSQL at {target}")]
+    Connect {
+        target: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("cannot set up TLS for {target}")]
+    Tls {
+        target: String,
+        #[source]
+        source: ConfigError,
+    },
+}
+
+/// A resolved target: what to connect to and how.
+#[derive(Clone)]
+pub struct Target {
+    config: Config,
+    ssl: SslMode,
+    root_cert: Option<PathBuf>,
+    display: String,
+    pub database: String,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("display", &self.display)
+            .field("ssl", &self.ssl)
+            .finish()
+    }
+}
+
+/// Where settings come from besides the URI, so tests can supply their own.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+    fn home(&self) -> Option<PathBuf>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+    fn home(&self) -> Option<PathBuf> {
+        std::env::var_os("HOME").map(PathBuf::from)
+    }
+}
+
+impl Target {
+    pub fn parse(uri: &str) -> Result<Target, ConfigError> {
+        Self::parse_with(uri, &ProcessEnv)
+    }
+
+    pub fn parse_with(uri: &str, env: &dyn Env) -> Result<Target, ConfigError> {
+        let url = url::Url::parse(uri).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if url.scheme() != "postgresql" && url.scheme() != "postgres" {
+            return Err(ConfigError::Invalid(format!(
+                "scheme {:?} (expected postgresql://)",
+                url.scheme()
+            )));
+        }
+        let decode = |s: &str| percent_decode(s);
+        let mut host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .map(|h| decode(h.trim_start_matches('[').trim_end_matches(']')));
+        let mut port = url.port();
+        let mut user = (!url.username().is_empty()).then(|| decode(url.username()));
+        let mut password = url.password().map(decode);
+        let mut dbname = Some(url.path().trim_start_matches('/'))
+            .filter(|p| !p.is_empty())
+            .map(decode);
+        let mut sslmode = None;
+        let mut root_cert = None;
+        let mut connect_timeout = None;
+        let mut application_name = None;
+        for (k, v) in url.query_pairs() {
+            let v = v.into_owned();
+            match k.as_ref() {
+                "host" => host = Some(v),
+                "port" => {
+                    port = Some(
+                        v.parse()
+                            .map_err(|_| ConfigError::Invalid(format!("port {v:?}")))?,
+                    )
+                }
+                "user" => user = Some(v),
+                "password" => password = Some(v),
+                "dbname" => dbname = Some(v),
+                "sslmode" => sslmode = Some(SslMode::parse(&v)?),
+                "sslrootcert" => root_cert = Some(PathBuf::from(v)),
+                "connect_timeout" => connect_timeout = Some(v),
+                "application_name" => application_name = Some(v),
+                other => {
+                    return Err(ConfigError::Invalid(format!(
+                        "unsupported parameter {other:?}"
+                    )))
+                }
+            }
+        }
+        let host = host
+            .or_else(|| env.var("PGHOST"))
+            .unwrap_or_else(default_host);
+        let port = match port {
+            Some(p) => p,
+            None => match env.var("PGPORT") {
+                Some(p) => p
+                    .parse()
+                    .map_err(|_| ConfigError::Invalid(format!("PGPORT {p:?}")))?,
+                None => 5432,
+            },
+        };
+        let user = user
+            .or_else(|| env.var("PGUSER"))
+            .or_else(|| env.var("USER"))
+            .unwrap_or_else(|| "postgres".into());
+        let dbname = dbname
+            .or_else(|| env.var("PGDATABASE"))
+            .unwrap_or_else(|| user.clone());
+        let ssl = match sslmode {
+            Some(m) => m,
+            None => env
+                .var("PGSSLMODE")
+                .map(|m| SslMode::parse(&m))
+                .transpose()?
+                .unwrap_or(SslMode::Prefer),
+        };
+        let root_cert = root_cert
+            .or_else(|| env.var("PGSSLROOTCERT").map(PathBuf::from))
+            .or_else(|| {
+                env.home()
+                    .map(|h| h.join(".postgresql/root.crt"))
+                    .filter(|p| p.exists())
+            });
+        let password = password.or_else(|| env.var("PGPASSWORD")).or_else(|| {
+            let file = env
+                .var("PGPASSFILE")
+                .map(PathBuf::from)
+                .or_else(|| env.home().map(|h| h.join(".pgpass")))?;
+            pgpass_lookup(&file, &host, port, &dbname, &user)
+        });
+        let timeout = connect_timeout.or_else(|| env.var("PGCONNECT_TIMEOUT"));
+
+        let mut config = Config::new();
+        if host.starts_with('/') {
+            config.host_path(&host);
+        } else {
+            config.host(&host);
+        }
+        config.port(port).user(&user).dbname(&dbname);
+        config.application_name(application_name.as_deref().unwrap_or("pgcutover"));
+        if let Some(p) = &password {
+            config.password(p);
+        }
+        if let Some(t) = timeout
+            .and_then(|t| t.parse::<u64>().ok())
+            .filter(|&t| t > 0)
+        {
+            config.connect_timeout(Duration::from_secs(t.max(2)));
+        }
+        config.ssl_mode(match ssl {
+            SslMode::Disable => DriverSslMode::Disable,
+            SslMode::Allow | SslMode::Prefer => DriverSslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => DriverSslMode::Require,
+        });
+        let shown_host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.clone()
+        };
+        let display = if host.starts_with('/') {
+            format!("postgresql://{user}@/{dbname}?host={host}&port={port}")
+        } else {
+            format!("postgresql://{user}@{shown_host}:{port}/{dbname}")
+        };
+        Ok(Target {
+            config,
+            ssl,
+            root_cert,
+            display,
+            database: dbname,
+        })
+    }
+
+    /// The target without credentials, for output, logs and reports.
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
+    pub async fn connect(&self) -> Result<Client, ConnectError> {
+        let wrap = |source| ConnectError::Connect {
+            target: self.display.clone(),
+            source,
+        };
+        let client = if self.ssl == SslMode::Disable {
+            let (client, conn) = self
+                .config
+                .connect(tokio_postgres::NoTls)
+                .await
+                .map_err(wrap)?;
+            tokio::spawn(conn);
+            client
+        } else {
+            let tls = self.tls().map_err(|source| ConnectError::Tls {
+                target: self.display.clone(),
+                source,
+            })?;
+            let (client, conn) = self.config.connect(tls).await.map_err(wrap)?;
+            tokio::spawn(conn);
+            client
+        };
+        Ok(client)
+    }
+
+    fn tls(&self) -> Result<MakeTlsConnector, ConfigError> {
+        let mut builder = TlsConnector::builder();
+        match self.ssl {
+            // libpq's prefer/require encrypt without checking who answers.
+            SslMode::Allow | SslMode::Prefer | SslMode::Require => {
+                builder
+                    .danger_accept_invalid_certs(true)
+                    .danger_accept_invalid_hostnames(true);
+            }
+            SslMode::VerifyCa => {
+                builder.danger_accept_invalid_hostnames(true);
+            }
+            SslMode::VerifyFull | SslMode::Disable => {}
+        }
+        if let (Some(path), SslMode::VerifyCa | SslMode::VerifyFull) = (&self.root_cert, self.ssl) {
+            let pem = std::fs::read(path).map_err(|source| ConfigError::RootCert {
+                path: path.display().to_string(),
+                source,
+            })?;
+            builder.add_root_certificate(Certificate::from_pem(&pem)?);
+        }
+        Ok(MakeTlsConnector::new(builder.build()?))
+    }
+}
+
+fn default_host() -> String {
+    ["/var/run/postgresql", "/tmp"]
+        .into_iter()
+        .find(|d| Path::new(d).join(".s.PGSQL.5432").exists())
+        .map(str::to_owned)
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Looks a password up in a pgpass file: `host:port:database:user:password`, `*` matching
+/// anything, `\:` and `\\` escaped. A Unix-socket host matches `localhost`, as in libpq.
+pub fn pgpass_lookup(file: &Path, host: &str, port: u16, db: &str, user: &str) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let host = if host.starts_with('/') {
+        "localhost"
+    } else {
+        host
+    };
+    let port = port.to_string();
+    for line in text.lines() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let fields = split_pgpass(line);
+        if fields.len() != 5 {
+            continue;
+        }
+        let m = |f: &str, v: &str| f == "*" || f == v;
+        if m(&fields[0], host) && m(&fields[1], &port) && m(&fields[2], db) && m(&fields[3], user) {
+            return Some(fields[4].clone());
+        }
+    }
+    None
+}
+
+fn split_pgpass(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    fields.last_mut().expect("starts with one field").push(n);
+                }
+            }
+            ':' if fields.len() < 5 => fields.push(String::new()),
+            _ => fields.last_mut().expect("starts with one field").push(c),
+        }
+    }
+    fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct FakeEnv(HashMap<&'static str, String>, Option<PathBuf>);
+    impl Env for FakeEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).cloned()
+        }
+        fn home(&self) -> Option<PathBuf> {
+            self.1.clone()
+        }
+    }
+
+    #[test]
+    fn uri_wins_then_env_then_pgpass() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(".pgpass"),
+            "# comment\nother:*:*:*:nope\ndb.example:5433:app:alice:s3cr\\:et\n",
+        )
+        .unwrap();
+        let env = FakeEnv(
+            HashMap::from([
+                ("PGPORT", "5433".to_owned()),
+                ("PGUSER", "alice".to_owned()),
+            ]),
+            Some(dir.path().to_owned()),
+        );
+        let t = Target::parse_with("postgresql://db.example/app?sslmode=require", &env).unwrap();
+        assert_eq!(t.display(), "postgresql://alice@db.example:5433/app");
+        assert_eq!(t.config.get_password(), Some(&b"s3cr:et"[..]));
+        assert_eq!(t.ssl, SslMode::Require);
+    }
+
+    #[test]
+    fn password_never_displayed() {
+        let env = FakeEnv(HashMap::new(), None);
+        let t = Target::parse_with("postgresql://bob:hunter2@127.0.0.1:5432/test", &env).unwrap();
+        assert!(!t.display().contains("hunter2"));
+        assert!(!format!("{t:?}").contains("hunter2"));
+        assert_eq!(t.config.get_password(), Some(&b"hunter2"[..]));
+    }
+
+    #[test]
+    fn rejects_bad_settings() {
+        let env = FakeEnv(HashMap::new(), None);
+        assert!(Target::parse_with("postgresql://h/db?sslmode=maybe", &env).is_err());
+        assert!(Target::parse_with("mysql://h/db", &env).is_err());
+        assert!(Target::parse_with("postgresql://h/db?bogus=1", &env).is_err());
+    }
+
+    #[test]
+    fn socket_host_from_query() {
+        let env = FakeEnv(HashMap::new(), None);
+        let t = Target::parse_with(
+            "postgresql:///test?host=/var/run/postgresql&user=postgres",
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            t.display(),
+            "postgresql://postgres@/test?host=/var/run/postgresql&port=5432"
+        );
+    }
+}
