@@ -1,1 +1,57 @@
-fn main() {}
+//! The `pgcutover` command: parses arguments, runs one subcommand, prints the whole error chain
+//! with a hint, and exits with a documented code (see `exit.rs` and README.md).
+
+mod cli;
+mod copy_cmd;
+mod exit;
+mod output;
+mod plan_cmd;
+mod report;
+mod source;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::exit::ExitCode;
+use crate::output::Printer;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let printer = Printer::new();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::from(ExitCode::FAILED.0);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Copy(args) => copy_cmd::run(args, &printer).await,
+            Command::Plan(args) => plan_cmd::run(args, &printer).await,
+        }
+    });
+    let code = match result {
+        Ok(code) => code,
+        // A closed stdout (`pgcutover plan … | head`) is the reader's choice, not a failure.
+        Err(exit)
+            if exit.error.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::OK
+        }
+        Err(exit) => {
+            eprintln!("{}: {:#}", printer.error_label(), exit.error);
+            if let Some(hint) = &exit.hint {
+                eprintln!("hint: {hint}");
+            }
+            exit.code
+        }
+    };
+    std::process::ExitCode::from(code.0)
+}

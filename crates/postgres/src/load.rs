@@ -25,31 +25,43 @@ pub async fn existing_tables(
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// Why a COPY did not complete. Either way nothing of it was committed.
+#[derive(Debug)]
+pub enum CopyError<E> {
+    Db(tokio_postgres::Error),
+    /// The producer failed mid-stream; the COPY was aborted.
+    Source(E),
+}
+
 /// Streams encoded row batches (each a run of binary COPY rows, no header) into the table.
-/// Returns the number of rows PostgreSQL says it loaded.
-pub async fn copy_batches<S>(
+/// An `Err` item aborts the COPY (the sink is dropped unfinished, which sends CopyFail), so a
+/// table is never left half-loaded by a failed reader. Returns the rows PostgreSQL loaded.
+pub async fn copy_batches<S, E>(
     client: &Client,
     schema: &str,
     table: &Table,
     batches: S,
-) -> Result<u64, tokio_postgres::Error>
+) -> Result<u64, CopyError<E>>
 where
-    S: Stream<Item = Bytes>,
+    S: Stream<Item = Result<Bytes, E>>,
 {
     let sink = client
         .copy_in::<_, Bytes>(&ddl::copy_in(schema, table))
-        .await?;
+        .await
+        .map_err(CopyError::Db)?;
     futures::pin_mut!(sink);
     let mut head = BytesMut::with_capacity(19);
     write_header(&mut head);
-    sink.feed(head.freeze()).await?;
+    sink.feed(head.freeze()).await.map_err(CopyError::Db)?;
     futures::pin_mut!(batches);
     while let Some(batch) = batches.next().await {
         // send = feed + flush: each batch is already large, so flush it straight through.
-        sink.send(batch).await?;
+        sink.send(batch.map_err(CopyError::Source)?)
+            .await
+            .map_err(CopyError::Db)?;
     }
     let mut tail = BytesMut::with_capacity(2);
     write_trailer(&mut tail);
-    sink.feed(tail.freeze()).await?;
-    sink.finish().await
+    sink.feed(tail.freeze()).await.map_err(CopyError::Db)?;
+    sink.finish().await.map_err(CopyError::Db)
 }

@@ -1,0 +1,135 @@
+//! Command-line arguments (clap derive). Resolved into settings in `settings.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pgcutover",
+    version,
+    about = "Move a whole SQLite (and soon MySQL/MariaDB) database into PostgreSQL: schema, data, indexes, constraints and sequences, exactly."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Copy schema and data from SOURCE into TARGET.
+    Copy(CopyArgs),
+    /// Print what `copy` would do (DDL, type mapping, row counts, warnings); writes nothing.
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct Endpoints {
+    /// The source: `sqlite:PATH`, or a path ending in .db, .sqlite or .sqlite3 (opened read-only).
+    pub source: String,
+    /// The target: `postgresql://[user@]host[:port]/database[?sslmode=…]`. PGHOST, PGPORT, PGUSER,
+    /// PGPASSWORD, PGDATABASE, PGSSLMODE and ~/.pgpass fill in what the URI leaves out.
+    pub target: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// PostgreSQL schema to create the tables in.
+    #[arg(long, default_value = "public", value_name = "NAME")]
+    pub target_schema: String,
+    /// Only tables whose source name matches this glob (repeatable, or comma-separated).
+    #[arg(long, value_name = "GLOB", value_delimiter = ',')]
+    pub include: Vec<String>,
+    /// Leave out tables whose source name matches this glob (repeatable, or comma-separated).
+    #[arg(long, value_name = "GLOB", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValueArgs {
+    /// How integers in SQLite date/time columns are read: Unix seconds, milliseconds (Prisma),
+    /// or `auto` (milliseconds when a value is ≥ 10^11).
+    #[arg(long, value_enum, default_value_t = EpochArg::Auto)]
+    pub sqlite_epoch: EpochArg,
+    /// Text containing NUL bytes, which PostgreSQL text cannot hold: reject the row, or strip them.
+    #[arg(long, value_enum, default_value_t = NulArg::Reject)]
+    pub nul_bytes: NulArg,
+    /// Text that is not valid UTF-8: reject the row, or replace bad bytes with U+FFFD.
+    #[arg(long, value_enum, default_value_t = Utf8Arg::Reject)]
+    pub invalid_utf8: Utf8Arg,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub endpoints: Endpoints,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub values: ValueArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    #[command(flatten)]
+    pub endpoints: Endpoints,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub values: ValueArgs,
+    /// Create the tables, keys, indexes and constraints, but copy no rows.
+    #[arg(long, conflicts_with = "data_only")]
+    pub schema_only: bool,
+    /// Copy rows into tables that already exist in the target (same table and column names).
+    #[arg(long)]
+    pub data_only: bool,
+    /// Drop target tables that have the same names first. Without it, existing tables make the
+    /// copy stop before it writes anything.
+    #[arg(long, conflicts_with = "data_only")]
+    pub drop_existing: bool,
+    /// Rows per batch handed from a reader to its COPY stream.
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_rows: u32,
+    /// Tables copied (and indexes built) in parallel. Default: the number of CPU cores.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+    /// Where rejected rows are written, one JSON object per line.
+    #[arg(long, value_name = "FILE", default_value = "pgcutover-rejects.jsonl")]
+    pub rejects: PathBuf,
+    /// Also write the run's summary as JSON to FILE (attach it to the change ticket).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EpochArg {
+    Auto,
+    #[value(name = "s")]
+    Seconds,
+    #[value(name = "ms")]
+    Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NulArg {
+    Reject,
+    Strip,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Utf8Arg {
+    Reject,
+    Replace,
+}

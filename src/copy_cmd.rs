@@ -1,0 +1,603 @@
+//! `pgcutover copy`: the phases of a copy, in order.
+//!
+//! 1. read the source schema; connect to the target; refuse if tables already exist
+//!    (unless --drop-existing / --data-only), before anything is written;
+//! 2. create the schema and tables (one transaction);
+//! 3. copy the data: per table, a reader thread converts and encodes rows into batches that a
+//!    bounded channel hands to that table's binary COPY; `--jobs` tables at a time;
+//! 4. post-load: primary keys, unique constraints, indexes and CHECKs (in parallel), then
+//!    foreign keys, then identity restarts and ANALYZE;
+//! 5. the summary, the JSON report and the exit code.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{anyhow, Context};
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use pgcutover_core::{quote_ident, Reject, RowSink, Schema, Table, Value};
+use pgcutover_postgres::ddl::{self, Step, StepKind};
+use pgcutover_postgres::{copy_encoder, load, Target};
+use pgcutover_sqlite::{ReadError, SqliteSchema, TableRead, ValuePolicy};
+use tokio::sync::mpsc;
+use tokio_postgres::Client;
+
+use crate::cli::CopyArgs;
+use crate::exit::{Exit, ExitCode};
+use crate::output::Printer;
+use crate::report::{Report, StepReport, TableReport};
+use crate::source::{load_schema, value_policy, SourceSpec};
+
+/// A batch is sent when it holds `--batch-rows` rows or this many bytes, whichever comes first,
+/// so memory stays bounded in bytes however wide the rows are.
+const BATCH_BYTES: usize = 4 << 20;
+/// Batches in flight per table between reader and writer.
+const CHANNEL_BATCHES: usize = 2;
+
+pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
+    let started = Instant::now();
+    let source = SourceSpec::parse(&args.endpoints.source)?;
+    let target =
+        Target::parse(&args.endpoints.target).map_err(|e| Exit::new(ExitCode::USAGE, e, None))?;
+    let schema_name = args.select.target_schema.clone();
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get() as u32))
+        as usize;
+    let policy = value_policy(&args.values);
+
+    printer.info(&format!("reading the schema of {}", source.display()));
+    let sqlite = Arc::new(load_schema(&source, &args.select, &args.values)?);
+    let schema = &sqlite.schema;
+    if schema.tables.is_empty() {
+        printer.warn("no tables to copy (check --include/--exclude)");
+    }
+    for w in &schema.warnings {
+        printer.warn(&format!("{}: {}", w.object, w.message));
+    }
+
+    let client = connect(&target).await?;
+    printer.info(&format!("connected to {}", target.display()));
+    let names: Vec<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
+    let existing = load::existing_tables(&client, &schema_name, &names)
+        .await
+        .context("checking the target for existing tables")?;
+
+    let mut report = Report::new(&source, &target, &schema_name);
+    report.warnings = schema.warnings.clone();
+
+    if args.data_only {
+        let missing: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| !existing.iter().any(|e| e == n))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Exit::new(
+                ExitCode::USAGE,
+                anyhow!("--data-only needs the tables to exist, but {} has no {}", quote_ident(&schema_name), missing.iter().map(|n| quote_ident(n)).collect::<Vec<_>>().join(", ")),
+                Some("create the schema first (your migration tool, or `pgcutover copy --schema-only`)".to_owned()),
+            ));
+        }
+    } else if !existing.is_empty() && !args.drop_existing {
+        return Err(Exit::new(
+            ExitCode::TARGET_NOT_EMPTY,
+            anyhow!("the target already has {} table(s) this copy would create: {}", existing.len(), existing.iter().map(|n| quote_ident(n)).collect::<Vec<_>>().join(", ")),
+            Some("nothing was written. Use --drop-existing to replace them, --data-only to load into them, or --target-schema to copy elsewhere".to_owned()),
+        ));
+    } else {
+        create_tables(&client, &schema_name, schema, args.drop_existing, &existing).await?;
+        printer.info(&format!(
+            "created {} table(s) in schema {}",
+            schema.tables.len(),
+            quote_ident(&schema_name)
+        ));
+    }
+
+    let rejects = Arc::new(RejectLog::new(args.rejects.clone()));
+    if !args.schema_only {
+        let order: Vec<usize> = if args.data_only {
+            // The target enforces its foreign keys during a data-only load: parents first.
+            let order = pgcutover_plan::load_order(schema);
+            order
+                .order
+                .iter()
+                .filter_map(|n| schema.tables.iter().position(|t| &t.name == n))
+                .collect()
+        } else {
+            // No constraints exist yet: biggest tables first packs the jobs best.
+            let mut idx: Vec<usize> = (0..schema.tables.len()).collect();
+            idx.sort_by_key(|&i| std::cmp::Reverse(schema.tables[i].source_rows.unwrap_or(0)));
+            idx
+        };
+        let parallel = if args.data_only { 1 } else { jobs };
+        report.tables = copy_tables(
+            &source,
+            &target,
+            &schema_name,
+            &sqlite,
+            &order,
+            parallel,
+            args.batch_rows as usize,
+            policy,
+            &rejects,
+            printer,
+        )
+        .await?;
+    }
+
+    let steps: Vec<Step> = ddl::post_load_steps(&schema_name, schema)
+        .into_iter()
+        .filter(|s| !args.data_only || matches!(s.kind, StepKind::Identity | StepKind::Analyze))
+        .filter(|s| !(args.schema_only && s.kind == StepKind::Analyze))
+        .collect();
+    if !steps.is_empty() {
+        printer.info(&format!(
+            "post-load: {} step(s): keys, indexes, constraints, foreign keys, identities, ANALYZE",
+            steps.len()
+        ));
+    }
+    report.post_load = run_steps(&target, steps, jobs, printer).await?;
+    for s in report.post_load.iter().filter(|s| s.demoted_to_warning) {
+        report.warnings.push(pgcutover_core::Warning::new(
+            format!("{} {}", s.kind.label(), quote_ident(&s.object)),
+            format!(
+                "not carried over: PostgreSQL rejected the translation: {}",
+                s.error.as_deref().unwrap_or("")
+            ),
+        ));
+    }
+    rejects.flush()?;
+    report.rejects_file = (rejects.count() > 0).then(|| args.rejects.display().to_string());
+    report.finish(started.elapsed());
+
+    let code = report.exit_code();
+    report.print(printer, args.format)?;
+    if let Some(path) = &args.report {
+        report
+            .write(path)
+            .with_context(|| format!("writing the report to {}", path.display()))?;
+    }
+    Ok(code)
+}
+
+async fn connect(target: &Target) -> Result<Client, Exit> {
+    target.connect().await.map_err(|e| {
+        Exit::new(
+            ExitCode::CANNOT_CONNECT,
+            e,
+            Some("check that PostgreSQL runs and listens there, and the user and password (PGPASSWORD or ~/.pgpass; never put a password on the command line)".to_owned()),
+        )
+    })
+}
+
+async fn create_tables(
+    client: &Client,
+    schema_name: &str,
+    schema: &Schema,
+    drop: bool,
+    existing: &[String],
+) -> Result<(), Exit> {
+    let mut sql = vec![ddl::create_schema(schema_name)];
+    for t in &schema.tables {
+        if drop && existing.contains(&t.name) {
+            sql.push(ddl::drop_table(schema_name, t));
+        }
+        sql.push(ddl::create_table(schema_name, t));
+    }
+    let script = format!("BEGIN;\n{};\nCOMMIT;", sql.join(";\n"));
+    if let Err(e) = client.batch_execute(&script).await {
+        let _ = client.batch_execute("ROLLBACK").await;
+        return Err(Exit::new(
+            ExitCode::FAILED,
+            anyhow::Error::new(e).context("creating the tables (nothing was kept)"),
+            None,
+        ));
+    }
+    Ok(())
+}
+
+/// Rejected rows, appended to a JSON Lines file that is created on the first reject.
+pub struct RejectLog {
+    path: PathBuf,
+    file: Mutex<Option<BufWriter<File>>>,
+    count: AtomicU64,
+}
+
+impl RejectLog {
+    fn new(path: PathBuf) -> RejectLog {
+        RejectLog {
+            path,
+            file: Mutex::new(None),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    fn write(&self, r: &Reject) -> std::io::Result<()> {
+        let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(BufWriter::new(File::create(&self.path)?));
+        }
+        let w = guard.as_mut().expect("just created");
+        serde_json::to_writer(&mut *w, r)?;
+        w.write_all(b"\n")?;
+        self.count.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn flush(&self) -> std::io::Result<()> {
+        if let Some(w) = self.file.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            w.flush()?;
+        }
+        Ok(())
+    }
+
+    fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Encodes converted rows into binary COPY batches and hands them to the writer.
+struct BatchingSink<'a> {
+    buf: BytesMut,
+    rows_in_buf: usize,
+    batch_rows: usize,
+    tx: mpsc::Sender<Result<Batch, String>>,
+    rejects: &'a RejectLog,
+    rejected: u64,
+    first_reject: Option<Reject>,
+}
+
+#[derive(Debug)]
+enum SinkStop {
+    WriterGone,
+    Rejects(std::io::Error),
+}
+
+impl BatchingSink<'_> {
+    fn flush(&mut self) -> Result<(), SinkStop> {
+        if self.rows_in_buf == 0 {
+            return Ok(());
+        }
+        let batch = Batch {
+            data: self.buf.split().freeze(),
+            rows: self.rows_in_buf as u64,
+        };
+        self.rows_in_buf = 0;
+        self.tx
+            .blocking_send(Ok(batch))
+            .map_err(|_| SinkStop::WriterGone)
+    }
+}
+
+impl RowSink for BatchingSink<'_> {
+    type Error = SinkStop;
+
+    fn row(&mut self, values: &[Value<'_>]) -> Result<(), SinkStop> {
+        copy_encoder::write_row(&mut self.buf, values);
+        self.rows_in_buf += 1;
+        if self.rows_in_buf >= self.batch_rows || self.buf.len() >= BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, reject: Reject) -> Result<(), SinkStop> {
+        self.rejects.write(&reject).map_err(SinkStop::Rejects)?;
+        self.rejected += 1;
+        if self.first_reject.is_none() {
+            self.first_reject = Some(reject);
+        }
+        Ok(())
+    }
+}
+
+/// Encoded rows on their way from a reader to its COPY.
+struct Batch {
+    data: Bytes,
+    rows: u64,
+}
+
+struct ReaderOutcome {
+    rows_read: u64,
+    rejected: u64,
+    first_reject: Option<Reject>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn copy_tables(
+    source: &SourceSpec,
+    target: &Target,
+    schema_name: &str,
+    sqlite: &Arc<SqliteSchema>,
+    order: &[usize],
+    jobs: usize,
+    batch_rows: usize,
+    policy: ValuePolicy,
+    rejects: &Arc<RejectLog>,
+    printer: &Printer,
+) -> Result<Vec<TableReport>, Exit> {
+    let results = futures::stream::iter(order.iter().copied())
+        .map(|i| {
+            copy_one(
+                source,
+                target,
+                schema_name,
+                sqlite,
+                i,
+                batch_rows,
+                policy,
+                rejects,
+                printer,
+            )
+        })
+        .buffer_unordered(jobs.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    let mut reports = Vec::with_capacity(results.len());
+    for r in results {
+        reports.push(r?);
+    }
+    // Report in the schema's order, whatever order they finished in.
+    reports.sort_by_key(|r| sqlite.schema.tables.iter().position(|t| t.name == r.table));
+    Ok(reports)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn copy_one(
+    source: &SourceSpec,
+    target: &Target,
+    schema_name: &str,
+    sqlite: &Arc<SqliteSchema>,
+    index: usize,
+    batch_rows: usize,
+    policy: ValuePolicy,
+    rejects: &Arc<RejectLog>,
+    printer: &Printer,
+) -> Result<TableReport, Exit> {
+    let table = &sqlite.schema.tables[index];
+    let started = Instant::now();
+    let client = connect(target).await?;
+    let (tx, mut rx) = mpsc::channel::<Result<Batch, String>>(CHANNEL_BATCHES);
+    let SourceSpec::Sqlite(path) = source.clone();
+    let reader = {
+        let sqlite = Arc::clone(sqlite);
+        let rejects = Arc::clone(rejects);
+        std::thread::Builder::new()
+            .name(format!("read {}", table.name))
+            .spawn(move || read_sqlite(&path, &sqlite, index, batch_rows, policy, &rejects, tx))
+            .context("starting a reader thread")?
+    };
+    let mut progress = printer.table(&table.name, table.source_rows);
+    let rows_sent = Arc::new(AtomicU64::new(0));
+    let bytes_sent = Arc::new(AtomicU64::new(0));
+    let batches = {
+        let (rows_sent, bytes_sent) = (Arc::clone(&rows_sent), Arc::clone(&bytes_sent));
+        let progress = &mut progress;
+        futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).map(move |item| {
+            item.map(|b| {
+                bytes_sent.fetch_add(b.data.len() as u64, Ordering::Relaxed);
+                // For display only: the count that matters is PostgreSQL's answer to COPY.
+                let rows = rows_sent.fetch_add(b.rows, Ordering::Relaxed) + b.rows;
+                progress.set(rows);
+                b.data
+            })
+        })
+    };
+    let copied = load::copy_batches(&client, schema_name, table, batches).await;
+    let outcome = reader
+        .join()
+        .map_err(|_| anyhow!("the reader for {} panicked", quote_ident(&table.name)))?;
+    progress.finish();
+    let outcome = outcome.map_err(|e| {
+        Exit::new(
+            ExitCode::FAILED,
+            e.context(format!("reading table {}", quote_ident(&table.source_name))),
+            None,
+        )
+    })?;
+    let written = match copied {
+        Ok(n) => n,
+        Err(load::CopyError::Source(msg)) => return Err(Exit::new(ExitCode::FAILED, anyhow!("{msg}"), None)),
+        Err(load::CopyError::Db(e)) => {
+            return Err(Exit::new(
+                ExitCode::FAILED,
+                anyhow::Error::new(e).context(format!("COPY into {} failed; the table's load was rolled back", quote_ident(&table.name))),
+                Some("this is a bug in pgcutover's conversion if the message names a value; please report it with the table's DDL".to_owned()),
+            ))
+        }
+    };
+    if written + outcome.rejected != outcome.rows_read {
+        return Err(Exit::new(
+            ExitCode::FAILED,
+            anyhow!(
+                "table {}: read {} rows, rejected {}, but PostgreSQL loaded {}",
+                quote_ident(&table.name),
+                outcome.rows_read,
+                outcome.rejected,
+                written
+            ),
+            None,
+        ));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let bytes = bytes_sent.load(Ordering::Relaxed);
+    printer.info(&format!(
+        "copied {}: {} rows{} in {:.1}s ({:.1} MB)",
+        quote_ident(&table.name),
+        written,
+        if outcome.rejected > 0 {
+            format!(", {} rejected", outcome.rejected)
+        } else {
+            String::new()
+        },
+        seconds,
+        bytes as f64 / 1e6
+    ));
+    if let Some(r) = &outcome.first_reject {
+        printer.warn(&format!("rejected {r}\n  hint: {}", r.hint));
+        if outcome.rejected > 1 {
+            printer.warn(&format!(
+                "{} more rejected row(s) of {} are in {}",
+                outcome.rejected - 1,
+                quote_ident(&table.name),
+                rejects.path().display()
+            ));
+        }
+    }
+    Ok(TableReport {
+        table: table.name.clone(),
+        source_table: table.source_name.clone(),
+        rows_read: outcome.rows_read,
+        rows_written: written,
+        rows_rejected: outcome.rejected,
+        seconds,
+        bytes,
+    })
+}
+
+/// The reader thread: opens its own read-only connection and streams the table into the sink.
+fn read_sqlite(
+    path: &Path,
+    sqlite: &SqliteSchema,
+    index: usize,
+    batch_rows: usize,
+    policy: ValuePolicy,
+    rejects: &RejectLog,
+    tx: mpsc::Sender<Result<Batch, String>>,
+) -> anyhow::Result<ReaderOutcome> {
+    let table: &Table = &sqlite.schema.tables[index];
+    let read: &TableRead = &sqlite.reads[&table.name];
+    let mut sink = BatchingSink {
+        buf: BytesMut::with_capacity(256 << 10),
+        rows_in_buf: 0,
+        batch_rows,
+        tx: tx.clone(),
+        rejects,
+        rejected: 0,
+        first_reject: None,
+    };
+    let result = pgcutover_sqlite::open_read_only(path)
+        .map_err(ReadError::Source)
+        .and_then(|conn| pgcutover_sqlite::read_table(&conn, table, read, &policy, &mut sink));
+    let result = result.and_then(|stats| sink.flush().map(|()| stats).map_err(ReadError::Sink));
+    match result {
+        Ok(stats) => Ok(ReaderOutcome {
+            rows_read: stats.rows_read,
+            rejected: sink.rejected,
+            first_reject: sink.first_reject,
+        }),
+        // The writer stopped first; its error is the one to report.
+        Err(ReadError::Sink(SinkStop::WriterGone)) => Ok(ReaderOutcome {
+            rows_read: 0,
+            rejected: 0,
+            first_reject: None,
+        }),
+        Err(ReadError::Sink(SinkStop::Rejects(e))) => {
+            let _ = tx.blocking_send(Err(format!(
+                "cannot write the rejects file {}: {e}",
+                rejects.path().display()
+            )));
+            Err(anyhow!(e).context(format!("writing {}", rejects.path().display())))
+        }
+        Err(ReadError::Source(e)) => {
+            // Abort the COPY: a partial table must not be committed.
+            let _ = tx.blocking_send(Err(format!(
+                "reading {} failed",
+                quote_ident(&table.source_name)
+            )));
+            Err(anyhow::Error::new(e))
+        }
+    }
+}
+
+/// Runs post-load steps: keys, indexes and CHECKs on `jobs` connections; foreign keys one at a
+/// time (two FKs on one parent would only wait on each other's locks); then identities and ANALYZE.
+async fn run_steps(
+    target: &Target,
+    steps: Vec<Step>,
+    jobs: usize,
+    printer: &Printer,
+) -> Result<Vec<StepReport>, Exit> {
+    let phases: [&[StepKind]; 3] = [
+        &[
+            StepKind::PrimaryKey,
+            StepKind::Unique,
+            StepKind::Index,
+            StepKind::Check,
+        ],
+        &[StepKind::ForeignKey],
+        &[StepKind::Identity, StepKind::Analyze],
+    ];
+    let mut reports = Vec::with_capacity(steps.len());
+    for (pi, kinds) in phases.iter().enumerate() {
+        let queue: VecDeque<Step> = steps
+            .iter()
+            .filter(|s| kinds.contains(&s.kind))
+            .cloned()
+            .collect();
+        if queue.is_empty() {
+            continue;
+        }
+        let workers = if pi == 1 {
+            1
+        } else {
+            jobs.clamp(1, queue.len())
+        };
+        let queue = Arc::new(Mutex::new(queue));
+        let mut tasks = Vec::new();
+        for _ in 0..workers {
+            let client = connect(target).await?;
+            let queue = Arc::clone(&queue);
+            tasks.push(async move {
+                // Index builds sort in memory up to this much per connection.
+                let _ = client
+                    .batch_execute("SET maintenance_work_mem = '256MB'")
+                    .await;
+                let mut out = Vec::new();
+                loop {
+                    let Some(step) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
+                    else {
+                        break;
+                    };
+                    let t0 = Instant::now();
+                    let result = client.batch_execute(&step.sql).await;
+                    out.push(StepReport::new(step, result, t0.elapsed().as_secs_f64()));
+                }
+                out
+            });
+        }
+        for batch in futures::future::join_all(tasks).await {
+            for r in batch {
+                if let Some(e) = &r.error {
+                    if r.demoted_to_warning {
+                        printer.warn(&format!(
+                            "{} {} on {}: not carried over: {e}",
+                            r.kind.label(),
+                            quote_ident(&r.object),
+                            quote_ident(&r.table)
+                        ));
+                    } else {
+                        printer.warn(&format!(
+                            "{} {} on {} FAILED: {e}",
+                            r.kind.label(),
+                            quote_ident(&r.object),
+                            quote_ident(&r.table)
+                        ));
+                    }
+                }
+                reports.push(r);
+            }
+        }
+    }
+    Ok(reports)
+}

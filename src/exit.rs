@@ -1,0 +1,74 @@
+//! Exit codes: one place, documented in README.md ("Exit codes").
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct ExitCode(pub u8);
+
+impl ExitCode {
+    /// Every row arrived and every step succeeded.
+    pub const OK: ExitCode = ExitCode(0);
+    /// An unexpected failure (I/O, a COPY that failed, a bug).
+    pub const FAILED: ExitCode = ExitCode(1);
+    /// Bad usage: unknown option, malformed SOURCE or TARGET (clap also exits 2).
+    pub const USAGE: ExitCode = ExitCode(2);
+    /// Cannot connect to the target or open the source.
+    pub const CANNOT_CONNECT: ExitCode = ExitCode(3);
+    /// The target already holds a table the copy would create; nothing was written.
+    pub const TARGET_NOT_EMPTY: ExitCode = ExitCode(4);
+    /// The copy finished, but some rows were rejected (see the rejects file).
+    pub const ROWS_REJECTED: ExitCode = ExitCode(5);
+    /// The data is in, but a key, index, constraint or foreign key could not be created.
+    pub const POST_LOAD_FAILED: ExitCode = ExitCode(6);
+
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            0 => "ok",
+            1 => "failed",
+            2 => "usage",
+            3 => "cannot_connect",
+            4 => "target_not_empty",
+            5 => "rows_rejected",
+            6 => "post_load_failed",
+            _ => "unknown",
+        }
+    }
+}
+
+/// An error that ends the run with a specific code and an optional hint for the operator.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: ExitCode,
+    pub error: anyhow::Error,
+    pub hint: Option<String>,
+}
+
+impl Exit {
+    pub fn new(
+        code: ExitCode,
+        error: impl Into<anyhow::Error>,
+        hint: impl Into<Option<String>>,
+    ) -> Exit {
+        Exit {
+            code,
+            error: error.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Exit {
+    fn from(e: E) -> Exit {
+        Exit {
+            code: ExitCode::FAILED,
+            error: e.into(),
+            hint: None,
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! `pgcutover plan`: what `copy` would do, written to stdout; nothing is written to the target.
+
+use std::io::Write;
+
+use pgcutover_core::{quote_ident, Schema, Warning};
+use pgcutover_postgres::ddl::{self, Step};
+use pgcutover_postgres::Target;
+use serde::Serialize;
+
+use crate::cli::{Format, PlanArgs};
+use crate::exit::{Exit, ExitCode};
+use crate::output::Printer;
+use crate::source::{load_schema, SourceSpec};
+
+#[derive(Serialize)]
+pub struct Plan<'a> {
+    pub source: String,
+    pub target: String,
+    pub target_schema: &'a str,
+    pub tables: Vec<PlanTable<'a>>,
+    pub load_order: Vec<String>,
+    pub fk_cycles: Vec<Vec<String>>,
+    pub warnings: &'a [Warning],
+    pub existing_tables: Vec<String>,
+    pub schema_ddl: Vec<String>,
+    pub post_load: Vec<Step>,
+}
+
+#[derive(Serialize)]
+pub struct PlanTable<'a> {
+    pub source_name: &'a str,
+    pub name: &'a str,
+    pub source_rows: Option<u64>,
+    pub columns: Vec<PlanColumn<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct PlanColumn<'a> {
+    pub source_name: &'a str,
+    pub name: &'a str,
+    pub source_type: &'a str,
+    pub target_type: String,
+    pub nullable: bool,
+    pub identity: bool,
+    pub default: Option<&'a str>,
+    pub note: &'a str,
+}
+
+pub fn build<'a>(
+    source: &SourceSpec,
+    target: &Target,
+    schema_name: &'a str,
+    schema: &'a Schema,
+    existing: Vec<String>,
+) -> Plan<'a> {
+    let order = pgcutover_plan::load_order(schema);
+    let mut schema_ddl = vec![ddl::create_schema(schema_name)];
+    schema_ddl.extend(
+        schema
+            .tables
+            .iter()
+            .map(|t| ddl::create_table(schema_name, t)),
+    );
+    Plan {
+        source: source.display(),
+        target: target.display().to_owned(),
+        target_schema: schema_name,
+        tables: schema
+            .tables
+            .iter()
+            .map(|t| PlanTable {
+                source_name: &t.source_name,
+                name: &t.name,
+                source_rows: t.source_rows,
+                columns: t
+                    .columns
+                    .iter()
+                    .map(|c| PlanColumn {
+                        source_name: &c.source_name,
+                        name: &c.name,
+                        source_type: &c.source_type,
+                        target_type: c.pg_type.sql(),
+                        nullable: c.nullable,
+                        identity: c.identity.is_some(),
+                        default: c.default.as_deref(),
+                        note: &c.mapping_note,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        load_order: order.order,
+        fk_cycles: order.cycles,
+        warnings: &schema.warnings,
+        existing_tables: existing,
+        schema_ddl,
+        post_load: ddl::post_load_steps(schema_name, schema),
+    }
+}
+
+pub async fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, Exit> {
+    let source = SourceSpec::parse(&args.endpoints.source)?;
+    let target =
+        Target::parse(&args.endpoints.target).map_err(|e| Exit::new(ExitCode::USAGE, e, None))?;
+    let sqlite = load_schema(&source, &args.select, &args.values)?;
+    let schema_name = args.select.target_schema.as_str();
+    // The target is only read, to say what a copy would find there; plan works without it.
+    let names: Vec<&str> = sqlite
+        .schema
+        .tables
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    let existing = match target.connect().await {
+        Ok(client) => pgcutover_postgres::load::existing_tables(&client, schema_name, &names)
+            .await
+            .unwrap_or_default(),
+        Err(e) => {
+            printer.warn(&format!(
+                "{:#} (the plan does not show which tables already exist)",
+                anyhow::Error::new(e)
+            ));
+            Vec::new()
+        }
+    };
+    let plan = build(&source, &target, schema_name, &sqlite.schema, existing);
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            serde_json::to_writer(&mut out, &serde_json::json!({"type": "plan", "data": plan}))?;
+            writeln!(out)?;
+        }
+        Format::Text => write_text(&mut out, &plan)?,
+    }
+    Ok(ExitCode::OK)
+}
+
+fn write_text(out: &mut impl Write, plan: &Plan<'_>) -> std::io::Result<()> {
+    let total: u64 = plan.tables.iter().filter_map(|t| t.source_rows).sum();
+    writeln!(
+        out,
+        "Plan: {} → {} (schema {})",
+        plan.source,
+        plan.target,
+        quote_ident(plan.target_schema)
+    )?;
+    writeln!(out, "\nTables: {} with {} rows", plan.tables.len(), total)?;
+    let width = plan
+        .tables
+        .iter()
+        .map(|t| quote_ident(t.name).len())
+        .max()
+        .unwrap_or(0);
+    for t in &plan.tables {
+        let rows = t.source_rows.map_or("?".to_owned(), |r| r.to_string());
+        let renamed = if t.name != t.source_name {
+            format!("  (source {})", quote_ident(t.source_name))
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "  {:width$}  {rows:>10} rows{renamed}",
+            quote_ident(t.name)
+        )?;
+    }
+    writeln!(out, "\nType mapping:")?;
+    for t in &plan.tables {
+        for c in &t.columns {
+            let declared = if c.source_type.is_empty() {
+                "(none)"
+            } else {
+                c.source_type
+            };
+            let mut target = c.target_type.clone();
+            if c.identity {
+                target.push_str(" identity");
+            } else if !c.nullable {
+                target.push_str(" not null");
+            }
+            writeln!(
+                out,
+                "  {}.{}  {declared} → {target}  -- {}",
+                quote_ident(t.name),
+                quote_ident(c.name),
+                c.note
+            )?;
+        }
+    }
+    if !plan.fk_cycles.is_empty() {
+        writeln!(
+            out,
+            "\nForeign-key cycles (loaded without constraints; keys are added after the data):"
+        )?;
+        for c in &plan.fk_cycles {
+            writeln!(
+                out,
+                "  {}",
+                c.iter()
+                    .map(|n| quote_ident(n))
+                    .collect::<Vec<_>>()
+                    .join(" ↔ ")
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "\nNot carried over, or not exactly ({}):",
+        plan.warnings.len()
+    )?;
+    if plan.warnings.is_empty() {
+        writeln!(out, "  nothing")?;
+    }
+    for w in plan.warnings {
+        writeln!(out, "  warning: {}: {}", w.object, w.message)?;
+    }
+    if !plan.existing_tables.is_empty() {
+        writeln!(
+            out,
+            "\nAlready in the target (copy refuses unless --drop-existing or --data-only):"
+        )?;
+        for t in &plan.existing_tables {
+            writeln!(
+                out,
+                "  {}.{}",
+                quote_ident(plan.target_schema),
+                quote_ident(t)
+            )?;
+        }
+    }
+    writeln!(out, "\n-- Schema, before the data")?;
+    for s in &plan.schema_ddl {
+        writeln!(out, "{s};")?;
+    }
+    writeln!(out, "\n-- After the data")?;
+    for s in &plan.post_load {
+        writeln!(out, "{};", s.sql)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,256 @@
+//! The end of a run: the summary table (stdout), the JSON report (`--report FILE`) and the exit
+//! code they imply.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pgcutover_core::{quote_ident, Warning};
+use pgcutover_postgres::ddl::{Step, StepKind};
+use pgcutover_postgres::Target;
+use serde::Serialize;
+
+use crate::cli::Format;
+use crate::exit::ExitCode;
+use crate::output::Printer;
+use crate::source::SourceSpec;
+
+#[derive(Debug, Serialize)]
+pub struct TableReport {
+    pub table: String,
+    pub source_table: String,
+    pub rows_read: u64,
+    pub rows_written: u64,
+    pub rows_rejected: u64,
+    pub seconds: f64,
+    /// Bytes of binary COPY data sent.
+    pub bytes: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StepReport {
+    pub kind: StepKind,
+    pub table: String,
+    pub object: String,
+    pub ok: bool,
+    pub error: Option<String>,
+    /// A CHECK PostgreSQL would not accept as translated: reported as not carried over (a
+    /// warning), not as a failed constraint.
+    #[serde(skip)]
+    pub demoted_to_warning: bool,
+    pub seconds: f64,
+}
+
+impl StepReport {
+    pub fn new(step: Step, result: Result<(), tokio_postgres::Error>, seconds: f64) -> StepReport {
+        let (error, demoted) = match result {
+            Ok(()) => (None, false),
+            Err(e) => {
+                let (msg, code) = match e.as_db_error() {
+                    Some(db) => {
+                        let mut m = db.message().to_owned();
+                        if let Some(d) = db.detail() {
+                            m.push_str(&format!(" ({d})"));
+                        }
+                        (m, Some(db.code().code().to_owned()))
+                    }
+                    None => (format!("{e:#}"), None),
+                };
+                // undefined_function, datatype_mismatch, cannot_coerce, invalid_text_representation:
+                // the translation does not type-check in PostgreSQL; the data is not at fault.
+                let demoted = step.kind == StepKind::Check
+                    && matches!(code.as_deref(), Some("42883" | "42804" | "42846" | "22P02"));
+                (Some(msg), demoted)
+            }
+        };
+        StepReport {
+            kind: step.kind,
+            table: step.table,
+            object: step.object,
+            ok: error.is_none(),
+            error,
+            demoted_to_warning: demoted,
+            seconds,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Totals {
+    pub tables: usize,
+    pub rows_read: u64,
+    pub rows_written: u64,
+    pub rows_rejected: u64,
+    pub bytes: u64,
+    pub post_load_failed: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub pgcutover: &'static str,
+    pub source: String,
+    pub target: String,
+    pub target_schema: String,
+    pub started_at_unix: u64,
+    pub seconds: f64,
+    pub outcome: &'static str,
+    pub exit_code: u8,
+    pub tables: Vec<TableReport>,
+    pub post_load: Vec<StepReport>,
+    pub totals: Totals,
+    pub warnings: Vec<Warning>,
+    pub rejects_file: Option<String>,
+}
+
+impl Report {
+    pub fn new(source: &SourceSpec, target: &Target, schema: &str) -> Report {
+        Report {
+            pgcutover: env!("CARGO_PKG_VERSION"),
+            source: source.display(),
+            target: target.display().to_owned(),
+            target_schema: schema.to_owned(),
+            started_at_unix: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            seconds: 0.0,
+            outcome: "ok",
+            exit_code: 0,
+            tables: Vec::new(),
+            post_load: Vec::new(),
+            totals: Totals {
+                tables: 0,
+                rows_read: 0,
+                rows_written: 0,
+                rows_rejected: 0,
+                bytes: 0,
+                post_load_failed: 0,
+            },
+            warnings: Vec::new(),
+            rejects_file: None,
+        }
+    }
+
+    pub fn finish(&mut self, elapsed: Duration) {
+        self.seconds = elapsed.as_secs_f64();
+        self.totals = Totals {
+            tables: self.tables.len(),
+            rows_read: self.tables.iter().map(|t| t.rows_read).sum(),
+            rows_written: self.tables.iter().map(|t| t.rows_written).sum(),
+            rows_rejected: self.tables.iter().map(|t| t.rows_rejected).sum(),
+            bytes: self.tables.iter().map(|t| t.bytes).sum(),
+            post_load_failed: self
+                .post_load
+                .iter()
+                .filter(|s| !s.ok && !s.demoted_to_warning)
+                .count(),
+        };
+        let code = self.exit_code();
+        self.exit_code = code.0;
+        self.outcome = code.name();
+    }
+
+    /// A failed post-load step outranks rejected rows: both are reported, the worse one is the code.
+    pub fn exit_code(&self) -> ExitCode {
+        if self.totals.post_load_failed > 0 {
+            ExitCode::POST_LOAD_FAILED
+        } else if self.totals.rows_rejected > 0 {
+            ExitCode::ROWS_REJECTED
+        } else {
+            ExitCode::OK
+        }
+    }
+
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let mut f = std::fs::File::create(path)?;
+        serde_json::to_writer_pretty(&mut f, self)?;
+        f.write_all(b"\n")
+    }
+
+    pub fn print(&self, printer: &Printer, format: Format) -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        if format == Format::Json {
+            serde_json::to_writer(
+                &mut out,
+                &serde_json::json!({"type": "report", "data": self}),
+            )?;
+            return writeln!(out);
+        }
+        let name_w = self
+            .tables
+            .iter()
+            .map(|t| quote_ident(&t.table).chars().count())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        writeln!(
+            out,
+            "\n{:name_w$}  {:>12}  {:>12}  {:>9}  {:>8}  {:>9}",
+            "table", "rows read", "written", "rejected", "seconds", "MB"
+        )?;
+        for t in &self.tables {
+            writeln!(
+                out,
+                "{:name_w$}  {:>12}  {:>12}  {:>9}  {:>8.2}  {:>9.2}",
+                quote_ident(&t.table),
+                t.rows_read,
+                t.rows_written,
+                t.rows_rejected,
+                t.seconds,
+                t.bytes as f64 / 1e6
+            )?;
+        }
+        let tot = &self.totals;
+        writeln!(
+            out,
+            "{:name_w$}  {:>12}  {:>12}  {:>9}  {:>8.2}  {:>9.2}",
+            "total",
+            tot.rows_read,
+            tot.rows_written,
+            tot.rows_rejected,
+            self.seconds,
+            tot.bytes as f64 / 1e6
+        )?;
+        let ok_steps = self.post_load.iter().filter(|s| s.ok).count();
+        writeln!(
+            out,
+            "\npost-load: {ok_steps} of {} step(s) succeeded",
+            self.post_load.len()
+        )?;
+        for s in self.post_load.iter().filter(|s| !s.ok) {
+            let what = if s.demoted_to_warning {
+                "not carried over"
+            } else {
+                "FAILED"
+            };
+            writeln!(
+                out,
+                "  {what}: {} {} on {}: {}",
+                s.kind.label(),
+                quote_ident(&s.object),
+                quote_ident(&s.table),
+                s.error.as_deref().unwrap_or("")
+            )?;
+        }
+        if !self.warnings.is_empty() {
+            writeln!(
+                out,
+                "warnings: {} (see `pgcutover plan` or the report)",
+                self.warnings.len()
+            )?;
+        }
+        if let Some(f) = &self.rejects_file {
+            writeln!(out, "rejected rows: {} written to {f}", tot.rows_rejected)?;
+        }
+        let rate = tot.rows_written as f64 / self.seconds.max(1e-9);
+        writeln!(
+            out,
+            "outcome: {} (exit {}), {} rows in {:.1}s, {:.0} rows/s",
+            self.outcome, self.exit_code, tot.rows_written, self.seconds, rate
+        )?;
+        if self.exit_code == ExitCode::POST_LOAD_FAILED.0 {
+            let _ = printer;
+            writeln!(out, "hint: the rows are in; fix the cause named above (often orphaned rows for a foreign key) and create the missing object by hand, or fix the source and copy again with --drop-existing")?;
+        }
+        Ok(())
+    }
+}
