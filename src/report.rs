@@ -100,6 +100,16 @@ pub struct Report {
     pub totals: Totals,
     pub warnings: Vec<Warning>,
     pub rejects_file: Option<String>,
+    /// This process's peak resident memory (Linux VmHWM), for the change ticket and benchmarks.
+    pub peak_memory_bytes: Option<u64>,
+}
+
+/// Peak resident set size of this process, from /proc (None elsewhere).
+pub fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 impl Report {
@@ -127,11 +137,13 @@ impl Report {
             },
             warnings: Vec::new(),
             rejects_file: None,
+            peak_memory_bytes: None,
         }
     }
 
     pub fn finish(&mut self, elapsed: Duration) {
         self.seconds = elapsed.as_secs_f64();
+        self.peak_memory_bytes = peak_memory_bytes();
         self.totals = Totals {
             tables: self.tables.len(),
             rows_read: self.tables.iter().map(|t| t.rows_read).sum(),

@@ -1,0 +1,254 @@
+//! What an operator meets at the command line: refusals before anything is written, exit codes,
+//! the options that shape a copy, and secrets kept out of output.
+
+use std::path::{Path, PathBuf};
+
+use crate::harness::{code, expect_code, one, pgcutover, sqlite_from_sql, stderr, stdout, TestDb};
+
+const SMALL: &str = "
+CREATE TABLE author (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL);
+CREATE TABLE book (id INTEGER PRIMARY KEY, author_id INTEGER REFERENCES author(id), title TEXT);
+CREATE TABLE audit_log (at DATETIME, what TEXT);
+INSERT INTO author VALUES (1, 'Ann'), (2, 'Bo');
+INSERT INTO book VALUES (10, 1, 'One'), (11, 2, 'Two'), (12, 2, 'Three');
+INSERT INTO audit_log VALUES ('2024-01-01 00:00:00', 'seed');
+";
+
+fn small_db(dir: &Path) -> PathBuf {
+    let path = dir.join("small.sqlite");
+    sqlite_from_sql(&path, SMALL);
+    path
+}
+
+#[tokio::test]
+async fn refuses_existing_tables_before_writing_then_drop_existing_replaces_them() {
+    let db = TestDb::new("cli_existing").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = small_db(dir.path());
+    expect_code(
+        &pgcutover(dir.path(), &["copy", src.to_str().expect("path"), &db.url]),
+        0,
+    );
+    let client = db.client().await;
+    client
+        .batch_execute("INSERT INTO author (name) VALUES ('added in target')")
+        .await
+        .expect("insert");
+
+    let again = pgcutover(dir.path(), &["copy", src.to_str().expect("path"), &db.url]);
+    expect_code(&again, 4);
+    assert!(
+        stderr(&again).contains("--drop-existing"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(
+        one(&client, "SELECT count(*) FROM author").await.as_deref(),
+        Some("3"),
+        "nothing written"
+    );
+
+    expect_code(
+        &pgcutover(
+            dir.path(),
+            &[
+                "copy",
+                src.to_str().expect("path"),
+                &db.url,
+                "--drop-existing",
+            ],
+        ),
+        0,
+    );
+    assert_eq!(
+        one(&client, "SELECT count(*) FROM author").await.as_deref(),
+        Some("2")
+    );
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn schema_only_then_data_only() {
+    let db = TestDb::new("cli_phases").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = small_db(dir.path());
+    let src = src.to_str().expect("path");
+    expect_code(
+        &pgcutover(dir.path(), &["copy", src, &db.url, "--schema-only"]),
+        0,
+    );
+    let client = db.client().await;
+    assert_eq!(
+        one(&client, "SELECT count(*) FROM book").await.as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        one(
+            &client,
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'f'"
+        )
+        .await
+        .as_deref(),
+        Some("1")
+    );
+
+    // The FK exists now, so data-only must load parents first.
+    expect_code(
+        &pgcutover(
+            dir.path(),
+            &["copy", src, &db.url, "--data-only", "--jobs", "2"],
+        ),
+        0,
+    );
+    assert_eq!(
+        one(&client, "SELECT count(*) FROM book").await.as_deref(),
+        Some("3")
+    );
+    assert_eq!(
+        one(
+            &client,
+            "SELECT nextval(pg_get_serial_sequence('author', 'id'))"
+        )
+        .await
+        .as_deref(),
+        Some("3")
+    );
+
+    let missing = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            src,
+            &db.url,
+            "--data-only",
+            "--target-schema",
+            "nowhere",
+        ],
+    );
+    expect_code(&missing, 2);
+    assert!(
+        stderr(&missing).contains("--schema-only"),
+        "{}",
+        stderr(&missing)
+    );
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn include_exclude_and_target_schema() {
+    let db = TestDb::new("cli_filters").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = small_db(dir.path());
+    let out = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            &format!("sqlite:{}", src.display()),
+            &db.url,
+            "--include",
+            "a*",
+            "--exclude",
+            "audit_*",
+            "--target-schema",
+            "staging",
+        ],
+    );
+    expect_code(&out, 0);
+    let client = db.client().await;
+    assert_eq!(one(&client, "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'staging'").await.as_deref(), Some("author"));
+    assert_eq!(
+        one(
+            &client,
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        )
+        .await
+        .as_deref(),
+        Some("0")
+    );
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn plan_writes_nothing_and_speaks_json() {
+    let db = TestDb::new("cli_plan").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = small_db(dir.path());
+    let text = pgcutover(dir.path(), &["plan", src.to_str().expect("path"), &db.url]);
+    expect_code(&text, 0);
+    let t = stdout(&text);
+    assert!(t.contains("CREATE TABLE \"public\".\"book\""), "{t}");
+    assert!(
+        t.contains("\"book\".\"author_id\"  INTEGER → bigint"),
+        "{t}"
+    );
+    assert!(
+        t.contains("FOREIGN KEY (\"author_id\") REFERENCES \"public\".\"author\""),
+        "{t}"
+    );
+    let json = pgcutover(
+        dir.path(),
+        &[
+            "plan",
+            src.to_str().expect("path"),
+            &db.url,
+            "--format",
+            "json",
+        ],
+    );
+    expect_code(&json, 0);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(v["type"], "plan");
+    assert_eq!(v["data"]["tables"].as_array().expect("tables").len(), 3);
+    assert_eq!(v["data"]["load_order"][0], "author");
+    let client = db.client().await;
+    assert_eq!(
+        one(
+            &client,
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        )
+        .await
+        .as_deref(),
+        Some("0")
+    );
+    db.drop().await;
+}
+
+#[test]
+fn usage_and_connection_errors_have_codes_hints_and_no_secrets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = small_db(dir.path());
+    let src = src.to_str().expect("path");
+
+    let unknown = pgcutover(
+        dir.path(),
+        &["copy", "whatever", "postgresql://localhost/x"],
+    );
+    expect_code(&unknown, 2);
+    assert!(stderr(&unknown).contains("hint:"));
+    assert_eq!(code(&pgcutover(dir.path(), &["copy", "--no-such-flag"])), 2);
+
+    let refused = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            src,
+            "postgresql://ann:hunter2@127.0.0.1:1/db?sslmode=disable",
+        ],
+    );
+    expect_code(&refused, 3);
+    let all = format!("{}{}", stdout(&refused), stderr(&refused));
+    assert!(!all.contains("hunter2"), "password leaked: {all}");
+    assert!(all.contains("postgresql://ann@127.0.0.1:1/db"), "{all}");
+    assert!(all.contains("hint:"), "{all}");
+
+    let missing = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            "sqlite:/no/such/file.db",
+            "postgresql://localhost/x",
+        ],
+    );
+    expect_code(&missing, 3);
+    assert!(stderr(&missing).contains("does not exist"));
+}

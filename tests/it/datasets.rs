@@ -1,0 +1,138 @@
+//! Every SQLite sample database in ../shared/datasets copies with exit 0 and arrives value for
+//! value, with its keys, foreign keys and identity positions.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::compare::assert_same_data;
+use crate::harness::{datasets_dir, expect_code, one, pgcutover, TestDb};
+
+async fn copies_exactly(tag: &str, file: &Path, fks: usize, identity: Option<(&str, &str, i64)>) {
+    let db = TestDb::new(tag).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("report.json");
+    let source = format!("sqlite:{}", file.display());
+    let out = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            &source,
+            &db.url,
+            "--report",
+            report.to_str().expect("utf-8 path"),
+        ],
+    );
+    expect_code(&out, 0);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("report written"))
+            .expect("report JSON");
+    assert_eq!(report["outcome"], "ok");
+    assert_eq!(report["totals"]["rows_rejected"], 0);
+    assert!(
+        !dir.path().join("pgcutover-rejects.jsonl").exists(),
+        "no rejects file when nothing is rejected"
+    );
+
+    let client = db.client().await;
+    let compared = assert_same_data(file, &client, &db.url, &BTreeMap::new()).await;
+    assert_eq!(
+        compared as u64,
+        report["totals"]["rows_written"].as_u64().expect("rows")
+    );
+    let created_fks: i64 = one(
+        &client,
+        "SELECT count(*) FROM pg_constraint WHERE contype = 'f'",
+    )
+    .await
+    .expect("count")
+    .parse()
+    .expect("int");
+    assert_eq!(created_fks as usize, fks, "foreign keys created");
+    if let Some((table, column, next)) = identity {
+        let sql =
+            format!("SELECT nextval(pg_get_serial_sequence('public.\"{table}\"', '{column}'))");
+        assert_eq!(
+            one(&client, &sql).await,
+            Some(next.to_string()),
+            "next identity value of {table}.{column}"
+        );
+    }
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn chinook() {
+    let Some(d) = datasets_dir() else { return };
+    copies_exactly(
+        "ds_chinook",
+        &d.join("chinook/Chinook_Sqlite.sqlite"),
+        11,
+        Some(("Track", "TrackId", 3504)),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn chinook_autoincrement() {
+    let Some(d) = datasets_dir() else { return };
+    copies_exactly(
+        "ds_chinook_ai",
+        &d.join("chinook/Chinook_Sqlite_AutoIncrementPKs.sqlite"),
+        11,
+        Some(("Invoice", "InvoiceId", 413)),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn northwind() {
+    let Some(d) = datasets_dir() else { return };
+    copies_exactly(
+        "ds_northwind",
+        &d.join("northwind/northwind.sqlite"),
+        13,
+        Some(("Categories", "CategoryID", 9)),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn northwind_populated_600k_rows() {
+    let Some(d) = datasets_dir() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("northwind-populated.sqlite");
+    let gz =
+        std::fs::File::open(d.join("northwind/northwind-populated.sqlite.gz")).expect("open .gz");
+    let status = std::process::Command::new("gzip")
+        .arg("-dc")
+        .stdin(gz)
+        .stdout(std::fs::File::create(&file).expect("create"))
+        .status()
+        .expect("gzip");
+    assert!(status.success());
+    copies_exactly("ds_northwind_pop", &file, 13, None).await;
+}
+
+#[tokio::test]
+async fn prisma_graphql_auth() {
+    let Some(d) = datasets_dir() else { return };
+    copies_exactly(
+        "ds_prisma_auth",
+        &d.join("prisma-examples/graphql-auth.dev.db"),
+        1,
+        Some(("Post", "id", 6)),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn prisma_introspection() {
+    let Some(d) = datasets_dir() else { return };
+    copies_exactly(
+        "ds_prisma_intro",
+        &d.join("prisma-examples/introspection-sqlite.dev.db"),
+        1,
+        Some(("User", "id", 3)),
+    )
+    .await;
+}

@@ -1,0 +1,145 @@
+//! Test databases, running the binary, and small query helpers.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tokio_postgres::{Client, NoTls};
+
+pub fn admin_url() -> String {
+    std::env::var("PGCUTOVER_TEST_PG")
+        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A database of the test's own, dropped and re-created at the start (so a failed test leaves
+/// its database behind for a look) and dropped when the test passes.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+async fn connect(url: &str) -> Client {
+    let (client, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to test PostgreSQL at {url}: {e}"));
+    tokio::spawn(conn);
+    client
+}
+
+impl TestDb {
+    pub async fn new(tag: &str) -> TestDb {
+        let name = format!("pgct_{tag}");
+        let admin = connect(&admin_url()).await;
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await
+            .expect("drop old test db");
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("create test db");
+        let base = admin_url();
+        let url = format!(
+            "{}/{name}",
+            base.rsplit_once('/').expect("URL has a database").0
+        );
+        TestDb { name, url }
+    }
+
+    pub async fn client(&self) -> Client {
+        connect(&self.url).await
+    }
+
+    pub async fn drop(self) {
+        let admin = connect(&admin_url()).await;
+        let _ = admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ))
+            .await;
+    }
+}
+
+/// Runs `pgcutover` with `args` in `dir` (so the rejects file lands there).
+pub fn pgcutover(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pgcutover"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("PGPASSWORD")
+        .output()
+        .expect("run pgcutover")
+}
+
+pub fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited normally")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Asserts the exit code, showing everything the binary said if it differs.
+pub fn expect_code(out: &Output, want: i32) {
+    assert_eq!(
+        code(out),
+        want,
+        "exit code\n--- stdout\n{}\n--- stderr\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+pub fn datasets_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("PGCUTOVER_DATASETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"));
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var_os("PGCUTOVER_ALLOW_MISSING_DATASETS").is_some() {
+        eprintln!(
+            "SKIPPED: sample datasets not found at {} (PGCUTOVER_ALLOW_MISSING_DATASETS is set)",
+            dir.display()
+        );
+        return None;
+    }
+    panic!(
+        "the sample datasets are not at {}: put the shared/ folder beside the checkout, set PGCUTOVER_DATASETS, \
+         or set PGCUTOVER_ALLOW_MISSING_DATASETS=1 to skip these tests",
+        dir.display()
+    );
+}
+
+/// Builds a SQLite file from SQL text.
+pub fn sqlite_from_sql(path: &Path, sql: &str) {
+    let conn = rusqlite::Connection::open(path).expect("create sqlite file");
+    conn.execute_batch(sql).expect("fixture SQL runs");
+}
+
+pub async fn query_strings(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    let rows = client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows.into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+pub async fn one(client: &Client, sql: &str) -> Option<String> {
+    query_strings(client, sql)
+        .await
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next().flatten())
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real binary against a real PostgreSQL (one database per test).
+//!
+//! Needs PostgreSQL at PGCUTOVER_TEST_PG (default postgresql://postgres@127.0.0.1:5432/postgres)
+//! and, for `datasets`, the sample databases in ../shared/datasets (or PGCUTOVER_DATASETS).
+
+mod awkward;
+mod cli;
+mod compare;
+mod datasets;
+mod harness;
