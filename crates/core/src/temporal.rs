@@ -146,7 +146,7 @@ fn split_offset(s: &str) -> Result<(&str, Option<i32>), String> {
     {
         let (time, off) = s.split_at(pos);
         let sign = if off.starts_with('-') { -1 } else { 1 };
-        let ob = off[1..].as_bytes();
+        let ob = &off.as_bytes()[1..];
         let (h, m) = match ob.len() {
             2 => (digits(ob)?, 0),
             4 => (digits(&ob[0..2])?, digits(&ob[2..4])?),

@@ -183,8 +183,8 @@ fn to_bool(v: ValueRef<'_>) -> Result<bool, Problem> {
     match v {
         ValueRef::Integer(0) => Ok(false),
         ValueRef::Integer(1) => Ok(true),
-        ValueRef::Real(f) if f == 0.0 => Ok(false),
-        ValueRef::Real(f) if f == 1.0 => Ok(true),
+        ValueRef::Real(0.0) => Ok(false),
+        ValueRef::Real(1.0) => Ok(true),
         ValueRef::Text(b) => match utf8(b)?.to_ascii_lowercase().as_str() {
             "0" | "false" | "f" => Ok(false),
             "1" | "true" | "t" => Ok(true),
@@ -198,11 +198,8 @@ fn to_int(v: ValueRef<'_>, min: i64, max: i64) -> Result<i64, Problem> {
     let i = match v {
         ValueRef::Integer(i) => i,
         ValueRef::Real(f) => {
-            if f.fract() != 0.0
-                || !f.is_finite()
-                || f < -9.223_372_036_854_776e18
-                || f >= 9.223_372_036_854_776e18
-            {
+            // i64's range, as doubles: [-2^63, 2^63).
+            if f.fract() != 0.0 || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
                 return Err(problem(
                     format!("real {f} is not a whole number"),
                     HINT_TYPE,
