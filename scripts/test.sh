@@ -10,9 +10,9 @@ admin=$(scripts/ensure-services.sh --mariadb | tail -1)
 export PGCUTOVER_TEST_PG=${PGCUTOVER_TEST_PG:-$admin}
 
 cargo fmt --all -- --check
-cargo clippy --all-targets --quiet -- -D warnings
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --no-fail-fast
+  cargo nextest run --workspace --no-fail-fast
 else
-  cargo test --no-fail-fast
+  cargo test --workspace --no-fail-fast
 fi

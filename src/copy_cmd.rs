@@ -157,7 +157,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     report.finish(started.elapsed());
 
     let code = report.exit_code();
-    report.print(printer, args.format)?;
+    report.print(args.format)?;
     if let Some(path) = &args.report {
         report
             .write(path)

@@ -12,7 +12,6 @@ use serde::Serialize;
 
 use crate::cli::Format;
 use crate::exit::ExitCode;
-use crate::output::Printer;
 use crate::source::SourceSpec;
 
 #[derive(Debug, Serialize)]
@@ -178,7 +177,7 @@ impl Report {
         f.write_all(b"\n")
     }
 
-    pub fn print(&self, printer: &Printer, format: Format) -> std::io::Result<()> {
+    pub fn print(&self, format: Format) -> std::io::Result<()> {
         let mut out = std::io::stdout().lock();
         if format == Format::Json {
             serde_json::to_writer(
@@ -254,13 +253,15 @@ impl Report {
             writeln!(out, "rejected rows: {} written to {f}", tot.rows_rejected)?;
         }
         let rate = tot.rows_written as f64 / self.seconds.max(1e-9);
+        let mem = self.peak_memory_bytes.map_or(String::new(), |b| {
+            format!(", peak memory {:.0} MB", b as f64 / 1e6)
+        });
         writeln!(
             out,
-            "outcome: {} (exit {}), {} rows in {:.1}s, {:.0} rows/s",
+            "outcome: {} (exit {}), {} rows in {:.1}s, {:.0} rows/s{mem}",
             self.outcome, self.exit_code, tot.rows_written, self.seconds, rate
         )?;
         if self.exit_code == ExitCode::POST_LOAD_FAILED.0 {
-            let _ = printer;
             writeln!(out, "hint: the rows are in; fix the cause named above (often orphaned rows for a foreign key) and create the missing object by hand, or fix the source and copy again with --drop-existing")?;
         }
         Ok(())

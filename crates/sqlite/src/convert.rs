@@ -199,7 +199,9 @@ fn to_int(v: ValueRef<'_>, min: i64, max: i64) -> Result<i64, Problem> {
         ValueRef::Integer(i) => i,
         ValueRef::Real(f) => {
             // i64's range, as doubles: [-2^63, 2^63).
-            if f.fract() != 0.0 || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
+            if f.fract() != 0.0
+                || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f)
+            {
                 return Err(problem(
                     format!("real {f} is not a whole number"),
                     HINT_TYPE,

@@ -201,22 +201,25 @@ fn introspect_table(
         })
         .collect();
     let mut scans: HashMap<usize, (StorageClasses, i64)> = HashMap::new();
-    if !needs_scan.is_empty() {
-        let exprs: Vec<String> = needs_scan
-            .iter()
-            .map(|&i| {
-                let c = quote_ident(&raw[i].name);
-                format!(
-                    "max(typeof({c})='integer'), max(typeof({c})='real'), max(typeof({c})='text'), max(typeof({c})='blob'), \
-                     min(CASE WHEN typeof({c})='integer' THEN {c} END), max(CASE WHEN typeof({c})='integer' THEN {c} END)"
-                )
-            })
-            .collect();
+    // One pass over the table answers everything: the row count and, per column that needs it,
+    // the storage classes present and the integer range (for the epoch unit).
+    let mut source_rows = None;
+    if !needs_scan.is_empty() || opts.count_rows {
+        let mut exprs: Vec<String> = vec!["count(*)".to_owned()];
+        exprs.extend(needs_scan.iter().map(|&i| {
+            let c = quote_ident(&raw[i].name);
+            format!(
+                "max(typeof({c})='integer'), max(typeof({c})='real'), max(typeof({c})='text'), max(typeof({c})='blob'), \
+                 min(CASE WHEN typeof({c})='integer' THEN {c} END), max(CASE WHEN typeof({c})='integer' THEN {c} END)"
+            )
+        }));
         let q = format!("SELECT {} FROM {qt}", exprs.join(", "));
         conn.query_row(&q, [], |r| {
+            source_rows = Some(r.get::<_, i64>(0)? as u64);
             for (k, &i) in needs_scan.iter().enumerate() {
+                let col = 1 + k * 6;
                 let b = |j: usize| -> rusqlite::Result<bool> {
-                    Ok(r.get::<_, Option<i64>>(k * 6 + j)?.unwrap_or(0) != 0)
+                    Ok(r.get::<_, Option<i64>>(col + j)?.unwrap_or(0) != 0)
                 };
                 let classes = StorageClasses {
                     integer: b(0)?,
@@ -224,8 +227,8 @@ fn introspect_table(
                     text: b(2)?,
                     blob: b(3)?,
                 };
-                let min: Option<i64> = r.get(k * 6 + 4)?;
-                let max: Option<i64> = r.get(k * 6 + 5)?;
+                let min: Option<i64> = r.get(col + 4)?;
+                let max: Option<i64> = r.get(col + 5)?;
                 let magnitude = min
                     .map_or(0, |v| v.checked_abs().unwrap_or(i64::MAX))
                     .max(max.map_or(0, |v| v.checked_abs().unwrap_or(i64::MAX)));
@@ -234,7 +237,6 @@ fn introspect_table(
             Ok(())
         })?;
     }
-
     let pk_cols: Vec<&RawColumn> = {
         let mut v: Vec<&RawColumn> = raw.iter().filter(|c| c.pk > 0).collect();
         v.sort_by_key(|c| c.pk);
@@ -329,15 +331,6 @@ fn introspect_table(
             .into_iter()
             .find(|r| !raw.iter().any(|c| c.name.eq_ignore_ascii_case(r)))
             .map(str::to_owned)
-    } else {
-        None
-    };
-    let source_rows = if opts.count_rows {
-        Some(
-            conn.query_row(&format!("SELECT count(*) FROM {qt}"), [], |r| {
-                r.get::<_, i64>(0)
-            })? as u64,
-        )
     } else {
         None
     };

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Benchmark: generate a SQLite database of $ROWS rows (default 1,000,000; mixed types, about
+# 150 bytes a row), copy it into a fresh PostgreSQL database, and print rows/s, MB/s and peak
+# memory. When pgloader is installed, run it on the same file in the same run and print ratios.
+# Not a test: nothing here passes or fails on speed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS=${ROWS:-1000000}
+WORK=${BENCH_DIR:-/tmp/pgcutover-bench}
+mkdir -p "$WORK"
+admin=$(scripts/ensure-services.sh | tail -1)
+base=${admin%/*}
+cargo build --release --quiet
+command -v sqlite3 >/dev/null || { echo "bench: needs the sqlite3 CLI (apt-get install sqlite3)" >&2; exit 2; }
+
+db="$WORK/bench-$ROWS.sqlite"
+if [[ ! -f "$db" ]]; then
+  echo "generating $db ($ROWS rows)…" >&2
+  sqlite3 "$db" <<SQL
+CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email VARCHAR(80) NOT NULL);
+CREATE TABLE orders (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  customer_id INTEGER NOT NULL REFERENCES customers(id),
+  amount NUMERIC(12,2) NOT NULL,
+  ratio REAL,
+  paid BOOLEAN NOT NULL,
+  created_at DATETIME NOT NULL,
+  note TEXT,
+  token BLOB
+);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
+INSERT INTO customers SELECT i, 'Customer ' || i, 'customer' || i || '@example.com' FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $ROWS)
+INSERT INTO orders (customer_id, amount, ratio, paid, created_at, note, token)
+SELECT 1 + i % 1000, (i * 37 % 10000000) / 100.0, i / 7.0, i % 2,
+       datetime(1600000000 + i * 37, 'unixepoch'),
+       substr('lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore', 1 + i % 40),
+       randomblob(16)
+FROM n;
+SQL
+fi
+size_mb=$(du -m "$db" | cut -f1)
+
+fresh_db() { psql "$admin" -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null; }
+measure() { /usr/bin/time -f "%e %M" -o "$WORK/time" "$@"; }
+
+fresh_db pgc_bench
+echo "pgcutover: copying $ROWS rows ($size_mb MB of SQLite)…" >&2
+measure ./target/release/pgcutover copy "$db" "$base/pgc_bench" --format json --report "$WORK/report.json" >/dev/null 2>"$WORK/pgcutover.log" || { cat "$WORK/pgcutover.log" >&2; exit 1; }
+read -r pgc_s pgc_kb < "$WORK/time"
+pgc_rows=$(python3 -c "import json;print(json.load(open('$WORK/report.json'))['totals']['rows_written'])")
+pgc_bytes=$(python3 -c "import json;print(json.load(open('$WORK/report.json'))['totals']['bytes'])")
+
+report() { # name seconds peak_kb rows
+  python3 - "$@" "$size_mb" "$pgc_bytes" <<'PY'
+import sys
+name, s, kb, rows, size_mb, copy_bytes = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+print(f"{name:10} {rows:>10} rows in {s:7.2f} s  {rows/s:>10,.0f} rows/s  {size_mb/s:7.1f} MB/s (source)  {copy_bytes/1e6/s:7.1f} MB/s (COPY)  peak memory {kb/1024:7.1f} MB")
+PY
+}
+echo
+report pgcutover "$pgc_s" "$pgc_kb" "$pgc_rows"
+
+if command -v pgloader >/dev/null; then
+  fresh_db pgc_bench_pgloader
+  echo "pgloader: copying the same file…" >&2
+  if measure pgloader "sqlite://$db" "$base/pgc_bench_pgloader" >"$WORK/pgloader.log" 2>&1; then :; else echo "(pgloader exited $?; see $WORK/pgloader.log)" >&2; fi
+  read -r pgl_s pgl_kb < "$WORK/time"
+  pgl_rows=$(psql "$base/pgc_bench_pgloader" -Atc "SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM customers)" 2>/dev/null || echo 0)
+  report pgloader "$pgl_s" "$pgl_kb" "$pgl_rows"
+  python3 -c "
+pgc_rate, pgl_rate = $pgc_rows/$pgc_s, max($pgl_rows,1)/$pgl_s
+print(f'ratio      pgcutover is {pgc_rate/pgl_rate:.1f}x pgloader in rows/s, using {$pgc_kb/$pgl_kb:.2f}x its peak memory')"
+else
+  echo "(pgloader not installed: apt-get install pgloader to compare)"
+fi
