@@ -72,3 +72,20 @@ impl<E: Into<anyhow::Error>> From<E> for Exit {
         }
     }
 }
+
+/// The error and its causes, `: `-separated, leaving out a cause a driver already quoted in the
+/// message above it (tokio-postgres does), so nothing is said twice.
+pub fn error_chain(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}

@@ -46,7 +46,11 @@ fn main() -> std::process::ExitCode {
             ExitCode::OK
         }
         Err(exit) => {
-            eprintln!("{}: {:#}", printer.error_label(), exit.error);
+            eprintln!(
+                "{}: {}",
+                printer.error_label(),
+                exit::error_chain(&exit.error)
+            );
             if let Some(hint) = &exit.hint {
                 eprintln!("hint: {hint}");
             }

@@ -252,3 +252,140 @@ fn usage_and_connection_errors_have_codes_hints_and_no_secrets() {
     expect_code(&missing, 3);
     assert!(stderr(&missing).contains("does not exist"));
 }
+
+#[tokio::test]
+async fn orphaned_rows_fail_the_foreign_key_with_exit_6_and_keep_the_data() {
+    let db = TestDb::new("cli_orphans").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("orphans.sqlite");
+    // SQLite does not enforce foreign keys unless asked: book 11 points at a missing author.
+    sqlite_from_sql(
+        &src,
+        "
+        PRAGMA foreign_keys = OFF;
+        CREATE TABLE author (id INTEGER PRIMARY KEY, name TEXT);
+        CREATE TABLE book (id INTEGER PRIMARY KEY, author_id INTEGER REFERENCES author(id));
+        INSERT INTO author VALUES (1, 'Ann');
+        INSERT INTO book VALUES (10, 1), (11, 99);",
+    );
+    let report = dir.path().join("report.json");
+    let out = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            src.to_str().expect("path"),
+            &db.url,
+            "--report",
+            report.to_str().expect("path"),
+        ],
+    );
+    expect_code(&out, 6);
+    assert!(
+        stdout(&out).contains("FAILED: foreign key \"book_author_id_fkey\" on \"book\""),
+        "{}",
+        stdout(&out)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
+    assert_eq!(report["outcome"], "post_load_failed");
+    assert_eq!(report["totals"]["post_load_failed"], 1);
+    let client = db.client().await;
+    assert_eq!(
+        one(&client, "SELECT count(*) FROM book").await.as_deref(),
+        Some("2"),
+        "the rows are in"
+    );
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn memory_stays_bounded_with_100_mb_of_blobs() {
+    let db = TestDb::new("cli_blobs").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("blobs.sqlite");
+    sqlite_from_sql(
+        &src,
+        "
+        CREATE TABLE files (id INTEGER PRIMARY KEY, body BLOB NOT NULL);
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)
+        INSERT INTO files SELECT i, randomblob(1000000) FROM n;",
+    );
+    let report = dir.path().join("report.json");
+    let out = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            src.to_str().expect("path"),
+            &db.url,
+            "--report",
+            report.to_str().expect("path"),
+        ],
+    );
+    expect_code(&out, 0);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
+    let peak = report["peak_memory_bytes"]
+        .as_u64()
+        .expect("peak memory is reported on Linux");
+    assert!(
+        peak < 200_000_000,
+        "peak memory {peak} bytes for 100 MB of blobs"
+    );
+    let client = db.client().await;
+    assert_eq!(
+        one(&client, "SELECT sum(length(body))::text FROM files")
+            .await
+            .as_deref(),
+        Some("100000000")
+    );
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn sslmode_require_encrypts_and_verify_full_checks_the_certificate() {
+    let db = TestDb::new("cli_tls").await;
+    let client = db.client().await;
+    if one(&client, "SHOW ssl").await.as_deref() != Some("on") {
+        eprintln!("SKIPPED: the test PostgreSQL has ssl = off");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = small_db(dir.path());
+    let url = format!("{}?sslmode=require&application_name=pgct_tls", db.url);
+    expect_code(
+        &pgcutover(
+            dir.path(),
+            &[
+                "copy",
+                src.to_str().expect("path"),
+                &url,
+                "--include",
+                "author",
+            ],
+        ),
+        0,
+    );
+    assert_eq!(
+        one(&client, "SELECT count(*) FROM author").await.as_deref(),
+        Some("2")
+    );
+    // The local server's certificate is self-signed: verify-full must refuse it.
+    let strict = format!("{}?sslmode=verify-full", db.url);
+    let out = pgcutover(dir.path(), &["plan", src.to_str().expect("path"), &strict]);
+    assert!(
+        stderr(&out).contains("TLS") || stderr(&out).contains("certificate"),
+        "{}",
+        stderr(&out)
+    );
+    let out = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            src.to_str().expect("path"),
+            &strict,
+            "--drop-existing",
+        ],
+    );
+    expect_code(&out, 3);
+    db.drop().await;
+}
