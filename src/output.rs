@@ -66,8 +66,11 @@ impl Printer {
     pub fn table(&self, name: &str, rows: Option<u64>) -> TableProgress {
         let bar = self.bars.as_ref().map(|m| {
             let bar = m.add(ProgressBar::new(rows.unwrap_or(0)));
-            let style = ProgressStyle::with_template("{prefix:>24.bold} [{bar:30}] {human_pos:>10}/{human_len} rows  {per_sec:>14}  ETA {eta}")
+            let style = ProgressStyle::with_template("{prefix:>24.bold} [{bar:30}] {human_pos:>10}/{human_len} rows  {rate:>14}  ETA {eta}")
                 .expect("template is valid")
+                .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0} rows/s", state.per_sec());
+                })
                 .progress_chars("=> ");
             bar.set_style(style);
             bar.set_prefix(truncate(name, 24));
