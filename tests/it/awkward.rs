@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::compare::assert_same_data;
-use crate::harness::{expect_code, one, pgcutover, query_strings, sqlite_from_sql, TestDb};
+use crate::harness::{
+    expect_code, one, pgcutover, query_strings, read_json, sqlite_from_sql, TestDb,
+};
 
 pub fn awkward_db(dir: &Path) -> PathBuf {
     let path = dir.join("awkward.db");
@@ -78,8 +80,7 @@ async fn awkward_values_arrive_exactly_or_are_rejected() {
     .collect();
     assert_eq!(got, want);
 
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&report_path).expect("report")).expect("json");
+    let report = read_json(&report_path);
     assert_eq!(report["totals"]["rows_rejected"], 13);
     assert_eq!(report["outcome"], "rows_rejected");
     let warnings = report["warnings"].to_string();

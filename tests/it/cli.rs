@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::harness::{code, expect_code, one, pgcutover, sqlite_from_sql, stderr, stdout, TestDb};
+use crate::harness::{
+    code, expect_code, one, pgcutover, read_json, sqlite_from_sql, stderr, stdout, TestDb,
+};
 
 const SMALL: &str = "
 CREATE TABLE author (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL);
@@ -285,8 +287,7 @@ async fn orphaned_rows_fail_the_foreign_key_with_exit_6_and_keep_the_data() {
         "{}",
         stdout(&out)
     );
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
+    let report = read_json(&report);
     assert_eq!(report["outcome"], "post_load_failed");
     assert_eq!(report["totals"]["post_load_failed"], 1);
     let client = db.client().await;
@@ -322,8 +323,7 @@ async fn memory_stays_bounded_with_100_mb_of_blobs() {
         ],
     );
     expect_code(&out, 0);
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
+    let report = read_json(&report);
     let peak = report["peak_memory_bytes"]
         .as_u64()
         .expect("peak memory is reported on Linux");

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::compare::assert_same_data;
-use crate::harness::{datasets_dir, expect_code, one, pgcutover, TestDb};
+use crate::harness::{datasets_dir, expect_code, one, pgcutover, read_json, TestDb};
 
 async fn copies_exactly(tag: &str, file: &Path, fks: usize, identity: Option<(&str, &str, i64)>) {
     let db = TestDb::new(tag).await;
@@ -23,9 +23,7 @@ async fn copies_exactly(tag: &str, file: &Path, fks: usize, identity: Option<(&s
         ],
     );
     expect_code(&out, 0);
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&report).expect("report written"))
-            .expect("report JSON");
+    let report = read_json(&report);
     assert_eq!(report["outcome"], "ok");
     assert_eq!(report["totals"]["rows_rejected"], 0);
     assert!(

@@ -143,3 +143,10 @@ pub async fn one(client: &Client, sql: &str) -> Option<String> {
         .next()
         .and_then(|r| r.into_iter().next().flatten())
 }
+
+/// Reads a JSON file the binary wrote (a `--report`).
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let bytes =
+        std::fs::read(path).unwrap_or_else(|e| panic!("{} was not written: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}

@@ -90,12 +90,7 @@ pub fn read_table<S: RowSink>(
     let mut stats = ReadStats::default();
     while let Some(row) = rows.next()? {
         stats.rows_read += 1;
-        // Reuse the vector's allocation across rows: it is emptied before the borrow ends.
-        let mut vals: Vec<Value<'_>> = std::mem::take(&mut values)
-            .into_iter()
-            .map(|_| Value::Null)
-            .collect();
-        vals.clear();
+        let mut vals = recycle(std::mem::take(&mut values));
         let mut failed = None;
         for (i, conv) in convs.iter().enumerate() {
             let raw = row.get_ref(i)?;
@@ -123,10 +118,16 @@ pub fn read_table<S: RowSink>(
                 .map_err(ReadError::Sink)?;
             }
         }
-        vals.clear();
-        values = vals.into_iter().map(|_| Value::Null).collect();
+        values = recycle(vals);
     }
     Ok(stats)
+}
+
+/// Empties a vector and hands back its allocation for values borrowing from the next row. The
+/// in-place `collect` keeps the buffer (same element size), so no row allocates a vector.
+fn recycle<'b>(mut v: Vec<Value<'_>>) -> Vec<Value<'b>> {
+    v.clear();
+    v.into_iter().map(|_| Value::Null).collect()
 }
 
 fn row_key(
