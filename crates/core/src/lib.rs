@@ -12,6 +12,7 @@
 
 pub mod ident;
 pub mod numeric;
+pub mod policy;
 pub mod reject;
 pub mod schema;
 pub mod temporal;
@@ -20,7 +21,7 @@ pub mod value;
 pub use ident::{quote_ident, quote_literal, quote_qualified, NameAllocator};
 pub use reject::Reject;
 pub use schema::{
-    Column, FkAction, ForeignKey, Index, IndexPart, Key, PgType, Schema, Table, Warning,
+    Check, Column, EnumType, FkAction, ForeignKey, Index, IndexPart, Key, PgType, Schema, Table, Warning,
 };
 pub use value::Value;
 

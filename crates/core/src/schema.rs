@@ -11,7 +11,7 @@ use serde::Serialize;
 
 /// The PostgreSQL type a column is created with. Exhaustive on purpose: adding a type must stop
 /// the build at every encoder and renderer that needs to handle it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PgType {
     Boolean,
@@ -35,6 +35,18 @@ pub enum PgType {
     Timestamptz,
     Jsonb,
     Uuid,
+    /// `interval`: MySQL TIME values beyond 24 hours or negative.
+    Interval,
+    /// `bit varying(n)`.
+    VarBit {
+        length: u32,
+    },
+    /// `text[]`: MySQL SET values.
+    TextArray,
+    /// A PostgreSQL enum type created in the target schema (see [`Schema::enums`]).
+    Enum {
+        name: String,
+    },
 }
 
 impl PgType {
@@ -62,7 +74,76 @@ impl PgType {
             PgType::Timestamptz => "timestamptz".into(),
             PgType::Jsonb => "jsonb".into(),
             PgType::Uuid => "uuid".into(),
+            PgType::Interval => "interval".into(),
+            PgType::VarBit { length } => format!("bit varying({length})"),
+            PgType::TextArray => "text[]".into(),
+            PgType::Enum { name } => crate::quote_ident(name),
         }
+    }
+
+    /// The type as written in DDL inside `schema` (enum types are schema-qualified).
+    pub fn sql_in(&self, schema: &str) -> String {
+        match self {
+            PgType::Enum { name } => crate::quote_qualified(schema, name),
+            other => other.sql(),
+        }
+    }
+
+    /// Parses a type as a user writes it in `--cast` (`smallint`, `numeric(20,0)`, `text[]`, …).
+    /// Enum types are not nameable this way: they are made by the source's mapping.
+    pub fn parse(s: &str) -> Option<PgType> {
+        let t = s.trim().to_ascii_lowercase();
+        let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        let (base, args) = match t.split_once('(') {
+            Some((b, rest)) => {
+                let inner = rest.strip_suffix(')')?;
+                let args: Option<Vec<u32>> =
+                    inner.split(',').map(|a| a.trim().parse().ok()).collect();
+                (b.trim().to_owned(), Some(args?))
+            }
+            None => (t.clone(), None),
+        };
+        let one = |args: &Option<Vec<u32>>| match args.as_deref() {
+            Some([n]) => Some(*n),
+            _ => None,
+        };
+        Some(match (base.as_str(), &args) {
+            ("boolean" | "bool", None) => PgType::Boolean,
+            ("smallint" | "int2", None) => PgType::SmallInt,
+            ("integer" | "int" | "int4", None) => PgType::Integer,
+            ("bigint" | "int8", None) => PgType::BigInt,
+            ("real" | "float4", None) => PgType::Real,
+            ("double precision" | "float8", None) => PgType::Double,
+            ("numeric" | "decimal", None) => PgType::Numeric {
+                precision_scale: None,
+            },
+            ("numeric" | "decimal", Some(a)) => match a.as_slice() {
+                [p] if (1..=1000).contains(p) => PgType::Numeric {
+                    precision_scale: Some((*p, 0)),
+                },
+                [p, s] if (1..=1000).contains(p) && s <= p => PgType::Numeric {
+                    precision_scale: Some((*p, *s)),
+                },
+                _ => return None,
+            },
+            ("text", None) => PgType::Text,
+            ("varchar" | "character varying", Some(_)) => PgType::Varchar {
+                length: one(&args).filter(|n| *n > 0)?,
+            },
+            ("bytea", None) => PgType::Bytea,
+            ("date", None) => PgType::Date,
+            ("time", None) => PgType::Time,
+            ("timestamp", None) => PgType::Timestamp,
+            ("timestamptz", None) => PgType::Timestamptz,
+            ("jsonb", None) => PgType::Jsonb,
+            ("uuid", None) => PgType::Uuid,
+            ("interval", None) => PgType::Interval,
+            ("bit varying" | "varbit", Some(_)) => PgType::VarBit {
+                length: one(&args).filter(|n| *n > 0)?,
+            },
+            ("text[]", None) => PgType::TextArray,
+            _ => return None,
+        })
     }
 
     pub fn is_integer(&self) -> bool {
@@ -76,6 +157,15 @@ pub struct Schema {
     /// Everything that will not be carried over, or only partly (views, triggers, an index or
     /// CHECK that cannot be translated, a default that was dropped, …).
     pub warnings: Vec<Warning>,
+    /// Enum types the tables use, created before them.
+    pub enums: Vec<EnumType>,
+}
+
+/// `CREATE TYPE name AS ENUM (labels…)`, labels in the source's order (which is their sort order).
+#[derive(Debug, Clone, Serialize)]
+pub struct EnumType {
+    pub name: String,
+    pub labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -90,6 +180,7 @@ pub struct Table {
     pub checks: Vec<Check>,
     /// Rows in the source, where the source can count them cheaply.
     pub source_rows: Option<u64>,
+    pub comment: Option<String>,
 }
 
 impl Table {
@@ -116,6 +207,9 @@ pub struct Column {
     pub identity: Option<Identity>,
     /// Why this column got this type, for `plan`.
     pub mapping_note: String,
+    /// MySQL's `ON UPDATE CURRENT_TIMESTAMP`: a trigger sets it when a row changes.
+    pub on_update_now: bool,
+    pub comment: Option<String>,
 }
 
 /// `GENERATED BY DEFAULT AS IDENTITY`: by default, so loaded rows keep their keys.

@@ -34,6 +34,12 @@ pub enum Value<'a> {
     /// JSON text, already validated; sent as jsonb.
     Json(Cow<'a, str>),
     Uuid([u8; 16]),
+    /// Microseconds, sent as an `interval` with no days or months.
+    Interval(i64),
+    /// A comma-separated list (MySQL SET), sent as `text[]`; the empty string is the empty array.
+    CommaList(Cow<'a, str>),
+    /// `bit varying`: `bits` significant bits, most significant first, left-aligned in `data`.
+    Bits { bits: u32, data: Cow<'a, [u8]> },
 }
 
 impl Value<'_> {
@@ -58,6 +64,27 @@ impl Value<'_> {
             }
             Value::Date(d) => typed(&format_date(*d)),
             Value::Time(t) => typed(&format_time(*t)),
+            Value::Interval(us) => typed(&format!("{us} microseconds")),
+            Value::CommaList(s) => {
+                let items: Vec<String> = if s.is_empty() {
+                    Vec::new()
+                } else {
+                    s.split(',').map(quote_literal).collect()
+                };
+                format!("ARRAY[{}]::text[]", items.join(", "))
+            }
+            Value::Bits { bits, data } => {
+                let text: String = (0..*bits)
+                    .map(|i| {
+                        if data[(i / 8) as usize] & (0x80 >> (i % 8)) != 0 {
+                            '1'
+                        } else {
+                            '0'
+                        }
+                    })
+                    .collect();
+                format!("B{}", quote_literal(&text))
+            }
             Value::Timestamp(t) => match ty {
                 crate::PgType::Timestamptz => typed(&format!("{}+00", format_timestamp(*t))),
                 _ => typed(&format_timestamp(*t)),

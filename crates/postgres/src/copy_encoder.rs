@@ -71,6 +71,45 @@ fn write_value(buf: &mut BytesMut, v: &Value<'_>) {
             buf.put_slice(s.as_bytes());
         }
         Value::Uuid(u) => put_bytes(buf, u),
+        Value::Interval(us) => {
+            buf.put_i32(16);
+            buf.put_i64(*us);
+            buf.put_i32(0); // days
+            buf.put_i32(0); // months
+        }
+        Value::CommaList(s) => write_text_array(buf, s),
+        Value::Bits { bits, data } => {
+            buf.put_i32(len_i32(4 + data.len()));
+            buf.put_i32(i32::try_from(*bits).expect("bit varying length fits i32"));
+            buf.put_slice(data);
+        }
+    }
+}
+
+/// OID of `text`, the element type of `text[]`.
+const TEXT_OID: u32 = 25;
+
+/// A one-dimensional `text[]` from a comma-separated list: dimensions, a no-NULLs flag, the
+/// element type, then per dimension its length and lower bound (1), then the elements.
+fn write_text_array(buf: &mut BytesMut, list: &str) {
+    if list.is_empty() {
+        // The empty array has no dimensions.
+        buf.put_i32(12);
+        buf.put_i32(0);
+        buf.put_i32(0);
+        buf.put_u32(TEXT_OID);
+        return;
+    }
+    let n = list.split(',').count();
+    let len = 20 + 4 * n + list.len() + 1 - n;
+    buf.put_i32(len_i32(len));
+    buf.put_i32(1);
+    buf.put_i32(0);
+    buf.put_u32(TEXT_OID);
+    buf.put_i32(len_i32(n));
+    buf.put_i32(1);
+    for item in list.split(',') {
+        put_bytes(buf, item.as_bytes());
     }
 }
 

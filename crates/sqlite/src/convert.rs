@@ -30,28 +30,8 @@ impl std::fmt::Display for EpochUnit {
     }
 }
 
-/// What to do with text that contains NUL bytes, which PostgreSQL text cannot hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum NulPolicy {
-    #[default]
-    Reject,
-    Strip,
-}
-
-/// What to do with text that is not valid UTF-8.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Utf8Policy {
-    #[default]
-    Reject,
-    /// Replace invalid sequences with U+FFFD (a change to the value, counted in the report).
-    Replace,
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ValuePolicy {
-    pub nul_bytes: NulPolicy,
-    pub invalid_utf8: Utf8Policy,
-}
+pub use pgcutover_core::policy::{NulPolicy, Problem, Utf8Policy, ValuePolicy};
+use pgcutover_core::policy::{problem, strip_or_reject_nul, utf8};
 
 /// Everything needed to convert one column's values.
 #[derive(Debug, Clone)]
@@ -59,20 +39,6 @@ pub struct ColumnConv {
     pub pg_type: PgType,
     pub nullable: bool,
     pub epoch: EpochUnit,
-}
-
-/// Why a value cannot arrive exactly, and what the operator can do about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub reason: String,
-    pub hint: &'static str,
-}
-
-fn problem(reason: impl Into<String>, hint: &'static str) -> Problem {
-    Problem {
-        reason: reason.into(),
-        hint,
-    }
 }
 
 const HINT_TYPE: &str =
@@ -93,7 +59,7 @@ pub fn convert<'a>(
             ))
         };
     }
-    match conv.pg_type {
+    match &conv.pg_type {
         PgType::Boolean => to_bool(v).map(Value::Bool),
         PgType::SmallInt => {
             to_int(v, i16::MIN.into(), i16::MAX.into()).map(|i| Value::I16(i as i16))
@@ -116,13 +82,13 @@ pub fn convert<'a>(
         }
         PgType::Double => to_f64(v).map(Value::F64),
         PgType::Numeric { precision_scale } => {
-            to_numeric(v, precision_scale).map(|s| Value::Numeric(Cow::Owned(s)))
+            to_numeric(v, *precision_scale).map(|s| Value::Numeric(Cow::Owned(s)))
         }
         PgType::Text => to_text(v, policy).map(Value::Text),
         PgType::Varchar { length } => {
             let text = to_text(v, policy)?;
             let chars = text.chars().count();
-            if chars > length as usize {
+            if chars > *length as usize {
                 return Err(problem(
                     format!("{chars} characters are longer than varchar({length}) (SQLite does not enforce declared lengths)"),
                     "shorten the value in the source, or declare the column TEXT",
@@ -156,6 +122,14 @@ pub fn convert<'a>(
         }
         PgType::Jsonb => to_json(v, policy).map(Value::Json),
         PgType::Uuid => to_uuid(v).map(Value::Uuid),
+        // SQLite's mapping never chooses these; only a MySQL source's does.
+        other @ (PgType::Interval
+        | PgType::VarBit { .. }
+        | PgType::TextArray
+        | PgType::Enum { .. }) => Err(problem(
+            format!("pgcutover cannot convert SQLite values to {}", other.sql()),
+            HINT_TYPE,
+        )),
     }
 }
 
@@ -167,15 +141,6 @@ fn class(v: ValueRef<'_>) -> &'static str {
         ValueRef::Text(_) => "text",
         ValueRef::Blob(_) => "a blob",
     }
-}
-
-fn utf8(b: &[u8]) -> Result<&str, Problem> {
-    std::str::from_utf8(b).map_err(|e| {
-        problem(
-            format!("text is not valid UTF-8 ({e})"),
-            "use --invalid-utf8 replace to substitute U+FFFD, or fix the source",
-        )
-    })
 }
 
 fn to_bool(v: ValueRef<'_>) -> Result<bool, Problem> {
@@ -309,22 +274,6 @@ fn to_text<'a>(v: ValueRef<'a>, policy: &ValuePolicy) -> Result<Cow<'a, str>, Pr
     strip_or_reject_nul(text, policy)
 }
 
-fn strip_or_reject_nul<'a>(
-    text: Cow<'a, str>,
-    policy: &ValuePolicy,
-) -> Result<Cow<'a, str>, Problem> {
-    if !text.contains('\0') {
-        return Ok(text);
-    }
-    match policy.nul_bytes {
-        NulPolicy::Strip => Ok(Cow::Owned(text.replace('\0', ""))),
-        NulPolicy::Reject => Err(problem(
-            "text contains a NUL byte, which PostgreSQL text cannot hold",
-            "use --nul-bytes strip to drop NUL bytes, or declare the column BLOB",
-        )),
-    }
-}
-
 fn to_timestamp(v: ValueRef<'_>, epoch: EpochUnit) -> Result<i64, Problem> {
     const HINT: &str =
         "dates must be ISO-8601 text, Unix epoch integers (see --sqlite-epoch) or Julian-day reals";
@@ -375,16 +324,7 @@ fn to_json<'a>(v: ValueRef<'a>, policy: &ValuePolicy) -> Result<Cow<'a, str>, Pr
         other => return Err(problem(format!("{} in a JSON column", class(other)), HINT)),
     };
     let text = strip_or_reject_nul(text, policy)?;
-    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&text) {
-        return Err(problem(format!("invalid JSON: {e}"), HINT));
-    }
-    // jsonb cannot store the NUL character even as an escape.
-    if text.contains("\\u0000") {
-        return Err(problem(
-            "JSON string contains \\u0000, which jsonb cannot hold",
-            HINT,
-        ));
-    }
+    pgcutover_core::policy::check_json(&text, HINT)?;
     Ok(text)
 }
 

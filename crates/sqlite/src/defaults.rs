@@ -31,7 +31,7 @@ pub fn translate_default(
     }
     let literal = |v: ValueRef<'_>| -> Result<Option<String>, String> {
         let conv = ColumnConv {
-            pg_type: *ty,
+            pg_type: ty.clone(),
             nullable: true,
             epoch,
         };

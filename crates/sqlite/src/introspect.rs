@@ -144,7 +144,11 @@ pub fn introspect(conn: &Connection, opts: &IntrospectOptions<'_>) -> Result<Sql
     }
     harmonize_fk_types(&mut tables);
     Ok(SqliteSchema {
-        schema: Schema { tables, warnings },
+        schema: Schema {
+            tables,
+            warnings,
+            enums: Vec::new(),
+        },
         reads,
     })
 }
@@ -258,7 +262,7 @@ fn introspect_table(
     for (i, c) in raw.iter().enumerate() {
         let name = col_names.allocate(&c.name);
         let (pg_type, note): (PgType, String) = match &declared[i] {
-            Declared::Mapped { pg_type, note } => (*pg_type, (*note).to_owned()),
+            Declared::Mapped { pg_type, note } => (pg_type.clone(), (*note).to_owned()),
             Declared::Dynamic { note } => {
                 let (t, why) = resolve_dynamic(scans.get(&i).map(|s| s.0).unwrap_or_default());
                 (t, format!("{note}; {why}"))
@@ -319,6 +323,8 @@ fn introspect_table(
             } else {
                 note
             },
+            on_update_now: false,
+            comment: None,
         });
         epochs.push(epoch);
     }
@@ -352,6 +358,7 @@ fn introspect_table(
             foreign_keys: Vec::new(),
             checks: Vec::new(),
             source_rows,
+            comment: None,
         },
         TableRead {
             epochs,
@@ -628,7 +635,7 @@ fn harmonize_fk_types(tables: &mut [Table]) {
                 let wanted: Vec<Option<PgType>> = fk
                     .ref_columns
                     .iter()
-                    .map(|c| parent.column(c).map(|c| c.pg_type))
+                    .map(|c| parent.column(c).map(|c| c.pg_type.clone()))
                     .collect();
                 let parent_name = parent.name.clone();
                 for (col, want) in fk.columns.iter().zip(wanted) {

@@ -65,7 +65,7 @@ pub fn read_table<S: RowSink>(
         .iter()
         .zip(&read.epochs)
         .map(|(c, &epoch)| ColumnConv {
-            pg_type: c.pg_type,
+            pg_type: c.pg_type.clone(),
             nullable: c.nullable,
             epoch,
         })
