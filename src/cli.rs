@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "pgcutover",
     version,
-    about = "Move a whole SQLite (and soon MySQL/MariaDB) database into PostgreSQL: schema, data, indexes, constraints and sequences, exactly."
+    about = "Move a whole MySQL/MariaDB or SQLite database into PostgreSQL: schema, data, indexes, constraints and sequences, exactly."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -25,11 +25,16 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct Endpoints {
-    /// The source: `sqlite:PATH`, or a path ending in .db, .sqlite or .sqlite3 (opened read-only).
+    /// The source: `mysql://user@host[:port]/database[?ssl-mode=…&ssl-ca=…&socket=…]` (also
+    /// `mariadb://`), or `sqlite:PATH` / a path ending in .db, .sqlite or .sqlite3 (read-only).
+    /// The MySQL password comes from MYSQL_PWD or --source-password-file, never the command line.
     pub source: String,
     /// The target: `postgresql://[user@]host[:port]/database[?sslmode=…]`. PGHOST, PGPORT, PGUSER,
     /// PGPASSWORD, PGDATABASE, PGSSLMODE and ~/.pgpass fill in what the URI leaves out.
     pub target: String,
+    /// A file holding the MySQL source's password (first line).
+    #[arg(long, value_name = "FILE")]
+    pub source_password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -57,6 +62,43 @@ pub struct ValueArgs {
     /// Text that is not valid UTF-8: reject the row, or replace bad bytes with U+FFFD.
     #[arg(long, value_enum, default_value_t = Utf8Arg::Reject)]
     pub invalid_utf8: Utf8Arg,
+    /// MySQL: override the type mapping, per MySQL type (`tinyint(1)=smallint`,
+    /// `bigint unsigned=bigint`) or per column (`orders.status=text`). Repeatable.
+    #[arg(long = "cast", value_name = "RULE")]
+    pub casts: Vec<String>,
+    /// MySQL: DATETIME becomes timestamp (wall-clock, the default) or timestamptz (read in
+    /// --source-timezone).
+    #[arg(long, value_enum, default_value_t = DatetimeAs::Timestamp)]
+    pub datetime_as: DatetimeAs,
+    /// MySQL: the zone DATETIME values are wall-clock times in, for --datetime-as timestamptz:
+    /// an IANA name (Europe/Paris) or an offset (+02:00).
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub source_timezone: String,
+    /// MySQL: zero and partial dates (0000-00-00, 2020-00-15): NULL (counted in the report; the
+    /// column becomes nullable) or reject the row.
+    #[arg(long, value_enum, default_value_t = ZeroDatesArg::Null)]
+    pub zero_dates: ZeroDatesArg,
+    /// MySQL: ENUM becomes a PostgreSQL enum type (label order kept) or text with a CHECK.
+    #[arg(long, value_enum, default_value_t = EnumAs::Enum)]
+    pub enum_as: EnumAs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DatetimeAs {
+    Timestamp,
+    Timestamptz,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ZeroDatesArg {
+    Null,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EnumAs {
+    Enum,
+    Text,
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +147,10 @@ pub struct CopyArgs {
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// MySQL: every reader sees one snapshot of the source (FLUSH TABLES WITH READ LOCK for a
+    /// moment, then a consistent-snapshot transaction per connection). Needs the RELOAD privilege.
+    #[arg(long)]
+    pub consistent: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

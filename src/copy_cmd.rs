@@ -18,12 +18,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{anyhow, Context};
-use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use pgcutover_core::{quote_ident, Reject, RowSink, Schema, Table, Value};
+use pgcutover_core::{quote_ident, Reject, Schema};
 use pgcutover_postgres::ddl::{self, Step, StepKind};
-use pgcutover_postgres::{copy_encoder, load, Target};
-use pgcutover_sqlite::{ReadError, SqliteSchema, TableRead, ValuePolicy};
+use pgcutover_postgres::{load, Target};
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
@@ -31,17 +29,18 @@ use crate::cli::CopyArgs;
 use crate::exit::{Exit, ExitCode};
 use crate::output::Printer;
 use crate::report::{Report, StepReport, TableReport};
-use crate::source::{load_schema, value_policy, SourceSpec};
+use crate::readers::{Batch, MysqlPool, ReaderOutcome, Readers};
+use crate::source::{load_schema, value_policy, Loaded, SourceSpec};
 
-/// A batch is sent when it holds `--batch-rows` rows or this many bytes, whichever comes first,
-/// so memory stays bounded in bytes however wide the rows are.
-const BATCH_BYTES: usize = 4 << 20;
 /// Batches in flight per table between reader and writer.
 const CHANNEL_BATCHES: usize = 2;
 
 pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let started = Instant::now();
-    let source = SourceSpec::parse(&args.endpoints.source)?;
+    let source = SourceSpec::parse(
+        &args.endpoints.source,
+        args.endpoints.source_password_file.as_deref(),
+    )?;
     let target =
         Target::parse(&args.endpoints.target).map_err(|e| Exit::new(ExitCode::USAGE, e, None))?;
     let schema_name = args.select.target_schema.clone();
@@ -52,8 +51,8 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let policy = value_policy(&args.values);
 
     printer.info(&format!("reading the schema of {}", source.display()));
-    let sqlite = Arc::new(load_schema(&source, &args.select, &args.values)?);
-    let schema = &sqlite.schema;
+    let loaded = Arc::new(load_schema(&source, &args.select, &args.values).await?);
+    let schema = &loaded.schema;
     if schema.tables.is_empty() {
         printer.warn("no tables to copy (check --include/--exclude)");
     }
@@ -116,19 +115,34 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             idx
         };
         let parallel = if args.data_only { 1 } else { jobs };
-        report.tables = copy_tables(
-            &source,
+        let readers = match &source {
+            SourceSpec::Sqlite(path) => Readers::Sqlite {
+                path: path.clone(),
+                policy,
+            },
+            SourceSpec::Mysql(m) => {
+                if args.consistent {
+                    printer.info("--consistent: taking one snapshot of the source for every reader");
+                }
+                Readers::Mysql(MysqlPool::start(m, jobs, args.consistent, policy).await?)
+            }
+        };
+        let copied = copy_tables(
             &target,
             &schema_name,
-            &sqlite,
+            &loaded,
+            &readers,
             &order,
             parallel,
             args.batch_rows as usize,
-            policy,
             &rejects,
             printer,
         )
-        .await?;
+        .await;
+        if let Readers::Mysql(pool) = &readers {
+            pool.close();
+        }
+        report.tables = copied?;
     }
 
     let steps: Vec<Step> = ddl::post_load_steps(&schema_name, schema)
@@ -184,11 +198,20 @@ async fn create_tables(
     existing: &[String],
 ) -> Result<(), Exit> {
     let mut sql = vec![ddl::create_schema(schema_name)];
-    for t in &schema.tables {
-        if drop && existing.contains(&t.name) {
+    if drop {
+        for t in schema.tables.iter().filter(|t| existing.contains(&t.name)) {
             sql.push(ddl::drop_table(schema_name, t));
         }
+        for e in &schema.enums {
+            sql.push(ddl::drop_enum(schema_name, e));
+        }
+    }
+    for e in &schema.enums {
+        sql.push(ddl::create_enum(schema_name, e));
+    }
+    for t in &schema.tables {
         sql.push(ddl::create_table(schema_name, t));
+        sql.extend(ddl::comments(schema_name, t));
     }
     let script = format!("BEGIN;\n{};\nCOMMIT;", sql.join(";\n"));
     if let Err(e) = client.batch_execute(&script).await {
@@ -218,7 +241,7 @@ impl RejectLog {
         }
     }
 
-    fn write(&self, r: &Reject) -> std::io::Result<()> {
+    pub fn write(&self, r: &Reject) -> std::io::Result<()> {
         let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
             *guard = Some(BufWriter::new(File::create(&self.path)?));
@@ -246,96 +269,27 @@ impl RejectLog {
     }
 }
 
-/// Encodes converted rows into binary COPY batches and hands them to the writer.
-struct BatchingSink<'a> {
-    buf: BytesMut,
-    rows_in_buf: usize,
-    batch_rows: usize,
-    tx: mpsc::Sender<Result<Batch, String>>,
-    rejects: &'a RejectLog,
-    rejected: u64,
-    first_reject: Option<Reject>,
-}
-
-#[derive(Debug)]
-enum SinkStop {
-    WriterGone,
-    Rejects(std::io::Error),
-}
-
-impl BatchingSink<'_> {
-    fn flush(&mut self) -> Result<(), SinkStop> {
-        if self.rows_in_buf == 0 {
-            return Ok(());
-        }
-        let batch = Batch {
-            data: self.buf.split().freeze(),
-            rows: self.rows_in_buf as u64,
-        };
-        self.rows_in_buf = 0;
-        self.tx
-            .blocking_send(Ok(batch))
-            .map_err(|_| SinkStop::WriterGone)
-    }
-}
-
-impl RowSink for BatchingSink<'_> {
-    type Error = SinkStop;
-
-    fn row(&mut self, values: &[Value<'_>]) -> Result<(), SinkStop> {
-        copy_encoder::write_row(&mut self.buf, values);
-        self.rows_in_buf += 1;
-        if self.rows_in_buf >= self.batch_rows || self.buf.len() >= BATCH_BYTES {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn reject(&mut self, reject: Reject) -> Result<(), SinkStop> {
-        self.rejects.write(&reject).map_err(SinkStop::Rejects)?;
-        self.rejected += 1;
-        if self.first_reject.is_none() {
-            self.first_reject = Some(reject);
-        }
-        Ok(())
-    }
-}
-
-/// Encoded rows on their way from a reader to its COPY.
-struct Batch {
-    data: Bytes,
-    rows: u64,
-}
-
-struct ReaderOutcome {
-    rows_read: u64,
-    rejected: u64,
-    first_reject: Option<Reject>,
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn copy_tables(
-    source: &SourceSpec,
     target: &Target,
     schema_name: &str,
-    sqlite: &Arc<SqliteSchema>,
+    loaded: &Arc<Loaded>,
+    readers: &Readers,
     order: &[usize],
     jobs: usize,
     batch_rows: usize,
-    policy: ValuePolicy,
     rejects: &Arc<RejectLog>,
     printer: &Printer,
 ) -> Result<Vec<TableReport>, Exit> {
     let results = futures::stream::iter(order.iter().copied())
         .map(|i| {
             copy_one(
-                source,
                 target,
                 schema_name,
-                sqlite,
+                loaded,
+                readers,
                 i,
                 batch_rows,
-                policy,
                 rejects,
                 printer,
             )
@@ -348,35 +302,26 @@ async fn copy_tables(
         reports.push(r?);
     }
     // Report in the schema's order, whatever order they finished in.
-    reports.sort_by_key(|r| sqlite.schema.tables.iter().position(|t| t.name == r.table));
+    reports.sort_by_key(|r| loaded.schema.tables.iter().position(|t| t.name == r.table));
     Ok(reports)
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn copy_one(
-    source: &SourceSpec,
     target: &Target,
     schema_name: &str,
-    sqlite: &Arc<SqliteSchema>,
+    loaded: &Arc<Loaded>,
+    readers: &Readers,
     index: usize,
     batch_rows: usize,
-    policy: ValuePolicy,
     rejects: &Arc<RejectLog>,
     printer: &Printer,
 ) -> Result<TableReport, Exit> {
-    let table = &sqlite.schema.tables[index];
+    let table = &loaded.schema.tables[index];
     let started = Instant::now();
     let client = connect(target).await?;
     let (tx, mut rx) = mpsc::channel::<Result<Batch, String>>(CHANNEL_BATCHES);
-    let SourceSpec::Sqlite(path) = source.clone();
-    let reader = {
-        let sqlite = Arc::clone(sqlite);
-        let rejects = Arc::clone(rejects);
-        std::thread::Builder::new()
-            .name(format!("read {}", table.name))
-            .spawn(move || read_sqlite(&path, &sqlite, index, batch_rows, policy, &rejects, tx))
-            .context("starting a reader thread")?
-    };
+    let reader_results = readers.start(loaded, index, batch_rows, rejects, tx)?;
     let mut progress = printer.table(&table.name, table.source_rows);
     let rows_sent = Arc::new(AtomicU64::new(0));
     let bytes_sent = Arc::new(AtomicU64::new(0));
@@ -394,17 +339,21 @@ async fn copy_one(
         })
     };
     let copied = load::copy_batches(&client, schema_name, table, batches).await;
-    let outcome = reader
-        .join()
-        .map_err(|_| anyhow!("the reader for {} panicked", quote_ident(&table.name)))?;
+    let mut outcome = ReaderOutcome::default();
+    for r in reader_results {
+        let one = r
+            .await
+            .map_err(|_| anyhow!("a reader for {} stopped without a result", quote_ident(&table.name)))?
+            .map_err(|e| {
+                Exit::new(
+                    ExitCode::FAILED,
+                    e.context(format!("reading table {}", quote_ident(&table.source_name))),
+                    None,
+                )
+            })?;
+        outcome.merge(one);
+    }
     progress.finish();
-    let outcome = outcome.map_err(|e| {
-        Exit::new(
-            ExitCode::FAILED,
-            e.context(format!("reading table {}", quote_ident(&table.source_name))),
-            None,
-        )
-    })?;
     let written = match copied {
         Ok(n) => n,
         Err(load::CopyError::Source(msg)) => return Err(Exit::new(ExitCode::FAILED, anyhow!("{msg}"), None)),
@@ -454,70 +403,30 @@ async fn copy_one(
             ));
         }
     }
+    let zero_dates: std::collections::BTreeMap<String, u64> = outcome
+        .zero_dates
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(i, n)| (table.columns[i].name.clone(), *n))
+        .collect();
+    for (col, n) in &zero_dates {
+        printer.warn(&format!(
+            "{}.{}: {n} zero date(s) became NULL",
+            quote_ident(&table.name),
+            quote_ident(col)
+        ));
+    }
     Ok(TableReport {
         table: table.name.clone(),
         source_table: table.source_name.clone(),
         rows_read: outcome.rows_read,
         rows_written: written,
         rows_rejected: outcome.rejected,
+        zero_dates,
         seconds,
         bytes,
     })
-}
-
-/// The reader thread: opens its own read-only connection and streams the table into the sink.
-fn read_sqlite(
-    path: &Path,
-    sqlite: &SqliteSchema,
-    index: usize,
-    batch_rows: usize,
-    policy: ValuePolicy,
-    rejects: &RejectLog,
-    tx: mpsc::Sender<Result<Batch, String>>,
-) -> anyhow::Result<ReaderOutcome> {
-    let table: &Table = &sqlite.schema.tables[index];
-    let read: &TableRead = &sqlite.reads[&table.name];
-    let mut sink = BatchingSink {
-        buf: BytesMut::with_capacity(256 << 10),
-        rows_in_buf: 0,
-        batch_rows,
-        tx: tx.clone(),
-        rejects,
-        rejected: 0,
-        first_reject: None,
-    };
-    let result = pgcutover_sqlite::open_read_only(path)
-        .map_err(ReadError::Source)
-        .and_then(|conn| pgcutover_sqlite::read_table(&conn, table, read, &policy, &mut sink));
-    let result = result.and_then(|stats| sink.flush().map(|()| stats).map_err(ReadError::Sink));
-    match result {
-        Ok(stats) => Ok(ReaderOutcome {
-            rows_read: stats.rows_read,
-            rejected: sink.rejected,
-            first_reject: sink.first_reject,
-        }),
-        // The writer stopped first; its error is the one to report.
-        Err(ReadError::Sink(SinkStop::WriterGone)) => Ok(ReaderOutcome {
-            rows_read: 0,
-            rejected: 0,
-            first_reject: None,
-        }),
-        Err(ReadError::Sink(SinkStop::Rejects(e))) => {
-            let _ = tx.blocking_send(Err(format!(
-                "cannot write the rejects file {}: {e}",
-                rejects.path().display()
-            )));
-            Err(anyhow!(e).context(format!("writing {}", rejects.path().display())))
-        }
-        Err(ReadError::Source(e)) => {
-            // Abort the COPY: a partial table must not be committed.
-            let _ = tx.blocking_send(Err(format!(
-                "reading {} failed",
-                quote_ident(&table.source_name)
-            )));
-            Err(anyhow::Error::new(e))
-        }
-    }
 }
 
 /// Runs post-load steps: keys, indexes and CHECKs on `jobs` connections; foreign keys one at a
@@ -536,7 +445,7 @@ async fn run_steps(
             StepKind::Check,
         ],
         &[StepKind::ForeignKey],
-        &[StepKind::Identity, StepKind::Analyze],
+        &[StepKind::Trigger, StepKind::Identity, StepKind::Analyze],
     ];
     let mut reports = Vec::with_capacity(steps.len());
     for (pi, kinds) in phases.iter().enumerate() {

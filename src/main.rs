@@ -6,6 +6,7 @@ mod copy_cmd;
 mod exit;
 mod output;
 mod plan_cmd;
+mod readers;
 mod report;
 mod source;
 

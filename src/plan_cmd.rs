@@ -55,12 +55,11 @@ pub fn build<'a>(
 ) -> Plan<'a> {
     let order = pgcutover_plan::load_order(schema);
     let mut schema_ddl = vec![ddl::create_schema(schema_name)];
-    schema_ddl.extend(
-        schema
-            .tables
-            .iter()
-            .map(|t| ddl::create_table(schema_name, t)),
-    );
+    schema_ddl.extend(schema.enums.iter().map(|e| ddl::create_enum(schema_name, e)));
+    for t in &schema.tables {
+        schema_ddl.push(ddl::create_table(schema_name, t));
+        schema_ddl.extend(ddl::comments(schema_name, t));
+    }
     Plan {
         source: source.display(),
         target: target.display().to_owned(),
@@ -79,7 +78,7 @@ pub fn build<'a>(
                         source_name: &c.source_name,
                         name: &c.name,
                         source_type: &c.source_type,
-                        target_type: c.pg_type.sql(),
+                        target_type: c.pg_type.sql_in(schema_name),
                         nullable: c.nullable,
                         identity: c.identity.is_some(),
                         default: c.default.as_deref(),
@@ -98,10 +97,13 @@ pub fn build<'a>(
 }
 
 pub async fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, Exit> {
-    let source = SourceSpec::parse(&args.endpoints.source)?;
+    let source = SourceSpec::parse(
+        &args.endpoints.source,
+        args.endpoints.source_password_file.as_deref(),
+    )?;
     let target =
         Target::parse(&args.endpoints.target).map_err(|e| Exit::new(ExitCode::USAGE, e, None))?;
-    let sqlite = load_schema(&source, &args.select, &args.values)?;
+    let sqlite = load_schema(&source, &args.select, &args.values).await?;
     let schema_name = args.select.target_schema.as_str();
     // The target is only read, to say what a copy would find there; plan works without it.
     let names: Vec<&str> = sqlite

@@ -21,6 +21,9 @@ pub struct TableReport {
     pub rows_read: u64,
     pub rows_written: u64,
     pub rows_rejected: u64,
+    /// MySQL zero or partial dates that became NULL, per column.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub zero_dates: std::collections::BTreeMap<String, u64>,
     pub seconds: f64,
     /// Bytes of binary COPY data sent.
     pub bytes: u64,

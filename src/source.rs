@@ -1,23 +1,39 @@
 //! Opening the source named on the command line.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use pgcutover_sqlite::{
-    EpochSetting, IntrospectOptions, NulPolicy, SqliteSchema, Utf8Policy, ValuePolicy,
-};
+use pgcutover_core::Schema;
+use pgcutover_mysql::types::{CastRule, MappingOptions};
+use pgcutover_mysql::{MysqlSource, SourceZone, ZeroDates};
+use pgcutover_sqlite::{EpochSetting, IntrospectOptions, NulPolicy, Utf8Policy, ValuePolicy};
 
-use crate::cli::{EpochArg, NulArg, SelectArgs, Utf8Arg, ValueArgs};
+use crate::cli::{
+    DatetimeAs, EnumAs, EpochArg, NulArg, SelectArgs, Utf8Arg, ValueArgs, ZeroDatesArg,
+};
 use crate::exit::{Exit, ExitCode};
 
 #[derive(Debug, Clone)]
 pub enum SourceSpec {
     Sqlite(PathBuf),
+    Mysql(MysqlSource),
+}
+
+/// The source's schema, and what its readers need besides.
+pub struct Loaded {
+    pub schema: Schema,
+    pub reads: Reads,
+}
+
+pub enum Reads {
+    Sqlite(HashMap<String, pgcutover_sqlite::TableRead>),
+    Mysql(HashMap<String, pgcutover_mysql::TableRead>),
 }
 
 impl SourceSpec {
-    pub fn parse(s: &str) -> Result<SourceSpec, Exit> {
+    pub fn parse(s: &str, password_file: Option<&Path>) -> Result<SourceSpec, Exit> {
         if let Some(path) = s
             .strip_prefix("sqlite://")
             .or_else(|| s.strip_prefix("sqlite:"))
@@ -32,24 +48,37 @@ impl SourceSpec {
             return Ok(SourceSpec::Sqlite(PathBuf::from(s)));
         }
         if lower.starts_with("mysql://") || lower.starts_with("mariadb://") {
-            return Err(Exit::new(
-                ExitCode::USAGE,
-                anyhow!("MySQL/MariaDB sources are not supported yet"),
-                Some("this build copies SQLite sources only".to_owned()),
-            ));
+            return MysqlSource::parse(s, password_file, std::env::var("MYSQL_PWD").ok())
+                .map(SourceSpec::Mysql)
+                .map_err(|e| {
+                    Exit::new(
+                        ExitCode::USAGE,
+                        e,
+                        Some("write mysql://user@host[:port]/database; give the password in MYSQL_PWD or --source-password-file".to_owned()),
+                    )
+                });
         }
         Err(Exit::new(
             ExitCode::USAGE,
             anyhow!("cannot tell what kind of source {s:?} is"),
-            Some("write sqlite:PATH, or give a path ending in .db, .sqlite or .sqlite3".to_owned()),
+            Some("write mysql://user@host/database, mariadb://…, sqlite:PATH, or a path ending in .db, .sqlite or .sqlite3".to_owned()),
         ))
     }
 
     pub fn display(&self) -> String {
         match self {
             SourceSpec::Sqlite(p) => format!("sqlite:{}", p.display()),
+            SourceSpec::Mysql(m) => m.display(),
         }
     }
+}
+
+/// Opens one MySQL session, or says what to check.
+pub async fn mysql_connect(m: &MysqlSource) -> Result<mysql_async::Conn, Exit> {
+    m.connect().await.map_err(|e| {
+        let hint = e.hint.clone();
+        Exit::new(ExitCode::CANNOT_CONNECT, e, Some(hint))
+    })
 }
 
 /// Include/exclude globs over source table names.
@@ -98,13 +127,57 @@ pub fn value_policy(v: &ValueArgs) -> ValuePolicy {
 }
 
 /// Opens and introspects the source.
-pub fn load_schema(
+pub async fn load_schema(
     spec: &SourceSpec,
     select: &SelectArgs,
     values: &ValueArgs,
-) -> Result<SqliteSchema, Exit> {
+) -> Result<Loaded, Exit> {
     let filter = TableFilter::new(select)?;
     match spec {
+        SourceSpec::Mysql(m) => {
+            let casts = values
+                .casts
+                .iter()
+                .map(|c| CastRule::parse(c))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| Exit::new(ExitCode::USAGE, anyhow!(e), None))?;
+            let zone = SourceZone::parse(&values.source_timezone).map_err(|e| {
+                Exit::new(ExitCode::USAGE, anyhow!("--source-timezone: {e}"), None)
+            })?;
+            let include = |name: &str| filter.matches(name);
+            let opts = pgcutover_mysql::IntrospectOptions {
+                mapping: MappingOptions {
+                    datetime_as_timestamptz: values.datetime_as == DatetimeAs::Timestamptz,
+                    enum_as_text: values.enum_as == EnumAs::Text,
+                },
+                casts: &casts,
+                zero_dates: match values.zero_dates {
+                    ZeroDatesArg::Null => ZeroDates::Null,
+                    ZeroDatesArg::Error => ZeroDates::Error,
+                },
+                zone,
+                include: &include,
+            };
+            let mut conn = mysql_connect(m).await?;
+            let built = pgcutover_mysql::introspect(&mut conn, &m.database, &opts).await;
+            let _ = conn.disconnect().await;
+            let built = built.map_err(|e| match e {
+                pgcutover_mysql::introspect::IntrospectError::Mapping(msg) => Exit::new(
+                    ExitCode::USAGE,
+                    anyhow!(msg),
+                    Some("see docs/type-mapping.md for the conversions --cast allows".to_owned()),
+                ),
+                other => Exit::new(
+                    ExitCode::FAILED,
+                    anyhow::Error::new(other).context(format!("reading the schema of {}", m.display())),
+                    Some("the MySQL user needs SELECT on the database's tables and on information_schema".to_owned()),
+                ),
+            })?;
+            Ok(Loaded {
+                schema: built.schema,
+                reads: Reads::Mysql(built.reads),
+            })
+        }
         SourceSpec::Sqlite(path) => {
             if !path.exists() {
                 return Err(Exit::new(
@@ -131,10 +204,13 @@ pub fn load_schema(
                 include: &include,
                 count_rows: true,
             };
-            let schema = pgcutover_sqlite::introspect(&conn, &opts).map_err(|e| {
+            let built = pgcutover_sqlite::introspect(&conn, &opts).map_err(|e| {
                 anyhow::Error::new(e).context(format!("reading the schema of {}", path.display()))
             })?;
-            Ok(schema)
+            Ok(Loaded {
+                schema: built.schema,
+                reads: Reads::Sqlite(built.reads),
+            })
         }
     }
 }

@@ -233,6 +233,8 @@ pub struct Index {
     pub parts: Vec<IndexPart>,
     /// A partial index's predicate (PostgreSQL SQL).
     pub predicate: Option<String>,
+    /// The access method when not btree (`gin` for MySQL FULLTEXT).
+    pub using: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -11,7 +11,11 @@
 pub mod catalog;
 pub mod connect;
 pub mod convert;
+pub mod introspect;
+pub mod read;
 pub mod types;
 
 pub use connect::{ConnectError, MysqlSource, SslMode};
 pub use convert::{SourceZone, ZeroDates};
+pub use introspect::{introspect, mysql_ident, IntrospectOptions, MysqlSchema, TableRead};
+pub use read::{read_table, split_range, KeyRange, ReadError, ReadStats};

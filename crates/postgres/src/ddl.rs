@@ -172,9 +172,13 @@ pub fn post_load_steps(schema: &str, model: &Schema) -> Vec<Step> {
                 })
                 .collect();
             let mut sql = format!(
-                "CREATE {}INDEX {} ON {qt} ({})",
+                "CREATE {}INDEX {} ON {qt} {}({})",
                 if ix.unique { "UNIQUE " } else { "" },
                 quote_ident(&ix.name),
+                match ix.using.as_deref() {
+                    Some(m) => format!("USING {m} "),
+                    None => String::new(),
+                },
                 parts.join(", ")
             );
             if let Some(p) = &ix.predicate {

@@ -451,6 +451,7 @@ fn add_keys_and_indexes(
                     unique,
                     parts,
                     predicate,
+                    using: None,
                 });
             }
             Err(why) => warnings.push(Warning::new(object, format!("not carried over: {why}"))),

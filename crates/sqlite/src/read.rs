@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use pgcutover_core::reject::display_value;
+use pgcutover_core::value::recycle;
 use pgcutover_core::{quote_ident, Reject, RowSink, Table, Value};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
@@ -121,13 +122,6 @@ pub fn read_table<S: RowSink>(
         values = recycle(vals);
     }
     Ok(stats)
-}
-
-/// Empties a vector and hands back its allocation for values borrowing from the next row. The
-/// in-place `collect` keeps the buffer (same element size), so no row allocates a vector.
-fn recycle<'b>(mut v: Vec<Value<'_>>) -> Vec<Value<'b>> {
-    v.clear();
-    v.into_iter().map(|_| Value::Null).collect()
 }
 
 fn row_key(

@@ -1,0 +1,835 @@
+//! The catalog (plus one scan per table for facts the catalog cannot give) → the schema model.
+//!
+//! [`build`] is pure: it takes catalog rows and scan facts, so it is tested on catalog rows of
+//! servers that cannot run here. [`introspect`] reads both from a live server.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use pgcutover_core::{
+    quote_ident, quote_literal, Check, Column, EnumType, FkAction, ForeignKey, Index, IndexPart,
+    Key, NameAllocator, PgType, Schema, Table, Warning,
+};
+use pgcutover_core::schema::Identity;
+
+use crate::catalog::{read_catalog, Catalog, ColumnRow, Flavor};
+use crate::convert::{ColumnConv, SourceZone, ZeroDates};
+use crate::types::{can_convert, default_type, find_cast, CastRule, Kind, MappingOptions};
+
+/// A MySQL identifier in backquotes: the one way a name reaches the source's SQL.
+pub fn mysql_ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+pub struct IntrospectOptions<'a> {
+    pub mapping: MappingOptions,
+    pub casts: &'a [CastRule],
+    pub zero_dates: ZeroDates,
+    pub zone: SourceZone,
+    pub include: &'a dyn Fn(&str) -> bool,
+}
+
+/// What reading one table needs, besides its [`Table`].
+#[derive(Debug, Clone)]
+pub struct TableRead {
+    /// `SELECT … FROM db.table`, without WHERE.
+    pub select: String,
+    pub convs: Vec<ColumnConv>,
+    /// Columns (indexes) that identify a row in rejects: the primary key, else a unique key.
+    pub key_columns: Vec<usize>,
+    /// A single-column integer key to split the table on, with its range.
+    pub split: Option<SplitKey>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SplitKey {
+    /// Quoted for MySQL.
+    pub column: String,
+    pub min: i64,
+    pub max: i64,
+}
+
+#[derive(Debug)]
+pub struct MysqlSchema {
+    pub schema: Schema,
+    pub reads: HashMap<String, TableRead>,
+    pub flavor: Flavor,
+}
+
+/// Facts only a scan of the data gives, one query per table.
+#[derive(Debug, Clone, Default)]
+pub struct TableFacts {
+    pub rows: u64,
+    /// Columns holding zero or partial dates.
+    pub zero_dates: HashSet<String>,
+    /// TIME columns holding values outside 00:00:00–23:59:59.999999.
+    pub wide_times: HashSet<String>,
+    /// ENUM columns holding the '' error value (index 0).
+    pub empty_enums: HashSet<String>,
+    /// min and max of the single-column integer primary key.
+    pub key_range: Option<(i64, i64)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntrospectError {
+    #[error("reading the MySQL catalog")]
+    Mysql(#[from] mysql_async::Error),
+    #[error("{0}")]
+    Mapping(String),
+}
+
+/// Reads the catalog of the connection's database, scans each included table once, and builds
+/// the schema.
+pub async fn introspect(
+    conn: &mut Conn,
+    database: &str,
+    opts: &IntrospectOptions<'_>,
+) -> Result<MysqlSchema, IntrospectError> {
+    let catalog = read_catalog(conn, database).await?;
+    let mut facts = HashMap::new();
+    for t in catalog.tables.iter().filter(|t| (opts.include)(&t.name)) {
+        facts.insert(t.name.clone(), scan(conn, &catalog, &t.name).await?);
+    }
+    build(&catalog, &facts, opts)
+}
+
+/// One pass over a table: its row count and the facts that decide types and nullability.
+async fn scan(
+    conn: &mut Conn,
+    catalog: &Catalog,
+    table: &str,
+) -> Result<TableFacts, mysql_async::Error> {
+    let cols: Vec<&ColumnRow> = catalog.columns.iter().filter(|c| c.table == table).collect();
+    let mut exprs = vec!["COUNT(*)".to_owned()];
+    let mut what: Vec<(u8, &str)> = Vec::new();
+    for c in &cols {
+        let q = mysql_ident(&c.name);
+        match c.data_type.as_str() {
+            "date" | "datetime" | "timestamp" => {
+                exprs.push(format!("SUM(MONTH({q}) = 0 OR DAYOFMONTH({q}) = 0)"));
+                what.push((0, &c.name));
+            }
+            "time" => {
+                exprs.push(format!("SUM({q} < '00:00:00' OR {q} >= '24:00:00')"));
+                what.push((1, &c.name));
+            }
+            "enum" => {
+                exprs.push(format!("SUM({q} + 0 = 0)"));
+                what.push((2, &c.name));
+            }
+            _ => {}
+        }
+    }
+    let key = single_integer_key(catalog, table);
+    if let Some(k) = key {
+        let q = mysql_ident(&k.name);
+        exprs.push(format!("MIN({q})"));
+        exprs.push(format!("MAX({q})"));
+    }
+    let sql = format!(
+        "SELECT {} FROM {}.{}",
+        exprs.join(", "),
+        mysql_ident(&catalog.database),
+        mysql_ident(table)
+    );
+    let row: Option<mysql_async::Row> = conn.query_first(sql).await?;
+    let n = |i: usize| -> Option<i128> {
+        match row.as_ref()?.as_ref(i)? {
+            mysql_async::Value::Int(v) => Some(i128::from(*v)),
+            mysql_async::Value::UInt(v) => Some(i128::from(*v)),
+            mysql_async::Value::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+            _ => None,
+        }
+    };
+    let mut facts = TableFacts {
+        rows: n(0).unwrap_or(0) as u64,
+        ..Default::default()
+    };
+    for (i, (k, name)) in what.iter().enumerate() {
+        if n(i + 1).unwrap_or(0) > 0 {
+            let set = match k {
+                0 => &mut facts.zero_dates,
+                1 => &mut facts.wide_times,
+                _ => &mut facts.empty_enums,
+            };
+            set.insert((*name).to_owned());
+        }
+    }
+    if key.is_some() {
+        let base = what.len() + 1;
+        if let (Some(lo), Some(hi)) = (n(base), n(base + 1)) {
+            if let (Ok(lo), Ok(hi)) = (i64::try_from(lo), i64::try_from(hi)) {
+                facts.key_range = Some((lo, hi));
+            }
+        }
+    }
+    Ok(facts)
+}
+
+/// The primary key's column when it is a single integer column (what a table can be split on).
+fn single_integer_key<'a>(catalog: &'a Catalog, table: &str) -> Option<&'a ColumnRow> {
+    let pk: Vec<_> = catalog
+        .indexes
+        .iter()
+        .filter(|i| i.table == table && i.name == "PRIMARY")
+        .collect();
+    match pk.as_slice() {
+        [only] => catalog.columns.iter().find(|c| {
+            c.table == table
+                && Some(&c.name) == only.column.as_ref()
+                && matches!(
+                    c.data_type.as_str(),
+                    "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint"
+                )
+        }),
+        _ => None,
+    }
+}
+
+/// `json_valid(`col`)` CHECKs: MariaDB's mark of a JSON column (column name → check name).
+fn json_valid_column(clause: &str) -> Option<String> {
+    let c = clause.trim();
+    let inner = c
+        .strip_prefix("json_valid(")
+        .or_else(|| c.strip_prefix("JSON_VALID("))?
+        .strip_suffix(')')?;
+    let inner = inner.trim();
+    let name = inner.strip_prefix('`')?.strip_suffix('`')?;
+    Some(name.replace("``", "`"))
+}
+
+pub fn build(
+    catalog: &Catalog,
+    facts: &HashMap<String, TableFacts>,
+    opts: &IntrospectOptions<'_>,
+) -> Result<MysqlSchema, IntrospectError> {
+    let mut warnings = Vec::new();
+    let mut names = NameAllocator::new();
+    let mut enums = Vec::new();
+    let db = &catalog.database;
+
+    for o in &catalog.others {
+        let what = match o.kind {
+            "view" => "views are not carried over (their SQL is MySQL's); recreate them in PostgreSQL",
+            "trigger" => "triggers are not carried over; recreate them in PostgreSQL",
+            "routine" => "stored procedures and functions are not carried over",
+            "event" => "scheduled events are not carried over",
+            _ => "not carried over",
+        };
+        warnings.push(Warning::new(format!("{} {}", o.kind, quote_ident(&o.name)), what));
+    }
+
+    // JSON columns (MariaDB) and the CHECKs that only say so.
+    let mut json_cols: HashSet<(String, String)> = HashSet::new();
+    for ch in &catalog.checks {
+        if let Some(col) = json_valid_column(&ch.clause) {
+            json_cols.insert((ch.table.clone(), col));
+        }
+    }
+
+    let included: Vec<_> = catalog
+        .tables
+        .iter()
+        .filter(|t| (opts.include)(&t.name))
+        .collect();
+    let mut tables = Vec::new();
+    let mut reads = HashMap::new();
+    // Table names first, so the first claimant of a name is always the table.
+    let targets: Vec<String> = included.iter().map(|t| names.allocate(&t.name)).collect();
+    let by_source: HashMap<&str, &str> = included
+        .iter()
+        .zip(&targets)
+        .map(|(t, n)| (t.name.as_str(), n.as_str()))
+        .collect();
+
+    for (t, target) in included.iter().zip(&targets) {
+        let f = facts.get(&t.name).cloned().unwrap_or_default();
+        let object = |c: &str| format!("table {} column {}", quote_ident(target), quote_ident(c));
+        if t.create_options.to_ascii_lowercase().contains("partitioned") {
+            warnings.push(Warning::new(
+                format!("table {}", quote_ident(target)),
+                "partitioned in the source: copied as one plain table (partitioning is not carried over)",
+            ));
+        }
+        let rows: Vec<&ColumnRow> = catalog.columns.iter().filter(|c| c.table == t.name).collect();
+        let mut col_names = NameAllocator::new();
+        let mut columns = Vec::new();
+        let mut convs = Vec::new();
+        let mut checks = Vec::new();
+        for c in &rows {
+            let json = json_cols.contains(&(t.name.clone(), c.name.clone()));
+            let kind = Kind::of(c, json).map_err(|e| {
+                IntrospectError::Mapping(format!("{}: {e}", object(&c.name)))
+            })?;
+            let name = col_names.allocate(&c.name);
+            let (mut pg_type, mut note) = default_type(&kind, &opts.mapping);
+            if kind == Kind::Time && f.wide_times.contains(&c.name) {
+                pg_type = PgType::Interval;
+                note = "time → interval: it holds values beyond 24 hours or negative".into();
+            }
+            if let Some(rule) = find_cast(opts.casts, c) {
+                if !can_convert(&kind, &rule.target) {
+                    return Err(IntrospectError::Mapping(format!(
+                        "{}: --cast to {} is not possible from {}",
+                        object(&c.name),
+                        rule.target.sql(),
+                        c.column_type
+                    )));
+                }
+                pg_type = rule.target.clone();
+                note = format!("{} → {} (--cast)", c.column_type, pg_type.sql());
+            }
+            let extra = c.extra.to_ascii_lowercase();
+            let auto_increment = extra.contains("auto_increment");
+            if auto_increment && matches!(pg_type, PgType::Numeric { .. }) {
+                // bigint unsigned AUTO_INCREMENT: ids are positive and far below 2^63 in practice;
+                // one that is not is rejected, never wrapped.
+                pg_type = PgType::BigInt;
+                note = "bigint unsigned AUTO_INCREMENT → bigint identity (a value above 2^63-1 is rejected)".into();
+            }
+            if let PgType::Enum { name: enum_name } = &mut pg_type {
+                let Kind::Enum { labels } = &kind else { unreachable!("enum type only from enum kind") };
+                let mut labels = labels.clone();
+                if f.empty_enums.contains(&c.name) && !labels.iter().any(|l| l.is_empty()) {
+                    // MySQL's error value '' (index 0) sorts before every label.
+                    labels.insert(0, String::new());
+                    warnings.push(Warning::new(object(&c.name), "holds '' (MySQL's invalid-enum value); the enum type gets '' as its first label"));
+                }
+                *enum_name = names.allocate(&format!("{target}_{name}"));
+                enums.push(EnumType { name: enum_name.clone(), labels });
+            } else if let (Kind::Enum { labels }, true) = (&kind, opts.mapping.enum_as_text && is_text(&pg_type) && find_cast(opts.casts, c).is_none()) {
+                let mut labels = labels.clone();
+                if f.empty_enums.contains(&c.name) && !labels.iter().any(|l| l.is_empty()) {
+                    labels.insert(0, String::new());
+                }
+                let list: Vec<String> = labels.iter().map(|l| quote_literal(l)).collect();
+                checks.push(Check {
+                    name: String::new(),
+                    expression: format!("{} IN ({})", quote_ident(&name), list.join(", ")),
+                });
+            }
+            let mut nullable = c.nullable;
+            if kind.is_temporal_date() && f.zero_dates.contains(&c.name) && opts.zero_dates == ZeroDates::Null {
+                if !nullable {
+                    warnings.push(Warning::new(object(&c.name), "NOT NULL dropped: it holds zero dates, which become NULL (counted in the report)"));
+                }
+                nullable = true;
+            }
+            let generated = extra.contains("generated") || extra.contains("persistent") || extra.contains("virtual");
+            if generated {
+                warnings.push(Warning::new(
+                    object(&c.name),
+                    format!(
+                        "generated column ({}) copied as a plain column holding its values; the expression is not carried over",
+                        c.generation_expression.as_deref().unwrap_or("?")
+                    ),
+                ));
+            }
+            let default = if generated || auto_increment {
+                None
+            } else {
+                match translate_default(c, catalog.flavor.quotes_default_literals(), &kind, &pg_type) {
+                    Ok(d) => d,
+                    Err(why) => {
+                        warnings.push(Warning::new(object(&c.name), format!("default {} not carried over: {why}", c.default.as_deref().unwrap_or(""))));
+                        None
+                    }
+                }
+            };
+            let on_update_now = extra.contains("on update current_timestamp")
+                && matches!(pg_type, PgType::Timestamp | PgType::Timestamptz);
+            let identity = auto_increment
+                .then(|| {
+                    if pg_type.is_integer() {
+                        Some(Identity {
+                            source_next: t.auto_increment.and_then(|n| i64::try_from(n).ok()),
+                        })
+                    } else {
+                        warnings.push(Warning::new(object(&c.name), "AUTO_INCREMENT not carried over: the column is no longer an integer"));
+                        None
+                    }
+                })
+                .flatten();
+            if identity.is_some() {
+                note.push_str("; AUTO_INCREMENT → identity");
+            }
+            convs.push(ColumnConv {
+                kind,
+                target: pg_type.clone(),
+                nullable,
+                zero_dates: opts.zero_dates,
+                zone: opts.zone.clone(),
+            });
+            columns.push(Column {
+                source_name: c.name.clone(),
+                name,
+                source_type: c.column_type.clone(),
+                pg_type,
+                nullable,
+                default,
+                identity,
+                mapping_note: note,
+                on_update_now,
+                comment: (!c.comment.is_empty()).then(|| c.comment.clone()),
+            });
+        }
+        let select = format!(
+            "SELECT {} FROM {}.{}",
+            rows.iter().map(|c| mysql_ident(&c.name)).collect::<Vec<_>>().join(", "),
+            mysql_ident(db),
+            mysql_ident(&t.name)
+        );
+        let mut table = Table {
+            source_name: t.name.clone(),
+            name: target.clone(),
+            columns,
+            primary_key: None,
+            uniques: Vec::new(),
+            indexes: Vec::new(),
+            foreign_keys: Vec::new(),
+            checks,
+            source_rows: Some(f.rows),
+            comment: (!t.comment.is_empty()).then(|| t.comment.clone()),
+        };
+        add_indexes(catalog, t.name.as_str(), &rows, &mut table, &mut names, &mut warnings);
+        add_checks(catalog, &t.name, &rows, &mut table, &mut names, &mut warnings);
+        for ch in &mut table.checks {
+            if ch.name.is_empty() {
+                ch.name = names.allocate(&format!("{}_check", table.name));
+            }
+        }
+        let key_columns = key_columns(&table);
+        let split = single_integer_key(catalog, &t.name).and_then(|k| {
+            f.key_range.map(|(min, max)| SplitKey { column: mysql_ident(&k.name), min, max })
+        });
+        reads.insert(target.clone(), TableRead { select, convs, key_columns, split });
+        tables.push(table);
+    }
+
+    // Foreign keys, once every table's name is known.
+    let mut fks: BTreeMap<(&str, &str), Vec<&crate::catalog::ForeignKeyRow>> = BTreeMap::new();
+    for fk in &catalog.foreign_keys {
+        fks.entry((fk.table.as_str(), fk.name.as_str())).or_default().push(fk);
+    }
+    for ((table, name), parts) in fks {
+        let Some(ti) = tables.iter().position(|t| t.source_name == table) else { continue };
+        let object = format!("foreign key {} on {}", quote_ident(name), quote_ident(&tables[ti].name));
+        let first = parts[0];
+        if !first.ref_schema.eq_ignore_ascii_case(db) {
+            warnings.push(Warning::new(object, format!("references another database ({}); not carried over", first.ref_schema)));
+            continue;
+        }
+        let Some(parent) = by_source.get(first.ref_table.as_str()).copied() else {
+            warnings.push(Warning::new(object, format!("references {}, which is not copied (--include/--exclude); not carried over", quote_ident(&first.ref_table))));
+            continue;
+        };
+        let pi = tables.iter().position(|t| t.name == parent).expect("parent table was built");
+        let col = |t: &Table, source: &str| t.columns.iter().find(|c| c.source_name == source).map(|c| c.name.clone());
+        let columns: Option<Vec<String>> = parts.iter().map(|p| col(&tables[ti], &p.column)).collect();
+        let ref_columns: Option<Vec<String>> = parts.iter().map(|p| col(&tables[pi], &p.ref_column)).collect();
+        let (Some(columns), Some(ref_columns)) = (columns, ref_columns) else {
+            warnings.push(Warning::new(object, "names columns that do not exist; not carried over"));
+            continue;
+        };
+        let fk_name = names.allocate(name);
+        tables[ti].foreign_keys.push(ForeignKey {
+            name: fk_name,
+            columns,
+            ref_table: parent.to_owned(),
+            ref_columns,
+            on_delete: FkAction::parse(&first.delete_rule).unwrap_or(FkAction::NoAction),
+            on_update: FkAction::parse(&first.update_rule).unwrap_or(FkAction::NoAction),
+        });
+    }
+    harmonize_fk_types(&mut tables, &mut reads, &mut warnings);
+
+    Ok(MysqlSchema {
+        schema: Schema { tables, warnings, enums },
+        reads,
+        flavor: catalog.flavor.clone(),
+    })
+}
+
+fn is_text(t: &PgType) -> bool {
+    matches!(t, PgType::Text | PgType::Varchar { .. })
+}
+
+/// A foreign-key column gets exactly its parent column's type (an `int` referencing an
+/// `int unsigned` becomes bigint), or the constraint could not be created.
+fn harmonize_fk_types(tables: &mut [Table], reads: &mut HashMap<String, TableRead>, warnings: &mut Vec<Warning>) {
+    // Parents can themselves be children: repeat until nothing changes (bounded by the depth).
+    for _ in 0..tables.len().max(1) {
+        let mut changes = Vec::new();
+        for (ti, t) in tables.iter().enumerate() {
+            for fk in &t.foreign_keys {
+                let Some(parent) = tables.iter().find(|p| p.name == fk.ref_table) else { continue };
+                for (c, rc) in fk.columns.iter().zip(&fk.ref_columns) {
+                    let (Some(child), Some(pc)) = (t.column(c), parent.column(rc)) else { continue };
+                    if child.pg_type != pc.pg_type {
+                        changes.push((ti, c.clone(), pc.pg_type.clone(), format!("{}.{}", parent.name, pc.name)));
+                    }
+                }
+            }
+        }
+        if changes.is_empty() {
+            return;
+        }
+        for (ti, col, ty, parent) in changes {
+            let t = &mut tables[ti];
+            let read = reads.get_mut(&t.name).expect("every table has a read");
+            let Some(ci) = t.columns.iter().position(|c| c.name == col) else { continue };
+            if !can_convert(&read.convs[ci].kind, &ty) {
+                warnings.push(Warning::new(
+                    format!("table {} column {}", quote_ident(&t.name), quote_ident(&col)),
+                    format!("its type cannot become {}'s type {}; its foreign key may fail", parent, ty.sql()),
+                ));
+                continue;
+            }
+            let c = &mut t.columns[ci];
+            c.mapping_note = format!("{} → {}: the type of {parent}, which it references", c.source_type, ty.sql());
+            c.pg_type = ty.clone();
+            read.convs[ci].target = ty;
+        }
+    }
+}
+
+/// Key columns for naming rows in rejects: the primary key, else the first unique key.
+fn key_columns(table: &Table) -> Vec<usize> {
+    let key = table.primary_key.as_ref().or(table.uniques.first());
+    key.map(|k| {
+        k.columns
+            .iter()
+            .filter_map(|n| table.columns.iter().position(|c| &c.name == n))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn add_indexes(
+    catalog: &Catalog,
+    source: &str,
+    rows: &[&ColumnRow],
+    table: &mut Table,
+    names: &mut NameAllocator,
+    warnings: &mut Vec<Warning>,
+) {
+    let mut groups: BTreeMap<&str, Vec<&crate::catalog::IndexRow>> = BTreeMap::new();
+    for ix in catalog.indexes.iter().filter(|i| i.table == source) {
+        groups.entry(ix.name.as_str()).or_default().push(ix);
+    }
+    let target_of = |source_col: &str| table.columns.iter().find(|c| c.source_name == source_col).map(|c| (c.name.clone(), c.pg_type.clone()));
+    // PRIMARY first, so that its name is `<table>_pkey` before any index takes it.
+    let mut ordered: Vec<(&str, Vec<&crate::catalog::IndexRow>)> = groups.into_iter().collect();
+    ordered.sort_by_key(|(n, _)| *n != "PRIMARY");
+    for (name, parts) in ordered {
+        let object = format!("index {} on {}", quote_ident(name), quote_ident(&table.name));
+        let kind = parts[0].index_type.to_ascii_uppercase();
+        let unique = !parts[0].non_unique;
+        if parts.iter().any(|p| p.column.is_none()) {
+            warnings.push(Warning::new(object, "has an expression key part; not carried over"));
+            continue;
+        }
+        let mut cols = Vec::new();
+        for p in &parts {
+            let Some(c) = target_of(p.column.as_deref().unwrap_or_default()) else {
+                warnings.push(Warning::new(object.clone(), "names a column that does not exist"));
+                continue;
+            };
+            cols.push((c, p.sub_part, p.descending));
+        }
+        if kind == "SPATIAL" {
+            warnings.push(Warning::new(object, "SPATIAL index not carried over: the geometry is copied as WKB bytea (PostGIS is not in the target)"));
+            continue;
+        }
+        if kind == "FULLTEXT" {
+            let doc: Vec<String> = cols.iter().map(|((n, _), _, _)| format!("coalesce({}, '')", quote_ident(n))).collect();
+            table.indexes.push(Index {
+                name: names.allocate(name),
+                unique: false,
+                parts: vec![IndexPart::Expression {
+                    sql: format!("(to_tsvector('simple', {}))", doc.join(" || ' ' || ")),
+                    descending: false,
+                }],
+                predicate: None,
+                using: Some("gin".into()),
+            });
+            warnings.push(Warning::new(object, "FULLTEXT → GIN index on to_tsvector('simple', …): queries must use to_tsvector('simple', …) @@ … to use it"));
+            continue;
+        }
+        let prefixed = cols.iter().any(|(_, sub, _)| sub.is_some());
+        if name == "PRIMARY" && !prefixed {
+            table.primary_key = Some(Key {
+                name: names.allocate(&format!("{}_pkey", table.name)),
+                columns: cols.into_iter().map(|((n, _), _, _)| n).collect(),
+            });
+            continue;
+        }
+        if unique && !prefixed && cols.iter().all(|(_, _, d)| !d) {
+            table.uniques.push(Key {
+                name: names.allocate(if name == "PRIMARY" { &table.name } else { name }),
+                columns: cols.into_iter().map(|((n, _), _, _)| n).collect(),
+            });
+            unique_ci_warning(rows, &parts, table, warnings);
+            continue;
+        }
+        if prefixed {
+            warnings.push(Warning::new(
+                object.clone(),
+                if unique {
+                    "prefix key parts → expressions on the same prefix (left(col, n)), so uniqueness means what it meant"
+                } else {
+                    "prefix key parts → expressions on the same prefix (left(col, n)); queries must use the same expression to use the index"
+                },
+            ));
+        }
+        let parts = cols
+            .into_iter()
+            .map(|((n, ty), sub, descending)| match sub {
+                Some(len) if ty == PgType::Bytea => IndexPart::Expression {
+                    sql: format!("(substring({} from 1 for {len}))", quote_ident(&n)),
+                    descending,
+                },
+                Some(len) => IndexPart::Expression {
+                    sql: format!("(left({}, {len}))", quote_ident(&n)),
+                    descending,
+                },
+                None => IndexPart::Column { name: n, descending },
+            })
+            .collect();
+        table.indexes.push(Index {
+            name: names.allocate(if name == "PRIMARY" { &table.name } else { name }),
+            unique,
+            parts,
+            predicate: None,
+            using: None,
+        });
+    }
+}
+
+/// A unique key over a case-insensitive column: PostgreSQL compares case-sensitively.
+fn unique_ci_warning(rows: &[&ColumnRow], parts: &[&crate::catalog::IndexRow], table: &Table, warnings: &mut Vec<Warning>) {
+    let ci: Vec<&str> = parts
+        .iter()
+        .filter_map(|p| {
+            let c = rows.iter().find(|c| Some(&c.name) == p.column.as_ref())?;
+            c.collation.as_deref().filter(|col| col.ends_with("_ci")).map(|_| c.name.as_str())
+        })
+        .collect();
+    if !ci.is_empty() {
+        warnings.push(Warning::new(
+            format!("unique key {} on {}", quote_ident(&parts[0].name), quote_ident(&table.name)),
+            format!("{} compare case-insensitively in the source (collation *_ci) but case-sensitively in PostgreSQL: values differing only in case will no longer collide", ci.join(", ")),
+        ));
+    }
+}
+
+fn add_checks(
+    catalog: &Catalog,
+    source: &str,
+    rows: &[&ColumnRow],
+    table: &mut Table,
+    names: &mut NameAllocator,
+    warnings: &mut Vec<Warning>,
+) {
+    for ch in catalog.checks.iter().filter(|c| c.table == source) {
+        if json_valid_column(&ch.clause).is_some() {
+            continue; // it made the column jsonb, which validates by itself
+        }
+        let object = format!("check {} on {}", quote_ident(&ch.name), quote_ident(&table.name));
+        match translate_check(&ch.clause, rows, table) {
+            Some(expression) => table.checks.push(Check { name: names.allocate(&ch.name), expression }),
+            None => warnings.push(Warning::new(object, format!("({}) uses MySQL syntax pgcutover does not translate; not carried over", ch.clause))),
+        }
+    }
+}
+
+/// Translates a CHECK clause that uses only column names, literals, comparisons, arithmetic,
+/// AND/OR/NOT, IS [NOT] NULL, IN, BETWEEN and LIKE. Anything else: None.
+fn translate_check(clause: &str, rows: &[&ColumnRow], table: &Table) -> Option<String> {
+    let mut out = String::new();
+    let b = clause.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let ch = b[i] as char;
+        match ch {
+            '`' => {
+                let mut name = String::new();
+                i += 1;
+                loop {
+                    match b.get(i)? {
+                        b'`' if b.get(i + 1) == Some(&b'`') => {
+                            name.push('`');
+                            i += 2;
+                        }
+                        b'`' => {
+                            i += 1;
+                            break;
+                        }
+                        _ => {
+                            let s = &clause[i..];
+                            let c = s.chars().next()?;
+                            name.push(c);
+                            i += c.len_utf8();
+                        }
+                    }
+                }
+                rows.iter().find(|c| c.name == name)?;
+                let target = table.columns.iter().find(|c| c.source_name == name)?;
+                out.push_str(&quote_ident(&target.name));
+            }
+            '\'' => {
+                let mut lit = String::new();
+                i += 1;
+                loop {
+                    match b.get(i)? {
+                        b'\'' if b.get(i + 1) == Some(&b'\'') => {
+                            lit.push('\'');
+                            i += 2;
+                        }
+                        b'\'' => {
+                            i += 1;
+                            break;
+                        }
+                        b'\\' => return None,
+                        _ => {
+                            let c = clause[i..].chars().next()?;
+                            lit.push(c);
+                            i += c.len_utf8();
+                        }
+                    }
+                }
+                out.push_str(&quote_literal(&lit));
+            }
+            c if c.is_ascii_digit() || c == '.' => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
+                    i += 1;
+                }
+                out.push_str(&clause[start..i]);
+            }
+            c if c.is_ascii_alphabetic() || c == '_' => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                let word = clause[start..i].to_ascii_uppercase();
+                match word.as_str() {
+                    "AND" | "OR" | "NOT" | "IS" | "NULL" | "IN" | "BETWEEN" | "LIKE" | "TRUE" | "FALSE" => out.push_str(&word),
+                    _ => return None,
+                }
+            }
+            ' ' | '(' | ')' | ',' | '+' | '-' | '*' | '/' | '%' => {
+                out.push(ch);
+                i += 1;
+            }
+            '<' | '>' | '=' | '!' => {
+                let start = i;
+                while i < b.len() && matches!(b[i], b'<' | b'>' | b'=' | b'!') {
+                    i += 1;
+                }
+                match &clause[start..i] {
+                    op @ ("=" | "<" | ">" | "<=" | ">=" | "<>") => out.push_str(op),
+                    "!=" => out.push_str("<>"),
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// `COLUMN_DEFAULT` → a PostgreSQL default expression. `Ok(None)`: no default.
+pub fn translate_default(
+    c: &ColumnRow,
+    quoted_literals: bool,
+    kind: &Kind,
+    target: &PgType,
+) -> Result<Option<String>, String> {
+    let Some(raw) = c.default.as_deref() else { return Ok(None) };
+    let raw = raw.trim();
+    if quoted_literals && raw.eq_ignore_ascii_case("NULL") {
+        return Ok(None);
+    }
+    let lower = raw.to_ascii_lowercase();
+    // Expressions MySQL and MariaDB write for "now".
+    let now_fn = ["current_timestamp", "now", "localtimestamp", "localtime"];
+    let is_now = now_fn.iter().any(|f| {
+        lower == *f || lower.strip_prefix(f).is_some_and(|r| r.starts_with('(') && r.ends_with(')'))
+    });
+    if is_now {
+        return match target {
+            PgType::Timestamptz => Ok(Some("CURRENT_TIMESTAMP".into())),
+            PgType::Timestamp => Ok(Some("LOCALTIMESTAMP".into())),
+            PgType::Date => Ok(Some("CURRENT_DATE".into())),
+            _ => Err(format!("\"now\" has no meaning for {}", target.sql())),
+        };
+    }
+    if matches!(lower.as_str(), "curdate()" | "current_date" | "current_date()") {
+        return Ok(Some("CURRENT_DATE".into()));
+    }
+    if matches!(lower.as_str(), "curtime()" | "current_time" | "current_time()") {
+        return Ok(Some("LOCALTIME".into()));
+    }
+    // The literal's text: quoted on MariaDB ≥ 10.2.7, bare on MySQL (where expressions are
+    // marked DEFAULT_GENERATED, and bit literals are written b'…').
+    let literal: String = if let Some(inner) = raw.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')).filter(|_| quoted_literals) {
+        inner.replace("''", "'").replace("\\\\", "\\")
+    } else if let Some(bits) = lower.strip_prefix("b'").and_then(|r| r.strip_suffix('\'')) {
+        let n = u64::from_str_radix(bits, 2).map_err(|_| format!("bad bit literal {raw}"))?;
+        return match target {
+            PgType::Boolean => Ok(Some((n != 0).to_string())),
+            PgType::VarBit { length } => Ok(Some(format!("B'{:0width$b}'", n, width = *length as usize))),
+            t if t.is_integer() => Ok(Some(n.to_string())),
+            _ => Err(format!("a bit literal has no meaning for {}", target.sql())),
+        };
+    } else if quoted_literals || c.extra.to_ascii_lowercase().contains("default_generated") {
+        // A bare word on MariaDB, or a MySQL 8 DEFAULT (expr): numbers pass, expressions do not.
+        if raw.parse::<f64>().is_ok() {
+            raw.to_owned()
+        } else {
+            return Err("an expression pgcutover does not translate".into());
+        }
+    } else {
+        raw.to_owned()
+    };
+    let typed = |ty: &str| Ok(Some(format!("{}::{ty}", quote_literal(&literal))));
+    match target {
+        PgType::Boolean => match literal.as_str() {
+            "0" => Ok(Some("false".into())),
+            "1" => Ok(Some("true".into())),
+            _ => Err(format!("{literal} is not 0 or 1")),
+        },
+        t if t.is_integer() || matches!(t, PgType::Numeric { .. } | PgType::Real | PgType::Double) => {
+            if literal.parse::<f64>().is_ok() && !literal.is_empty() {
+                Ok(Some(literal))
+            } else {
+                Err(format!("{literal:?} is not a number"))
+            }
+        }
+        PgType::Date | PgType::Timestamp | PgType::Timestamptz => {
+            if literal.starts_with("0000-00-00") || literal.contains("-00") {
+                return Err("a zero date, which PostgreSQL cannot hold".into());
+            }
+            match (target, kind) {
+                (PgType::Timestamptz, Kind::Timestamp) => Ok(Some(format!("{}::timestamptz", quote_literal(&format!("{literal}+00"))))),
+                (PgType::Timestamptz, _) => Err("a DATETIME default read in --source-timezone".into()),
+                _ => typed(&target.sql()),
+            }
+        }
+        PgType::Time | PgType::Interval => typed(&target.sql()),
+        PgType::Text | PgType::Varchar { .. } | PgType::Enum { .. } => Ok(Some(quote_literal(&literal))),
+        PgType::TextArray => {
+            let items: Vec<String> = if literal.is_empty() { Vec::new() } else { literal.split(',').map(quote_literal).collect() };
+            Ok(Some(format!("ARRAY[{}]::text[]", items.join(", "))))
+        }
+        PgType::Jsonb => typed("jsonb"),
+        PgType::Uuid => typed("uuid"),
+        PgType::Bytea => {
+            let hex: String = literal.bytes().map(|b| format!("{b:02x}")).collect();
+            Ok(Some(format!("'\\x{hex}'::bytea")))
+        }
+        _ => Err(format!("no translation to {}", target.sql())),
+    }
+}

@@ -1,0 +1,405 @@
+//! Source readers: they stream a table's rows, convert them, encode them as binary COPY batches
+//! and hand the batches to that table's COPY through a bounded channel.
+//!
+//! - SQLite: one thread per table (rusqlite is blocking), its own read-only connection.
+//! - MySQL: a pool of `--jobs` reader threads, each with its own session opened at the start
+//!   (with `--consistent`, all in one snapshot). A table is read as one job, or, when it is
+//!   large and has a single-column integer key, as key-range jobs read in parallel that feed the
+//!   same COPY.
+
+use std::path::PathBuf;
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+
+use anyhow::{anyhow, Context};
+use bytes::{Bytes, BytesMut};
+use mysql_async::prelude::Queryable;
+use pgcutover_core::policy::ValuePolicy;
+use pgcutover_core::{quote_ident, Reject, RowSink, Value};
+use pgcutover_mysql::{KeyRange, MysqlSource};
+use pgcutover_postgres::copy_encoder;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::copy_cmd::RejectLog;
+use crate::exit::{Exit, ExitCode};
+use crate::source::{mysql_connect, Loaded, Reads};
+
+/// A batch is sent when it holds `--batch-rows` rows or this many bytes, whichever comes first,
+/// so memory stays bounded in bytes however wide the rows are.
+const BATCH_BYTES: usize = 4 << 20;
+/// A MySQL table with at least this many rows per extra reader is split into key ranges.
+const SPLIT_ROWS: u64 = 250_000;
+
+/// Encoded rows on their way from a reader to its COPY.
+pub struct Batch {
+    pub data: Bytes,
+    pub rows: u64,
+}
+
+pub type BatchSender = mpsc::Sender<Result<Batch, String>>;
+
+/// What one reader did.
+#[derive(Debug, Default)]
+pub struct ReaderOutcome {
+    pub rows_read: u64,
+    pub rejected: u64,
+    pub first_reject: Option<Reject>,
+    /// Per column: zero dates that became NULL.
+    pub zero_dates: Vec<u64>,
+}
+
+impl ReaderOutcome {
+    pub fn merge(&mut self, other: ReaderOutcome) {
+        self.rows_read += other.rows_read;
+        self.rejected += other.rejected;
+        if self.first_reject.is_none() {
+            self.first_reject = other.first_reject;
+        }
+        if self.zero_dates.len() < other.zero_dates.len() {
+            self.zero_dates.resize(other.zero_dates.len(), 0);
+        }
+        for (a, b) in self.zero_dates.iter_mut().zip(other.zero_dates) {
+            *a += b;
+        }
+    }
+}
+
+/// Encodes converted rows into binary COPY batches and hands them to the writer.
+struct BatchingSink<'a> {
+    buf: BytesMut,
+    rows_in_buf: usize,
+    batch_rows: usize,
+    tx: BatchSender,
+    rejects: &'a RejectLog,
+    rejected: u64,
+    first_reject: Option<Reject>,
+}
+
+#[derive(Debug)]
+enum SinkStop {
+    WriterGone,
+    Rejects(std::io::Error),
+}
+
+impl<'a> BatchingSink<'a> {
+    fn new(batch_rows: usize, tx: BatchSender, rejects: &'a RejectLog) -> Self {
+        BatchingSink {
+            buf: BytesMut::with_capacity(256 << 10),
+            rows_in_buf: 0,
+            batch_rows,
+            tx,
+            rejects,
+            rejected: 0,
+            first_reject: None,
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), SinkStop> {
+        if self.rows_in_buf == 0 {
+            return Ok(());
+        }
+        let batch = Batch {
+            data: self.buf.split().freeze(),
+            rows: self.rows_in_buf as u64,
+        };
+        self.rows_in_buf = 0;
+        // Blocks this reader thread until the COPY has room: the channel is the back-pressure.
+        // (futures' executor, not tokio's: MySQL readers run inside their own small runtime.)
+        futures::executor::block_on(self.tx.send(Ok(batch))).map_err(|_| SinkStop::WriterGone)
+    }
+
+    /// Aborts the COPY: a partially read table must not be committed.
+    fn abort(&self, why: String) {
+        let _ = futures::executor::block_on(self.tx.send(Err(why)));
+    }
+}
+
+impl RowSink for BatchingSink<'_> {
+    type Error = SinkStop;
+
+    fn row(&mut self, values: &[Value<'_>]) -> Result<(), SinkStop> {
+        copy_encoder::write_row(&mut self.buf, values);
+        self.rows_in_buf += 1;
+        if self.rows_in_buf >= self.batch_rows || self.buf.len() >= BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, reject: Reject) -> Result<(), SinkStop> {
+        self.rejects.write(&reject).map_err(SinkStop::Rejects)?;
+        self.rejected += 1;
+        if self.first_reject.is_none() {
+            self.first_reject = Some(reject);
+        }
+        Ok(())
+    }
+}
+
+/// Turns how a reader ended into its outcome, aborting the COPY when the reader failed.
+fn finish<E: std::error::Error + Send + Sync + 'static>(
+    sink: BatchingSink<'_>,
+    result: Result<(u64, Vec<u64>), ReadFailure<E>>,
+    table: &str,
+) -> anyhow::Result<ReaderOutcome> {
+    match result {
+        Ok((rows_read, zero_dates)) => Ok(ReaderOutcome {
+            rows_read,
+            rejected: sink.rejected,
+            first_reject: sink.first_reject,
+            zero_dates,
+        }),
+        // The writer stopped first; its error is the one to report.
+        Err(ReadFailure::Sink(SinkStop::WriterGone)) => Ok(ReaderOutcome::default()),
+        Err(ReadFailure::Sink(SinkStop::Rejects(e))) => {
+            let path = sink.rejects.path().display().to_string();
+            sink.abort(format!("cannot write the rejects file {path}: {e}"));
+            Err(anyhow!(e).context(format!("writing {path}")))
+        }
+        Err(ReadFailure::Source(e)) => {
+            sink.abort(format!("reading {} failed", quote_ident(table)));
+            Err(anyhow::Error::new(e))
+        }
+    }
+}
+
+enum ReadFailure<E> {
+    Source(E),
+    Sink(SinkStop),
+}
+
+/// Where readers come from for this run.
+pub enum Readers {
+    Sqlite { path: PathBuf, policy: ValuePolicy },
+    Mysql(MysqlPool),
+}
+
+impl Readers {
+    /// Starts reading table `index` into `tx`. Returns one receiver per reader started.
+    pub fn start(
+        &self,
+        loaded: &Arc<Loaded>,
+        index: usize,
+        batch_rows: usize,
+        rejects: &Arc<RejectLog>,
+        tx: BatchSender,
+    ) -> Result<Vec<oneshot::Receiver<anyhow::Result<ReaderOutcome>>>, Exit> {
+        match self {
+            Readers::Sqlite { path, policy } => {
+                let (done, rx) = oneshot::channel();
+                let (loaded, rejects, path, policy) =
+                    (Arc::clone(loaded), Arc::clone(rejects), path.clone(), *policy);
+                let name = loaded.schema.tables[index].name.clone();
+                std::thread::Builder::new()
+                    .name(format!("read {name}"))
+                    .spawn(move || {
+                        let _ = done.send(read_sqlite(&path, &loaded, index, batch_rows, policy, &rejects, tx));
+                    })
+                    .context("starting a reader thread")?;
+                Ok(vec![rx])
+            }
+            Readers::Mysql(pool) => Ok(pool.submit(loaded, index, batch_rows, rejects, tx)),
+        }
+    }
+}
+
+fn read_sqlite(
+    path: &std::path::Path,
+    loaded: &Loaded,
+    index: usize,
+    batch_rows: usize,
+    policy: ValuePolicy,
+    rejects: &RejectLog,
+    tx: BatchSender,
+) -> anyhow::Result<ReaderOutcome> {
+    let table = &loaded.schema.tables[index];
+    let Reads::Sqlite(reads) = &loaded.reads else { unreachable!("SQLite readers read SQLite tables") };
+    let read = &reads[&table.name];
+    let mut sink = BatchingSink::new(batch_rows, tx, rejects);
+    let result = pgcutover_sqlite::open_read_only(path)
+        .map_err(pgcutover_sqlite::ReadError::Source)
+        .and_then(|conn| pgcutover_sqlite::read_table(&conn, table, read, &policy, &mut sink));
+    let result = match result {
+        Ok(stats) => sink.flush().map(|()| (stats.rows_read, Vec::new())).map_err(ReadFailure::Sink),
+        Err(pgcutover_sqlite::ReadError::Sink(s)) => Err(ReadFailure::Sink(s)),
+        Err(pgcutover_sqlite::ReadError::Source(e)) => Err(ReadFailure::Source(e)),
+    };
+    finish(sink, result, &table.source_name)
+}
+
+/// One key range (or the whole table) for a MySQL reader.
+struct Job {
+    loaded: Arc<Loaded>,
+    index: usize,
+    range: Option<KeyRange>,
+    batch_rows: usize,
+    rejects: Arc<RejectLog>,
+    tx: BatchSender,
+    done: oneshot::Sender<anyhow::Result<ReaderOutcome>>,
+}
+
+/// `--jobs` MySQL sessions, each on its own thread, taking jobs from one queue.
+pub struct MysqlPool {
+    queue: Mutex<Option<std_mpsc::Sender<Job>>>,
+    size: usize,
+}
+
+impl MysqlPool {
+    /// Opens `size` sessions. With `consistent`, they all start their transaction while a
+    /// global read lock holds writes, so every reader sees the same moment of the source.
+    pub async fn start(source: &MysqlSource, size: usize, consistent: bool, policy: ValuePolicy) -> Result<MysqlPool, Exit> {
+        let mut lock_conn = None;
+        if consistent {
+            let mut c = mysql_connect(source).await?;
+            if let Err(e) = c.query_drop("FLUSH TABLES WITH READ LOCK").await {
+                return Err(consistent_error(e));
+            }
+            lock_conn = Some(c);
+        }
+        let (tx, rx) = std_mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let (ready_tx, mut ready_rx) = mpsc::channel::<Result<(), Exit>>(size.max(1));
+        for i in 0..size.max(1) {
+            let (rx, ready_tx, source) = (Arc::clone(&rx), ready_tx.clone(), source.clone());
+            std::thread::Builder::new()
+                .name(format!("mysql reader {i}"))
+                .spawn(move || worker(source, consistent, policy, rx, ready_tx))
+                .context("starting a MySQL reader thread")?;
+        }
+        drop(ready_tx);
+        let mut first_error = None;
+        while let Some(r) = ready_rx.recv().await {
+            if let Err(e) = r {
+                first_error.get_or_insert(e);
+            }
+        }
+        if let Some(mut c) = lock_conn {
+            // Every session has its snapshot (or failed): let writes go on.
+            let _ = c.query_drop("UNLOCK TABLES").await;
+            let _ = c.disconnect().await;
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        Ok(MysqlPool {
+            queue: Mutex::new(Some(tx)),
+            size: size.max(1),
+        })
+    }
+
+    fn submit(
+        &self,
+        loaded: &Arc<Loaded>,
+        index: usize,
+        batch_rows: usize,
+        rejects: &Arc<RejectLog>,
+        tx: BatchSender,
+    ) -> Vec<oneshot::Receiver<anyhow::Result<ReaderOutcome>>> {
+        let table = &loaded.schema.tables[index];
+        let Reads::Mysql(reads) = &loaded.reads else { unreachable!("MySQL readers read MySQL tables") };
+        let read = &reads[&table.name];
+        let rows = table.source_rows.unwrap_or(0);
+        let parts = ((rows / SPLIT_ROWS) as usize).clamp(1, self.size);
+        let ranges: Vec<Option<KeyRange>> = match &read.split {
+            Some(k) if parts > 1 => pgcutover_mysql::split_range(k.min, k.max, parts).into_iter().map(Some).collect(),
+            _ => vec![None],
+        };
+        let guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let mut receivers = Vec::new();
+        for range in ranges {
+            let (done, rx) = oneshot::channel();
+            let job = Job {
+                loaded: Arc::clone(loaded),
+                index,
+                range,
+                batch_rows,
+                rejects: Arc::clone(rejects),
+                tx: tx.clone(),
+                done,
+            };
+            if let Some(q) = guard.as_ref() {
+                if let Err(std_mpsc::SendError(job)) = q.send(job) {
+                    let _ = job.done.send(Err(anyhow!("the MySQL readers have stopped")));
+                }
+            }
+            receivers.push(rx);
+        }
+        receivers
+    }
+
+    /// Lets the reader threads end (each closes its session) once the queue is empty.
+    pub fn close(&self) {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+fn consistent_error(e: mysql_async::Error) -> Exit {
+    let privilege = matches!(&e, mysql_async::Error::Server(s) if s.code == 1227 || s.code == 1044 || s.code == 1045);
+    Exit::new(
+        ExitCode::CANNOT_CONNECT,
+        anyhow::Error::new(e).context("--consistent: FLUSH TABLES WITH READ LOCK failed"),
+        Some(if privilege {
+            "the MySQL user needs the RELOAD privilege (GRANT RELOAD ON *.* TO …) for --consistent; without it, stop writes to the source and copy without --consistent".to_owned()
+        } else {
+            "a long-running query may hold the tables; retry when it is done, or copy without --consistent while writes are stopped".to_owned()
+        }),
+    )
+}
+
+fn worker(
+    source: MysqlSource,
+    consistent: bool,
+    policy: ValuePolicy,
+    queue: Arc<Mutex<std_mpsc::Receiver<Job>>>,
+    ready: mpsc::Sender<Result<(), Exit>>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = ready.blocking_send(Err(Exit::new(ExitCode::FAILED, anyhow!(e).context("starting a reader runtime"), None)));
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let mut conn = match mysql_connect(&source).await {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = ready.send(Err(e)).await;
+                return;
+            }
+        };
+        if consistent {
+            let started = async {
+                conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ").await?;
+                conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT").await
+            };
+            if let Err(e) = started.await {
+                let _ = ready.send(Err(Exit::new(ExitCode::CANNOT_CONNECT, anyhow::Error::new(e).context("--consistent: starting the snapshot"), None))).await;
+                return;
+            }
+        }
+        let _ = ready.send(Ok(())).await;
+        drop(ready);
+        loop {
+            // Blocking is fine: this thread has nothing else to do until a job comes.
+            let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+            let Ok(job) = job else { break };
+            let outcome = run_job(&mut conn, &job, &policy).await;
+            let _ = job.done.send(outcome);
+        }
+        let _ = conn.disconnect().await;
+    });
+}
+
+async fn run_job(conn: &mut mysql_async::Conn, job: &Job, policy: &ValuePolicy) -> anyhow::Result<ReaderOutcome> {
+    let table = &job.loaded.schema.tables[job.index];
+    let Reads::Mysql(reads) = &job.loaded.reads else { unreachable!("MySQL readers read MySQL tables") };
+    let read = &reads[&table.name];
+    let mut sink = BatchingSink::new(job.batch_rows, job.tx.clone(), &job.rejects);
+    let result = pgcutover_mysql::read_table(conn, table, read, job.range, policy, &mut sink).await;
+    let result = match result {
+        Ok(stats) => sink.flush().map(|()| (stats.rows_read, stats.zero_dates)).map_err(ReadFailure::Sink),
+        Err(pgcutover_mysql::ReadError::Sink(s)) => Err(ReadFailure::Sink(s)),
+        Err(pgcutover_mysql::ReadError::Source(e)) => Err(ReadFailure::Source(e)),
+    };
+    finish(sink, result, &table.source_name)
+}
