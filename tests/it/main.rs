@@ -1,10 +1,14 @@
 //! Integration tests: the real binary against a real PostgreSQL (one database per test).
 //!
 //! Needs PostgreSQL at PGCUTOVER_TEST_PG (default postgresql://postgres@127.0.0.1:5432/postgres)
-//! and, for `datasets`, the sample databases in ../shared/datasets (or PGCUTOVER_DATASETS).
+//! MariaDB/MySQL at PGCUTOVER_TEST_MYSQL (default mysql://root@127.0.0.1:3306) for the mysql_*
+//! tests, and, for the dataset tests, the sample databases in ../shared/datasets (or
+//! PGCUTOVER_DATASETS).
 
 mod awkward;
 mod cli;
 mod compare;
 mod datasets;
 mod harness;
+mod mysql_compare;
+mod mysql_datasets;
