@@ -28,8 +28,8 @@ use tokio_postgres::Client;
 use crate::cli::CopyArgs;
 use crate::exit::{Exit, ExitCode};
 use crate::output::Printer;
-use crate::report::{Report, StepReport, TableReport};
 use crate::readers::{Batch, MysqlPool, ReaderOutcome, Readers};
+use crate::report::{Report, StepReport, TableReport};
 use crate::source::{load_schema, value_policy, Loaded, SourceSpec};
 
 /// Batches in flight per table between reader and writer.
@@ -122,7 +122,8 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             },
             SourceSpec::Mysql(m) => {
                 if args.consistent {
-                    printer.info("--consistent: taking one snapshot of the source for every reader");
+                    printer
+                        .info("--consistent: taking one snapshot of the source for every reader");
                 }
                 Readers::Mysql(MysqlPool::start(m, jobs, args.consistent, policy).await?)
             }
@@ -343,7 +344,12 @@ async fn copy_one(
     for r in reader_results {
         let one = r
             .await
-            .map_err(|_| anyhow!("a reader for {} stopped without a result", quote_ident(&table.name)))?
+            .map_err(|_| {
+                anyhow!(
+                    "a reader for {} stopped without a result",
+                    quote_ident(&table.name)
+                )
+            })?
             .map_err(|e| {
                 Exit::new(
                     ExitCode::FAILED,

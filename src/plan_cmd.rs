@@ -55,7 +55,12 @@ pub fn build<'a>(
 ) -> Plan<'a> {
     let order = pgcutover_plan::load_order(schema);
     let mut schema_ddl = vec![ddl::create_schema(schema_name)];
-    schema_ddl.extend(schema.enums.iter().map(|e| ddl::create_enum(schema_name, e)));
+    schema_ddl.extend(
+        schema
+            .enums
+            .iter()
+            .map(|e| ddl::create_enum(schema_name, e)),
+    );
     for t in &schema.tables {
         schema_ddl.push(ddl::create_table(schema_name, t));
         schema_ddl.extend(ddl::comments(schema_name, t));

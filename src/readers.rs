@@ -186,13 +186,19 @@ impl Readers {
         match self {
             Readers::Sqlite { path, policy } => {
                 let (done, rx) = oneshot::channel();
-                let (loaded, rejects, path, policy) =
-                    (Arc::clone(loaded), Arc::clone(rejects), path.clone(), *policy);
+                let (loaded, rejects, path, policy) = (
+                    Arc::clone(loaded),
+                    Arc::clone(rejects),
+                    path.clone(),
+                    *policy,
+                );
                 let name = loaded.schema.tables[index].name.clone();
                 std::thread::Builder::new()
                     .name(format!("read {name}"))
                     .spawn(move || {
-                        let _ = done.send(read_sqlite(&path, &loaded, index, batch_rows, policy, &rejects, tx));
+                        let _ = done.send(read_sqlite(
+                            &path, &loaded, index, batch_rows, policy, &rejects, tx,
+                        ));
                     })
                     .context("starting a reader thread")?;
                 Ok(vec![rx])
@@ -212,14 +218,19 @@ fn read_sqlite(
     tx: BatchSender,
 ) -> anyhow::Result<ReaderOutcome> {
     let table = &loaded.schema.tables[index];
-    let Reads::Sqlite(reads) = &loaded.reads else { unreachable!("SQLite readers read SQLite tables") };
+    let Reads::Sqlite(reads) = &loaded.reads else {
+        unreachable!("SQLite readers read SQLite tables")
+    };
     let read = &reads[&table.name];
     let mut sink = BatchingSink::new(batch_rows, tx, rejects);
     let result = pgcutover_sqlite::open_read_only(path)
         .map_err(pgcutover_sqlite::ReadError::Source)
         .and_then(|conn| pgcutover_sqlite::read_table(&conn, table, read, &policy, &mut sink));
     let result = match result {
-        Ok(stats) => sink.flush().map(|()| (stats.rows_read, Vec::new())).map_err(ReadFailure::Sink),
+        Ok(stats) => sink
+            .flush()
+            .map(|()| (stats.rows_read, Vec::new()))
+            .map_err(ReadFailure::Sink),
         Err(pgcutover_sqlite::ReadError::Sink(s)) => Err(ReadFailure::Sink(s)),
         Err(pgcutover_sqlite::ReadError::Source(e)) => Err(ReadFailure::Source(e)),
     };
@@ -246,7 +257,12 @@ pub struct MysqlPool {
 impl MysqlPool {
     /// Opens `size` sessions. With `consistent`, they all start their transaction while a
     /// global read lock holds writes, so every reader sees the same moment of the source.
-    pub async fn start(source: &MysqlSource, size: usize, consistent: bool, policy: ValuePolicy) -> Result<MysqlPool, Exit> {
+    pub async fn start(
+        source: &MysqlSource,
+        size: usize,
+        consistent: bool,
+        policy: ValuePolicy,
+    ) -> Result<MysqlPool, Exit> {
         let mut lock_conn = None;
         if consistent {
             let mut c = mysql_connect(source).await?;
@@ -295,12 +311,17 @@ impl MysqlPool {
         tx: BatchSender,
     ) -> Vec<oneshot::Receiver<anyhow::Result<ReaderOutcome>>> {
         let table = &loaded.schema.tables[index];
-        let Reads::Mysql(reads) = &loaded.reads else { unreachable!("MySQL readers read MySQL tables") };
+        let Reads::Mysql(reads) = &loaded.reads else {
+            unreachable!("MySQL readers read MySQL tables")
+        };
         let read = &reads[&table.name];
         let rows = table.source_rows.unwrap_or(0);
         let parts = ((rows / SPLIT_ROWS) as usize).clamp(1, self.size);
         let ranges: Vec<Option<KeyRange>> = match &read.split {
-            Some(k) if parts > 1 => pgcutover_mysql::split_range(k.min, k.max, parts).into_iter().map(Some).collect(),
+            Some(k) if parts > 1 => pgcutover_mysql::split_range(k.min, k.max, parts)
+                .into_iter()
+                .map(Some)
+                .collect(),
             _ => vec![None],
         };
         let guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
@@ -318,7 +339,9 @@ impl MysqlPool {
             };
             if let Some(q) = guard.as_ref() {
                 if let Err(std_mpsc::SendError(job)) = q.send(job) {
-                    let _ = job.done.send(Err(anyhow!("the MySQL readers have stopped")));
+                    let _ = job
+                        .done
+                        .send(Err(anyhow!("the MySQL readers have stopped")));
                 }
             }
             receivers.push(rx);
@@ -352,10 +375,17 @@ fn worker(
     queue: Arc<Mutex<std_mpsc::Receiver<Job>>>,
     ready: mpsc::Sender<Result<(), Exit>>,
 ) {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
-            let _ = ready.blocking_send(Err(Exit::new(ExitCode::FAILED, anyhow!(e).context("starting a reader runtime"), None)));
+            let _ = ready.blocking_send(Err(Exit::new(
+                ExitCode::FAILED,
+                anyhow!(e).context("starting a reader runtime"),
+                None,
+            )));
             return;
         }
     };
@@ -369,11 +399,19 @@ fn worker(
         };
         if consistent {
             let started = async {
-                conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ").await?;
-                conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT").await
+                conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    .await?;
+                conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+                    .await
             };
             if let Err(e) = started.await {
-                let _ = ready.send(Err(Exit::new(ExitCode::CANNOT_CONNECT, anyhow::Error::new(e).context("--consistent: starting the snapshot"), None))).await;
+                let _ = ready
+                    .send(Err(Exit::new(
+                        ExitCode::CANNOT_CONNECT,
+                        anyhow::Error::new(e).context("--consistent: starting the snapshot"),
+                        None,
+                    )))
+                    .await;
                 return;
             }
         }
@@ -390,14 +428,23 @@ fn worker(
     });
 }
 
-async fn run_job(conn: &mut mysql_async::Conn, job: &Job, policy: &ValuePolicy) -> anyhow::Result<ReaderOutcome> {
+async fn run_job(
+    conn: &mut mysql_async::Conn,
+    job: &Job,
+    policy: &ValuePolicy,
+) -> anyhow::Result<ReaderOutcome> {
     let table = &job.loaded.schema.tables[job.index];
-    let Reads::Mysql(reads) = &job.loaded.reads else { unreachable!("MySQL readers read MySQL tables") };
+    let Reads::Mysql(reads) = &job.loaded.reads else {
+        unreachable!("MySQL readers read MySQL tables")
+    };
     let read = &reads[&table.name];
     let mut sink = BatchingSink::new(job.batch_rows, job.tx.clone(), &job.rejects);
     let result = pgcutover_mysql::read_table(conn, table, read, job.range, policy, &mut sink).await;
     let result = match result {
-        Ok(stats) => sink.flush().map(|()| (stats.rows_read, stats.zero_dates)).map_err(ReadFailure::Sink),
+        Ok(stats) => sink
+            .flush()
+            .map(|()| (stats.rows_read, stats.zero_dates))
+            .map_err(ReadFailure::Sink),
         Err(pgcutover_mysql::ReadError::Sink(s)) => Err(ReadFailure::Sink(s)),
         Err(pgcutover_mysql::ReadError::Source(e)) => Err(ReadFailure::Source(e)),
     };

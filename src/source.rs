@@ -141,9 +141,8 @@ pub async fn load_schema(
                 .map(|c| CastRule::parse(c))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| Exit::new(ExitCode::USAGE, anyhow!(e), None))?;
-            let zone = SourceZone::parse(&values.source_timezone).map_err(|e| {
-                Exit::new(ExitCode::USAGE, anyhow!("--source-timezone: {e}"), None)
-            })?;
+            let zone = SourceZone::parse(&values.source_timezone)
+                .map_err(|e| Exit::new(ExitCode::USAGE, anyhow!("--source-timezone: {e}"), None))?;
             let include = |name: &str| filter.matches(name);
             let opts = pgcutover_mysql::IntrospectOptions {
                 mapping: MappingOptions {

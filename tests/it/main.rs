@@ -10,5 +10,6 @@ mod cli;
 mod compare;
 mod datasets;
 mod harness;
+mod mysql_awkward;
 mod mysql_compare;
 mod mysql_datasets;

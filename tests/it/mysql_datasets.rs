@@ -11,14 +11,23 @@ use crate::mysql_compare::{assert_same_mysql_data, mysql_admin_url};
 /// Loads a dataset with its own loader into `pgctit_<name>` databases. Returns false (skip) when
 /// the datasets are absent and PGCUTOVER_ALLOW_MISSING_DATASETS is set.
 pub fn load_dataset(name: &str) -> bool {
-    let Some(dir) = datasets_dir() else { return false };
+    let Some(dir) = datasets_dir() else {
+        return false;
+    };
     let url = url::Url::parse(&mysql_admin_url()).expect("PGCUTOVER_TEST_MYSQL is a URL");
     let out = Command::new(dir.join("load-mysql.sh"))
         .arg(name)
         .env("DS_PREFIX", "pgctit_")
         .env("MYSQL_HOST", url.host_str().unwrap_or("127.0.0.1"))
         .env("MYSQL_PORT", url.port().unwrap_or(3306).to_string())
-        .env("MYSQL_USER", if url.username().is_empty() { "root" } else { url.username() })
+        .env(
+            "MYSQL_USER",
+            if url.username().is_empty() {
+                "root"
+            } else {
+                url.username()
+            },
+        )
         .env("MYSQL_PWD", url.password().unwrap_or(""))
         .output()
         .expect("run load-mysql.sh");
@@ -48,7 +57,13 @@ async fn copies_exactly(
     let report = dir.path().join("report.json");
     let out = pgcutover(
         dir.path(),
-        &["copy", &source_url(db_name), &db.url, "--report", report.to_str().expect("utf-8")],
+        &[
+            "copy",
+            &source_url(db_name),
+            &db.url,
+            "--report",
+            report.to_str().expect("utf-8"),
+        ],
     );
     expect_code(&out, 0);
     let report = read_json(&report);
@@ -56,16 +71,27 @@ async fn copies_exactly(
     assert_eq!(report["totals"]["rows_rejected"], 0);
     let client = db.client().await;
     let compared = assert_same_mysql_data(db_name, &client, &BTreeMap::new()).await;
-    assert_eq!(compared as u64, report["totals"]["rows_written"].as_u64().expect("rows"));
-    let created: i64 = one(&client, "SELECT count(*) FROM pg_constraint WHERE contype = 'f'")
-        .await
-        .expect("count")
-        .parse()
-        .expect("int");
+    assert_eq!(
+        compared as u64,
+        report["totals"]["rows_written"].as_u64().expect("rows")
+    );
+    let created: i64 = one(
+        &client,
+        "SELECT count(*) FROM pg_constraint WHERE contype = 'f'",
+    )
+    .await
+    .expect("count")
+    .parse()
+    .expect("int");
     assert_eq!(created, fks, "foreign keys created");
     if let Some((table, column, next)) = identity {
-        let sql = format!("SELECT nextval(pg_get_serial_sequence('public.\"{table}\"', '{column}'))");
-        assert_eq!(one(&client, &sql).await, Some(next.to_string()), "next identity of {table}.{column}");
+        let sql =
+            format!("SELECT nextval(pg_get_serial_sequence('public.\"{table}\"', '{column}'))");
+        assert_eq!(
+            one(&client, &sql).await,
+            Some(next.to_string()),
+            "next identity of {table}.{column}"
+        );
     }
     for (sql, want) in facts {
         assert_eq!(one(&client, sql).await.as_deref(), Some(*want), "{sql}");
@@ -96,8 +122,18 @@ async fn sakila() {
     )
     .await;
     let warnings = report["warnings"].as_array().expect("warnings");
-    for what in ["view \"actor_info\"", "trigger \"rental_date\"", "index \"idx_location\"", "index \"idx_title_description\""] {
-        assert!(warnings.iter().any(|w| w["object"].as_str().is_some_and(|o| o.starts_with(what))), "warned about {what}");
+    for what in [
+        "view \"actor_info\"",
+        "trigger \"rental_date\"",
+        "index \"idx_location\"",
+        "index \"idx_title_description\"",
+    ] {
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w["object"].as_str().is_some_and(|o| o.starts_with(what))),
+            "warned about {what}"
+        );
     }
 }
 
@@ -126,7 +162,13 @@ async fn world_x() {
 async fn chinook_both() {
     if load_dataset("chinook") {
         copies_exactly("pgctit_chinook", 11, None, &[]).await;
-        copies_exactly("pgctit_chinook_autoinc", 11, Some(("Track", "TrackId", 3504)), &[]).await;
+        copies_exactly(
+            "pgctit_chinook_autoinc",
+            11,
+            Some(("Track", "TrackId", 3504)),
+            &[],
+        )
+        .await;
     }
 }
 

@@ -39,7 +39,10 @@ pub enum Value<'a> {
     /// A comma-separated list (MySQL SET), sent as `text[]`; the empty string is the empty array.
     CommaList(Cow<'a, str>),
     /// `bit varying`: `bits` significant bits, most significant first, left-aligned in `data`.
-    Bits { bits: u32, data: Cow<'a, [u8]> },
+    Bits {
+        bits: u32,
+        data: Cow<'a, [u8]>,
+    },
 }
 
 impl Value<'_> {

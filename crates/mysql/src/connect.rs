@@ -97,11 +97,12 @@ impl MysqlSource {
         env_password: Option<String>,
     ) -> Result<MysqlSource, SourceUrlError> {
         let invalid = |m: &str| SourceUrlError::Invalid(m.to_owned());
-        let url = url::Url::parse(uri).map_err(|e| {
-            SourceUrlError::Invalid(format!("not a valid mysql:// URL ({e})"))
-        })?;
+        let url = url::Url::parse(uri)
+            .map_err(|e| SourceUrlError::Invalid(format!("not a valid mysql:// URL ({e})")))?;
         if !matches!(url.scheme(), "mysql" | "mariadb") {
-            return Err(invalid("the source URL must start with mysql:// or mariadb://"));
+            return Err(invalid(
+                "the source URL must start with mysql:// or mariadb://",
+            ));
         }
         let decode = |s: &str| {
             url::form_urlencoded::parse(format!("x={s}").as_bytes())
@@ -149,19 +150,20 @@ impl MysqlSource {
         }
         if source.ssl_ca.is_some()
             && !matches!(source.ssl_mode, SslMode::VerifyCa | SslMode::VerifyIdentity)
-            && url.query_pairs().all(|(k, _)| !k.eq_ignore_ascii_case("ssl-mode"))
+            && url
+                .query_pairs()
+                .all(|(k, _)| !k.eq_ignore_ascii_case("ssl-mode"))
         {
             // As the mysql client does: a CA without a mode means "verify against it".
             source.ssl_mode = SslMode::VerifyCa;
         }
         if source.password.is_none() {
             if let Some(path) = password_file {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    SourceUrlError::PasswordFile {
+                let text =
+                    std::fs::read_to_string(path).map_err(|e| SourceUrlError::PasswordFile {
                         path: path.display().to_string(),
                         source: e,
-                    }
-                })?;
+                    })?;
                 source.password = Some(text.trim_end_matches(['\n', '\r']).to_owned());
             } else {
                 source.password = env_password;
@@ -241,13 +243,11 @@ impl MysqlSource {
         match first {
             Ok(c) => Ok(c),
             // `preferred` falls back to plain text when the server has no TLS, as `mysql` does.
-            Err(mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer))
-                if self.ssl_mode == SslMode::Preferred =>
-            {
-                Conn::new(self.opts(None))
-                    .await
-                    .map_err(|e| ConnectError::new(self, e))
-            }
+            Err(mysql_async::Error::Driver(
+                mysql_async::DriverError::NoClientSslFlagFromServer,
+            )) if self.ssl_mode == SslMode::Preferred => Conn::new(self.opts(None))
+                .await
+                .map_err(|e| ConnectError::new(self, e)),
             Err(e) => Err(ConnectError::new(self, e)),
         }
     }

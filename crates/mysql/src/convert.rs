@@ -142,7 +142,11 @@ pub fn convert<'a>(
     convert_value(c, policy, v).map(|v| (v, Note::None))
 }
 
-fn convert_value<'a>(c: &ColumnConv, policy: &ValuePolicy, v: &'a My) -> Result<Value<'a>, Problem> {
+fn convert_value<'a>(
+    c: &ColumnConv,
+    policy: &ValuePolicy,
+    v: &'a My,
+) -> Result<Value<'a>, Problem> {
     use PgType as P;
     let unexpected = || {
         problem(
@@ -153,7 +157,9 @@ fn convert_value<'a>(c: &ColumnConv, policy: &ValuePolicy, v: &'a My) -> Result<
     match (&c.kind, &c.target) {
         // Integers (and YEAR, BIT into integers).
         (Kind::Int { .. } | Kind::TinyIntOne { .. } | Kind::Year | Kind::Bit { .. }, t)
-            if t.is_integer() || matches!(t, P::Numeric { .. } | P::Real | P::Double) || is_text(t) =>
+            if t.is_integer()
+                || matches!(t, P::Numeric { .. } | P::Real | P::Double)
+                || is_text(t) =>
         {
             let n = integer(v, matches!(c.kind, Kind::Bit { .. })).ok_or_else(unexpected)?;
             from_integer(n, t)
@@ -165,17 +171,25 @@ fn convert_value<'a>(c: &ColumnConv, policy: &ValuePolicy, v: &'a My) -> Result<
                 n => Err(problem(format!("{n} is not 0 or 1"), HINT_BOOL)),
             }
         }
-        (Kind::Bit { .. }, P::Boolean) => match integer(v, matches!(c.kind, Kind::Bit { .. })).ok_or_else(unexpected)? {
-            0 => Ok(Value::Bool(false)),
-            1 => Ok(Value::Bool(true)),
-            n => Err(problem(format!("bit value {n} is not 0 or 1"), HINT_TYPE)),
-        },
+        (Kind::Bit { .. }, P::Boolean) => {
+            match integer(v, matches!(c.kind, Kind::Bit { .. })).ok_or_else(unexpected)? {
+                0 => Ok(Value::Bool(false)),
+                1 => Ok(Value::Bool(true)),
+                n => Err(problem(format!("bit value {n} is not 0 or 1"), HINT_TYPE)),
+            }
+        }
         (Kind::Bit { bits }, P::VarBit { length }) => {
             let n = integer(v, matches!(c.kind, Kind::Bit { .. })).ok_or_else(unexpected)?;
             if *bits > *length || *bits > 64 {
-                return Err(problem(format!("bit({bits}) does not fit bit varying({length})"), HINT_TYPE));
+                return Err(problem(
+                    format!("bit({bits}) does not fit bit varying({length})"),
+                    HINT_TYPE,
+                ));
             }
-            Ok(Value::Bits { bits: *bits, data: Cow::Owned(left_aligned(n as u64, *bits)) })
+            Ok(Value::Bits {
+                bits: *bits,
+                data: Cow::Owned(left_aligned(n as u64, *bits)),
+            })
         }
         (Kind::Bit { .. }, P::Bytea) => match v {
             My::Bytes(b) => Ok(Value::Bytes(Cow::Borrowed(b))),
@@ -183,19 +197,25 @@ fn convert_value<'a>(c: &ColumnConv, policy: &ValuePolicy, v: &'a My) -> Result<
         },
         // Decimals arrive as their exact text.
         (Kind::Decimal { .. }, t) => {
-            let My::Bytes(b) = v else { return Err(unexpected()) };
+            let My::Bytes(b) = v else {
+                return Err(unexpected());
+            };
             let s = utf8(b)?;
             match t {
                 P::Numeric { precision_scale } => {
                     let plain = normalize_decimal(s).ok_or_else(unexpected)?;
                     let fitted = match precision_scale {
-                        Some((p, sc)) => fit_scale(&plain, *p, *sc).map_err(|e| problem(e, HINT_TYPE))?,
+                        Some((p, sc)) => {
+                            fit_scale(&plain, *p, *sc).map_err(|e| problem(e, HINT_TYPE))?
+                        }
                         None => plain,
                     };
                     Ok(Value::Numeric(Cow::Owned(fitted)))
                 }
                 t if t.is_integer() => {
-                    let n: i128 = s.parse().map_err(|_| problem(format!("{s} is not a whole number"), HINT_TYPE))?;
+                    let n: i128 = s
+                        .parse()
+                        .map_err(|_| problem(format!("{s} is not a whole number"), HINT_TYPE))?;
                     from_integer(n, t)
                 }
                 t if is_text(t) => text_value(Cow::Borrowed(s), t),
@@ -216,7 +236,10 @@ fn convert_value<'a>(c: &ColumnConv, policy: &ValuePolicy, v: &'a My) -> Result<
                     if f64::from(narrow) == f {
                         Ok(Value::F32(narrow))
                     } else {
-                        Err(problem(format!("{f} does not fit a 4-byte real exactly"), HINT_TYPE))
+                        Err(problem(
+                            format!("{f} does not fit a 4-byte real exactly"),
+                            HINT_TYPE,
+                        ))
                     }
                 }
                 t if is_text(t) => {
@@ -231,15 +254,21 @@ fn convert_value<'a>(c: &ColumnConv, policy: &ValuePolicy, v: &'a My) -> Result<
         }
         // Dates and times.
         (Kind::Date | Kind::DateTime | Kind::Timestamp, t) => {
-            let My::Date(y, m, d, hh, mi, ss, us) = v else { return Err(unexpected()) };
+            let My::Date(y, m, d, hh, mi, ss, us) = v else {
+                return Err(unexpected());
+            };
             let days = days_from_civil(i32::from(*y), u32::from(*m), u32::from(*d))
                 .ok_or_else(|| problem(format!("{y:04}-{m:02}-{d:02} is not a date"), HINT_TYPE))?
                 - i64::from(PG_EPOCH_OFFSET_DAYS);
-            let tod = ((i64::from(*hh) * 60 + i64::from(*mi)) * 60 + i64::from(*ss)) * 1_000_000 + i64::from(*us);
+            let tod = ((i64::from(*hh) * 60 + i64::from(*mi)) * 60 + i64::from(*ss)) * 1_000_000
+                + i64::from(*us);
             let micros = days * MICROS_PER_DAY + tod;
             match t {
                 P::Date if tod == 0 => Ok(Value::Date(days as i32)),
-                P::Date => Err(problem("has a time of day; a date column would drop it", HINT_TYPE)),
+                P::Date => Err(problem(
+                    "has a time of day; a date column would drop it",
+                    HINT_TYPE,
+                )),
                 P::Timestamp => Ok(Value::Timestamp(micros)),
                 // TIMESTAMP is read in the session's zone, UTC; DATETIME in --source-timezone.
                 P::Timestamptz if c.kind == Kind::Timestamp => Ok(Value::Timestamp(micros)),
@@ -258,8 +287,12 @@ fn convert_value<'a>(c: &ColumnConv, policy: &ValuePolicy, v: &'a My) -> Result<
             }
         }
         (Kind::Time, t) => {
-            let My::Time(neg, days, h, m, s, us) = v else { return Err(unexpected()) };
-            let abs = (((i64::from(*days) * 24 + i64::from(*h)) * 60 + i64::from(*m)) * 60 + i64::from(*s)) * 1_000_000
+            let My::Time(neg, days, h, m, s, us) = v else {
+                return Err(unexpected());
+            };
+            let abs = (((i64::from(*days) * 24 + i64::from(*h)) * 60 + i64::from(*m)) * 60
+                + i64::from(*s))
+                * 1_000_000
                 + i64::from(*us);
             let micros = if *neg { -abs } else { abs };
             match t {
@@ -275,27 +308,44 @@ fn convert_value<'a>(c: &ColumnConv, policy: &ValuePolicy, v: &'a My) -> Result<
         }
         // Everything that arrives as bytes.
         (Kind::Binary | Kind::Geometry, P::Bytea) => {
-            let My::Bytes(b) = v else { return Err(unexpected()) };
+            let My::Bytes(b) = v else {
+                return Err(unexpected());
+            };
             if c.kind == Kind::Geometry {
                 // MySQL's internal geometry: 4-byte little-endian SRID, then standard WKB.
-                return b.get(4..).map(|wkb| Value::Bytes(Cow::Borrowed(wkb))).ok_or_else(unexpected);
+                return b
+                    .get(4..)
+                    .map(|wkb| Value::Bytes(Cow::Borrowed(wkb)))
+                    .ok_or_else(unexpected);
             }
             Ok(Value::Bytes(Cow::Borrowed(b)))
         }
         (Kind::Binary | Kind::Text { .. }, P::Uuid) => {
-            let My::Bytes(b) = v else { return Err(unexpected()) };
+            let My::Bytes(b) = v else {
+                return Err(unexpected());
+            };
             to_uuid(b).map(Value::Uuid)
         }
         (Kind::Text { .. }, P::Bytea) => {
-            let My::Bytes(b) = v else { return Err(unexpected()) };
+            let My::Bytes(b) = v else {
+                return Err(unexpected());
+            };
             Ok(Value::Bytes(Cow::Borrowed(b)))
         }
-        (Kind::Text { .. } | Kind::Binary | Kind::Enum { .. } | Kind::Set { .. } | Kind::Json, t) => {
-            let My::Bytes(b) = v else { return Err(unexpected()) };
+        (
+            Kind::Text { .. } | Kind::Binary | Kind::Enum { .. } | Kind::Set { .. } | Kind::Json,
+            t,
+        ) => {
+            let My::Bytes(b) = v else {
+                return Err(unexpected());
+            };
             let text = text_from_bytes(b, policy)?;
             match t {
                 P::Jsonb => {
-                    pgcutover_core::policy::check_json(&text, "fix the JSON in the source, or --cast the column to text")?;
+                    pgcutover_core::policy::check_json(
+                        &text,
+                        "fix the JSON in the source, or --cast the column to text",
+                    )?;
                     Ok(Value::Json(text))
                 }
                 P::Enum { .. } => Ok(Value::Text(text)),
@@ -356,7 +406,10 @@ fn from_integer(n: i128, t: &PgType) -> Result<Value<'static>, Problem> {
         }
         PgType::Real if n.unsigned_abs() <= 1 << 24 => Ok(Value::F32(n as f32)),
         PgType::Double if n.unsigned_abs() <= 1 << 53 => Ok(Value::F64(n as f64)),
-        PgType::Real | PgType::Double => Err(problem(format!("{n} has more digits than {} holds exactly", t.sql()), HINT_TYPE)),
+        PgType::Real | PgType::Double => Err(problem(
+            format!("{n} has more digits than {} holds exactly", t.sql()),
+            HINT_TYPE,
+        )),
         t if is_text(t) => text_value(Cow::Owned(n.to_string()), t),
         _ => Err(out_of_range()),
     }
@@ -365,7 +418,11 @@ fn from_integer(n: i128, t: &PgType) -> Result<Value<'static>, Problem> {
 /// The low `bits` bits of `n`, most significant first, left-aligned in whole bytes.
 fn left_aligned(n: u64, bits: u32) -> Vec<u8> {
     let nbytes = bits.div_ceil(8) as usize;
-    let shifted = if bits == 0 { 0 } else { (u128::from(n) << (nbytes as u32 * 8 - bits)) as u64 };
+    let shifted = if bits == 0 {
+        0
+    } else {
+        (u128::from(n) << (nbytes as u32 * 8 - bits)) as u64
+    };
     shifted.to_be_bytes()[8 - nbytes..].to_vec()
 }
 
@@ -418,7 +475,10 @@ pub fn display(v: &My) -> String {
     match v {
         My::Bytes(b) => pgcutover_core::reject::display_value(b),
         My::Time(neg, d, h, m, s, us) => {
-            let abs = (((i64::from(*d) * 24 + i64::from(*h)) * 60 + i64::from(*m)) * 60 + i64::from(*s)) * 1_000_000 + i64::from(*us);
+            let abs = (((i64::from(*d) * 24 + i64::from(*h)) * 60 + i64::from(*m)) * 60
+                + i64::from(*s))
+                * 1_000_000
+                + i64::from(*us);
             format_time_of_mysql(if *neg { -abs } else { abs })
         }
         My::Date(y, mo, d, h, mi, s, us) => {
@@ -437,7 +497,13 @@ mod tests {
     use super::*;
 
     fn conv(kind: Kind, target: PgType) -> ColumnConv {
-        ColumnConv { kind, target, nullable: true, zero_dates: ZeroDates::Null, zone: SourceZone::Utc }
+        ColumnConv {
+            kind,
+            target,
+            nullable: true,
+            zero_dates: ZeroDates::Null,
+            zone: SourceZone::Utc,
+        }
     }
 
     fn ok(c: &ColumnConv, v: My) -> Value<'static> {
@@ -446,7 +512,10 @@ mod tests {
             Value::Text(t) => Value::Text(Cow::Owned(t.into_owned())),
             Value::Numeric(t) => Value::Numeric(Cow::Owned(t.into_owned())),
             Value::Bytes(b) => Value::Bytes(Cow::Owned(b.into_owned())),
-            Value::Bits { bits, data } => Value::Bits { bits, data: Cow::Owned(data.into_owned()) },
+            Value::Bits { bits, data } => Value::Bits {
+                bits,
+                data: Cow::Owned(data.into_owned()),
+            },
             Value::Json(t) => Value::Json(Cow::Owned(t.into_owned())),
             Value::CommaList(t) => Value::CommaList(Cow::Owned(t.into_owned())),
             Value::Null => Value::Null,
@@ -479,24 +548,56 @@ mod tests {
 
     #[test]
     fn unsigned_maximums() {
-        let c = conv(Kind::Int { bytes: 8, unsigned: true }, PgType::Numeric { precision_scale: Some((20, 0)) });
-        assert_eq!(ok(&c, My::UInt(u64::MAX)), Value::Numeric(Cow::Owned("18446744073709551615".into())));
-        let c = conv(Kind::Int { bytes: 4, unsigned: true }, PgType::BigInt);
+        let c = conv(
+            Kind::Int {
+                bytes: 8,
+                unsigned: true,
+            },
+            PgType::Numeric {
+                precision_scale: Some((20, 0)),
+            },
+        );
+        assert_eq!(
+            ok(&c, My::UInt(u64::MAX)),
+            Value::Numeric(Cow::Owned("18446744073709551615".into()))
+        );
+        let c = conv(
+            Kind::Int {
+                bytes: 4,
+                unsigned: true,
+            },
+            PgType::BigInt,
+        );
         assert_eq!(ok(&c, My::UInt(4_294_967_295)), Value::I64(4_294_967_295));
-        let c = conv(Kind::Int { bytes: 4, unsigned: true }, PgType::Integer);
+        let c = conv(
+            Kind::Int {
+                bytes: 4,
+                unsigned: true,
+            },
+            PgType::Integer,
+        );
         assert!(err(&c, My::UInt(4_294_967_295)).contains("out of range for integer"));
     }
 
     #[test]
     fn zero_dates_follow_the_policy() {
         let mut c = conv(Kind::DateTime, PgType::Timestamp);
-        let (v, note) = convert(&c, &ValuePolicy::default(), &My::Date(0, 0, 0, 0, 0, 0, 0)).unwrap();
+        let (v, note) =
+            convert(&c, &ValuePolicy::default(), &My::Date(0, 0, 0, 0, 0, 0, 0)).unwrap();
         assert_eq!((v, note), (Value::Null, Note::ZeroDate));
-        let (v, note) = convert(&c, &ValuePolicy::default(), &My::Date(2020, 0, 15, 0, 0, 0, 0)).unwrap();
+        let (v, note) = convert(
+            &c,
+            &ValuePolicy::default(),
+            &My::Date(2020, 0, 15, 0, 0, 0, 0),
+        )
+        .unwrap();
         assert_eq!((v, note), (Value::Null, Note::ZeroDate));
         c.zero_dates = ZeroDates::Error;
         assert!(err(&c, My::Date(2020, 4, 0, 0, 0, 0, 0)).contains("2020-04-00"));
-        assert_eq!(ok(&c, My::Date(2000, 1, 1, 0, 0, 1, 5)), Value::Timestamp(1_000_005));
+        assert_eq!(
+            ok(&c, My::Date(2000, 1, 1, 0, 0, 1, 5)),
+            Value::Timestamp(1_000_005)
+        );
     }
 
     #[test]
@@ -504,15 +605,24 @@ mod tests {
         let mut c = conv(Kind::DateTime, PgType::Timestamptz);
         c.zone = SourceZone::parse("Europe/Paris").unwrap();
         // 2000-01-01 01:00 in Paris (UTC+1 in winter) is midnight UTC.
-        assert_eq!(ok(&c, My::Date(2000, 1, 1, 1, 0, 0, 0)), Value::Timestamp(0));
+        assert_eq!(
+            ok(&c, My::Date(2000, 1, 1, 1, 0, 0, 0)),
+            Value::Timestamp(0)
+        );
         // 2021-03-28 02:30 never happened in Paris; 2021-10-31 02:30 happened twice.
         assert!(err(&c, My::Date(2021, 3, 28, 2, 30, 0, 0)).contains("does not exist"));
         assert!(err(&c, My::Date(2021, 10, 31, 2, 30, 0, 0)).contains("ambiguous"));
         c.zone = SourceZone::parse("-05:30").unwrap();
-        assert_eq!(ok(&c, My::Date(2000, 1, 1, 0, 0, 0, 0)), Value::Timestamp(19_800_000_000));
+        assert_eq!(
+            ok(&c, My::Date(2000, 1, 1, 0, 0, 0, 0)),
+            Value::Timestamp(19_800_000_000)
+        );
         // TIMESTAMP is already UTC: the zone does not apply.
         c.kind = Kind::Timestamp;
-        assert_eq!(ok(&c, My::Date(2000, 1, 1, 0, 0, 0, 0)), Value::Timestamp(0));
+        assert_eq!(
+            ok(&c, My::Date(2000, 1, 1, 0, 0, 0, 0)),
+            Value::Timestamp(0)
+        );
         assert!(SourceZone::parse("Mars/Olympus").is_err());
     }
 
@@ -520,37 +630,72 @@ mod tests {
     fn time_and_interval() {
         let c = conv(Kind::Time, PgType::Interval);
         let min = -((838 * 3600 + 59 * 60 + 59) * 1_000_000);
-        assert_eq!(ok(&c, My::Time(true, 34, 22, 59, 59, 0)), Value::Interval(min));
+        assert_eq!(
+            ok(&c, My::Time(true, 34, 22, 59, 59, 0)),
+            Value::Interval(min)
+        );
         assert_eq!(format_time_of_mysql(min), "-838:59:59");
         let c = conv(Kind::Time, PgType::Time);
         assert!(err(&c, My::Time(false, 1, 0, 0, 0, 0)).contains("24:00:00"));
-        assert_eq!(ok(&c, My::Time(false, 0, 23, 59, 59, 999_999)), Value::Time(MICROS_PER_DAY - 1));
+        assert_eq!(
+            ok(&c, My::Time(false, 0, 23, 59, 59, 999_999)),
+            Value::Time(MICROS_PER_DAY - 1)
+        );
     }
 
     #[test]
     fn decimals_floats_and_bits_are_exact() {
-        let c = conv(Kind::Decimal { precision: 65, scale: 30 }, PgType::Numeric { precision_scale: Some((65, 30)) });
+        let c = conv(
+            Kind::Decimal {
+                precision: 65,
+                scale: 30,
+            },
+            PgType::Numeric {
+                precision_scale: Some((65, 30)),
+            },
+        );
         let big = "-99999999999999999999999999999999999.999999999999999999999999999999";
-        assert_eq!(ok(&c, My::Bytes(big.into())), Value::Numeric(Cow::Owned(big.into())));
+        assert_eq!(
+            ok(&c, My::Bytes(big.into())),
+            Value::Numeric(Cow::Owned(big.into()))
+        );
         let c = conv(Kind::Float, PgType::Real);
         assert_eq!(ok(&c, My::Float(0.1)), Value::F32(0.1));
         let c = conv(Kind::Bit { bits: 10 }, PgType::VarBit { length: 10 });
         // b'1000000001' arrives as two big-endian bytes 0x02 0x01.
-        assert_eq!(ok(&c, My::Bytes(vec![0x02, 0x01])), Value::Bits { bits: 10, data: Cow::Owned(vec![0x80, 0x40]) });
+        assert_eq!(
+            ok(&c, My::Bytes(vec![0x02, 0x01])),
+            Value::Bits {
+                bits: 10,
+                data: Cow::Owned(vec![0x80, 0x40])
+            }
+        );
         let c = conv(Kind::Bit { bits: 1 }, PgType::Boolean);
         assert_eq!(ok(&c, My::Bytes(vec![1])), Value::Bool(true));
     }
 
     #[test]
     fn text_json_sets_and_nul() {
-        let c = conv(Kind::Text { max_chars: Some(3) }, PgType::Varchar { length: 3 });
-        assert_eq!(ok(&c, My::Bytes("€😀x".as_bytes().to_vec())), Value::Text(Cow::Owned("€😀x".into())));
+        let c = conv(
+            Kind::Text { max_chars: Some(3) },
+            PgType::Varchar { length: 3 },
+        );
+        assert_eq!(
+            ok(&c, My::Bytes("€😀x".as_bytes().to_vec())),
+            Value::Text(Cow::Owned("€😀x".into()))
+        );
         assert!(err(&c, My::Bytes(b"a\0b".to_vec())).contains("NUL"));
         let c = conv(Kind::Json, PgType::Jsonb);
         assert!(err(&c, My::Bytes(b"{bad".to_vec())).contains("invalid JSON"));
         let c = conv(Kind::Set { labels: vec![] }, PgType::TextArray);
-        assert_eq!(ok(&c, My::Bytes(b"a,b".to_vec())), Value::CommaList(Cow::Owned("a,b".into())));
+        assert_eq!(
+            ok(&c, My::Bytes(b"a,b".to_vec())),
+            Value::CommaList(Cow::Owned("a,b".into()))
+        );
         let c = conv(Kind::Geometry, PgType::Bytea);
-        assert_eq!(ok(&c, My::Bytes(vec![0, 0, 0, 0, 1, 2])), Value::Bytes(Cow::Owned(vec![1, 2])));
+        assert_eq!(
+            ok(&c, My::Bytes(vec![0, 0, 0, 0, 1, 2])),
+            Value::Bytes(Cow::Owned(vec![1, 2]))
+        );
     }
 }

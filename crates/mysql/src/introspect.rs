@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
+use pgcutover_core::schema::Identity;
 use pgcutover_core::{
     quote_ident, quote_literal, Check, Column, EnumType, FkAction, ForeignKey, Index, IndexPart,
     Key, NameAllocator, PgType, Schema, Table, Warning,
 };
-use pgcutover_core::schema::Identity;
 
 use crate::catalog::{read_catalog, Catalog, ColumnRow, Flavor};
 use crate::convert::{ColumnConv, SourceZone, ZeroDates};
@@ -100,7 +100,11 @@ async fn scan(
     catalog: &Catalog,
     table: &str,
 ) -> Result<TableFacts, mysql_async::Error> {
-    let cols: Vec<&ColumnRow> = catalog.columns.iter().filter(|c| c.table == table).collect();
+    let cols: Vec<&ColumnRow> = catalog
+        .columns
+        .iter()
+        .filter(|c| c.table == table)
+        .collect();
     let mut exprs = vec!["COUNT(*)".to_owned()];
     let mut what: Vec<(u8, &str)> = Vec::new();
     for c in &cols {
@@ -211,13 +215,18 @@ pub fn build(
 
     for o in &catalog.others {
         let what = match o.kind {
-            "view" => "views are not carried over (their SQL is MySQL's); recreate them in PostgreSQL",
+            "view" => {
+                "views are not carried over (their SQL is MySQL's); recreate them in PostgreSQL"
+            }
             "trigger" => "triggers are not carried over; recreate them in PostgreSQL",
             "routine" => "stored procedures and functions are not carried over",
             "event" => "scheduled events are not carried over",
             _ => "not carried over",
         };
-        warnings.push(Warning::new(format!("{} {}", o.kind, quote_ident(&o.name)), what));
+        warnings.push(Warning::new(
+            format!("{} {}", o.kind, quote_ident(&o.name)),
+            what,
+        ));
     }
 
     // JSON columns (MariaDB) and the CHECKs that only say so.
@@ -246,22 +255,28 @@ pub fn build(
     for (t, target) in included.iter().zip(&targets) {
         let f = facts.get(&t.name).cloned().unwrap_or_default();
         let object = |c: &str| format!("table {} column {}", quote_ident(target), quote_ident(c));
-        if t.create_options.to_ascii_lowercase().contains("partitioned") {
+        if t.create_options
+            .to_ascii_lowercase()
+            .contains("partitioned")
+        {
             warnings.push(Warning::new(
                 format!("table {}", quote_ident(target)),
                 "partitioned in the source: copied as one plain table (partitioning is not carried over)",
             ));
         }
-        let rows: Vec<&ColumnRow> = catalog.columns.iter().filter(|c| c.table == t.name).collect();
+        let rows: Vec<&ColumnRow> = catalog
+            .columns
+            .iter()
+            .filter(|c| c.table == t.name)
+            .collect();
         let mut col_names = NameAllocator::new();
         let mut columns = Vec::new();
         let mut convs = Vec::new();
         let mut checks = Vec::new();
         for c in &rows {
             let json = json_cols.contains(&(t.name.clone(), c.name.clone()));
-            let kind = Kind::of(c, json).map_err(|e| {
-                IntrospectError::Mapping(format!("{}: {e}", object(&c.name)))
-            })?;
+            let kind = Kind::of(c, json)
+                .map_err(|e| IntrospectError::Mapping(format!("{}: {e}", object(&c.name))))?;
             let name = col_names.allocate(&c.name);
             let (mut pg_type, mut note) = default_type(&kind, &opts.mapping);
             if kind == Kind::Time && f.wide_times.contains(&c.name) {
@@ -289,7 +304,9 @@ pub fn build(
                 note = "bigint unsigned AUTO_INCREMENT → bigint identity (a value above 2^63-1 is rejected)".into();
             }
             if let PgType::Enum { name: enum_name } = &mut pg_type {
-                let Kind::Enum { labels } = &kind else { unreachable!("enum type only from enum kind") };
+                let Kind::Enum { labels } = &kind else {
+                    unreachable!("enum type only from enum kind")
+                };
                 let mut labels = labels.clone();
                 if f.empty_enums.contains(&c.name) && !labels.iter().any(|l| l.is_empty()) {
                     // MySQL's error value '' (index 0) sorts before every label.
@@ -297,8 +314,16 @@ pub fn build(
                     warnings.push(Warning::new(object(&c.name), "holds '' (MySQL's invalid-enum value); the enum type gets '' as its first label"));
                 }
                 *enum_name = names.allocate(&format!("{target}_{name}"));
-                enums.push(EnumType { name: enum_name.clone(), labels });
-            } else if let (Kind::Enum { labels }, true) = (&kind, opts.mapping.enum_as_text && is_text(&pg_type) && find_cast(opts.casts, c).is_none()) {
+                enums.push(EnumType {
+                    name: enum_name.clone(),
+                    labels,
+                });
+            } else if let (Kind::Enum { labels }, true) = (
+                &kind,
+                opts.mapping.enum_as_text
+                    && is_text(&pg_type)
+                    && find_cast(opts.casts, c).is_none(),
+            ) {
                 let mut labels = labels.clone();
                 if f.empty_enums.contains(&c.name) && !labels.iter().any(|l| l.is_empty()) {
                     labels.insert(0, String::new());
@@ -310,13 +335,18 @@ pub fn build(
                 });
             }
             let mut nullable = c.nullable;
-            if kind.is_temporal_date() && f.zero_dates.contains(&c.name) && opts.zero_dates == ZeroDates::Null {
+            if kind.is_temporal_date()
+                && f.zero_dates.contains(&c.name)
+                && opts.zero_dates == ZeroDates::Null
+            {
                 if !nullable {
                     warnings.push(Warning::new(object(&c.name), "NOT NULL dropped: it holds zero dates, which become NULL (counted in the report)"));
                 }
                 nullable = true;
             }
-            let generated = extra.contains("generated") || extra.contains("persistent") || extra.contains("virtual");
+            let generated = extra.contains("generated")
+                || extra.contains("persistent")
+                || extra.contains("virtual");
             if generated {
                 warnings.push(Warning::new(
                     object(&c.name),
@@ -329,10 +359,21 @@ pub fn build(
             let default = if generated || auto_increment {
                 None
             } else {
-                match translate_default(c, catalog.flavor.quotes_default_literals(), &kind, &pg_type) {
+                match translate_default(
+                    c,
+                    catalog.flavor.quotes_default_literals(),
+                    &kind,
+                    &pg_type,
+                ) {
                     Ok(d) => d,
                     Err(why) => {
-                        warnings.push(Warning::new(object(&c.name), format!("default {} not carried over: {why}", c.default.as_deref().unwrap_or(""))));
+                        warnings.push(Warning::new(
+                            object(&c.name),
+                            format!(
+                                "default {} not carried over: {why}",
+                                c.default.as_deref().unwrap_or("")
+                            ),
+                        ));
                         None
                     }
                 }
@@ -346,7 +387,10 @@ pub fn build(
                             source_next: t.auto_increment.and_then(|n| i64::try_from(n).ok()),
                         })
                     } else {
-                        warnings.push(Warning::new(object(&c.name), "AUTO_INCREMENT not carried over: the column is no longer an integer"));
+                        warnings.push(Warning::new(
+                            object(&c.name),
+                            "AUTO_INCREMENT not carried over: the column is no longer an integer",
+                        ));
                         None
                     }
                 })
@@ -376,7 +420,10 @@ pub fn build(
         }
         let select = format!(
             "SELECT {} FROM {}.{}",
-            rows.iter().map(|c| mysql_ident(&c.name)).collect::<Vec<_>>().join(", "),
+            rows.iter()
+                .map(|c| mysql_ident(&c.name))
+                .collect::<Vec<_>>()
+                .join(", "),
             mysql_ident(db),
             mysql_ident(&t.name)
         );
@@ -392,8 +439,22 @@ pub fn build(
             source_rows: Some(f.rows),
             comment: (!t.comment.is_empty()).then(|| t.comment.clone()),
         };
-        add_indexes(catalog, t.name.as_str(), &rows, &mut table, &mut names, &mut warnings);
-        add_checks(catalog, &t.name, &rows, &mut table, &mut names, &mut warnings);
+        add_indexes(
+            catalog,
+            t.name.as_str(),
+            &rows,
+            &mut table,
+            &mut names,
+            &mut warnings,
+        );
+        add_checks(
+            catalog,
+            &t.name,
+            &rows,
+            &mut table,
+            &mut names,
+            &mut warnings,
+        );
         for ch in &mut table.checks {
             if ch.name.is_empty() {
                 ch.name = names.allocate(&format!("{}_check", table.name));
@@ -401,35 +462,82 @@ pub fn build(
         }
         let key_columns = key_columns(&table);
         let split = single_integer_key(catalog, &t.name).and_then(|k| {
-            f.key_range.map(|(min, max)| SplitKey { column: mysql_ident(&k.name), min, max })
+            f.key_range.map(|(min, max)| SplitKey {
+                column: mysql_ident(&k.name),
+                min,
+                max,
+            })
         });
-        reads.insert(target.clone(), TableRead { select, convs, key_columns, split });
+        reads.insert(
+            target.clone(),
+            TableRead {
+                select,
+                convs,
+                key_columns,
+                split,
+            },
+        );
         tables.push(table);
     }
 
     // Foreign keys, once every table's name is known.
     let mut fks: BTreeMap<(&str, &str), Vec<&crate::catalog::ForeignKeyRow>> = BTreeMap::new();
     for fk in &catalog.foreign_keys {
-        fks.entry((fk.table.as_str(), fk.name.as_str())).or_default().push(fk);
+        fks.entry((fk.table.as_str(), fk.name.as_str()))
+            .or_default()
+            .push(fk);
     }
     for ((table, name), parts) in fks {
-        let Some(ti) = tables.iter().position(|t| t.source_name == table) else { continue };
-        let object = format!("foreign key {} on {}", quote_ident(name), quote_ident(&tables[ti].name));
+        let Some(ti) = tables.iter().position(|t| t.source_name == table) else {
+            continue;
+        };
+        let object = format!(
+            "foreign key {} on {}",
+            quote_ident(name),
+            quote_ident(&tables[ti].name)
+        );
         let first = parts[0];
         if !first.ref_schema.eq_ignore_ascii_case(db) {
-            warnings.push(Warning::new(object, format!("references another database ({}); not carried over", first.ref_schema)));
+            warnings.push(Warning::new(
+                object,
+                format!(
+                    "references another database ({}); not carried over",
+                    first.ref_schema
+                ),
+            ));
             continue;
         }
         let Some(parent) = by_source.get(first.ref_table.as_str()).copied() else {
-            warnings.push(Warning::new(object, format!("references {}, which is not copied (--include/--exclude); not carried over", quote_ident(&first.ref_table))));
+            warnings.push(Warning::new(
+                object,
+                format!(
+                    "references {}, which is not copied (--include/--exclude); not carried over",
+                    quote_ident(&first.ref_table)
+                ),
+            ));
             continue;
         };
-        let pi = tables.iter().position(|t| t.name == parent).expect("parent table was built");
-        let col = |t: &Table, source: &str| t.columns.iter().find(|c| c.source_name == source).map(|c| c.name.clone());
-        let columns: Option<Vec<String>> = parts.iter().map(|p| col(&tables[ti], &p.column)).collect();
-        let ref_columns: Option<Vec<String>> = parts.iter().map(|p| col(&tables[pi], &p.ref_column)).collect();
+        let pi = tables
+            .iter()
+            .position(|t| t.name == parent)
+            .expect("parent table was built");
+        let col = |t: &Table, source: &str| {
+            t.columns
+                .iter()
+                .find(|c| c.source_name == source)
+                .map(|c| c.name.clone())
+        };
+        let columns: Option<Vec<String>> =
+            parts.iter().map(|p| col(&tables[ti], &p.column)).collect();
+        let ref_columns: Option<Vec<String>> = parts
+            .iter()
+            .map(|p| col(&tables[pi], &p.ref_column))
+            .collect();
         let (Some(columns), Some(ref_columns)) = (columns, ref_columns) else {
-            warnings.push(Warning::new(object, "names columns that do not exist; not carried over"));
+            warnings.push(Warning::new(
+                object,
+                "names columns that do not exist; not carried over",
+            ));
             continue;
         };
         let fk_name = names.allocate(name);
@@ -445,7 +553,11 @@ pub fn build(
     harmonize_fk_types(&mut tables, &mut reads, &mut warnings);
 
     Ok(MysqlSchema {
-        schema: Schema { tables, warnings, enums },
+        schema: Schema {
+            tables,
+            warnings,
+            enums,
+        },
         reads,
         flavor: catalog.flavor.clone(),
     })
@@ -457,17 +569,30 @@ fn is_text(t: &PgType) -> bool {
 
 /// A foreign-key column gets exactly its parent column's type (an `int` referencing an
 /// `int unsigned` becomes bigint), or the constraint could not be created.
-fn harmonize_fk_types(tables: &mut [Table], reads: &mut HashMap<String, TableRead>, warnings: &mut Vec<Warning>) {
+fn harmonize_fk_types(
+    tables: &mut [Table],
+    reads: &mut HashMap<String, TableRead>,
+    warnings: &mut Vec<Warning>,
+) {
     // Parents can themselves be children: repeat until nothing changes (bounded by the depth).
     for _ in 0..tables.len().max(1) {
         let mut changes = Vec::new();
         for (ti, t) in tables.iter().enumerate() {
             for fk in &t.foreign_keys {
-                let Some(parent) = tables.iter().find(|p| p.name == fk.ref_table) else { continue };
+                let Some(parent) = tables.iter().find(|p| p.name == fk.ref_table) else {
+                    continue;
+                };
                 for (c, rc) in fk.columns.iter().zip(&fk.ref_columns) {
-                    let (Some(child), Some(pc)) = (t.column(c), parent.column(rc)) else { continue };
+                    let (Some(child), Some(pc)) = (t.column(c), parent.column(rc)) else {
+                        continue;
+                    };
                     if child.pg_type != pc.pg_type {
-                        changes.push((ti, c.clone(), pc.pg_type.clone(), format!("{}.{}", parent.name, pc.name)));
+                        changes.push((
+                            ti,
+                            c.clone(),
+                            pc.pg_type.clone(),
+                            format!("{}.{}", parent.name, pc.name),
+                        ));
                     }
                 }
             }
@@ -478,16 +603,30 @@ fn harmonize_fk_types(tables: &mut [Table], reads: &mut HashMap<String, TableRea
         for (ti, col, ty, parent) in changes {
             let t = &mut tables[ti];
             let read = reads.get_mut(&t.name).expect("every table has a read");
-            let Some(ci) = t.columns.iter().position(|c| c.name == col) else { continue };
+            let Some(ci) = t.columns.iter().position(|c| c.name == col) else {
+                continue;
+            };
             if !can_convert(&read.convs[ci].kind, &ty) {
                 warnings.push(Warning::new(
-                    format!("table {} column {}", quote_ident(&t.name), quote_ident(&col)),
-                    format!("its type cannot become {}'s type {}; its foreign key may fail", parent, ty.sql()),
+                    format!(
+                        "table {} column {}",
+                        quote_ident(&t.name),
+                        quote_ident(&col)
+                    ),
+                    format!(
+                        "its type cannot become {}'s type {}; its foreign key may fail",
+                        parent,
+                        ty.sql()
+                    ),
                 ));
                 continue;
             }
             let c = &mut t.columns[ci];
-            c.mapping_note = format!("{} → {}: the type of {parent}, which it references", c.source_type, ty.sql());
+            c.mapping_note = format!(
+                "{} → {}: the type of {parent}, which it references",
+                c.source_type,
+                ty.sql()
+            );
             c.pg_type = ty.clone();
             read.convs[ci].target = ty;
         }
@@ -518,22 +657,53 @@ fn add_indexes(
     for ix in catalog.indexes.iter().filter(|i| i.table == source) {
         groups.entry(ix.name.as_str()).or_default().push(ix);
     }
-    let target_of = |source_col: &str| table.columns.iter().find(|c| c.source_name == source_col).map(|c| (c.name.clone(), c.pg_type.clone()));
+    let target_of = |source_col: &str| {
+        table
+            .columns
+            .iter()
+            .find(|c| c.source_name == source_col)
+            .map(|c| (c.name.clone(), c.pg_type.clone()))
+    };
     // PRIMARY first, so that its name is `<table>_pkey` before any index takes it.
     let mut ordered: Vec<(&str, Vec<&crate::catalog::IndexRow>)> = groups.into_iter().collect();
     ordered.sort_by_key(|(n, _)| *n != "PRIMARY");
+    // MySQL names the index that backs a foreign key after the constraint; the constraint keeps
+    // the name and the index gets `_idx`.
+    let fk_names: HashSet<&str> = catalog
+        .foreign_keys
+        .iter()
+        .filter(|f| f.table == source)
+        .map(|f| f.name.as_str())
+        .collect();
+    let index_name = |name: &str| -> String {
+        if fk_names.contains(name) {
+            format!("{name}_idx")
+        } else {
+            name.to_owned()
+        }
+    };
     for (name, parts) in ordered {
-        let object = format!("index {} on {}", quote_ident(name), quote_ident(&table.name));
+        let object = format!(
+            "index {} on {}",
+            quote_ident(name),
+            quote_ident(&table.name)
+        );
         let kind = parts[0].index_type.to_ascii_uppercase();
         let unique = !parts[0].non_unique;
         if parts.iter().any(|p| p.column.is_none()) {
-            warnings.push(Warning::new(object, "has an expression key part; not carried over"));
+            warnings.push(Warning::new(
+                object,
+                "has an expression key part; not carried over",
+            ));
             continue;
         }
         let mut cols = Vec::new();
         for p in &parts {
             let Some(c) = target_of(p.column.as_deref().unwrap_or_default()) else {
-                warnings.push(Warning::new(object.clone(), "names a column that does not exist"));
+                warnings.push(Warning::new(
+                    object.clone(),
+                    "names a column that does not exist",
+                ));
                 continue;
             };
             cols.push((c, p.sub_part, p.descending));
@@ -543,7 +713,10 @@ fn add_indexes(
             continue;
         }
         if kind == "FULLTEXT" {
-            let doc: Vec<String> = cols.iter().map(|((n, _), _, _)| format!("coalesce({}, '')", quote_ident(n))).collect();
+            let doc: Vec<String> = cols
+                .iter()
+                .map(|((n, _), _, _)| format!("coalesce({}, '')", quote_ident(n)))
+                .collect();
             table.indexes.push(Index {
                 name: names.allocate(name),
                 unique: false,
@@ -594,11 +767,18 @@ fn add_indexes(
                     sql: format!("(left({}, {len}))", quote_ident(&n)),
                     descending,
                 },
-                None => IndexPart::Column { name: n, descending },
+                None => IndexPart::Column {
+                    name: n,
+                    descending,
+                },
             })
             .collect();
         table.indexes.push(Index {
-            name: names.allocate(if name == "PRIMARY" { &table.name } else { name }),
+            name: names.allocate(&if name == "PRIMARY" {
+                format!("{}_pkey", table.name)
+            } else {
+                index_name(name)
+            }),
             unique,
             parts,
             predicate: None,
@@ -608,12 +788,20 @@ fn add_indexes(
 }
 
 /// A unique key over a case-insensitive column: PostgreSQL compares case-sensitively.
-fn unique_ci_warning(rows: &[&ColumnRow], parts: &[&crate::catalog::IndexRow], table: &Table, warnings: &mut Vec<Warning>) {
+fn unique_ci_warning(
+    rows: &[&ColumnRow],
+    parts: &[&crate::catalog::IndexRow],
+    table: &Table,
+    warnings: &mut Vec<Warning>,
+) {
     let ci: Vec<&str> = parts
         .iter()
         .filter_map(|p| {
             let c = rows.iter().find(|c| Some(&c.name) == p.column.as_ref())?;
-            c.collation.as_deref().filter(|col| col.ends_with("_ci")).map(|_| c.name.as_str())
+            c.collation
+                .as_deref()
+                .filter(|col| col.ends_with("_ci"))
+                .map(|_| c.name.as_str())
         })
         .collect();
     if !ci.is_empty() {
@@ -636,10 +824,23 @@ fn add_checks(
         if json_valid_column(&ch.clause).is_some() {
             continue; // it made the column jsonb, which validates by itself
         }
-        let object = format!("check {} on {}", quote_ident(&ch.name), quote_ident(&table.name));
+        let object = format!(
+            "check {} on {}",
+            quote_ident(&ch.name),
+            quote_ident(&table.name)
+        );
         match translate_check(&ch.clause, rows, table) {
-            Some(expression) => table.checks.push(Check { name: names.allocate(&ch.name), expression }),
-            None => warnings.push(Warning::new(object, format!("({}) uses MySQL syntax pgcutover does not translate; not carried over", ch.clause))),
+            Some(expression) => table.checks.push(Check {
+                name: names.allocate(&ch.name),
+                expression,
+            }),
+            None => warnings.push(Warning::new(
+                object,
+                format!(
+                    "({}) uses MySQL syntax pgcutover does not translate; not carried over",
+                    ch.clause
+                ),
+            )),
         }
     }
 }
@@ -715,7 +916,8 @@ fn translate_check(clause: &str, rows: &[&ColumnRow], table: &Table) -> Option<S
                 }
                 let word = clause[start..i].to_ascii_uppercase();
                 match word.as_str() {
-                    "AND" | "OR" | "NOT" | "IS" | "NULL" | "IN" | "BETWEEN" | "LIKE" | "TRUE" | "FALSE" => out.push_str(&word),
+                    "AND" | "OR" | "NOT" | "IS" | "NULL" | "IN" | "BETWEEN" | "LIKE" | "TRUE"
+                    | "FALSE" => out.push_str(&word),
                     _ => return None,
                 }
             }
@@ -747,7 +949,9 @@ pub fn translate_default(
     kind: &Kind,
     target: &PgType,
 ) -> Result<Option<String>, String> {
-    let Some(raw) = c.default.as_deref() else { return Ok(None) };
+    let Some(raw) = c.default.as_deref() else {
+        return Ok(None);
+    };
     let raw = raw.trim();
     if quoted_literals && raw.eq_ignore_ascii_case("NULL") {
         return Ok(None);
@@ -756,7 +960,10 @@ pub fn translate_default(
     // Expressions MySQL and MariaDB write for "now".
     let now_fn = ["current_timestamp", "now", "localtimestamp", "localtime"];
     let is_now = now_fn.iter().any(|f| {
-        lower == *f || lower.strip_prefix(f).is_some_and(|r| r.starts_with('(') && r.ends_with(')'))
+        lower == *f
+            || lower
+                .strip_prefix(f)
+                .is_some_and(|r| r.starts_with('(') && r.ends_with(')'))
     });
     if is_now {
         return match target {
@@ -766,21 +973,33 @@ pub fn translate_default(
             _ => Err(format!("\"now\" has no meaning for {}", target.sql())),
         };
     }
-    if matches!(lower.as_str(), "curdate()" | "current_date" | "current_date()") {
+    if matches!(
+        lower.as_str(),
+        "curdate()" | "current_date" | "current_date()"
+    ) {
         return Ok(Some("CURRENT_DATE".into()));
     }
-    if matches!(lower.as_str(), "curtime()" | "current_time" | "current_time()") {
+    if matches!(
+        lower.as_str(),
+        "curtime()" | "current_time" | "current_time()"
+    ) {
         return Ok(Some("LOCALTIME".into()));
     }
     // The literal's text: quoted on MariaDB ≥ 10.2.7, bare on MySQL (where expressions are
     // marked DEFAULT_GENERATED, and bit literals are written b'…').
-    let literal: String = if let Some(inner) = raw.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')).filter(|_| quoted_literals) {
+    let literal: String = if let Some(inner) = raw
+        .strip_prefix('\'')
+        .and_then(|r| r.strip_suffix('\''))
+        .filter(|_| quoted_literals)
+    {
         inner.replace("''", "'").replace("\\\\", "\\")
     } else if let Some(bits) = lower.strip_prefix("b'").and_then(|r| r.strip_suffix('\'')) {
         let n = u64::from_str_radix(bits, 2).map_err(|_| format!("bad bit literal {raw}"))?;
         return match target {
             PgType::Boolean => Ok(Some((n != 0).to_string())),
-            PgType::VarBit { length } => Ok(Some(format!("B'{:0width$b}'", n, width = *length as usize))),
+            PgType::VarBit { length } => {
+                Ok(Some(format!("B'{:0width$b}'", n, width = *length as usize)))
+            }
             t if t.is_integer() => Ok(Some(n.to_string())),
             _ => Err(format!("a bit literal has no meaning for {}", target.sql())),
         };
@@ -801,7 +1020,9 @@ pub fn translate_default(
             "1" => Ok(Some("true".into())),
             _ => Err(format!("{literal} is not 0 or 1")),
         },
-        t if t.is_integer() || matches!(t, PgType::Numeric { .. } | PgType::Real | PgType::Double) => {
+        t if t.is_integer()
+            || matches!(t, PgType::Numeric { .. } | PgType::Real | PgType::Double) =>
+        {
             if literal.parse::<f64>().is_ok() && !literal.is_empty() {
                 Ok(Some(literal))
             } else {
@@ -813,15 +1034,26 @@ pub fn translate_default(
                 return Err("a zero date, which PostgreSQL cannot hold".into());
             }
             match (target, kind) {
-                (PgType::Timestamptz, Kind::Timestamp) => Ok(Some(format!("{}::timestamptz", quote_literal(&format!("{literal}+00"))))),
-                (PgType::Timestamptz, _) => Err("a DATETIME default read in --source-timezone".into()),
+                (PgType::Timestamptz, Kind::Timestamp) => Ok(Some(format!(
+                    "{}::timestamptz",
+                    quote_literal(&format!("{literal}+00"))
+                ))),
+                (PgType::Timestamptz, _) => {
+                    Err("a DATETIME default read in --source-timezone".into())
+                }
                 _ => typed(&target.sql()),
             }
         }
         PgType::Time | PgType::Interval => typed(&target.sql()),
-        PgType::Text | PgType::Varchar { .. } | PgType::Enum { .. } => Ok(Some(quote_literal(&literal))),
+        PgType::Text | PgType::Varchar { .. } | PgType::Enum { .. } => {
+            Ok(Some(quote_literal(&literal)))
+        }
         PgType::TextArray => {
-            let items: Vec<String> = if literal.is_empty() { Vec::new() } else { literal.split(',').map(quote_literal).collect() };
+            let items: Vec<String> = if literal.is_empty() {
+                Vec::new()
+            } else {
+                literal.split(',').map(quote_literal).collect()
+            };
             Ok(Some(format!("ARRAY[{}]::text[]", items.join(", "))))
         }
         PgType::Jsonb => typed("jsonb"),

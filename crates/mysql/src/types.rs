@@ -12,24 +12,40 @@ use crate::catalog::ColumnRow;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
     /// Integer types; `bytes` is 1, 2, 3, 4 or 8.
-    Int { bytes: u8, unsigned: bool },
+    Int {
+        bytes: u8,
+        unsigned: bool,
+    },
     /// `tinyint(1)`: booleans by convention.
-    TinyIntOne { unsigned: bool },
-    Decimal { precision: u32, scale: u32 },
+    TinyIntOne {
+        unsigned: bool,
+    },
+    Decimal {
+        precision: u32,
+        scale: u32,
+    },
     Float,
     Double,
-    Bit { bits: u32 },
+    Bit {
+        bits: u32,
+    },
     Date,
     DateTime,
     Timestamp,
     Time,
     Year,
     /// CHAR/VARCHAR (`max_chars`) and the TEXT types (None).
-    Text { max_chars: Option<u32> },
+    Text {
+        max_chars: Option<u32>,
+    },
     /// BINARY/VARBINARY/BLOB types.
     Binary,
-    Enum { labels: Vec<String> },
-    Set { labels: Vec<String> },
+    Enum {
+        labels: Vec<String>,
+    },
+    Set {
+        labels: Vec<String>,
+    },
     /// MySQL JSON, or MariaDB LONGTEXT with a `json_valid` CHECK.
     Json,
     /// GEOMETRY, POINT, …: MySQL's internal format, a 4-byte SRID then WKB.
@@ -65,9 +81,7 @@ impl Kind {
             "timestamp" => Kind::Timestamp,
             "time" => Kind::Time,
             "year" => Kind::Year,
-            "char" | "varchar" => Kind::Text {
-                max_chars: chars(),
-            },
+            "char" | "varchar" => Kind::Text { max_chars: chars() },
             "longtext" if json_valid => Kind::Json,
             "tinytext" | "text" | "mediumtext" | "longtext" => Kind::Text { max_chars: None },
             "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => {
@@ -263,7 +277,10 @@ pub struct CastRule {
 pub enum CastMatch {
     /// Lower-cased; `tinyint(1)`, `bigint unsigned`, `datetime`, `enum`.
     Type(String),
-    Column { table: String, column: String },
+    Column {
+        table: String,
+        column: String,
+    },
 }
 
 impl CastRule {
@@ -297,7 +314,14 @@ pub fn normalize_type(t: &str) -> String {
     if t.starts_with("tinyint(1)") {
         return t;
     }
-    for int in ["tinyint", "smallint", "mediumint", "int", "integer", "bigint"] {
+    for int in [
+        "tinyint",
+        "smallint",
+        "mediumint",
+        "int",
+        "integer",
+        "bigint",
+    ] {
         if let Some(rest) = t.strip_prefix(int) {
             if let Some(close) = rest.strip_prefix('(').and_then(|r| r.find(')')) {
                 return format!("{int}{}", &rest[close + 2..]);
@@ -368,7 +392,10 @@ mod tests {
         );
         assert_eq!(mapped("tinyint", "tinyint(3) unsigned"), PgType::SmallInt);
         assert_eq!(mapped("smallint", "smallint(5) unsigned"), PgType::Integer);
-        assert_eq!(mapped("mediumint", "mediumint(8) unsigned"), PgType::Integer);
+        assert_eq!(
+            mapped("mediumint", "mediumint(8) unsigned"),
+            PgType::Integer
+        );
         assert_eq!(mapped("tinyint", "tinyint(1)"), PgType::Boolean);
     }
 
@@ -420,7 +447,10 @@ mod tests {
         assert_eq!(pick(&col("int", "int(10) unsigned")), Some(PgType::Integer));
         assert_eq!(pick(&col("int", "int unsigned")), Some(PgType::Integer));
         assert_eq!(pick(&col("int", "int(11)")), None);
-        assert_eq!(pick(&col("datetime", "datetime(6)")), Some(PgType::Timestamptz));
+        assert_eq!(
+            pick(&col("datetime", "datetime(6)")),
+            Some(PgType::Timestamptz)
+        );
         let mut status = col("enum", "enum('a','b')");
         status.table = "Orders".into();
         status.name = "status".into();
@@ -438,7 +468,10 @@ mod tests {
 
     #[test]
     fn conversions_allowed_by_cast() {
-        assert!(can_convert(&Kind::TinyIntOne { unsigned: false }, &PgType::SmallInt));
+        assert!(can_convert(
+            &Kind::TinyIntOne { unsigned: false },
+            &PgType::SmallInt
+        ));
         assert!(can_convert(&Kind::Time, &PgType::Interval));
         assert!(!can_convert(&Kind::Time, &PgType::Date));
         assert!(!can_convert(&Kind::Geometry, &PgType::Text));

@@ -132,6 +132,7 @@ mod tests {
                 .collect(),
             checks: vec![],
             source_rows: None,
+            comment: None,
         }
     }
 
@@ -147,6 +148,7 @@ mod tests {
                 table("country", &[]),
             ],
             warnings: vec![],
+            enums: vec![],
         };
         let o = load_order(&schema);
         let pos = |n: &str| o.order.iter().position(|x| x == n).unwrap();

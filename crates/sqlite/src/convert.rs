@@ -30,8 +30,8 @@ impl std::fmt::Display for EpochUnit {
     }
 }
 
-pub use pgcutover_core::policy::{NulPolicy, Problem, Utf8Policy, ValuePolicy};
 use pgcutover_core::policy::{problem, strip_or_reject_nul, utf8};
+pub use pgcutover_core::policy::{NulPolicy, Problem, Utf8Policy, ValuePolicy};
 
 /// Everything needed to convert one column's values.
 #[derive(Debug, Clone)]

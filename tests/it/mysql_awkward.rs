@@ -1,0 +1,185 @@
+//! `fixtures/mysql/awkward.sql` on the real MariaDB: every awkward value either arrives exactly,
+//! becomes NULL by a documented rule (zero dates, counted), or is rejected with its key and reason.
+
+use std::collections::BTreeMap;
+
+use mysql_async::prelude::Queryable;
+
+use crate::harness::{expect_code, one, pgcutover, read_json, TestDb};
+use crate::mysql_compare::{assert_same_mysql_data, mysql};
+use crate::mysql_datasets::source_url;
+
+/// (Re)creates MySQL database `name` from SQL text.
+pub async fn mysql_db_from_sql(name: &str, sql: &str) {
+    let mut admin = mysql("mysql").await;
+    admin
+        .query_drop(format!(
+            "DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
+        ))
+        .await
+        .expect("create mysql db");
+    let _ = admin.disconnect().await;
+    let mut c = mysql(name).await;
+    c.query_drop(sql).await.expect("load fixture");
+    let _ = c.disconnect().await;
+}
+
+#[tokio::test]
+async fn awkward_values_arrive_exactly_or_are_rejected_loudly() {
+    let name = "pgctit_awkward";
+    let sql = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/mysql/awkward.sql"
+    ))
+    .expect("fixture");
+    mysql_db_from_sql(name, &sql).await;
+    {
+        // A 50 MB blob: the server must allow a packet that big to build it.
+        let mut c = mysql(name).await;
+        c.query_drop("SET GLOBAL max_allowed_packet = 67108864")
+            .await
+            .expect("raise max_allowed_packet");
+        let _ = c.disconnect().await;
+        let mut c = mysql(name).await;
+        c.query_drop("INSERT INTO blobs VALUES (1, REPEAT(X'00FF', 25 * 1024 * 1024)), (2, X'')")
+            .await
+            .expect("50 MB blob");
+        let _ = c.disconnect().await;
+    }
+
+    let db = TestDb::new("my_awkward").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report_path = dir.path().join("report.json");
+    let out = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            &source_url(name),
+            &db.url,
+            "--report",
+            report_path.to_str().expect("utf-8"),
+        ],
+    );
+    // Rows were rejected: exit 5, everything else committed.
+    expect_code(&out, 5);
+    let report = read_json(&report_path);
+
+    let rejects: Vec<serde_json::Value> =
+        std::fs::read_to_string(dir.path().join("pgcutover-rejects.jsonl"))
+            .expect("rejects file")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect();
+    let mut got: Vec<(String, String, String, String)> = rejects
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().expect("string field").to_owned();
+            (s("table"), s("key"), s("column"), s("reason"))
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "numbers".into(),
+                "id=4".into(),
+                "flag".into(),
+                "2 is not 0 or 1".into()
+            ),
+            (
+                "texts".into(),
+                "id=3".into(),
+                "body".into(),
+                "text contains a NUL byte, which PostgreSQL text cannot hold".into()
+            ),
+        ]
+    );
+
+    // Zero and partial dates became NULL, counted per column.
+    let times = report["tables"]
+        .as_array()
+        .expect("tables")
+        .iter()
+        .find(|t| t["table"] == "times")
+        .expect("times");
+    assert_eq!(times["zero_dates"], serde_json::json!({"d": 2, "dt": 2}));
+
+    let client = db.client().await;
+    let compared = assert_same_mysql_data(
+        name,
+        &client,
+        &BTreeMap::from([("numbers", 1), ("texts", 1)]),
+    )
+    .await;
+    assert_eq!(compared, 3 + 4 + 2 + 2 + 1 + 1);
+
+    let default = |t: &str, c: &str| {
+        format!("SELECT coalesce(pg_get_expr(d.adbin, d.adrelid), 'none') FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = '\"{t}\"'::regclass AND a.attname = '{c}'")
+    };
+    let ty = |t: &str, c: &str| {
+        format!("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '\"{t}\"'::regclass AND attname = '{c}'")
+    };
+    for (sql, want) in [
+        (ty("numbers", "flag"), "boolean"),
+        (ty("numbers", "u8"), "smallint"),
+        (ty("numbers", "u16"), "integer"),
+        (ty("numbers", "u32"), "bigint"),
+        (ty("numbers", "u64"), "numeric(20,0)"),
+        (ty("numbers", "d"), "numeric(65,30)"),
+        (ty("numbers", "f"), "real"),
+        (ty("numbers", "b1"), "boolean"),
+        (ty("numbers", "b10"), "bit varying(10)"),
+        (ty("times", "dt"), "timestamp without time zone"),
+        (ty("times", "ts"), "timestamp with time zone"),
+        (ty("times", "t"), "interval"),
+        (ty("times", "short_t"), "time without time zone"),
+        (ty("texts", "tags"), "text[]"),
+        (ty("texts", "doc"), "jsonb"),
+        (ty("texts", "raw"), "bytea"),
+        (ty("child", "parent_id"), "bigint"),
+        // Defaults, including MariaDB's quoted literals and bit literals.
+        (default("numbers", "money"), "9.99"),
+        (default("numbers", "b10"), "'0000000101'::\"bit\""),
+        (default("texts", "size"), "'medium'::texts_size"),
+        (default("times", "ts"), "CURRENT_TIMESTAMP"),
+        (default("times", "dt"), "'2000-01-01 00:00:00'::timestamp without time zone"),
+        (default("texts", "uuidish"), "none"),
+        // The zero-date column lost NOT NULL; the others kept it.
+        ("SELECT attnotnull::text FROM pg_attribute WHERE attrelid = 'times'::regclass AND attname = 'd'".to_owned(), "false"),
+        // '' enum values: '' is the enum's first label.
+        ("SELECT enum_range(NULL::texts_size)::text".to_owned(), "{\"\",small,medium,large}"),
+        ("SELECT latin FROM texts WHERE id = 1".to_owned(), "€ café ŒŠ"),
+        ("SELECT min(t)::text FROM times".to_owned(), "-838:59:59"),
+        // AUTO_INCREMENT=100 → the identity continues at 100.
+        ("SELECT nextval(pg_get_serial_sequence('times', 'id'))::text".to_owned(), "100"),
+        // The 50 MB blob, byte for byte.
+        ("SELECT length(data)::text || ' ' || md5(data) FROM blobs WHERE id = 1".to_owned(), "52428800 bd1113e3a4c435f1464a6dd194505dfe"),
+        // The prefix unique index became an expression index on the same prefix; the FK and the
+        // CHECK arrived; comments too; and the ON UPDATE trigger moves ts when a row changes.
+        ("SELECT indexdef FROM pg_indexes WHERE indexname = 'latin_prefix'".to_owned(), "CREATE UNIQUE INDEX latin_prefix ON public.texts USING btree (\"left\"((latin)::text, 3))"),
+        ("SELECT count(*)::text FROM pg_constraint WHERE conname = 'child_parent' AND contype = 'f'".to_owned(), "1"),
+        ("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'child'::regclass AND contype = 'c'".to_owned(), "CHECK ((amount >= (0)::numeric))"),
+        ("SELECT obj_description('texts'::regclass)".to_owned(), "awkward texts"),
+        ("SELECT col_description('\"x\"\"; DROP TABLE y; --\"'::regclass, 2)".to_owned(), "it's a column"),
+    ] {
+        assert_eq!(one(&client, &sql).await.as_deref(), Some(want), "{sql}");
+    }
+    client
+        .batch_execute("UPDATE times SET short_t = '01:00:00' WHERE id = 1")
+        .await
+        .expect("update");
+    assert_eq!(
+        one(
+            &client,
+            "SELECT (ts > now() - interval '1 minute')::text FROM times WHERE id = 1"
+        )
+        .await
+        .as_deref(),
+        Some("true"),
+        "ON UPDATE CURRENT_TIMESTAMP trigger"
+    );
+    let peak = report["peak_memory_bytes"].as_u64().expect("peak memory");
+    assert!(peak < 400 << 20, "a 50 MB blob copied in {} MB", peak >> 20);
+    db.drop().await;
+}
