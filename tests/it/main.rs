@@ -11,5 +11,6 @@ mod compare;
 mod datasets;
 mod harness;
 mod mysql_awkward;
+mod mysql_cli;
 mod mysql_compare;
 mod mysql_datasets;
