@@ -11,6 +11,45 @@ mkdir -p "$WORK"
 admin=$(scripts/ensure-services.sh | tail -1)
 base=${admin%/*}
 cargo build --release --quiet
+SOURCE=${SOURCE:-sqlite}
+if [[ "$SOURCE" == mysql ]]; then
+  # MariaDB: customers (1000) and orders (ROWS) with a foreign key and mixed types, made with
+  # MariaDB's sequence engine; regenerated only when missing.
+  scripts/ensure-services.sh --mariadb >/dev/null
+  mdb="pgc_bench_$ROWS"
+  my() { mariadb -h 127.0.0.1 -P 3306 -u root "$@"; }
+  if [[ -z "$(my -N -e "SHOW DATABASES LIKE '$mdb'")" ]]; then
+    echo "generating MariaDB database $mdb ($ROWS rows)…" >&2
+    my -e "CREATE DATABASE $mdb CHARACTER SET utf8mb4"
+    my "$mdb" <<SQL
+CREATE TABLE customers (id INT UNSIGNED PRIMARY KEY, name VARCHAR(60) NOT NULL, email VARCHAR(80) NOT NULL, tier ENUM('free','pro','enterprise') NOT NULL);
+CREATE TABLE orders (
+  id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY,
+  customer_id INT UNSIGNED NOT NULL,
+  amount DECIMAL(12,2) NOT NULL,
+  ratio DOUBLE,
+  paid TINYINT(1) NOT NULL,
+  created_at DATETIME(6) NOT NULL,
+  updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+  note VARCHAR(120),
+  token VARBINARY(16),
+  CONSTRAINT orders_customer FOREIGN KEY (customer_id) REFERENCES customers(id)
+) ENGINE=InnoDB;
+INSERT INTO customers SELECT seq, CONCAT('Customer ', seq), CONCAT('customer', seq, '@example.com'), ELT(1 + seq % 3, 'free','pro','enterprise') FROM seq_1_to_1000;
+INSERT INTO orders (customer_id, amount, ratio, paid, created_at, updated_at, note, token)
+SELECT 1 + seq % 1000, (seq * 37 % 10000000) / 100, seq / 7, seq % 2,
+       FROM_UNIXTIME(1600000000 + seq * 37) + INTERVAL (seq % 1000000) MICROSECOND,
+       FROM_UNIXTIME(1600000000 + seq * 41),
+       SUBSTR('lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore', 1 + seq % 40),
+       UNHEX(MD5(seq))
+FROM seq_1_to_$ROWS;
+SQL
+  fi
+  src="mysql://root@127.0.0.1:3306/$mdb"
+  pgl_src="mysql://root@127.0.0.1:3306/$mdb"
+  my -N "$mdb" -e "ANALYZE TABLE customers, orders" >/dev/null
+  size_mb=$(my -N -e "SELECT ROUND(SUM(data_length + index_length) / 1048576) FROM information_schema.TABLES WHERE table_schema = '$mdb'")
+else
 command -v sqlite3 >/dev/null || { echo "bench: needs the sqlite3 CLI (apt-get install sqlite3)" >&2; exit 2; }
 
 db="$WORK/bench-$ROWS.sqlite"
@@ -39,14 +78,18 @@ SELECT 1 + i % 1000, (i * 37 % 10000000) / 100.0, i / 7.0, i % 2,
 FROM n;
 SQL
 fi
+src="$db"
+pgl_src="sqlite://$db"
 size_mb=$(du -m "$db" | cut -f1)
+fi
+
 
 fresh_db() { psql "$admin" -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null; }
 measure() { /usr/bin/time -f "%e %M" -o "$WORK/time" "$@"; }
 
 fresh_db pgc_bench
-echo "pgcutover: copying $ROWS rows ($size_mb MB of SQLite)…" >&2
-measure ./target/release/pgcutover copy "$db" "$base/pgc_bench" --format json --report "$WORK/report.json" >/dev/null 2>"$WORK/pgcutover.log" || { cat "$WORK/pgcutover.log" >&2; exit 1; }
+echo "pgcutover: copying $ROWS rows ($size_mb MB of $SOURCE)…" >&2
+measure ./target/release/pgcutover copy "$src" "$base/pgc_bench" --format json --report "$WORK/report.json" >/dev/null 2>"$WORK/pgcutover.log" || { cat "$WORK/pgcutover.log" >&2; exit 1; }
 read -r pgc_s pgc_kb < "$WORK/time"
 pgc_rows=$(python3 -c "import json;print(json.load(open('$WORK/report.json'))['totals']['rows_written'])")
 pgc_bytes=$(python3 -c "import json;print(json.load(open('$WORK/report.json'))['totals']['bytes'])")
@@ -63,8 +106,8 @@ report pgcutover "$pgc_s" "$pgc_kb" "$pgc_rows"
 
 if command -v pgloader >/dev/null; then
   fresh_db pgc_bench_pgloader
-  echo "pgloader: copying the same file…" >&2
-  if measure pgloader "sqlite://$db" "$base/pgc_bench_pgloader" >"$WORK/pgloader.log" 2>&1; then :; else echo "(pgloader exited $?; see $WORK/pgloader.log)" >&2; fi
+  echo "pgloader: copying the same source…" >&2
+  if measure pgloader "$pgl_src" "$base/pgc_bench_pgloader" >"$WORK/pgloader.log" 2>&1; then :; else echo "(pgloader exited $?; see $WORK/pgloader.log)" >&2; fi
   read -r pgl_s pgl_kb < "$WORK/time"
   pgl_rows=$(psql "$base/pgc_bench_pgloader" -Atc "SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM customers)" 2>/dev/null || echo 0)
   report pgloader "$pgl_s" "$pgl_kb" "$pgl_rows"

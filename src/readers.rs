@@ -102,15 +102,23 @@ impl<'a> BatchingSink<'a> {
             rows: self.rows_in_buf as u64,
         };
         self.rows_in_buf = 0;
-        // Blocks this reader thread until the COPY has room: the channel is the back-pressure.
-        // (futures' executor, not tokio's: MySQL readers run inside their own small runtime.)
-        futures::executor::block_on(self.tx.send(Ok(batch))).map_err(|_| SinkStop::WriterGone)
+        blocking_send(&self.tx, Ok(batch)).map_err(|_| SinkStop::WriterGone)
     }
 
     /// Aborts the COPY: a partially read table must not be committed.
     fn abort(&self, why: String) {
-        let _ = futures::executor::block_on(self.tx.send(Err(why)));
+        let _ = blocking_send(&self.tx, Err(why));
     }
+}
+
+/// Blocks this reader thread until the COPY has room: the channel is the back-pressure.
+///
+/// futures' executor, not tokio's `blocking_send`, because MySQL readers call this from inside
+/// their own small runtime. `unconstrained`: inside a tokio task, a send whose cooperative budget
+/// ran out returns Pending and asks to be polled again later, which a blocking wait never does;
+/// it would spin forever.
+fn blocking_send(tx: &BatchSender, item: Result<Batch, String>) -> Result<(), ()> {
+    futures::executor::block_on(tokio::task::unconstrained(tx.send(item))).map_err(|_| ())
 }
 
 impl RowSink for BatchingSink<'_> {

@@ -162,3 +162,37 @@ async fn consistent_snapshot_and_impossible_casts() {
     );
     db.drop().await;
 }
+
+/// A table big enough to be split into key ranges read by two sessions into one COPY, sent in
+/// many small batches (a reader that blocked wrongly inside its runtime once spun forever here).
+#[tokio::test]
+async fn large_table_split_into_key_ranges_arrives_whole() {
+    mysql_db_from_sql(
+        "pgctit_cli_split",
+        "CREATE TABLE big (id INT PRIMARY KEY, v VARCHAR(20));
+         INSERT INTO big SELECT seq, CONCAT('v', seq) FROM seq_1_to_300000;",
+    )
+    .await;
+    let (host, port) = host_port();
+    let db = TestDb::new("my_cli_split").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            &format!("mysql://root@{host}:{port}/pgctit_cli_split"),
+            &db.url,
+            "--jobs",
+            "2",
+            "--batch-rows",
+            "10",
+        ],
+    );
+    expect_code(&out, 0);
+    let client = db.client().await;
+    assert_eq!(
+        one(&client, "SELECT count(*)::text || ' ' || count(DISTINCT id)::text || ' ' || min(id)::text || ' ' || max(id)::text || ' ' || sum(id)::text FROM big").await.as_deref(),
+        Some("300000 300000 1 300000 45000150000")
+    );
+    db.drop().await;
+}
