@@ -21,8 +21,8 @@ pub mod value;
 pub use ident::{quote_ident, quote_literal, quote_qualified, NameAllocator};
 pub use reject::Reject;
 pub use schema::{
-    Check, Column, EnumType, FkAction, ForeignKey, Index, IndexPart, Key, PgType, Schema, Table,
-    Warning,
+    harmonize_fk_types, Check, Column, EnumType, FkAction, ForeignKey, Index, IndexPart, Key,
+    PgType, Schema, Table, Warning,
 };
 pub use value::Value;
 

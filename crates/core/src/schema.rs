@@ -149,6 +149,72 @@ impl PgType {
     pub fn is_integer(&self) -> bool {
         matches!(self, PgType::SmallInt | PgType::Integer | PgType::BigInt)
     }
+
+    pub fn is_text(&self) -> bool {
+        matches!(self, PgType::Text | PgType::Varchar { .. })
+    }
+}
+
+/// Gives every foreign-key column exactly the type of the column it references (a child
+/// declared `int` referencing an `int unsigned` → bigint parent becomes bigint), or the
+/// constraint could not be created. Parents can be children too, so it repeats until stable.
+///
+/// `accept(table, column index, new type)` says whether the source can convert the column's
+/// values to the new type; a refused change is left as it is and returned as a warning.
+pub fn harmonize_fk_types(
+    tables: &mut [Table],
+    mut accept: impl FnMut(&Table, usize, &PgType) -> bool,
+) -> Vec<Warning> {
+    let mut refused: Vec<(usize, usize)> = Vec::new();
+    let mut warnings = Vec::new();
+    for _ in 0..=tables.len() {
+        let mut changes = Vec::new();
+        for (ti, t) in tables.iter().enumerate() {
+            for fk in &t.foreign_keys {
+                let Some(parent) = tables.iter().find(|p| p.name == fk.ref_table) else {
+                    continue;
+                };
+                for (c, rc) in fk.columns.iter().zip(&fk.ref_columns) {
+                    let (Some(ci), Some(pc)) = (
+                        t.columns.iter().position(|x| &x.name == c),
+                        parent.column(rc),
+                    ) else {
+                        continue;
+                    };
+                    if t.columns[ci].pg_type != pc.pg_type && !refused.contains(&(ti, ci)) {
+                        let from = format!(
+                            "{}.{}",
+                            crate::quote_ident(&parent.name),
+                            crate::quote_ident(&pc.name)
+                        );
+                        changes.push((ti, ci, pc.pg_type.clone(), from));
+                    }
+                }
+            }
+        }
+        if changes.is_empty() {
+            break;
+        }
+        for (ti, ci, ty, from) in changes {
+            if !accept(&tables[ti], ci, &ty) {
+                refused.push((ti, ci));
+                let t = &tables[ti];
+                warnings.push(Warning::new(
+                    format!("table {} column {}", crate::quote_ident(&t.name), crate::quote_ident(&t.columns[ci].name)),
+                    format!("cannot take the type {} of {from}, which it references; its foreign key may fail", ty.sql()),
+                ));
+                continue;
+            }
+            let c = &mut tables[ti].columns[ci];
+            c.mapping_note = format!(
+                "{}; made {} to match {from}, which it references",
+                c.mapping_note,
+                ty.sql()
+            );
+            c.pg_type = ty;
+        }
+    }
+    warnings
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

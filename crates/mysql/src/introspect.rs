@@ -244,6 +244,7 @@ pub fn build(
         .collect();
     let mut tables = Vec::new();
     let mut reads = HashMap::new();
+    let mut all_kinds: HashMap<String, Vec<Kind>> = HashMap::new();
     // Table names first, so the first claimant of a name is always the table.
     let targets: Vec<String> = included.iter().map(|t| names.allocate(&t.name)).collect();
     let by_source: HashMap<&str, &str> = included
@@ -271,7 +272,7 @@ pub fn build(
             .collect();
         let mut col_names = NameAllocator::new();
         let mut columns = Vec::new();
-        let mut convs = Vec::new();
+        let mut kinds = Vec::new();
         let mut checks = Vec::new();
         for c in &rows {
             let json = json_cols.contains(&(t.name.clone(), c.name.clone()));
@@ -283,7 +284,8 @@ pub fn build(
                 pg_type = PgType::Interval;
                 note = "time → interval: it holds values beyond 24 hours or negative".into();
             }
-            if let Some(rule) = find_cast(opts.casts, c) {
+            let cast = find_cast(opts.casts, c);
+            if let Some(rule) = cast {
                 if !can_convert(&kind, &rule.target) {
                     return Err(IntrospectError::Mapping(format!(
                         "{}: --cast to {} is not possible from {}",
@@ -303,36 +305,47 @@ pub fn build(
                 pg_type = PgType::BigInt;
                 note = "bigint unsigned AUTO_INCREMENT → bigint identity (a value above 2^63-1 is rejected)".into();
             }
-            if let PgType::Enum { name: enum_name } = &mut pg_type {
-                let Kind::Enum { labels } = &kind else {
-                    unreachable!("enum type only from enum kind")
-                };
-                let mut labels = labels.clone();
+            // MySQL's invalid-enum value '' (index 0) sorts before every label; a column that
+            // holds it gets it as its first label.
+            let add_empty = |labels: &[String], warnings: &mut Vec<Warning>| -> Vec<String> {
                 if f.empty_enums.contains(&c.name) && !labels.iter().any(|l| l.is_empty()) {
-                    // MySQL's error value '' (index 0) sorts before every label.
-                    labels.insert(0, String::new());
-                    warnings.push(Warning::new(object(&c.name), "holds '' (MySQL's invalid-enum value); the enum type gets '' as its first label"));
+                    warnings.push(Warning::new(
+                        object(&c.name),
+                        "holds '' (MySQL's invalid-enum value); '' becomes its first allowed label",
+                    ));
+                    std::iter::once(String::new())
+                        .chain(labels.iter().cloned())
+                        .collect()
+                } else {
+                    labels.to_vec()
                 }
-                *enum_name = names.allocate(&format!("{target}_{name}"));
-                enums.push(EnumType {
-                    name: enum_name.clone(),
-                    labels,
-                });
-            } else if let (Kind::Enum { labels }, true) = (
-                &kind,
-                opts.mapping.enum_as_text
-                    && is_text(&pg_type)
-                    && find_cast(opts.casts, c).is_none(),
-            ) {
-                let mut labels = labels.clone();
-                if f.empty_enums.contains(&c.name) && !labels.iter().any(|l| l.is_empty()) {
-                    labels.insert(0, String::new());
+            };
+            let labels = match &kind {
+                Kind::Enum { labels }
+                    if matches!(pg_type, PgType::Enum { .. })
+                        || (opts.mapping.enum_as_text && pg_type.is_text() && cast.is_none()) =>
+                {
+                    Some(add_empty(labels, &mut warnings))
                 }
-                let list: Vec<String> = labels.iter().map(|l| quote_literal(l)).collect();
-                checks.push(Check {
-                    name: String::new(),
-                    expression: format!("{} IN ({})", quote_ident(&name), list.join(", ")),
-                });
+                _ => None,
+            };
+            match (&mut pg_type, labels) {
+                (PgType::Enum { name: enum_name }, Some(labels)) => {
+                    *enum_name = names.allocate(&format!("{target}_{name}"));
+                    enums.push(EnumType {
+                        name: enum_name.clone(),
+                        labels,
+                    });
+                }
+                // --enum-as text (not a --cast to text): the labels become a CHECK.
+                (_, Some(labels)) => {
+                    let list: Vec<String> = labels.iter().map(|l| quote_literal(l)).collect();
+                    checks.push(Check {
+                        name: String::new(),
+                        expression: format!("{} IN ({})", quote_ident(&name), list.join(", ")),
+                    });
+                }
+                _ => {}
             }
             let mut nullable = c.nullable;
             if kind.is_temporal_date()
@@ -344,9 +357,10 @@ pub fn build(
                 }
                 nullable = true;
             }
-            let generated = extra.contains("generated")
-                || extra.contains("persistent")
-                || extra.contains("virtual");
+            // Not MySQL 8's `DEFAULT_GENERATED`, which marks an expression default.
+            let generated = ["virtual generated", "stored generated", "persistent"]
+                .iter()
+                .any(|g| extra.contains(g));
             if generated {
                 warnings.push(Warning::new(
                     object(&c.name),
@@ -398,13 +412,7 @@ pub fn build(
             if identity.is_some() {
                 note.push_str("; AUTO_INCREMENT → identity");
             }
-            convs.push(ColumnConv {
-                kind,
-                target: pg_type.clone(),
-                nullable,
-                zero_dates: opts.zero_dates,
-                zone: opts.zone.clone(),
-            });
+            kinds.push(kind);
             columns.push(Column {
                 source_name: c.name.clone(),
                 name,
@@ -472,11 +480,13 @@ pub fn build(
             target.clone(),
             TableRead {
                 select,
-                convs,
+                // Filled in once the foreign keys have settled every column's type.
+                convs: Vec::new(),
                 key_columns,
                 split,
             },
         );
+        all_kinds.insert(target.clone(), kinds);
         tables.push(table);
     }
 
@@ -550,7 +560,26 @@ pub fn build(
             on_update: FkAction::parse(&first.update_rule).unwrap_or(FkAction::NoAction),
         });
     }
-    harmonize_fk_types(&mut tables, &mut reads, &mut warnings);
+    warnings.extend(pgcutover_core::harmonize_fk_types(
+        &mut tables,
+        |t, ci, ty| can_convert(&all_kinds[&t.name][ci], ty),
+    ));
+    // Each column's conversion follows from its kind and its final target column.
+    for t in &tables {
+        let read = reads.get_mut(&t.name).expect("every table has a read");
+        let kinds = all_kinds.remove(&t.name).expect("every table has kinds");
+        read.convs = kinds
+            .into_iter()
+            .zip(&t.columns)
+            .map(|(kind, c)| ColumnConv {
+                kind,
+                target: c.pg_type.clone(),
+                nullable: c.nullable,
+                zero_dates: opts.zero_dates,
+                zone: opts.zone.clone(),
+            })
+            .collect();
+    }
 
     Ok(MysqlSchema {
         schema: Schema {
@@ -561,76 +590,6 @@ pub fn build(
         reads,
         flavor: catalog.flavor.clone(),
     })
-}
-
-fn is_text(t: &PgType) -> bool {
-    matches!(t, PgType::Text | PgType::Varchar { .. })
-}
-
-/// A foreign-key column gets exactly its parent column's type (an `int` referencing an
-/// `int unsigned` becomes bigint), or the constraint could not be created.
-fn harmonize_fk_types(
-    tables: &mut [Table],
-    reads: &mut HashMap<String, TableRead>,
-    warnings: &mut Vec<Warning>,
-) {
-    // Parents can themselves be children: repeat until nothing changes (bounded by the depth).
-    for _ in 0..tables.len().max(1) {
-        let mut changes = Vec::new();
-        for (ti, t) in tables.iter().enumerate() {
-            for fk in &t.foreign_keys {
-                let Some(parent) = tables.iter().find(|p| p.name == fk.ref_table) else {
-                    continue;
-                };
-                for (c, rc) in fk.columns.iter().zip(&fk.ref_columns) {
-                    let (Some(child), Some(pc)) = (t.column(c), parent.column(rc)) else {
-                        continue;
-                    };
-                    if child.pg_type != pc.pg_type {
-                        changes.push((
-                            ti,
-                            c.clone(),
-                            pc.pg_type.clone(),
-                            format!("{}.{}", parent.name, pc.name),
-                        ));
-                    }
-                }
-            }
-        }
-        if changes.is_empty() {
-            return;
-        }
-        for (ti, col, ty, parent) in changes {
-            let t = &mut tables[ti];
-            let read = reads.get_mut(&t.name).expect("every table has a read");
-            let Some(ci) = t.columns.iter().position(|c| c.name == col) else {
-                continue;
-            };
-            if !can_convert(&read.convs[ci].kind, &ty) {
-                warnings.push(Warning::new(
-                    format!(
-                        "table {} column {}",
-                        quote_ident(&t.name),
-                        quote_ident(&col)
-                    ),
-                    format!(
-                        "its type cannot become {}'s type {}; its foreign key may fail",
-                        parent,
-                        ty.sql()
-                    ),
-                ));
-                continue;
-            }
-            let c = &mut t.columns[ci];
-            c.mapping_note = format!(
-                "{} → {}: the type of {parent}, which it references",
-                c.source_type,
-                ty.sql()
-            );
-            c.pg_type = ty.clone();
-            read.convs[ci].target = ty;
-        }
-    }
 }
 
 /// Key columns for naming rows in rejects: the primary key, else the first unique key.
@@ -1063,5 +1022,216 @@ pub fn translate_default(
             Ok(Some(format!("'\\x{hex}'::bytea")))
         }
         _ => Err(format!("no translation to {}", target.sql())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{CheckRow, ForeignKeyRow, IndexRow, TableRow};
+
+    fn col(
+        table: &str,
+        name: &str,
+        data_type: &str,
+        column_type: &str,
+        extra: &str,
+        default: Option<&str>,
+    ) -> ColumnRow {
+        ColumnRow {
+            table: table.into(),
+            name: name.into(),
+            data_type: data_type.into(),
+            column_type: column_type.into(),
+            extra: extra.into(),
+            default: default.map(Into::into),
+            nullable: false,
+            ..Default::default()
+        }
+    }
+
+    fn pk(table: &str, column: &str) -> IndexRow {
+        IndexRow {
+            table: table.into(),
+            name: "PRIMARY".into(),
+            non_unique: false,
+            seq: 1,
+            column: Some(column.into()),
+            index_type: "BTREE".into(),
+            ..Default::default()
+        }
+    }
+
+    fn fk(table: &str, name: &str, column: &str, parent: &str) -> ForeignKeyRow {
+        ForeignKeyRow {
+            table: table.into(),
+            name: name.into(),
+            seq: 1,
+            column: column.into(),
+            ref_schema: "shop".into(),
+            ref_table: parent.into(),
+            ref_column: "id".into(),
+            update_rule: "NO ACTION".into(),
+            delete_rule: "CASCADE".into(),
+        }
+    }
+
+    /// What MySQL 8.0.36's information_schema says about a small schema: no display widths,
+    /// `DEFAULT_GENERATED` expressions, bare literal defaults, per-schema CHECK names.
+    fn mysql8_catalog() -> Catalog {
+        let table = |name: &str, ai: Option<u64>| TableRow {
+            name: name.into(),
+            engine: Some("InnoDB".into()),
+            auto_increment: ai,
+            ..Default::default()
+        };
+        Catalog {
+            flavor: Flavor::parse("8.0.36"),
+            database: "shop".into(),
+            tables: vec![
+                table("customers", Some(42)),
+                table("orders", None),
+                table("notes", None),
+            ],
+            columns: vec![
+                col(
+                    "customers",
+                    "id",
+                    "int",
+                    "int unsigned",
+                    "auto_increment",
+                    None,
+                ),
+                col("customers", "vip", "tinyint", "tinyint(1)", "", Some("0")),
+                col(
+                    "customers",
+                    "created",
+                    "timestamp",
+                    "timestamp",
+                    "DEFAULT_GENERATED on update CURRENT_TIMESTAMP",
+                    Some("CURRENT_TIMESTAMP"),
+                ),
+                ColumnRow {
+                    char_max_length: Some(10),
+                    ..col(
+                        "customers",
+                        "tag",
+                        "varchar",
+                        "varchar(10)",
+                        "",
+                        Some("new"),
+                    )
+                },
+                col(
+                    "customers",
+                    "score",
+                    "decimal",
+                    "decimal(5,2)",
+                    "DEFAULT_GENERATED",
+                    Some("(rand() * 10)"),
+                ),
+                col(
+                    "orders",
+                    "id",
+                    "bigint",
+                    "bigint unsigned",
+                    "auto_increment",
+                    None,
+                ),
+                col("orders", "customer_id", "int", "int", "", None),
+                col(
+                    "orders",
+                    "amount",
+                    "decimal",
+                    "decimal(10,2)",
+                    "",
+                    Some("0.00"),
+                ),
+                col("notes", "id", "int", "int", "", None),
+                // A text column referencing an integer key cannot take its type.
+                ColumnRow {
+                    char_max_length: Some(20),
+                    ..col("notes", "customer_ref", "varchar", "varchar(20)", "", None)
+                },
+            ],
+            indexes: vec![pk("customers", "id"), pk("orders", "id"), pk("notes", "id")],
+            foreign_keys: vec![
+                fk("orders", "orders_customer", "customer_id", "customers"),
+                fk("notes", "notes_customer", "customer_ref", "customers"),
+            ],
+            checks: vec![CheckRow {
+                table: "orders".into(),
+                name: "orders_chk_1".into(),
+                clause: "(`amount` >= 0)".into(),
+            }],
+            others: vec![],
+        }
+    }
+
+    #[test]
+    fn builds_a_mysql8_schema() {
+        let catalog = mysql8_catalog();
+        let include = |_: &str| true;
+        let opts = IntrospectOptions {
+            mapping: MappingOptions::default(),
+            casts: &[],
+            zero_dates: ZeroDates::Null,
+            zone: SourceZone::Utc,
+            include: &include,
+        };
+        let built = build(&catalog, &HashMap::new(), &opts).unwrap();
+        let table = |n: &str| built.schema.tables.iter().find(|t| t.name == n).unwrap();
+        let column = |t: &str, c: &str| table(t).column(c).unwrap().clone();
+
+        assert_eq!(column("customers", "id").pg_type, PgType::BigInt);
+        assert_eq!(
+            column("customers", "id")
+                .identity
+                .as_ref()
+                .unwrap()
+                .source_next,
+            Some(42)
+        );
+        assert_eq!(column("customers", "vip").pg_type, PgType::Boolean);
+        assert_eq!(column("customers", "vip").default.as_deref(), Some("false"));
+        assert_eq!(
+            column("customers", "created").default.as_deref(),
+            Some("CURRENT_TIMESTAMP")
+        );
+        assert!(column("customers", "created").on_update_now);
+        // MySQL 8 writes literal defaults bare.
+        assert_eq!(column("customers", "tag").default.as_deref(), Some("'new'"));
+        assert_eq!(column("customers", "score").default, None);
+        // bigint unsigned AUTO_INCREMENT → bigint identity; the int FK column follows its parent.
+        assert_eq!(column("orders", "id").pg_type, PgType::BigInt);
+        assert_eq!(column("orders", "customer_id").pg_type, PgType::BigInt);
+        assert!(column("orders", "customer_id")
+            .mapping_note
+            .contains("to match \"customers\".\"id\""));
+        assert_eq!(
+            built.reads["orders"].convs[1].target,
+            PgType::BigInt,
+            "the reader converts to the harmonized type"
+        );
+        assert_eq!(table("orders").checks[0].expression, "(\"amount\" >= 0)");
+        // The text column keeps its type, with one warning (not one per pass).
+        assert_eq!(
+            column("notes", "customer_ref").pg_type,
+            PgType::Varchar { length: 20 }
+        );
+        let about: Vec<_> = built
+            .schema
+            .warnings
+            .iter()
+            .filter(|w| w.object.contains("customer_ref"))
+            .collect();
+        assert_eq!(about.len(), 1, "{about:?}");
+        let score: Vec<_> = built
+            .schema
+            .warnings
+            .iter()
+            .filter(|w| w.object.contains("score"))
+            .collect();
+        assert!(score[0].message.contains("not carried over"), "{score:?}");
     }
 }

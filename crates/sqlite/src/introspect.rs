@@ -142,7 +142,11 @@ pub fn introspect(conn: &Connection, opts: &IntrospectOptions<'_>) -> Result<Sql
         let checks = checks(&tables[i], &objects, &mut names, &mut warnings)?;
         tables[i].checks = checks;
     }
-    harmonize_fk_types(&mut tables);
+    // Every value a SQLite column holds is checked against whatever type it gets.
+    warnings.extend(pgcutover_core::harmonize_fk_types(
+        &mut tables,
+        |_, _, _| true,
+    ));
     Ok(SqliteSchema {
         schema: Schema {
             tables,
@@ -620,45 +624,4 @@ fn checks(
         }
     }
     Ok(out)
-}
-
-/// A foreign-key column gets exactly its referenced column's type, or PostgreSQL refuses the
-/// constraint (SQLite lets a TEXT column reference an INTEGER key, as Prisma's files do).
-fn harmonize_fk_types(tables: &mut [Table]) {
-    for _ in 0..tables.len().max(1) {
-        let mut changed = false;
-        for ti in 0..tables.len() {
-            for fi in 0..tables[ti].foreign_keys.len() {
-                let fk = tables[ti].foreign_keys[fi].clone();
-                let Some(parent) = tables.iter().find(|t| t.name == fk.ref_table) else {
-                    continue;
-                };
-                let wanted: Vec<Option<PgType>> = fk
-                    .ref_columns
-                    .iter()
-                    .map(|c| parent.column(c).map(|c| c.pg_type.clone()))
-                    .collect();
-                let parent_name = parent.name.clone();
-                for (col, want) in fk.columns.iter().zip(wanted) {
-                    let Some(want) = want else { continue };
-                    if let Some(c) = tables[ti].columns.iter_mut().find(|c| &c.name == col) {
-                        if c.pg_type != want {
-                            c.mapping_note = format!(
-                                "{} (declared {}), made {} to match the column it references in {}",
-                                c.mapping_note,
-                                c.pg_type.sql(),
-                                want.sql(),
-                                quote_ident(&parent_name)
-                            );
-                            c.pg_type = want;
-                            changed = true;
-                        }
-                    }
-                }
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
 }
