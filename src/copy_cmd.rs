@@ -30,19 +30,14 @@ use crate::exit::{Exit, ExitCode};
 use crate::output::Printer;
 use crate::readers::{Batch, MysqlPool, ReaderOutcome, Readers};
 use crate::report::{Report, StepReport, TableReport};
-use crate::source::{load_schema, value_policy, Loaded, SourceSpec};
+use crate::source::{load_schema, resolve, value_policy, Loaded, SourceSpec};
 
 /// Batches in flight per table between reader and writer.
 const CHANNEL_BATCHES: usize = 2;
 
 pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let started = Instant::now();
-    let source = SourceSpec::parse(
-        &args.endpoints.source,
-        args.endpoints.source_password_file.as_deref(),
-    )?;
-    let target =
-        Target::parse(&args.endpoints.target).map_err(|e| Exit::new(ExitCode::USAGE, e, None))?;
+    let (source, target) = resolve(&args.endpoints)?;
     let schema_name = args.select.target_schema.clone();
     let jobs = args
         .jobs

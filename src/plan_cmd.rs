@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::cli::{Format, PlanArgs};
 use crate::exit::{Exit, ExitCode};
 use crate::output::Printer;
-use crate::source::{load_schema, SourceSpec};
+use crate::source::{load_schema, resolve, SourceSpec};
 
 #[derive(Serialize)]
 pub struct Plan<'a> {
@@ -102,16 +102,11 @@ pub fn build<'a>(
 }
 
 pub async fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, Exit> {
-    let source = SourceSpec::parse(
-        &args.endpoints.source,
-        args.endpoints.source_password_file.as_deref(),
-    )?;
-    let target =
-        Target::parse(&args.endpoints.target).map_err(|e| Exit::new(ExitCode::USAGE, e, None))?;
-    let sqlite = load_schema(&source, &args.select, &args.values).await?;
+    let (source, target) = resolve(&args.endpoints)?;
+    let loaded = load_schema(&source, &args.select, &args.values).await?;
     let schema_name = args.select.target_schema.as_str();
     // The target is only read, to say what a copy would find there; plan works without it.
-    let names: Vec<&str> = sqlite
+    let names: Vec<&str> = loaded
         .schema
         .tables
         .iter()
@@ -129,7 +124,7 @@ pub async fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             Vec::new()
         }
     };
-    let plan = build(&source, &target, schema_name, &sqlite.schema, existing);
+    let plan = build(&source, &target, schema_name, &loaded.schema, existing);
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {

@@ -8,10 +8,11 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use pgcutover_core::Schema;
 use pgcutover_mysql::types::{CastRule, MappingOptions};
 use pgcutover_mysql::{MysqlSource, SourceZone, ZeroDates};
+use pgcutover_postgres::Target;
 use pgcutover_sqlite::{EpochSetting, IntrospectOptions, NulPolicy, Utf8Policy, ValuePolicy};
 
 use crate::cli::{
-    DatetimeAs, EnumAs, EpochArg, NulArg, SelectArgs, Utf8Arg, ValueArgs, ZeroDatesArg,
+    DatetimeAs, Endpoints, EnumAs, EpochArg, NulArg, SelectArgs, Utf8Arg, ValueArgs, ZeroDatesArg,
 };
 use crate::exit::{Exit, ExitCode};
 
@@ -71,6 +72,13 @@ impl SourceSpec {
             SourceSpec::Mysql(m) => m.display(),
         }
     }
+}
+
+/// The SOURCE and TARGET arguments, parsed (nothing is opened yet).
+pub fn resolve(e: &Endpoints) -> Result<(SourceSpec, Target), Exit> {
+    let source = SourceSpec::parse(&e.source, e.source_password_file.as_deref())?;
+    let target = Target::parse(&e.target).map_err(|err| Exit::new(ExitCode::USAGE, err, None))?;
+    Ok((source, target))
 }
 
 /// Opens one MySQL session, or says what to check.

@@ -114,3 +114,36 @@ pub fn recycle<'b>(mut v: Vec<Value<'_>>) -> Vec<Value<'b>> {
     v.clear();
     v.into_iter().map(|_| Value::Null).collect()
 }
+
+/// Parses the 36-character text form of a UUID (`8-4-4-4-12` hex digits).
+pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
+    let groups: Vec<&str> = s.split('-').collect();
+    if s.len() != 36 || groups.iter().map(|g| g.len()).collect::<Vec<_>>() != [8, 4, 4, 4, 12] {
+        return None;
+    }
+    let hex: String = groups.concat();
+    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_parse_only_in_their_text_form() {
+        assert_eq!(
+            parse_uuid("00010203-0405-0607-0809-0a0b0c0d0e0f"),
+            Some([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
+        );
+        assert_eq!(parse_uuid("000102030405060708090a0b0c0d0e0f----"), None);
+        assert_eq!(parse_uuid("0001020g-0405-0607-0809-0a0b0c0d0e0f"), None);
+        assert_eq!(parse_uuid("+0010203-0405-0607-0809-0a0b0c0d0e0f"), None);
+    }
+}

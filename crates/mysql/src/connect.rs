@@ -130,9 +130,11 @@ impl MysqlSource {
             ssl_mode: SslMode::Preferred,
             ssl_ca: None,
         };
+        let mut mode_given = false;
         for (k, v) in url.query_pairs() {
             match k.to_ascii_lowercase().replace('_', "-").as_str() {
                 "ssl-mode" | "sslmode" => {
+                    mode_given = true;
                     source.ssl_mode = SslMode::parse(&v).ok_or_else(|| {
                         SourceUrlError::Invalid(format!(
                             "ssl-mode={v} is not one of disabled, preferred, required, verify-ca, verify-identity"
@@ -148,12 +150,7 @@ impl MysqlSource {
                 }
             }
         }
-        if source.ssl_ca.is_some()
-            && !matches!(source.ssl_mode, SslMode::VerifyCa | SslMode::VerifyIdentity)
-            && url
-                .query_pairs()
-                .all(|(k, _)| !k.eq_ignore_ascii_case("ssl-mode"))
-        {
+        if source.ssl_ca.is_some() && !mode_given {
             // As the mysql client does: a CA without a mode means "verify against it".
             source.ssl_mode = SslMode::VerifyCa;
         }
@@ -401,6 +398,14 @@ mod tests {
         // A CA alone means: verify against it.
         let s = MysqlSource::parse("mysql://u@h/db?ssl-ca=/ca.pem", None, None).unwrap();
         assert_eq!(s.ssl_mode, SslMode::VerifyCa);
+        // …but an explicit mode, in any spelling, stays.
+        let s = MysqlSource::parse(
+            "mysql://u@h/db?ssl_mode=required&ssl-ca=/ca.pem",
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.ssl_mode, SslMode::Required);
     }
 
     #[test]

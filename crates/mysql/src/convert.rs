@@ -159,7 +159,7 @@ fn convert_value<'a>(
         (Kind::Int { .. } | Kind::TinyIntOne { .. } | Kind::Year | Kind::Bit { .. }, t)
             if t.is_integer()
                 || matches!(t, P::Numeric { .. } | P::Real | P::Double)
-                || is_text(t) =>
+                || t.is_text() =>
         {
             let n = integer(v, matches!(c.kind, Kind::Bit { .. })).ok_or_else(unexpected)?;
             from_integer(n, t)
@@ -218,7 +218,7 @@ fn convert_value<'a>(
                         .map_err(|_| problem(format!("{s} is not a whole number"), HINT_TYPE))?;
                     from_integer(n, t)
                 }
-                t if is_text(t) => text_value(Cow::Borrowed(s), t),
+                t if t.is_text() => text_value(Cow::Borrowed(s), t),
                 _ => Err(unexpected()),
             }
         }
@@ -242,7 +242,7 @@ fn convert_value<'a>(
                         ))
                     }
                 }
-                t if is_text(t) => {
+                t if t.is_text() => {
                     let s = match v {
                         My::Float(x) => x.to_string(),
                         _ => f.to_string(),
@@ -273,28 +273,15 @@ fn convert_value<'a>(
                 // TIMESTAMP is read in the session's zone, UTC; DATETIME in --source-timezone.
                 P::Timestamptz if c.kind == Kind::Timestamp => Ok(Value::Timestamp(micros)),
                 P::Timestamptz => c.zone.to_utc(micros).map(Value::Timestamp),
-                t if is_text(t) => {
-                    let s = if c.kind == Kind::Date {
-                        format!("{y:04}-{m:02}-{d:02}")
-                    } else if *us == 0 {
-                        format!("{y:04}-{m:02}-{d:02} {hh:02}:{mi:02}:{ss:02}")
-                    } else {
-                        format!("{y:04}-{m:02}-{d:02} {hh:02}:{mi:02}:{ss:02}.{us:06}")
-                    };
-                    text_value(Cow::Owned(s), t)
+                t if t.is_text() && c.kind == Kind::Date => {
+                    text_value(Cow::Owned(format!("{y:04}-{m:02}-{d:02}")), t)
                 }
+                t if t.is_text() => text_value(Cow::Owned(display(v)), t),
                 _ => Err(unexpected()),
             }
         }
         (Kind::Time, t) => {
-            let My::Time(neg, days, h, m, s, us) = v else {
-                return Err(unexpected());
-            };
-            let abs = (((i64::from(*days) * 24 + i64::from(*h)) * 60 + i64::from(*m)) * 60
-                + i64::from(*s))
-                * 1_000_000
-                + i64::from(*us);
-            let micros = if *neg { -abs } else { abs };
+            let micros = time_micros(v).ok_or_else(unexpected)?;
             match t {
                 P::Time if (0..MICROS_PER_DAY).contains(&micros) => Ok(Value::Time(micros)),
                 P::Time => Err(problem(
@@ -302,7 +289,7 @@ fn convert_value<'a>(
                     "it appeared after the copy started; run it again (the schema pass picks interval), or --cast TABLE.COLUMN=interval",
                 )),
                 P::Interval => Ok(Value::Interval(micros)),
-                t if is_text(t) => text_value(Cow::Owned(format_time_of_mysql(micros)), t),
+                t if t.is_text() => text_value(Cow::Owned(format_time_of_mysql(micros)), t),
                 _ => Err(unexpected()),
             }
         }
@@ -350,16 +337,12 @@ fn convert_value<'a>(
                 }
                 P::Enum { .. } => Ok(Value::Text(text)),
                 P::TextArray => Ok(Value::CommaList(text)),
-                t if is_text(t) => text_value(text, t),
+                t if t.is_text() => text_value(text, t),
                 _ => Err(unexpected()),
             }
         }
         _ => Err(unexpected()),
     }
-}
-
-fn is_text(t: &PgType) -> bool {
-    matches!(t, PgType::Text | PgType::Varchar { .. })
 }
 
 fn text_value<'a>(text: Cow<'a, str>, t: &PgType) -> Result<Value<'a>, Problem> {
@@ -410,7 +393,7 @@ fn from_integer(n: i128, t: &PgType) -> Result<Value<'static>, Problem> {
             format!("{n} has more digits than {} holds exactly", t.sql()),
             HINT_TYPE,
         )),
-        t if is_text(t) => text_value(Cow::Owned(n.to_string()), t),
+        t if t.is_text() => text_value(Cow::Owned(n.to_string()), t),
         _ => Err(out_of_range()),
     }
 }
@@ -424,6 +407,17 @@ fn left_aligned(n: u64, bits: u32) -> Vec<u8> {
         (u128::from(n) << (nbytes as u32 * 8 - bits)) as u64
     };
     shifted.to_be_bytes()[8 - nbytes..].to_vec()
+}
+
+/// A TIME value in signed microseconds.
+fn time_micros(v: &My) -> Option<i64> {
+    let My::Time(neg, days, h, m, s, us) = v else {
+        return None;
+    };
+    let abs = (((i64::from(*days) * 24 + i64::from(*h)) * 60 + i64::from(*m)) * 60 + i64::from(*s))
+        * 1_000_000
+        + i64::from(*us);
+    Some(if *neg { -abs } else { abs })
 }
 
 /// `-838:59:59.000001` style, as MySQL writes TIME.
@@ -444,17 +438,10 @@ fn to_uuid(b: &[u8]) -> Result<[u8; 16], Problem> {
     if let Ok(arr) = <[u8; 16]>::try_from(b) {
         return Ok(arr);
     }
-    let s = std::str::from_utf8(b).map_err(|_| problem("not a UUID", HINT))?;
-    let hex: Vec<u8> = s.bytes().filter(|&c| c != b'-').collect();
-    if hex.len() != 32 || s.len() != 36 {
-        return Err(problem("text is not a UUID", HINT));
-    }
-    let mut out = [0u8; 16];
-    for (i, pair) in hex.chunks(2).enumerate() {
-        let pair = std::str::from_utf8(pair).map_err(|_| problem("text is not a UUID", HINT))?;
-        out[i] = u8::from_str_radix(pair, 16).map_err(|_| problem("text is not a UUID", HINT))?;
-    }
-    Ok(out)
+    std::str::from_utf8(b)
+        .ok()
+        .and_then(pgcutover_core::value::parse_uuid)
+        .ok_or_else(|| problem("not a UUID", HINT))
 }
 
 fn describe(v: &My) -> &'static str {
@@ -470,17 +457,12 @@ fn describe(v: &My) -> &'static str {
     }
 }
 
-/// How a value shows in a reject: text as text, bytes as hex, numbers and dates as MySQL writes them.
+/// How a value shows in a reject (and a date or time as text): text as text, bytes as hex,
+/// numbers and dates as MySQL writes them.
 pub fn display(v: &My) -> String {
     match v {
         My::Bytes(b) => pgcutover_core::reject::display_value(b),
-        My::Time(neg, d, h, m, s, us) => {
-            let abs = (((i64::from(*d) * 24 + i64::from(*h)) * 60 + i64::from(*m)) * 60
-                + i64::from(*s))
-                * 1_000_000
-                + i64::from(*us);
-            format_time_of_mysql(if *neg { -abs } else { abs })
-        }
+        My::Time(..) => format_time_of_mysql(time_micros(v).unwrap_or_default()),
         My::Date(y, mo, d, h, mi, s, us) => {
             if *us == 0 {
                 format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")

@@ -15,7 +15,9 @@ use pgcutover_core::{
 
 use crate::catalog::{read_catalog, Catalog, ColumnRow, Flavor};
 use crate::convert::{ColumnConv, SourceZone, ZeroDates};
-use crate::types::{can_convert, default_type, find_cast, CastRule, Kind, MappingOptions};
+use crate::types::{
+    can_convert, default_type, find_cast, take_quoted, CastRule, Kind, MappingOptions,
+};
 
 /// A MySQL identifier in backquotes: the one way a name reaches the source's SQL.
 pub fn mysql_ident(name: &str) -> String {
@@ -455,14 +457,7 @@ pub fn build(
             &mut names,
             &mut warnings,
         );
-        add_checks(
-            catalog,
-            &t.name,
-            &rows,
-            &mut table,
-            &mut names,
-            &mut warnings,
-        );
+        add_checks(catalog, &t.name, &mut table, &mut names, &mut warnings);
         for ch in &mut table.checks {
             if ch.name.is_empty() {
                 ch.name = names.allocate(&format!("{}_check", table.name));
@@ -774,7 +769,6 @@ fn unique_ci_warning(
 fn add_checks(
     catalog: &Catalog,
     source: &str,
-    rows: &[&ColumnRow],
     table: &mut Table,
     names: &mut NameAllocator,
     warnings: &mut Vec<Warning>,
@@ -788,7 +782,7 @@ fn add_checks(
             quote_ident(&ch.name),
             quote_ident(&table.name)
         );
-        match translate_check(&ch.clause, rows, table) {
+        match translate_check(&ch.clause, table) {
             Some(expression) => table.checks.push(Check {
                 name: names.allocate(&ch.name),
                 expression,
@@ -806,7 +800,7 @@ fn add_checks(
 
 /// Translates a CHECK clause that uses only column names, literals, comparisons, arithmetic,
 /// AND/OR/NOT, IS [NOT] NULL, IN, BETWEEN and LIKE. Anything else: None.
-fn translate_check(clause: &str, rows: &[&ColumnRow], table: &Table) -> Option<String> {
+fn translate_check(clause: &str, table: &Table) -> Option<String> {
     let mut out = String::new();
     let b = clause.as_bytes();
     let mut i = 0;
@@ -814,51 +808,17 @@ fn translate_check(clause: &str, rows: &[&ColumnRow], table: &Table) -> Option<S
         let ch = b[i] as char;
         match ch {
             '`' => {
-                let mut name = String::new();
-                i += 1;
-                loop {
-                    match b.get(i)? {
-                        b'`' if b.get(i + 1) == Some(&b'`') => {
-                            name.push('`');
-                            i += 2;
-                        }
-                        b'`' => {
-                            i += 1;
-                            break;
-                        }
-                        _ => {
-                            let s = &clause[i..];
-                            let c = s.chars().next()?;
-                            name.push(c);
-                            i += c.len_utf8();
-                        }
-                    }
-                }
-                rows.iter().find(|c| c.name == name)?;
+                let (name, used) = take_quoted(&clause[i..], '`')?;
+                i += used;
                 let target = table.columns.iter().find(|c| c.source_name == name)?;
                 out.push_str(&quote_ident(&target.name));
             }
             '\'' => {
-                let mut lit = String::new();
-                i += 1;
-                loop {
-                    match b.get(i)? {
-                        b'\'' if b.get(i + 1) == Some(&b'\'') => {
-                            lit.push('\'');
-                            i += 2;
-                        }
-                        b'\'' => {
-                            i += 1;
-                            break;
-                        }
-                        b'\\' => return None,
-                        _ => {
-                            let c = clause[i..].chars().next()?;
-                            lit.push(c);
-                            i += c.len_utf8();
-                        }
-                    }
+                let (lit, used) = take_quoted(&clause[i..], '\'')?;
+                if lit.contains('\\') {
+                    return None; // MySQL's backslash escapes mean something else in PostgreSQL
                 }
+                i += used;
                 out.push_str(&quote_literal(&lit));
             }
             c if c.is_ascii_digit() || c == '.' => {

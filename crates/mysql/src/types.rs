@@ -109,34 +109,41 @@ impl Kind {
 pub fn parse_labels(column_type: &str) -> Result<Vec<String>, String> {
     let bad = || format!("cannot read the labels of {column_type}");
     let open = column_type.find('(').ok_or_else(bad)?;
-    let inner = column_type[open + 1..]
+    let mut rest = column_type[open + 1..]
         .trim_end()
         .strip_suffix(')')
         .ok_or_else(bad)?;
     let mut labels = Vec::new();
-    let mut chars = inner.chars().peekable();
     loop {
-        match chars.next() {
-            None => break,
-            Some('\'') => {
-                let mut label = String::new();
-                loop {
-                    match chars.next().ok_or_else(bad)? {
-                        '\'' if chars.peek() == Some(&'\'') => {
-                            chars.next();
-                            label.push('\'');
-                        }
-                        '\'' => break,
-                        c => label.push(c),
-                    }
-                }
-                labels.push(label);
-            }
-            Some(',') | Some(' ') => {}
-            Some(_) => return Err(bad()),
+        rest = rest.trim_start_matches([',', ' ']);
+        if rest.is_empty() {
+            return Ok(labels);
+        }
+        let (label, used) = take_quoted(rest, '\'').ok_or_else(bad)?;
+        labels.push(label);
+        rest = &rest[used..];
+    }
+}
+
+/// Reads a `quote`-delimited token at the start of `s` (the quote doubled inside stands for
+/// itself): its content, and how many bytes it took. None if `s` does not start with one.
+pub(crate) fn take_quoted(s: &str, quote: char) -> Option<(String, usize)> {
+    let mut chars = s.char_indices().peekable();
+    if chars.next()?.1 != quote {
+        return None;
+    }
+    let mut out = String::new();
+    while let Some((i, c)) = chars.next() {
+        if c != quote {
+            out.push(c);
+        } else if chars.peek().map(|&(_, n)| n) == Some(quote) {
+            chars.next();
+            out.push(quote);
+        } else {
+            return Some((out, i + c.len_utf8()));
         }
     }
-    Ok(labels)
+    None
 }
 
 /// Options of the default mapping.

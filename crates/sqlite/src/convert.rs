@@ -332,21 +332,8 @@ fn to_uuid(v: ValueRef<'_>) -> Result<[u8; 16], Problem> {
     const HINT: &str = "a UUID is 36-character text or a 16-byte blob";
     match v {
         ValueRef::Blob(b) if b.len() == 16 => Ok(b.try_into().expect("length checked")),
-        ValueRef::Text(b) => {
-            let s = utf8(b)?;
-            let hex: Vec<u8> = s.bytes().filter(|&c| c != b'-').collect();
-            if hex.len() != 32 || s.len() != 36 {
-                return Err(problem("text is not a UUID", HINT));
-            }
-            let mut out = [0u8; 16];
-            for (i, pair) in hex.chunks(2).enumerate() {
-                let pair =
-                    std::str::from_utf8(pair).map_err(|_| problem("text is not a UUID", HINT))?;
-                out[i] = u8::from_str_radix(pair, 16)
-                    .map_err(|_| problem("text is not a UUID", HINT))?;
-            }
-            Ok(out)
-        }
+        ValueRef::Text(b) => pgcutover_core::value::parse_uuid(utf8(b)?)
+            .ok_or_else(|| problem("text is not a UUID", HINT)),
         other => Err(problem(format!("{} in a UUID column", class(other)), HINT)),
     }
 }
