@@ -234,6 +234,18 @@ impl MysqlSource {
 
     /// Opens one session, set up for reading (see [`SESSION_SETUP`]).
     pub async fn connect(&self) -> Result<Conn, ConnectError> {
+        match self.connect_once().await {
+            // mysql_common's AuthSwitchRequest::plugin_data drops a trailing 0 byte (it is the
+            // terminator of a native-password scramble), so a MariaDB ed25519 nonce that ends
+            // in 0x00, one login in 256, is signed short and refused. A new session gets a new
+            // nonce: one more try turns that into one in 65536, and costs a user with a really
+            // wrong password one extra refused attempt.
+            Err(e) if e.code == Some(1045) && self.password.is_some() => self.connect_once().await,
+            other => other,
+        }
+    }
+
+    async fn connect_once(&self) -> Result<Conn, ConnectError> {
         let tls = self.ssl_opts();
         let use_tls = tls.is_some() && self.socket.is_none();
         let first = Conn::new(self.opts(if use_tls { tls } else { None })).await;
@@ -255,6 +267,8 @@ impl MysqlSource {
 #[error("cannot connect to {target}: {message}")]
 pub struct ConnectError {
     pub target: String,
+    /// The server's error number, when the server refused.
+    pub code: Option<u16>,
     pub message: String,
     pub hint: String,
 }
@@ -264,6 +278,10 @@ impl ConnectError {
         let (message, hint) = explain(source, &e);
         ConnectError {
             target: source.display(),
+            code: match &e {
+                mysql_async::Error::Server(s) => Some(s.code),
+                _ => None,
+            },
             message,
             hint,
         }
