@@ -84,7 +84,29 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             anyhow!("the target already has {} table(s) this copy would create: {}", existing.len(), existing.iter().map(|n| quote_ident(n)).collect::<Vec<_>>().join(", ")),
             Some("nothing was written. Use --drop-existing to replace them, --data-only to load into them, or --target-schema to copy elsewhere".to_owned()),
         ));
+    }
+
+    // The readers (and with --consistent, the snapshot) come before anything is written, so a
+    // source that cannot be read leaves the target untouched.
+    let readers = if args.schema_only {
+        None
     } else {
+        Some(match &source {
+            SourceSpec::Sqlite(path) => Readers::Sqlite {
+                path: path.clone(),
+                policy,
+            },
+            SourceSpec::Mysql(m) => {
+                if args.consistent {
+                    printer
+                        .info("--consistent: taking one snapshot of the source for every reader");
+                }
+                Readers::Mysql(MysqlPool::start(m, jobs, args.consistent, policy).await?)
+            }
+        })
+    };
+
+    if !args.data_only {
         create_tables(&client, &schema_name, schema, args.drop_existing, &existing).await?;
         printer.info(&format!(
             "created {} table(s) in schema {}",
@@ -94,7 +116,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     }
 
     let rejects = Arc::new(RejectLog::new(args.rejects.clone()));
-    if !args.schema_only {
+    if let Some(readers) = &readers {
         let order: Vec<usize> = if args.data_only {
             // The target enforces its foreign keys during a data-only load: parents first.
             let order = pgcutover_plan::load_order(schema);
@@ -110,24 +132,11 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             idx
         };
         let parallel = if args.data_only { 1 } else { jobs };
-        let readers = match &source {
-            SourceSpec::Sqlite(path) => Readers::Sqlite {
-                path: path.clone(),
-                policy,
-            },
-            SourceSpec::Mysql(m) => {
-                if args.consistent {
-                    printer
-                        .info("--consistent: taking one snapshot of the source for every reader");
-                }
-                Readers::Mysql(MysqlPool::start(m, jobs, args.consistent, policy).await?)
-            }
-        };
         let copied = copy_tables(
             &target,
             &schema_name,
             &loaded,
-            &readers,
+            readers,
             &order,
             parallel,
             args.batch_rows as usize,
@@ -135,7 +144,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             printer,
         )
         .await;
-        if let Readers::Mysql(pool) = &readers {
+        if let Readers::Mysql(pool) = readers {
             pool.close();
         }
         report.tables = copied?;

@@ -300,6 +300,7 @@ impl MysqlPool {
             // Every session has its snapshot (or failed): let writes go on.
             let _ = c.query_drop("UNLOCK TABLES").await;
             let _ = c.disconnect().await;
+            test_pause_after_snapshot().await;
         }
         if let Some(e) = first_error {
             return Err(e);
@@ -360,6 +361,25 @@ impl MysqlPool {
     /// Lets the reader threads end (each closes its session) once the queue is empty.
     pub fn close(&self) {
         self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+/// For the test that proves the snapshot is shared: when PGCUTOVER_TEST_PAUSE_AFTER_SNAPSHOT
+/// names a file, create it once the snapshot is taken and the lock released, then wait (at most
+/// a minute) until the test, having written to the source, removes it. Inert when unset.
+async fn test_pause_after_snapshot() {
+    let Some(path) = std::env::var_os("PGCUTOVER_TEST_PAUSE_AFTER_SNAPSHOT") else {
+        return;
+    };
+    let path = std::path::PathBuf::from(path);
+    if std::fs::write(&path, b"snapshot taken\n").is_err() {
+        return;
+    }
+    for _ in 0..3000 {
+        if !path.exists() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 

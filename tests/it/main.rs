@@ -14,3 +14,4 @@ mod mysql_awkward;
 mod mysql_cli;
 mod mysql_compare;
 mod mysql_datasets;
+mod mysql_options;

@@ -273,10 +273,7 @@ fn convert_value<'a>(
                 // TIMESTAMP is read in the session's zone, UTC; DATETIME in --source-timezone.
                 P::Timestamptz if c.kind == Kind::Timestamp => Ok(Value::Timestamp(micros)),
                 P::Timestamptz => c.zone.to_utc(micros).map(Value::Timestamp),
-                t if t.is_text() && c.kind == Kind::Date => {
-                    text_value(Cow::Owned(format!("{y:04}-{m:02}-{d:02}")), t)
-                }
-                t if t.is_text() => text_value(Cow::Owned(display(v)), t),
+                t if t.is_text() => text_value(Cow::Owned(display(&c.kind, v)), t),
                 _ => Err(unexpected()),
             }
         }
@@ -459,10 +456,12 @@ fn describe(v: &My) -> &'static str {
 
 /// How a value shows in a reject (and a date or time as text): text as text, bytes as hex,
 /// numbers and dates as MySQL writes them.
-pub fn display(v: &My) -> String {
+/// A source value as MySQL would print it, for reject messages: a DATE without a time of day.
+pub fn display(kind: &Kind, v: &My) -> String {
     match v {
         My::Bytes(b) => pgcutover_core::reject::display_value(b),
         My::Time(..) => format_time_of_mysql(time_micros(v).unwrap_or_default()),
+        My::Date(y, mo, d, ..) if *kind == Kind::Date => format!("{y:04}-{mo:02}-{d:02}"),
         My::Date(y, mo, d, h, mi, s, us) => {
             if *us == 0 {
                 format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")

@@ -112,7 +112,13 @@ pub async fn read_table<S: RowSink>(
                 } else {
                     read.key_columns
                         .iter()
-                        .map(|&k| format!("{}={}", table.columns[k].name, display(&raw[k])))
+                        .map(|&k| {
+                            format!(
+                                "{}={}",
+                                table.columns[k].name,
+                                display(&read.convs[k].kind, &raw[k])
+                            )
+                        })
                         .collect::<Vec<_>>()
                         .join(", ")
                 };
@@ -120,7 +126,7 @@ pub async fn read_table<S: RowSink>(
                     table: table.name.clone(),
                     key,
                     column: table.columns[i].name.clone(),
-                    value: display(&raw[i]),
+                    value: display(&read.convs[i].kind, &raw[i]),
                     reason: p.reason,
                     hint: p.hint.to_owned(),
                 })
