@@ -15,3 +15,4 @@ mod mysql_cli;
 mod mysql_compare;
 mod mysql_datasets;
 mod mysql_options;
+mod mysql_tls;

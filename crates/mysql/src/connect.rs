@@ -299,8 +299,13 @@ pub fn explain(source: &MysqlSource, e: &mysql_async::Error) -> (String, String)
         Error::Server(s) => {
             let hint = match s.code {
                 1045 => format!(
-                    "check the user {:?} and its password (MYSQL_PWD or --source-password-file), and that the user may connect from this host",
-                    source.user
+                    "check the user {:?} and its password (MYSQL_PWD or --source-password-file), and that the user may connect from this host{}",
+                    source.user,
+                    if source.ssl_mode == SslMode::Disabled {
+                        "; an account created with REQUIRE SSL is refused like this without TLS: leave out ssl-mode=disabled"
+                    } else {
+                        ""
+                    }
                 ),
                 1044 | 1049 => format!(
                     "check that the database {:?} exists and that {:?} may read it",
