@@ -361,7 +361,8 @@ pub fn explain(source: &MysqlSource, e: &mysql_async::Error) -> (String, String)
 
 fn auth_plugin_hint(message: &str) -> String {
     if message.contains("caching_sha2_password") && message.contains("secure") {
-        // MySQL 8's default plugin needs TLS or the server's RSA key for a full login over TCP.
+        // libmysqlclient's words when caching_sha2_password's full login has neither TLS nor
+        // the server's RSA key; our driver fetches the key instead, so this is a safety net.
         "caching_sha2_password needs a secure connection for the first login: use ssl-mode=required (or log in once with the mysql client to fill the server's cache)".to_owned()
     } else {
         "the user's authentication plugin was refused: use mysql_native_password, caching_sha2_password or ed25519".to_owned()
