@@ -394,3 +394,97 @@ async fn consistent_readers_share_one_snapshot() {
     );
     db.drop().await;
 }
+
+#[tokio::test]
+async fn generated_columns_are_computed_by_postgresql_when_their_expression_translates() {
+    let name = "pgctit_opt_gen";
+    mysql_db_from_sql(
+        name,
+        "CREATE TABLE g (
+           id INT PRIMARY KEY,
+           price DECIMAL(10,2), qty INT, d DOUBLE, f VARCHAR(10), l VARCHAR(10), j JSON,
+           total DECIMAL(12,2) AS (price * qty) STORED,
+           full_name VARCHAR(30) AS (CONCAT(f, ' ', l)) VIRTUAL,
+           dd DOUBLE AS (d * 2 + qty) VIRTUAL,
+           neg INT AS (-qty + 1) PERSISTENT,
+           ratio DECIMAL(10,4) AS (price / qty) STORED,
+           jn VARCHAR(20) AS (JSON_UNQUOTE(JSON_EXTRACT(j, '$.name'))) VIRTUAL
+         );
+         INSERT INTO g (id, price, qty, d, f, l, j) VALUES
+           (1, 19.99, 3, 0.1, 'Ada', 'Lovelace', '{\"name\": \"x\"}'),
+           (2, -0.01, 7, -1e300, 'only', NULL, NULL),
+           (3, NULL, NULL, NULL, NULL, NULL, '{}'),
+           (4, 9999999.99, 1000, 1e300, '', '', '{\"name\": 1.0}');",
+    )
+    .await;
+    let db = TestDb::new("my_opt_gen").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("report.json");
+    let out = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            &source_url(name),
+            &db.url,
+            "--report",
+            report.to_str().expect("utf-8"),
+        ],
+    );
+    expect_code(&out, 0);
+    let client = db.client().await;
+    // Translated: generated in PostgreSQL. Not translated: plain columns with MySQL's values.
+    assert_eq!(
+        query_strings(
+            &client,
+            "SELECT attname::text, attgenerated::text FROM pg_attribute \
+             WHERE attrelid = 'g'::regclass AND attnum > 7 ORDER BY attnum"
+        )
+        .await,
+        [
+            ["total", "s"],
+            ["full_name", "s"],
+            ["dd", "s"],
+            ["neg", "s"],
+            ["ratio", ""],
+            ["jn", ""]
+        ]
+        .iter()
+        .map(|r| r.iter().map(|v| Some((*v).to_owned())).collect::<Vec<_>>())
+        .collect::<Vec<_>>()
+    );
+    // Every value PostgreSQL computed is the one MySQL computed.
+    let compared =
+        crate::mysql_compare::assert_same_mysql_data(name, &client, &Default::default()).await;
+    assert_eq!(compared, 4, "rows compared");
+    let warnings = crate::harness::read_json(&report)["warnings"].to_string();
+    assert!(
+        warnings.contains("VIRTUAL generated column becomes STORED"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("generated column (`price` / `qty`) copied as a plain column"),
+        "{warnings}"
+    );
+    // New rows get their values from PostgreSQL.
+    client
+        .execute(
+            "INSERT INTO g (id, price, qty, d, f, l) VALUES (5, 2.50, 4, 1.5, 'a', 'b')",
+            &[],
+        )
+        .await
+        .expect("insert");
+    assert_eq!(
+        query_strings(
+            &client,
+            "SELECT total::text, full_name, dd::text, neg::text FROM g WHERE id = 5"
+        )
+        .await,
+        vec![vec![
+            Some("10.00".to_owned()),
+            Some("a b".to_owned()),
+            Some("7".to_owned()),
+            Some("-3".to_owned())
+        ]]
+    );
+    db.drop().await;
+}

@@ -276,6 +276,8 @@ pub fn build(
         let mut columns = Vec::new();
         let mut kinds = Vec::new();
         let mut checks = Vec::new();
+        // Per column: its generation expression and whether it is VIRTUAL.
+        let mut generation: Vec<Option<(String, bool)>> = Vec::new();
         for c in &rows {
             let json = json_cols.contains(&(t.name.clone(), c.name.clone()));
             let kind = Kind::of(c, json)
@@ -363,15 +365,6 @@ pub fn build(
             let generated = ["virtual generated", "stored generated", "persistent"]
                 .iter()
                 .any(|g| extra.contains(g));
-            if generated {
-                warnings.push(Warning::new(
-                    object(&c.name),
-                    format!(
-                        "generated column ({}) copied as a plain column holding its values; the expression is not carried over",
-                        c.generation_expression.as_deref().unwrap_or("?")
-                    ),
-                ));
-            }
             let default = if generated || auto_increment {
                 None
             } else {
@@ -426,7 +419,39 @@ pub fn build(
                 mapping_note: note,
                 on_update_now,
                 comment: (!c.comment.is_empty()).then(|| c.comment.clone()),
+                generated: None,
             });
+            generation.push(generated.then(|| {
+                (
+                    c.generation_expression.clone().unwrap_or_default(),
+                    extra.contains("virtual"),
+                )
+            }));
+        }
+        // Generated columns, once every column's type is known: PostgreSQL computes them when
+        // the expression means the same there, else they hold the source's values.
+        for (i, g) in generation.iter().enumerate() {
+            let Some((expr, is_virtual)) = g else {
+                continue;
+            };
+            match translate_generated(expr, &columns[i].pg_type, &columns, &generation) {
+                Some(pg) => {
+                    if *is_virtual {
+                        warnings.push(Warning::new(
+                            object(&rows[i].name),
+                            "VIRTUAL generated column becomes STORED (PostgreSQL 15 has no virtual columns)",
+                        ));
+                    }
+                    columns[i].mapping_note.push_str("; generated, computed by PostgreSQL");
+                    columns[i].generated = Some(pg);
+                }
+                None => warnings.push(Warning::new(
+                    object(&rows[i].name),
+                    format!(
+                        "generated column ({expr}) copied as a plain column holding its values; the expression does not translate to one that gives the same values in PostgreSQL"
+                    ),
+                )),
+            }
         }
         let select = format!(
             "SELECT {} FROM {}.{}",
@@ -800,6 +825,144 @@ fn add_checks(
 
 /// Translates a CHECK clause that uses only column names, literals, comparisons, arithmetic,
 /// AND/OR/NOT, IS [NOT] NULL, IN, BETWEEN and LIKE. Anything else: None.
+/// The arithmetic a generated column's expression is computed in, chosen by its own type.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Arith {
+    /// MySQL computes integer `+ - *` in BIGINT.
+    Int,
+    /// Exact decimal arithmetic.
+    Dec,
+    /// IEEE double, into which MySQL converts FLOAT and integer operands.
+    Float,
+}
+
+/// A MySQL generated column's expression as a PostgreSQL one that computes the same value for
+/// every row, or None. Only what means the same in both is translated:
+/// - `+ - *`, parentheses, unary minus and numeric literals over integer, decimal or floating
+///   columns, computed in the arithmetic of the column's own type (integer → bigint, decimal →
+///   numeric, real/double → double precision), as MySQL computes them;
+/// - `concat(...)` of text columns and string literals into a text column: `||`, which is NULL
+///   when any part is, like CONCAT.
+///
+/// Division, `%`, functions, comparisons and anything else are not translated: their results
+/// differ (integer division, division by zero, collations) or cannot be proved the same.
+fn translate_generated(
+    expr: &str,
+    target: &PgType,
+    columns: &[Column],
+    generation: &[Option<(String, bool)>],
+) -> Option<String> {
+    // A generated column may not refer to another in PostgreSQL.
+    let column = |name: &str| -> Option<&Column> {
+        let i = columns.iter().position(|c| c.source_name == name)?;
+        generation[i].is_none().then_some(&columns[i])
+    };
+    let trimmed = expr.trim();
+    if target.is_text() {
+        let lower = trimmed.to_ascii_lowercase();
+        let inner = lower
+            .starts_with("concat(")
+            .then(|| trimmed.get(7..)?.strip_suffix(')'))??;
+        let mut parts = Vec::new();
+        let mut rest = inner.trim_start();
+        loop {
+            let (part, used) = match rest.chars().next()? {
+                '`' => {
+                    let (name, used) = take_quoted(rest, '`')?;
+                    let c = column(&name)?;
+                    if !c.pg_type.is_text() {
+                        return None;
+                    }
+                    (quote_ident(&c.name), used)
+                }
+                '\'' => {
+                    let (lit, used) = take_quoted(rest, '\'')?;
+                    if lit.contains('\\') {
+                        return None;
+                    }
+                    (quote_literal(&lit), used)
+                }
+                _ => return None,
+            };
+            parts.push(part);
+            rest = rest[used..].trim_start();
+            match rest.chars().next() {
+                None => break,
+                Some(',') => rest = rest[1..].trim_start(),
+                Some(_) => return None,
+            }
+        }
+        return (!parts.is_empty()).then(|| format!("({})", parts.join(" || ")));
+    }
+    let arith = match target {
+        t if t.is_integer() => Arith::Int,
+        PgType::Numeric { .. } => Arith::Dec,
+        PgType::Real | PgType::Double => Arith::Float,
+        _ => return None,
+    };
+    let (cast, literal_ok): (&str, fn(&str) -> bool) = match arith {
+        Arith::Int => ("bigint", |l: &str| !l.contains('.')),
+        Arith::Dec => ("numeric", |_: &str| true),
+        Arith::Float => ("double precision", |_: &str| true),
+    };
+    let mut out = String::new();
+    let mut scale_sum = 0u32;
+    let mut multiplies = false;
+    let b = trimmed.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'`' => {
+                let (name, used) = take_quoted(&trimmed[i..], '`')?;
+                let c = column(&name)?;
+                let fits = match (&c.pg_type, arith) {
+                    (t, _) if t.is_integer() => true,
+                    (PgType::Numeric { precision_scale }, Arith::Dec) => {
+                        scale_sum += precision_scale.map_or(30, |(_, s)| s);
+                        true
+                    }
+                    (PgType::Real | PgType::Double, Arith::Float) => true,
+                    _ => false,
+                };
+                if !fits {
+                    return None;
+                }
+                out.push_str(&format!("({})::{cast}", quote_ident(&c.name)));
+                i += used;
+            }
+            d if d.is_ascii_digit() => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
+                    i += 1;
+                }
+                let lit = &trimmed[start..i];
+                if !literal_ok(lit) || lit.ends_with('.') || lit.matches('.').count() > 1 {
+                    return None;
+                }
+                if let Some((_, frac)) = lit.split_once('.') {
+                    scale_sum += frac.len() as u32;
+                }
+                out.push_str(lit);
+            }
+            b'*' => {
+                multiplies = true;
+                out.push('*');
+                i += 1;
+            }
+            c @ (b' ' | b'(' | b')' | b'+' | b'-') => {
+                out.push(c as char);
+                i += 1;
+            }
+            _ => return None,
+        }
+    }
+    // MySQL keeps at most 30 decimal places in a product; PostgreSQL keeps them all.
+    if arith == Arith::Dec && multiplies && scale_sum > 30 {
+        return None;
+    }
+    (!out.trim().is_empty()).then(|| format!("({})", out.trim()))
+}
+
 fn translate_check(clause: &str, table: &Table) -> Option<String> {
     let mut out = String::new();
     let b = clause.as_bytes();
@@ -1007,6 +1170,93 @@ mod tests {
             default: default.map(Into::into),
             nullable: false,
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn generated_expressions_translate_only_when_they_mean_the_same() {
+        let c = |name: &str, pg_type: PgType| Column {
+            source_name: name.into(),
+            name: name.into(),
+            source_type: String::new(),
+            pg_type,
+            nullable: true,
+            default: None,
+            identity: None,
+            mapping_note: String::new(),
+            on_update_now: false,
+            comment: None,
+            generated: None,
+        };
+        let dec = |p, s| PgType::Numeric {
+            precision_scale: Some((p, s)),
+        };
+        let cols = vec![
+            c("price", dec(10, 2)),
+            c("qty", PgType::Integer),
+            c("d", PgType::Double),
+            c("f", PgType::Varchar { length: 10 }),
+            c("l", PgType::Text),
+            c("flag", PgType::Boolean),
+            c("big", dec(65, 30)),
+            c("g", PgType::BigInt),
+        ];
+        // `g` is itself generated: PostgreSQL cannot refer to it.
+        let mut generation = vec![None; cols.len()];
+        generation[7] = Some(("`qty` + 1".to_owned(), false));
+        let t = |expr: &str, target: PgType| translate_generated(expr, &target, &cols, &generation);
+        assert_eq!(
+            t("`price` * `qty`", dec(12, 2)).as_deref(),
+            Some(r#"(("price")::numeric * ("qty")::numeric)"#)
+        );
+        assert_eq!(
+            t("-`qty` + 1", PgType::Integer).as_deref(),
+            Some(r#"(-("qty")::bigint + 1)"#)
+        );
+        assert_eq!(
+            t("`d` * 2.5 + `qty`", PgType::Double).as_deref(),
+            Some(r#"(("d")::double precision * 2.5 + ("qty")::double precision)"#)
+        );
+        assert_eq!(
+            t("concat(`f`,' ',`l`,'it''s')", PgType::Text).as_deref(),
+            Some(r#"("f" || ' ' || "l" || 'it''s')"#)
+        );
+        for (expr, target, why) in [
+            ("`price` / `qty`", dec(12, 2), "division"),
+            (
+                "`qty` % 3",
+                PgType::Integer,
+                "modulo by zero is NULL in MySQL",
+            ),
+            (
+                "`qty` * 2.5",
+                PgType::Integer,
+                "a decimal literal in integer arithmetic",
+            ),
+            (
+                "`price` * 2",
+                PgType::Integer,
+                "decimal into an integer column",
+            ),
+            ("`d` + 1", dec(10, 2), "double into a decimal column"),
+            ("`flag` + 1", PgType::Integer, "a boolean"),
+            ("`g` * 2", PgType::BigInt, "another generated column"),
+            (
+                "`big` * `big`",
+                dec(65, 30),
+                "a product beyond MySQL's 30 decimals",
+            ),
+            (
+                "json_unquote(json_extract(`j`,'$.name'))",
+                PgType::Text,
+                "a function",
+            ),
+            ("concat(`qty`,'x')", PgType::Text, "a number in concat"),
+            ("concat(`f`,'a\\b')", PgType::Text, "a backslash escape"),
+            ("`qty` > 1", PgType::Boolean, "a comparison"),
+            ("`nope` + 1", PgType::Integer, "an unknown column"),
+        ] {
+            assert_eq!(t(expr, target), None, "{expr} must not translate: {why}");
         }
     }
 

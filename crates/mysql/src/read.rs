@@ -90,6 +90,9 @@ pub async fn read_table<S: RowSink>(
         let mut values = recycle(spare);
         let mut bad = None;
         for (i, (conv, v)) in read.convs.iter().zip(&raw).enumerate() {
+            if !table.columns[i].is_copied() {
+                continue; // PostgreSQL computes it
+            }
             match convert(conv, policy, v) {
                 Ok((out, note)) => {
                     if note == Note::ZeroDate {

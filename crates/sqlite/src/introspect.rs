@@ -328,6 +328,7 @@ fn introspect_table(
                 note
             },
             on_update_now: false,
+            generated: None,
             comment: None,
         });
         epochs.push(epoch);
