@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL (and, with --mariadb, MariaDB) answer on 127.0.0.1, for the demo and
 # the tests. When nothing listens it starts what is installed, installing Debian's packages
-# (postgresql, mariadb-server) if needed. A PostgreSQL it has to create itself is a throwaway
+# (postgresql, mariadb-server, and PostGIS for the MySQL geometry tests) if needed. A PostgreSQL it has to create itself is a throwaway
 # cluster with trust auth in $PGCUTOVER_PGDATA (default /tmp/pgcutover-pgdata).
 # Prints the PostgreSQL admin URL to use on its last line.
 set -euo pipefail
@@ -71,6 +71,16 @@ ensure_mariadb() {
   wait_for "$MY_PORT" || { say "MariaDB did not start"; exit 1; }
 }
 
+# The PostGIS tests need the extension available (not installed: each test database creates it).
+ensure_postgis() {
+  command -v psql >/dev/null || return 0
+  local url="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
+  [[ -n $(psql "$url" -Atqc "SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'" 2>/dev/null) ]] && return
+  local major
+  major=$(psql "$url" -Atqc 'SHOW server_version_num' 2>/dev/null | cut -c1-2)
+  [[ -n "$major" ]] && apt_install "postgresql-$major-postgis-3" || say "PostGIS could not be installed; the PostGIS tests will say so"
+}
+
 ensure_postgres
-[[ $want_mariadb == 1 ]] && ensure_mariadb
+[[ $want_mariadb == 1 ]] && { ensure_mariadb; ensure_postgis; }
 echo "postgresql://postgres@127.0.0.1:$PG_PORT/postgres"

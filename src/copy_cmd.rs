@@ -30,7 +30,7 @@ use crate::exit::{Exit, ExitCode};
 use crate::output::Printer;
 use crate::readers::{Batch, MysqlPool, ReaderOutcome, Readers};
 use crate::report::{Report, StepReport, TableReport};
-use crate::source::{load_schema, resolve, value_policy, Loaded, SourceSpec};
+use crate::source::{load_schema, resolve, value_policy, Loaded, SourceSpec, TargetFacts};
 
 /// Batches in flight per table between reader and writer.
 const CHANNEL_BATCHES: usize = 2;
@@ -45,8 +45,13 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         as usize;
     let policy = value_policy(&args.values);
 
+    // The target first: what it has (PostGIS) shapes the mapping.
+    let client = connect(&target).await?;
+    printer.info(&format!("connected to {}", target.display()));
+    let facts = TargetFacts::read(&client).await?;
+
     printer.info(&format!("reading the schema of {}", source.display()));
-    let loaded = Arc::new(load_schema(&source, &args.select, &args.values).await?);
+    let loaded = Arc::new(load_schema(&source, &args.select, &args.values, &facts).await?);
     let schema = &loaded.schema;
     if schema.tables.is_empty() {
         printer.warn("no tables to copy (check --include/--exclude)");
@@ -55,8 +60,6 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         printer.warn(&format!("{}: {}", w.object, w.message));
     }
 
-    let client = connect(&target).await?;
-    printer.info(&format!("connected to {}", target.display()));
     let names: Vec<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
     let existing = load::existing_tables(&client, &schema_name, &names)
         .await

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::cli::{Format, PlanArgs};
 use crate::exit::{Exit, ExitCode};
 use crate::output::Printer;
-use crate::source::{load_schema, resolve, SourceSpec};
+use crate::source::{load_schema, resolve, SourceSpec, TargetFacts};
 
 #[derive(Serialize)]
 pub struct Plan<'a> {
@@ -103,26 +103,35 @@ pub fn build<'a>(
 
 pub async fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let (source, target) = resolve(&args.endpoints)?;
-    let loaded = load_schema(&source, &args.select, &args.values).await?;
     let schema_name = args.select.target_schema.as_str();
-    // The target is only read, to say what a copy would find there; plan works without it.
+    // The target is only read, to say what a copy would find there (existing tables, PostGIS);
+    // plan works without it.
+    let client = match target.connect().await {
+        Ok(client) => Some(client),
+        Err(e) => {
+            printer.warn(&format!(
+                "{:#} (the plan does not show which tables already exist, and maps as if PostGIS were not installed)",
+                anyhow::Error::new(e)
+            ));
+            None
+        }
+    };
+    let facts = match &client {
+        Some(c) => TargetFacts::read(c).await?,
+        None => TargetFacts::default(),
+    };
+    let loaded = load_schema(&source, &args.select, &args.values, &facts).await?;
     let names: Vec<&str> = loaded
         .schema
         .tables
         .iter()
         .map(|t| t.name.as_str())
         .collect();
-    let existing = match target.connect().await {
-        Ok(client) => pgcutover_postgres::load::existing_tables(&client, schema_name, &names)
+    let existing = match &client {
+        Some(c) => pgcutover_postgres::load::existing_tables(c, schema_name, &names)
             .await
             .unwrap_or_default(),
-        Err(e) => {
-            printer.warn(&format!(
-                "{:#} (the plan does not show which tables already exist)",
-                anyhow::Error::new(e)
-            ));
-            Vec::new()
-        }
+        None => Vec::new(),
     };
     let plan = build(&source, &target, schema_name, &loaded.schema, existing);
     let mut out = std::io::stdout().lock();

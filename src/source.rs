@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::anyhow;
+use anyhow::{anyhow, Context};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use pgcutover_core::Schema;
 use pgcutover_mysql::types::{CastRule, MappingOptions};
@@ -134,11 +134,28 @@ pub fn value_policy(v: &ValueArgs) -> ValuePolicy {
     }
 }
 
+/// What the target has that changes the mapping.
+#[derive(Debug, Default)]
+pub struct TargetFacts {
+    /// Where PostGIS is installed, when it is: MySQL geometry becomes `geometry`.
+    pub postgis_schema: Option<String>,
+}
+
+impl TargetFacts {
+    pub async fn read(client: &tokio_postgres::Client) -> Result<TargetFacts, Exit> {
+        let postgis_schema = pgcutover_postgres::load::postgis_schema(client)
+            .await
+            .context("checking the target for PostGIS")?;
+        Ok(TargetFacts { postgis_schema })
+    }
+}
+
 /// Opens and introspects the source.
 pub async fn load_schema(
     spec: &SourceSpec,
     select: &SelectArgs,
     values: &ValueArgs,
+    target: &TargetFacts,
 ) -> Result<Loaded, Exit> {
     let filter = TableFilter::new(select)?;
     match spec {
@@ -156,6 +173,7 @@ pub async fn load_schema(
                 mapping: MappingOptions {
                     datetime_as_timestamptz: values.datetime_as == DatetimeAs::Timestamptz,
                     enum_as_text: values.enum_as == EnumAs::Text,
+                    postgis_schema: target.postgis_schema.clone(),
                 },
                 casts: &casts,
                 zero_dates: match values.zero_dates {

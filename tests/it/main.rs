@@ -15,4 +15,5 @@ mod mysql_cli;
 mod mysql_compare;
 mod mysql_datasets;
 mod mysql_options;
+mod mysql_postgis;
 mod mysql_tls;

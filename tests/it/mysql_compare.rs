@@ -61,6 +61,16 @@ fn exprs(data_type: &str, column_type: &str, pg_type: &str, col: &str) -> (Strin
             format!("length({p})::text || ':' || md5({p})"),
             Kind::Text,
         ),
+        // PostGIS in the target: the SRID must arrive too.
+        (
+            "geometry" | "point" | "linestring" | "polygon" | "multipoint" | "multilinestring"
+            | "multipolygon" | "geometrycollection",
+            "geometry",
+        ) => (
+            format!("CONCAT(ST_SRID({m}), ':', HEX(ST_AsWKB({m})))"),
+            format!("ST_SRID({p})::text || ':' || upper(encode(ST_AsBinary({p}, 'NDR'), 'hex'))"),
+            Kind::Text,
+        ),
         ("geometry" | "point" | "linestring" | "polygon", _) => (
             format!("HEX(ST_AsWKB({m}))"),
             format!("upper(encode({p}, 'hex'))"),
@@ -147,7 +157,7 @@ pub async fn assert_same_mysql_data(
         let pg_types = query_strings(
             pg,
             &format!(
-                "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'public' AND table_name = '{}' ORDER BY ordinal_position",
+                "SELECT column_name, CASE WHEN data_type = 'USER-DEFINED' THEN udt_name::text ELSE data_type END FROM information_schema.columns WHERE table_schema = 'public' AND table_name = '{}' ORDER BY ordinal_position",
                 t.replace('\'', "''")
             ),
         )

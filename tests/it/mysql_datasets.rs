@@ -11,13 +11,19 @@ use crate::mysql_compare::{assert_same_mysql_data, mysql_admin_url};
 /// Loads a dataset with its own loader into `pgctit_<name>` databases. Returns false (skip) when
 /// the datasets are absent and PGCUTOVER_ALLOW_MISSING_DATASETS is set.
 pub fn load_dataset(name: &str) -> bool {
+    load_dataset_with_prefix(name, "pgctit_")
+}
+
+/// As [`load_dataset`], into `<prefix><name>`: a test that must not share the dataset's
+/// database with another test running at the same time loads its own.
+pub fn load_dataset_with_prefix(name: &str, prefix: &str) -> bool {
     let Some(dir) = datasets_dir() else {
         return false;
     };
     let url = url::Url::parse(&mysql_admin_url()).expect("PGCUTOVER_TEST_MYSQL is a URL");
     let out = Command::new(dir.join("load-mysql.sh"))
         .arg(name)
-        .env("DS_PREFIX", "pgctit_")
+        .env("DS_PREFIX", prefix)
         .env("MYSQL_HOST", url.host_str().unwrap_or("127.0.0.1"))
         .env("MYSQL_PORT", url.port().unwrap_or(3306).to_string())
         .env(

@@ -47,6 +47,11 @@ pub enum PgType {
     Enum {
         name: String,
     },
+    /// PostGIS `geometry`, from the schema the extension is installed in. Values travel as
+    /// EWKB (WKB with the SRID).
+    Geometry {
+        postgis_schema: String,
+    },
 }
 
 impl PgType {
@@ -78,6 +83,9 @@ impl PgType {
             PgType::VarBit { length } => format!("bit varying({length})"),
             PgType::TextArray => "text[]".into(),
             PgType::Enum { name } => crate::quote_ident(name),
+            PgType::Geometry { postgis_schema } => {
+                crate::quote_qualified(postgis_schema, "geometry")
+            }
         }
     }
 

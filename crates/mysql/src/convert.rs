@@ -304,6 +304,20 @@ fn convert_value<'a>(
             }
             Ok(Value::Bytes(Cow::Borrowed(b)))
         }
+        (Kind::Geometry, P::Geometry { .. }) => {
+            let My::Bytes(b) = v else {
+                return Err(unexpected());
+            };
+            ewkb(b).map(|e| Value::Bytes(Cow::Owned(e))).ok_or_else(|| {
+                problem(
+                    format!(
+                        "{} is not a MySQL geometry (SRID and WKB)",
+                        display(&c.kind, v)
+                    ),
+                    HINT_TYPE,
+                )
+            })
+        }
         (Kind::Binary | Kind::Text { .. }, P::Uuid) => {
             let My::Bytes(b) = v else {
                 return Err(unexpected());
@@ -456,6 +470,37 @@ fn describe(v: &My) -> &'static str {
 
 /// How a value shows in a reject (and a date or time as text): text as text, bytes as hex,
 /// numbers and dates as MySQL writes them.
+/// MySQL's internal geometry (a 4-byte little-endian SRID, then WKB) as PostGIS's EWKB: the
+/// same WKB with the SRID flag set in the first geometry's type and the SRID after it. SRID 0
+/// (none) gives plain WKB. None when the bytes are too short to be a geometry.
+pub fn ewkb(mysql: &[u8]) -> Option<Vec<u8>> {
+    const SRID_FLAG: u32 = 0x2000_0000;
+    let srid = u32::from_le_bytes(mysql.get(..4)?.try_into().ok()?);
+    let wkb = mysql.get(4..)?;
+    let order = *wkb.first()?;
+    let ty: [u8; 4] = wkb.get(1..5)?.try_into().ok()?;
+    if srid == 0 {
+        return Some(wkb.to_vec());
+    }
+    let (ty, srid) = match order {
+        0 => (
+            (u32::from_be_bytes(ty) | SRID_FLAG).to_be_bytes(),
+            srid.to_be_bytes(),
+        ),
+        1 => (
+            (u32::from_le_bytes(ty) | SRID_FLAG).to_le_bytes(),
+            srid.to_le_bytes(),
+        ),
+        _ => return None,
+    };
+    let mut out = Vec::with_capacity(wkb.len() + 4);
+    out.push(order);
+    out.extend_from_slice(&ty);
+    out.extend_from_slice(&srid);
+    out.extend_from_slice(&wkb[5..]);
+    Some(out)
+}
+
 /// A source value as MySQL would print it, for reject messages: a DATE without a time of day.
 pub fn display(kind: &Kind, v: &My) -> String {
     match v {
@@ -558,6 +603,34 @@ mod tests {
             PgType::Integer,
         );
         assert!(err(&c, My::UInt(4_294_967_295)).contains("out of range for integer"));
+    }
+
+    #[test]
+    fn geometry_becomes_ewkb_with_its_srid() {
+        // POINT(1 2) with SRID 4326, as MySQL stores it: SRID (LE), then little-endian WKB.
+        let mut point = 4326u32.to_le_bytes().to_vec();
+        point.push(1);
+        point.extend_from_slice(&1u32.to_le_bytes());
+        point.extend_from_slice(&1f64.to_le_bytes());
+        point.extend_from_slice(&2f64.to_le_bytes());
+        let e = ewkb(&point).unwrap();
+        assert_eq!(e[0], 1);
+        assert_eq!(u32::from_le_bytes(e[1..5].try_into().unwrap()), 0x2000_0001);
+        assert_eq!(u32::from_le_bytes(e[5..9].try_into().unwrap()), 4326);
+        assert_eq!(&e[9..], &point[9..]);
+        // SRID 0: plain WKB. A big-endian body keeps its order.
+        let mut plain = vec![0, 0, 0, 0];
+        plain.extend_from_slice(&point[4..]);
+        assert_eq!(ewkb(&plain).unwrap(), point[4..].to_vec());
+        let mut be = 3857u32.to_le_bytes().to_vec();
+        be.push(0);
+        be.extend_from_slice(&1u32.to_be_bytes());
+        be.extend_from_slice(&[0; 16]);
+        let e = ewkb(&be).unwrap();
+        assert_eq!(&e[1..9], &[0x20, 0, 0, 1, 0, 0, 0x0f, 0x11]);
+        // Too short, or an unknown byte order: not a geometry.
+        assert_eq!(ewkb(&[1, 0, 0]), None);
+        assert_eq!(ewkb(&[0, 0, 0, 1, 7, 1, 0, 0, 0]), None);
     }
 
     #[test]

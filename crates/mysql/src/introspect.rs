@@ -688,7 +688,29 @@ fn add_indexes(
             cols.push((c, p.sub_part, p.descending));
         }
         if kind == "SPATIAL" {
-            warnings.push(Warning::new(object, "SPATIAL index not carried over: the geometry is copied as WKB bytea (PostGIS is not in the target)"));
+            let geometry = cols.iter().all(|((n, _), _, _)| {
+                table
+                    .columns
+                    .iter()
+                    .any(|c| &c.name == n && matches!(c.pg_type, PgType::Geometry { .. }))
+            });
+            if !geometry || cols.is_empty() {
+                warnings.push(Warning::new(object, "SPATIAL index not carried over: the geometry is copied as WKB bytea (PostGIS is not installed in the target)"));
+                continue;
+            }
+            table.indexes.push(Index {
+                name: names.allocate(name),
+                unique: false,
+                parts: cols
+                    .iter()
+                    .map(|((n, _), _, _)| IndexPart::Column {
+                        name: n.clone(),
+                        descending: false,
+                    })
+                    .collect(),
+                predicate: None,
+                using: Some("gist".to_owned()),
+            });
             continue;
         }
         if kind == "FULLTEXT" {

@@ -147,12 +147,14 @@ pub(crate) fn take_quoted(s: &str, quote: char) -> Option<(String, usize)> {
 }
 
 /// Options of the default mapping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MappingOptions {
     /// `--datetime-as timestamptz`: DATETIME is wall-clock time in `--source-timezone`.
     pub datetime_as_timestamptz: bool,
     /// `--enum-as text`: text with a CHECK instead of an enum type.
     pub enum_as_text: bool,
+    /// The schema PostGIS is installed in, in the target: geometry becomes `geometry`.
+    pub postgis_schema: Option<String>,
 }
 
 /// The type a column gets unless a `--cast` says otherwise, and why.
@@ -231,10 +233,18 @@ pub fn default_type(kind: &Kind, opts: &MappingOptions) -> (PgType, String) {
         ),
         Kind::Set { .. } => (PgType::TextArray, "set → text[]"),
         Kind::Json => (PgType::Jsonb, "json → jsonb"),
-        Kind::Geometry => (
-            PgType::Bytea,
-            "geometry → bytea holding WKB (PostGIS not in the target)",
-        ),
+        Kind::Geometry => match &opts.postgis_schema {
+            Some(schema) => (
+                PgType::Geometry {
+                    postgis_schema: schema.clone(),
+                },
+                "geometry → PostGIS geometry, SRID kept",
+            ),
+            None => (
+                PgType::Bytea,
+                "geometry → bytea holding WKB, SRID dropped (PostGIS is not installed in the target)",
+            ),
+        },
     };
     (t, note.to_owned())
 }
@@ -268,7 +278,7 @@ pub fn can_convert(kind: &Kind, target: &PgType) -> bool {
         Kind::Enum { .. } => matches!(target, P::Enum { .. }) || to_text,
         Kind::Set { .. } => matches!(target, P::TextArray) || to_text,
         Kind::Json => matches!(target, P::Jsonb) || to_text,
-        Kind::Geometry => matches!(target, P::Bytea),
+        Kind::Geometry => matches!(target, P::Bytea | P::Geometry { .. }),
     }
 }
 

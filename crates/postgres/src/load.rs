@@ -25,6 +25,18 @@ pub async fn existing_tables(
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// The schema the PostGIS extension is installed in, if it is installed in this database.
+pub async fn postgis_schema(client: &Client) -> Result<Option<String>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace \
+             WHERE e.extname = 'postgis'",
+            &[],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
 /// Why a COPY did not complete. Either way nothing of it was committed.
 #[derive(Debug)]
 pub enum CopyError<E> {

@@ -126,7 +126,8 @@ pub fn convert<'a>(
         other @ (PgType::Interval
         | PgType::VarBit { .. }
         | PgType::TextArray
-        | PgType::Enum { .. }) => Err(problem(
+        | PgType::Enum { .. }
+        | PgType::Geometry { .. }) => Err(problem(
             format!("pgcutover cannot convert SQLite values to {}", other.sql()),
             HINT_TYPE,
         )),
