@@ -1310,6 +1310,78 @@ mod tests {
 
     /// What MySQL 8.0.36's information_schema says about a small schema: no display widths,
     /// `DEFAULT_GENERATED` expressions, bare literal defaults, per-schema CHECK names.
+    #[test]
+    fn mysql8_0900_collations_decode_as_utf8_and_warn_on_case_insensitive_unique_keys() {
+        let text = |name: &str, collation: &str| ColumnRow {
+            char_max_length: Some(40),
+            charset: Some("utf8mb4".into()),
+            collation: Some(collation.into()),
+            ..col("users", name, "varchar", "varchar(40)", "", None)
+        };
+        let unique = |name: &str, column: &str| IndexRow {
+            name: name.into(),
+            ..pk("users", column)
+        };
+        let catalog = Catalog {
+            flavor: Flavor::parse("8.0.36"),
+            database: "shop".into(),
+            tables: vec![TableRow {
+                name: "users".into(),
+                engine: Some("InnoDB".into()),
+                ..Default::default()
+            }],
+            columns: vec![
+                col("users", "id", "int", "int", "", None),
+                text("email", "utf8mb4_0900_ai_ci"),
+                text("login", "utf8mb4_0900_as_cs"),
+                text("token", "utf8mb4_0900_bin"),
+                text("handle", "utf8mb4_0900_as_ci"),
+            ],
+            indexes: vec![
+                pk("users", "id"),
+                unique("email_uq", "email"),
+                unique("login_uq", "login"),
+                unique("token_uq", "token"),
+                unique("handle_uq", "handle"),
+            ],
+            foreign_keys: vec![],
+            checks: vec![],
+            others: vec![],
+        };
+        let include = |_: &str| true;
+        let opts = IntrospectOptions {
+            mapping: MappingOptions::default(),
+            casts: &[],
+            zero_dates: ZeroDates::Null,
+            zone: SourceZone::Utc,
+            include: &include,
+        };
+        let built = build(&catalog, &HashMap::new(), &opts).unwrap();
+        let users = &built.schema.tables[0];
+        for c in ["email", "login", "token", "handle"] {
+            // The server sends utf8mb4 whatever the collation: plain varchar.
+            assert_eq!(
+                users.column(c).unwrap().pg_type,
+                PgType::Varchar { length: 40 }
+            );
+        }
+        assert_eq!(users.uniques.len(), 4);
+        let warned: Vec<&str> = built
+            .schema
+            .warnings
+            .iter()
+            .filter(|w| w.message.contains("case-insensitively"))
+            .map(|w| w.object.as_str())
+            .collect();
+        assert_eq!(
+            warned,
+            [
+                "unique key \"email_uq\" on \"users\"",
+                "unique key \"handle_uq\" on \"users\""
+            ]
+        );
+    }
+
     fn mysql8_catalog() -> Catalog {
         let table = |name: &str, ai: Option<u64>| TableRow {
             name: name.into(),
