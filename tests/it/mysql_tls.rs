@@ -228,6 +228,26 @@ async fn tls_modes_against_a_server_with_tls() {
         "certificate verify failed",
     );
 
+    // The server's Unix socket (no TLS there; root of this private server has no password).
+    let socket_db = TestDb::new("my_socket").await;
+    let out = run(
+        dir.path(),
+        "",
+        &[
+            "copy",
+            &format!("mysql://root@localhost/tl?socket={}", server.file("sock")),
+            &socket_db.url,
+        ],
+    );
+    expect_code(&out, 0);
+    assert_eq!(
+        one(&socket_db.client().await, "SELECT s FROM t WHERE id = 1")
+            .await
+            .as_deref(),
+        Some("over tls")
+    );
+    socket_db.drop().await;
+
     // Without TLS, the REQUIRE SSL account is refused, and the hint says why it may be.
     let out = plan(url("127.0.0.1", "ssl-mode=disabled"));
     expect_code(&out, 3);
