@@ -150,3 +150,16 @@ pub fn read_json(path: &Path) -> serde_json::Value {
         std::fs::read(path).unwrap_or_else(|e| panic!("{} was not written: {e}", path.display()));
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
+
+/// A column's type as PostgreSQL writes it (`character varying(3)`, `geometry`).
+pub async fn column_type(client: &Client, table: &str, column: &str) -> Option<String> {
+    let row = client
+        .query_opt(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
+             WHERE attrelid = quote_ident($1)::regclass AND attname = $2",
+            &[&table, &column],
+        )
+        .await
+        .expect("column type");
+    row.map(|r| r.get(0))
+}

@@ -4,7 +4,7 @@
 
 use mysql_async::prelude::Queryable;
 
-use crate::harness::{expect_code, one, pgcutover, query_strings, stderr, TestDb};
+use crate::harness::{column_type, expect_code, one, pgcutover, query_strings, stderr, TestDb};
 use crate::mysql_awkward::mysql_db_from_sql;
 use crate::mysql_compare::mysql;
 use crate::mysql_datasets::source_url;
@@ -62,13 +62,7 @@ async fn datetime_as_timestamptz_reads_wall_clock_in_the_source_zone() {
 
     let client = db.client().await;
     assert_eq!(
-        one(
-            &client,
-            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
-             WHERE attrelid = 'ev'::regclass AND attname = 'at'"
-        )
-        .await
-        .as_deref(),
+        column_type(&client, "ev", "at").await.as_deref(),
         Some("timestamp with time zone")
     );
     let rows = query_strings(
@@ -126,13 +120,7 @@ async fn enum_as_text_keeps_labels_and_checks_them() {
         Some("0")
     );
     assert_eq!(
-        one(
-            &client,
-            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
-             WHERE attrelid = 'orders'::regclass AND attname = 'status'"
-        )
-        .await
-        .as_deref(),
+        column_type(&client, "orders", "status").await.as_deref(),
         Some("text")
     );
     assert_eq!(

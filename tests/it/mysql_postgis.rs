@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::harness::{expect_code, one, pgcutover, query_strings, TestDb};
+use crate::harness::{column_type, expect_code, one, pgcutover, query_strings, TestDb};
 use crate::mysql_awkward::mysql_db_from_sql;
 use crate::mysql_compare::assert_same_mysql_data;
 use crate::mysql_datasets::{load_dataset_with_prefix, source_url};
@@ -115,13 +115,7 @@ async fn sakila_into_postgis_copies_exactly() {
     expect_code(&out, 0);
     let client = db.client().await;
     assert_eq!(
-        one(
-            &client,
-            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
-             WHERE attrelid = 'address'::regclass AND attname = 'location'"
-        )
-        .await
-        .as_deref(),
+        column_type(&client, "address", "location").await.as_deref(),
         Some("geometry")
     );
     assert_eq!(

@@ -1310,6 +1310,19 @@ mod tests {
 
     /// What MySQL 8.0.36's information_schema says about a small schema: no display widths,
     /// `DEFAULT_GENERATED` expressions, bare literal defaults, per-schema CHECK names.
+    /// The schema with the default mapping, every table included, no scan facts.
+    fn build_default(catalog: &Catalog) -> MysqlSchema {
+        let include = |_: &str| true;
+        let opts = IntrospectOptions {
+            mapping: MappingOptions::default(),
+            casts: &[],
+            zero_dates: ZeroDates::Null,
+            zone: SourceZone::Utc,
+            include: &include,
+        };
+        build(catalog, &HashMap::new(), &opts).unwrap()
+    }
+
     #[test]
     fn mysql8_0900_collations_decode_as_utf8_and_warn_on_case_insensitive_unique_keys() {
         let text = |name: &str, collation: &str| ColumnRow {
@@ -1348,15 +1361,7 @@ mod tests {
             checks: vec![],
             others: vec![],
         };
-        let include = |_: &str| true;
-        let opts = IntrospectOptions {
-            mapping: MappingOptions::default(),
-            casts: &[],
-            zero_dates: ZeroDates::Null,
-            zone: SourceZone::Utc,
-            include: &include,
-        };
-        let built = build(&catalog, &HashMap::new(), &opts).unwrap();
+        let built = build_default(&catalog);
         let users = &built.schema.tables[0];
         for c in ["email", "login", "token", "handle"] {
             // The server sends utf8mb4 whatever the collation: plain varchar.
@@ -1475,15 +1480,7 @@ mod tests {
     #[test]
     fn builds_a_mysql8_schema() {
         let catalog = mysql8_catalog();
-        let include = |_: &str| true;
-        let opts = IntrospectOptions {
-            mapping: MappingOptions::default(),
-            casts: &[],
-            zero_dates: ZeroDates::Null,
-            zone: SourceZone::Utc,
-            include: &include,
-        };
-        let built = build(&catalog, &HashMap::new(), &opts).unwrap();
+        let built = build_default(&catalog);
         let table = |n: &str| built.schema.tables.iter().find(|t| t.name == n).unwrap();
         let column = |t: &str, c: &str| table(t).column(c).unwrap().clone();
 
