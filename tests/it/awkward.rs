@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::compare::assert_same_data;
 use crate::harness::{
-    expect_code, one, pgcutover, query_strings, read_json, sqlite_from_sql, TestDb,
+    expect_code, one, pgcutover, query_strings, read_json, read_rejects, sqlite_from_sql, TestDb,
 };
 
 pub fn awkward_db(dir: &Path) -> PathBuf {
@@ -17,14 +17,6 @@ pub fn awkward_db(dir: &Path) -> PathBuf {
     .expect("fixture");
     sqlite_from_sql(&path, &sql);
     path
-}
-
-fn rejects(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("pgcutover-rejects.jsonl"))
-        .expect("rejects file")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect()
 }
 
 #[tokio::test]
@@ -45,7 +37,7 @@ async fn awkward_values_arrive_exactly_or_are_rejected() {
     );
     expect_code(&out, 5);
 
-    let got: BTreeSet<(String, String, String)> = rejects(dir.path())
+    let got: BTreeSet<(String, String, String)> = read_rejects(dir.path())
         .iter()
         .map(|r| {
             assert!(
@@ -178,7 +170,7 @@ async fn value_policies_strip_nul_and_replace_bad_utf8() {
             .as_deref(),
         Some("a\u{fffd}b")
     );
-    let rejected: Vec<String> = rejects(dir.path())
+    let rejected: Vec<String> = read_rejects(dir.path())
         .iter()
         .map(|r| r["key"].as_str().expect("key").to_owned())
         .collect();

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::compare::assert_same_data;
-use crate::harness::{datasets_dir, expect_code, one, pgcutover, read_json, TestDb};
+use crate::harness::{
+    assert_fks_and_identity, datasets_dir, expect_code, pgcutover, read_json, TestDb,
+};
 
 async fn copies_exactly(tag: &str, file: &Path, fks: usize, identity: Option<(&str, &str, i64)>) {
     let db = TestDb::new(tag).await;
@@ -37,24 +39,7 @@ async fn copies_exactly(tag: &str, file: &Path, fks: usize, identity: Option<(&s
         compared as u64,
         report["totals"]["rows_written"].as_u64().expect("rows")
     );
-    let created_fks: i64 = one(
-        &client,
-        "SELECT count(*) FROM pg_constraint WHERE contype = 'f'",
-    )
-    .await
-    .expect("count")
-    .parse()
-    .expect("int");
-    assert_eq!(created_fks as usize, fks, "foreign keys created");
-    if let Some((table, column, next)) = identity {
-        let sql =
-            format!("SELECT nextval(pg_get_serial_sequence('public.\"{table}\"', '{column}'))");
-        assert_eq!(
-            one(&client, &sql).await,
-            Some(next.to_string()),
-            "next identity value of {table}.{column}"
-        );
-    }
+    assert_fks_and_identity(&client, fks, identity).await;
     db.drop().await;
 }
 

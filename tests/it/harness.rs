@@ -163,3 +163,53 @@ pub async fn column_type(client: &Client, table: &str, column: &str) -> Option<S
         .expect("column type");
     row.map(|r| r.get(0))
 }
+
+/// After a whole-database copy: `fks` foreign keys were created, and the identity column
+/// `(table, column, next)` hands out `next` as its next value.
+pub async fn assert_fks_and_identity(
+    client: &Client,
+    fks: usize,
+    identity: Option<(&str, &str, i64)>,
+) {
+    assert_eq!(
+        one(
+            client,
+            "SELECT count(*)::text FROM pg_constraint WHERE contype = 'f'"
+        )
+        .await
+        .as_deref(),
+        Some(fks.to_string().as_str()),
+        "foreign keys created"
+    );
+    if let Some((table, column, next)) = identity {
+        let sql =
+            format!("SELECT nextval(pg_get_serial_sequence('public.\"{table}\"', '{column}'))");
+        assert_eq!(
+            one(client, &sql).await,
+            Some(next.to_string()),
+            "next identity value of {table}.{column}"
+        );
+    }
+}
+
+/// The rejects file a run in `dir` wrote, one JSON object per line.
+pub fn read_rejects(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("pgcutover-rejects.jsonl"))
+        .expect("rejects file")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+/// (table, key, column, reason) of every reject in `dir`'s rejects file, sorted.
+pub fn rejected_rows(dir: &Path) -> Vec<(String, String, String, String)> {
+    let mut got: Vec<_> = read_rejects(dir)
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().expect("string field").to_owned();
+            (s("table"), s("key"), s("column"), s("reason"))
+        })
+        .collect();
+    got.sort();
+    got
+}

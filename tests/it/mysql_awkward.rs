@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use mysql_async::prelude::Queryable;
 
-use crate::harness::{expect_code, one, pgcutover, read_json, TestDb};
+use crate::harness::{expect_code, one, pgcutover, read_json, rejected_rows, TestDb};
 use crate::mysql_compare::{assert_same_mysql_data, mysql};
 use crate::mysql_datasets::source_url;
 
@@ -64,20 +64,7 @@ async fn awkward_values_arrive_exactly_or_are_rejected_loudly() {
     expect_code(&out, 5);
     let report = read_json(&report_path);
 
-    let rejects: Vec<serde_json::Value> =
-        std::fs::read_to_string(dir.path().join("pgcutover-rejects.jsonl"))
-            .expect("rejects file")
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("json line"))
-            .collect();
-    let mut got: Vec<(String, String, String, String)> = rejects
-        .iter()
-        .map(|r| {
-            let s = |k: &str| r[k].as_str().expect("string field").to_owned();
-            (s("table"), s("key"), s("column"), s("reason"))
-        })
-        .collect();
-    got.sort();
+    let got = rejected_rows(dir.path());
     assert_eq!(
         got,
         vec![

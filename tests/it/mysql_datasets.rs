@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use crate::harness::{datasets_dir, expect_code, one, pgcutover, read_json, TestDb};
+use crate::harness::{
+    assert_fks_and_identity, datasets_dir, expect_code, one, pgcutover, read_json, TestDb,
+};
 use crate::mysql_compare::{assert_same_mysql_data, mysql_admin_url};
 
 /// Loads a dataset with its own loader into `pgctit_<name>` databases. Returns false (skip) when
@@ -54,7 +56,7 @@ pub fn source_url(db: &str) -> String {
 /// (SQL → the single value it must return).
 async fn copies_exactly(
     db_name: &str,
-    fks: i64,
+    fks: usize,
     identity: Option<(&str, &str, i64)>,
     facts: &[(&str, &str)],
 ) -> serde_json::Value {
@@ -81,24 +83,7 @@ async fn copies_exactly(
         compared as u64,
         report["totals"]["rows_written"].as_u64().expect("rows")
     );
-    let created: i64 = one(
-        &client,
-        "SELECT count(*) FROM pg_constraint WHERE contype = 'f'",
-    )
-    .await
-    .expect("count")
-    .parse()
-    .expect("int");
-    assert_eq!(created, fks, "foreign keys created");
-    if let Some((table, column, next)) = identity {
-        let sql =
-            format!("SELECT nextval(pg_get_serial_sequence('public.\"{table}\"', '{column}'))");
-        assert_eq!(
-            one(&client, &sql).await,
-            Some(next.to_string()),
-            "next identity of {table}.{column}"
-        );
-    }
+    assert_fks_and_identity(&client, fks, identity).await;
     for (sql, want) in facts {
         assert_eq!(one(&client, sql).await.as_deref(), Some(*want), "{sql}");
     }

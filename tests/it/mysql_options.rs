@@ -4,25 +4,12 @@
 
 use mysql_async::prelude::Queryable;
 
-use crate::harness::{column_type, expect_code, one, pgcutover, query_strings, stderr, TestDb};
+use crate::harness::{
+    column_type, expect_code, one, pgcutover, query_strings, rejected_rows, stderr, TestDb,
+};
 use crate::mysql_awkward::mysql_db_from_sql;
 use crate::mysql_compare::mysql;
 use crate::mysql_datasets::source_url;
-
-/// (table, key, column, reason) of every line of the rejects file in `dir`, sorted.
-fn rejects(dir: &std::path::Path) -> Vec<(String, String, String, String)> {
-    let text = std::fs::read_to_string(dir.join("pgcutover-rejects.jsonl")).unwrap_or_default();
-    let mut got: Vec<_> = text
-        .lines()
-        .map(|l| {
-            let r: serde_json::Value = serde_json::from_str(l).expect("json line");
-            let s = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
-            (s("table"), s("key"), s("column"), s("reason"))
-        })
-        .collect();
-    got.sort();
-    got
-}
 
 #[tokio::test]
 async fn datetime_as_timestamptz_reads_wall_clock_in_the_source_zone() {
@@ -54,7 +41,7 @@ async fn datetime_as_timestamptz_reads_wall_clock_in_the_source_zone() {
     );
     // The gap and the overlap cannot be placed on the time line exactly: rejected, exit 5.
     expect_code(&out, 5);
-    let got = rejects(dir.path());
+    let got = rejected_rows(dir.path());
     assert_eq!(got.len(), 2, "{got:?}");
     assert_eq!((got[0].1.as_str(), got[0].2.as_str()), ("id=3", "at"));
     assert_eq!((got[1].1.as_str(), got[1].2.as_str()), ("id=4", "at"));
@@ -181,7 +168,7 @@ async fn zero_dates_error_rejects_the_rows_and_nul_bytes_strip_cleans_text() {
         ],
     );
     expect_code(&out, 5);
-    let got = rejects(dir.path());
+    let got = rejected_rows(dir.path());
     assert_eq!(
         got.iter()
             .map(|r| (r.1.as_str(), r.2.as_str()))
