@@ -21,6 +21,9 @@ pub enum Command {
     Copy(CopyArgs),
     /// Print what `copy` would do (DDL, type mapping, row counts, warnings); writes nothing.
     Plan(PlanArgs),
+    /// Prove that TARGET holds exactly what SOURCE holds: row counts, then checksums of every
+    /// row through the copy's own type mapping, down to the keys of the rows that differ.
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -147,10 +150,54 @@ pub struct CopyArgs {
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Verify the copy when it is done (see `pgcutover verify`); the result is in the report
+    /// and a mismatch sets the exit code.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub verify: Option<VerifyMode>,
+    /// With --verify: differing rows listed per table (all are counted).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub max_diffs: u32,
     /// MySQL: every reader sees one snapshot of the source (FLUSH TABLES WITH READ LOCK for a
     /// moment, then a consistent-snapshot transaction per connection). Needs the RELOAD privilege.
     #[arg(long)]
     pub consistent: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub endpoints: Endpoints,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// The options the copy was run with: verify converts source values the same way.
+    #[command(flatten)]
+    pub values: ValueArgs,
+    /// `checksums`: counts and every row's canonical content, naming the rows that differ;
+    /// `counts`: `count(*)` on both servers only (fast, proves no row was lost or doubled).
+    #[arg(long, value_enum, default_value_t = VerifyMode::Checksums)]
+    pub mode: VerifyMode,
+    /// Differing rows listed per table (all are counted).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub max_diffs: u32,
+    /// The copy's rejects file: with --mode counts, the rows it lists are expected to be missing.
+    #[arg(long, value_name = "FILE", default_value = "pgcutover-rejects.jsonl")]
+    pub rejects: PathBuf,
+    /// Tables verified in parallel. Default: the number of CPU cores.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+    /// Also write the result as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyMode {
+    Counts,
+    Checksums,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

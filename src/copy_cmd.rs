@@ -176,6 +176,32 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     }
     rejects.flush()?;
     report.rejects_file = (rejects.count() > 0).then(|| args.rejects.display().to_string());
+
+    if let (Some(mode), false) = (args.verify, args.schema_only) {
+        let settings = crate::verify_cmd::Settings {
+            mode,
+            jobs,
+            max_diffs: args.max_diffs as usize,
+            policy,
+        };
+        // The rows this copy rejected are the expected differences.
+        let expected: std::collections::HashMap<String, u64> = report
+            .tables
+            .iter()
+            .map(|t| (t.table.clone(), t.rows_rejected))
+            .collect();
+        let verified = crate::verify_cmd::verify_all(
+            &source,
+            &loaded,
+            &target,
+            &schema_name,
+            &settings,
+            &expected,
+            printer,
+        )
+        .await?;
+        report.verification = Some(verified);
+    }
     report.finish(started.elapsed());
 
     let code = report.exit_code();
@@ -188,7 +214,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     Ok(code)
 }
 
-async fn connect(target: &Target) -> Result<Client, Exit> {
+pub async fn connect(target: &Target) -> Result<Client, Exit> {
     target.connect().await.map_err(|e| {
         Exit::new(
             ExitCode::CANNOT_CONNECT,

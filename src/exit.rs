@@ -20,6 +20,9 @@ impl ExitCode {
     pub const ROWS_REJECTED: ExitCode = ExitCode(5);
     /// The data is in, but a key, index, constraint or foreign key could not be created.
     pub const POST_LOAD_FAILED: ExitCode = ExitCode(6);
+    /// Verification found rows that differ between source and target (or a table or column
+    /// the target lacks).
+    pub const VERIFY_MISMATCH: ExitCode = ExitCode(7);
 
     pub fn name(self) -> &'static str {
         match self.0 {
@@ -30,6 +33,7 @@ impl ExitCode {
             4 => "target_not_empty",
             5 => "rows_rejected",
             6 => "post_load_failed",
+            7 => "verify_mismatch",
             _ => "unknown",
         }
     }

@@ -9,6 +9,7 @@ mod plan_cmd;
 mod readers;
 mod report;
 mod source;
+mod verify_cmd;
 
 use clap::Parser;
 
@@ -33,6 +34,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Copy(args) => copy_cmd::run(args, &printer).await,
             Command::Plan(args) => plan_cmd::run(args, &printer).await,
+            Command::Verify(args) => verify_cmd::run(args, &printer).await,
         }
     });
     let code = match result {

@@ -104,6 +104,9 @@ pub struct Report {
     pub rejects_file: Option<String>,
     /// This process's peak resident memory (Linux VmHWM), for the change ticket and benchmarks.
     pub peak_memory_bytes: Option<u64>,
+    /// `copy --verify`: what the verification found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<crate::verify_cmd::VerifyReport>,
 }
 
 /// Peak resident set size of this process, from /proc (None elsewhere).
@@ -140,6 +143,7 @@ impl Report {
             warnings: Vec::new(),
             rejects_file: None,
             peak_memory_bytes: None,
+            verification: None,
         }
     }
 
@@ -163,9 +167,16 @@ impl Report {
         self.outcome = code.name();
     }
 
-    /// A failed post-load step outranks rejected rows: both are reported, the worse one is the code.
+    /// A verification mismatch outranks a failed post-load step, which outranks rejected rows:
+    /// all are reported, the worst one is the code.
     pub fn exit_code(&self) -> ExitCode {
-        if self.totals.post_load_failed > 0 {
+        if self
+            .verification
+            .as_ref()
+            .is_some_and(|v| v.exit_code() == ExitCode::VERIFY_MISMATCH)
+        {
+            ExitCode::VERIFY_MISMATCH
+        } else if self.totals.post_load_failed > 0 {
             ExitCode::POST_LOAD_FAILED
         } else if self.totals.rows_rejected > 0 {
             ExitCode::ROWS_REJECTED
@@ -254,6 +265,9 @@ impl Report {
         }
         if let Some(f) = &self.rejects_file {
             writeln!(out, "rejected rows: {} written to {f}", tot.rows_rejected)?;
+        }
+        if let Some(v) = &self.verification {
+            v.print_text(&mut out)?;
         }
         let rate = tot.rows_written as f64 / self.seconds.max(1e-9);
         let mem = self.peak_memory_bytes.map_or(String::new(), |b| {

@@ -1,0 +1,1030 @@
+//! `pgcutover verify` (and `copy --verify`): does the target hold exactly what the source holds?
+//!
+//! Per table, both sides are read at once: the source through the copy's own readers and type
+//! mapping (so a value is compared as the copy would have written it), the target through
+//! `COPY (SELECT …) TO STDOUT (FORMAT binary)`. `pgcutover_verify` hashes the canonical rows
+//! into key-range checksums and asks for more passes only where ranges differ, until the
+//! differing rows are named. `--mode counts` compares `count(*)` on both servers instead.
+//!
+//! Rows the type mapping rejects are not in the target by design: they are counted as
+//! expected differences (the copy wrote them to its rejects file), not as surprises.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::ops::Range as Span;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, Context};
+use bytes::BytesMut;
+use futures::StreamExt;
+use pgcutover_core::policy::ValuePolicy;
+use pgcutover_core::{quote_ident, quote_qualified, PgType, Reject, RowSink, Table, Value};
+use pgcutover_mysql::KeyRange;
+use pgcutover_postgres::{copy_encoder, Target};
+use pgcutover_verify::canonical::render;
+use pgcutover_verify::digest::{HeldRow, Range};
+use pgcutover_verify::tuple::{parse_tuple, Parsed, TupleReader};
+use pgcutover_verify::{Mismatch, Pass, Positions, RowDiff, RowHasher, Tally, Verifier};
+use serde::Serialize;
+use tokio_postgres::Client;
+
+use crate::cli::{Format, VerifyArgs, VerifyMode};
+use crate::exit::{Exit, ExitCode};
+use crate::output::Printer;
+use crate::report::peak_memory_bytes;
+use crate::source::{load_schema, mysql_connect, resolve, value_policy, Loaded, Reads, SourceSpec, TargetFacts};
+
+/// At most this many key ranges are pushed down to the servers in one pass; more, and the
+/// pass reads the whole table and filters on the client.
+const MAX_PUSHED_RANGES: usize = 256;
+
+/// How a verification runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub mode: VerifyMode,
+    pub jobs: usize,
+    /// Differing rows listed per table (all are counted).
+    pub max_diffs: usize,
+    pub policy: ValuePolicy,
+}
+
+/// One table's verdict.
+#[derive(Debug, Serialize)]
+pub struct TableVerdict {
+    pub table: String,
+    pub source_table: String,
+    /// `identical`, `differs`, or `rejected_only` (the only differences are rows the type
+    /// mapping rejects).
+    pub status: &'static str,
+    /// The key rows were matched on; empty when the table is compared as a multiset.
+    pub key: Vec<String>,
+    pub source_rows: u64,
+    pub target_rows: u64,
+    /// Source rows the type mapping rejects (and the copy wrote to its rejects file): expected
+    /// to be absent from the target.
+    pub rejected: u64,
+    pub ranges_hashed: u64,
+    pub passes: u32,
+    pub rows_differing: u64,
+    pub missing: u64,
+    pub extra: u64,
+    pub changed: u64,
+    /// Differing rows counted but not listed (beyond --max-diffs): a lower bound.
+    pub unlisted: u64,
+    pub differences: Vec<RowDifference>,
+    /// Why the table could not be compared (e.g. the target has no such column).
+    pub problem: Option<String>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RowDifference {
+    /// `missing` (in the source, not the target), `extra` (in the target only) or `changed`.
+    pub kind: &'static str,
+    /// `column=value` pairs of the key (for a table without a key, of the row's first columns).
+    pub key: String,
+    pub columns: Vec<ColumnDifference>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ColumnDifference {
+    pub column: String,
+    pub source: String,
+    pub target: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Totals {
+    pub tables: usize,
+    pub identical: usize,
+    pub differing: usize,
+    pub source_rows: u64,
+    pub target_rows: u64,
+    pub rejected: u64,
+    pub rows_differing: u64,
+}
+
+/// The result of a verification: printed, written with `--report`, or embedded in a copy's
+/// report.
+#[derive(Debug, Serialize)]
+pub struct VerifyReport {
+    pub mode: VerifyMode,
+    pub outcome: &'static str,
+    pub exit_code: u8,
+    pub tables: Vec<TableVerdict>,
+    pub totals: Totals,
+    pub seconds: f64,
+}
+
+impl VerifyReport {
+    fn new(mode: VerifyMode, tables: Vec<TableVerdict>, seconds: f64) -> VerifyReport {
+        let totals = Totals {
+            tables: tables.len(),
+            identical: tables.iter().filter(|t| t.status == "identical").count(),
+            differing: tables.iter().filter(|t| t.status == "differs").count(),
+            source_rows: tables.iter().map(|t| t.source_rows).sum(),
+            target_rows: tables.iter().map(|t| t.target_rows).sum(),
+            rejected: tables.iter().map(|t| t.rejected).sum(),
+            rows_differing: tables.iter().map(|t| t.rows_differing).sum(),
+        };
+        let code = if totals.differing > 0 {
+            ExitCode::VERIFY_MISMATCH
+        } else if totals.rejected > 0 {
+            ExitCode::ROWS_REJECTED
+        } else {
+            ExitCode::OK
+        };
+        VerifyReport {
+            mode,
+            outcome: if code == ExitCode::OK {
+                "identical"
+            } else if code == ExitCode::ROWS_REJECTED {
+                "identical_except_rejected"
+            } else {
+                "differs"
+            },
+            exit_code: code.0,
+            tables,
+            totals,
+            seconds,
+        }
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode(self.exit_code)
+    }
+
+    /// The per-table summary and every listed difference, for a person.
+    pub fn print_text(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let name_w = self
+            .tables
+            .iter()
+            .map(|t| quote_ident(&t.table).chars().count())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        writeln!(
+            out,
+            "\n{:name_w$}  {:>12}  {:>12}  {:>8}  {:>7}  {:>9}  {:>7}  result",
+            "table", "source rows", "target rows", "rejected", "ranges", "differing", "seconds"
+        )?;
+        for t in &self.tables {
+            writeln!(
+                out,
+                "{:name_w$}  {:>12}  {:>12}  {:>8}  {:>7}  {:>9}  {:>7.2}  {}",
+                quote_ident(&t.table),
+                t.source_rows,
+                t.target_rows,
+                t.rejected,
+                t.ranges_hashed,
+                if t.unlisted > 0 {
+                    format!("≥{}", t.rows_differing)
+                } else {
+                    t.rows_differing.to_string()
+                },
+                t.seconds,
+                t.status
+            )?;
+        }
+        for t in self.tables.iter().filter(|t| t.status == "differs") {
+            writeln!(out, "\n{}:", quote_ident(&t.table))?;
+            if let Some(p) = &t.problem {
+                writeln!(out, "  {p}")?;
+            }
+            if t.differences.is_empty() && t.problem.is_none() {
+                writeln!(
+                    out,
+                    "  counts differ: {} source rows ({} rejected), {} target rows",
+                    t.source_rows, t.rejected, t.target_rows
+                )?;
+            }
+            for d in &t.differences {
+                match d.kind {
+                    "changed" => {
+                        let cols: Vec<String> = d
+                            .columns
+                            .iter()
+                            .map(|c| format!("{}: {} → {}", c.column, c.source, c.target))
+                            .collect();
+                        writeln!(out, "  changed  {}: {}", d.key, cols.join("; "))?;
+                    }
+                    kind => writeln!(out, "  {kind:<8} {}", d.key)?,
+                }
+            }
+            if t.unlisted > 0 {
+                writeln!(
+                    out,
+                    "  … and at least {} more differing row(s) not listed (raise --max-diffs)",
+                    t.unlisted
+                )?;
+            }
+        }
+        let tot = &self.totals;
+        writeln!(
+            out,
+            "\nverify ({}): {} of {} table(s) identical, {} differing row(s), {} rejected by the mapping; {:.1}s",
+            match self.mode {
+                VerifyMode::Counts => "counts",
+                VerifyMode::Checksums => "checksums",
+            },
+            tot.identical,
+            tot.tables,
+            tot.rows_differing,
+            tot.rejected,
+            self.seconds
+        )
+    }
+}
+
+/// The report `pgcutover verify` prints and writes.
+#[derive(Debug, Serialize)]
+struct Envelope<'a> {
+    pgcutover: &'static str,
+    source: String,
+    target: String,
+    target_schema: &'a str,
+    started_at_unix: u64,
+    #[serde(flatten)]
+    report: &'a VerifyReport,
+    peak_memory_bytes: Option<u64>,
+}
+
+pub async fn run(args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
+    let started_at_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (source, target) = resolve(&args.endpoints)?;
+    let schema_name = args.select.target_schema.clone();
+    let client = crate::copy_cmd::connect(&target).await?;
+    printer.info(&format!("connected to {}", target.display()));
+    let facts = TargetFacts::read(&client).await?;
+    printer.info(&format!("reading the schema of {}", source.display()));
+    let loaded = Arc::new(load_schema(&source, &args.select, &args.values, &facts).await?);
+    if loaded.schema.tables.is_empty() {
+        printer.warn("no tables to verify (check --include/--exclude)");
+    }
+    let expected = if args.mode == VerifyMode::Counts {
+        rejects_per_table(&args.rejects)?
+    } else {
+        HashMap::new()
+    };
+    let settings = Settings {
+        mode: args.mode,
+        jobs: args
+            .jobs
+            .map(|j| j as usize)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        max_diffs: args.max_diffs as usize,
+        policy: value_policy(&args.values),
+    };
+    let report = verify_all(&source, &loaded, &target, &schema_name, &settings, &expected, printer)
+        .await?;
+    let envelope = Envelope {
+        pgcutover: env!("CARGO_PKG_VERSION"),
+        source: source.display(),
+        target: target.display().to_owned(),
+        target_schema: &schema_name,
+        started_at_unix,
+        report: &report,
+        peak_memory_bytes: peak_memory_bytes(),
+    };
+    {
+        let mut out = std::io::stdout().lock();
+        match args.format {
+            Format::Json => {
+                serde_json::to_writer(&mut out, &serde_json::json!({"type": "verify", "data": envelope}))
+                    .context("writing the report")?;
+                writeln!(out)?;
+            }
+            Format::Text => report.print_text(&mut out)?,
+        }
+    }
+    if let Some(path) = &args.report {
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(path)?;
+            serde_json::to_writer_pretty(&mut f, &envelope)?;
+            f.write_all(b"\n")
+        };
+        write().with_context(|| format!("writing the report to {}", path.display()))?;
+    }
+    Ok(report.exit_code())
+}
+
+/// Rows per target table in a rejects file (none when the file does not exist).
+fn rejects_per_table(path: &Path) -> Result<HashMap<String, u64>, Exit> {
+    let mut out = HashMap::new();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(anyhow!(e).context(format!("reading {}", path.display())).into()),
+    };
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+            Exit::new(
+                ExitCode::USAGE,
+                anyhow!("{} line {}: {e}", path.display(), i + 1),
+                Some("--rejects names the rejects file a copy wrote (JSON Lines)".to_owned()),
+            )
+        })?;
+        if let Some(t) = v.get("table").and_then(|t| t.as_str()) {
+            *out.entry(t.to_owned()).or_default() += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Verifies every table of `loaded`, `settings.jobs` at a time. `expected_rejects` (per target
+/// table) is used by `--mode counts`; checksums find the rejected rows themselves.
+pub async fn verify_all(
+    source: &SourceSpec,
+    loaded: &Arc<Loaded>,
+    target: &Target,
+    schema_name: &str,
+    settings: &Settings,
+    expected_rejects: &HashMap<String, u64>,
+    printer: &Printer,
+) -> Result<VerifyReport, Exit> {
+    let started = Instant::now();
+    printer.info(&format!(
+        "verifying {} table(s) by {}",
+        loaded.schema.tables.len(),
+        match settings.mode {
+            VerifyMode::Counts => "row counts",
+            VerifyMode::Checksums => "row counts and checksums",
+        }
+    ));
+    let results = futures::stream::iter(0..loaded.schema.tables.len())
+        .map(|i| async move {
+            let ctx = TableCtx {
+                source,
+                loaded,
+                target,
+                schema_name,
+                settings,
+                index: i,
+            };
+            let t0 = Instant::now();
+            let table = &loaded.schema.tables[i];
+            let mut verdict = match settings.mode {
+                VerifyMode::Counts => {
+                    count_table(&ctx, expected_rejects.get(&table.name).copied().unwrap_or(0))
+                        .await
+                }
+                VerifyMode::Checksums => checksum_table(&ctx).await,
+            }?;
+            verdict.seconds = t0.elapsed().as_secs_f64();
+            printer.info(&format!(
+                "verified {}: {} ({} source / {} target rows{}{})",
+                quote_ident(&table.name),
+                verdict.status,
+                verdict.source_rows,
+                verdict.target_rows,
+                if verdict.rows_differing > 0 {
+                    format!(", {} differing", verdict.rows_differing)
+                } else {
+                    String::new()
+                },
+                if verdict.rejected > 0 {
+                    format!(", {} rejected by the mapping", verdict.rejected)
+                } else {
+                    String::new()
+                }
+            ));
+            Ok::<_, Exit>(verdict)
+        })
+        .buffer_unordered(settings.jobs.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    let mut tables = Vec::with_capacity(results.len());
+    for r in results {
+        tables.push(r?);
+    }
+    tables.sort_by_key(|v| loaded.schema.tables.iter().position(|t| t.name == v.table));
+    Ok(VerifyReport::new(
+        settings.mode,
+        tables,
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+struct TableCtx<'a> {
+    source: &'a SourceSpec,
+    loaded: &'a Arc<Loaded>,
+    target: &'a Target,
+    schema_name: &'a str,
+    settings: &'a Settings,
+    index: usize,
+}
+
+impl TableCtx<'_> {
+    fn table(&self) -> &Table {
+        &self.loaded.schema.tables[self.index]
+    }
+
+    fn qualified(&self) -> String {
+        quote_qualified(self.schema_name, &self.table().name)
+    }
+
+    fn verdict(&self, key: Vec<String>) -> TableVerdict {
+        let t = self.table();
+        TableVerdict {
+            table: t.name.clone(),
+            source_table: t.source_name.clone(),
+            status: "identical",
+            key,
+            source_rows: 0,
+            target_rows: 0,
+            rejected: 0,
+            ranges_hashed: 0,
+            passes: 0,
+            rows_differing: 0,
+            missing: 0,
+            extra: 0,
+            changed: 0,
+            unlisted: 0,
+            differences: Vec::new(),
+            problem: None,
+            seconds: 0.0,
+        }
+    }
+}
+
+/// Sets the status from the counts found.
+fn settle(v: &mut TableVerdict) {
+    v.status = if v.rows_differing > 0 || v.problem.is_some() {
+        "differs"
+    } else if v.rejected > 0 {
+        "rejected_only"
+    } else {
+        "identical"
+    };
+}
+
+fn db_error(e: tokio_postgres::Error, what: String) -> Exit {
+    Exit::new(ExitCode::FAILED, anyhow::Error::new(e).context(what), None)
+}
+
+/// Whether the target has the table (the schema may hold it under a different case).
+async fn target_has_table(client: &Client, qualified: &str) -> Result<bool, Exit> {
+    let row = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&qualified])
+        .await
+        .map_err(|e| db_error(e, format!("looking up {qualified} in the target")))?;
+    Ok(row.get(0))
+}
+
+async fn count_table(ctx: &TableCtx<'_>, expected_rejects: u64) -> Result<TableVerdict, Exit> {
+    let mut v = ctx.verdict(Vec::new());
+    let client = crate::copy_cmd::connect(ctx.target).await?;
+    let qualified = ctx.qualified();
+    let (source_rows, target_rows) = tokio::join!(count_source(ctx), async {
+        if !target_has_table(&client, &qualified).await? {
+            return Ok(None);
+        }
+        let row = client
+            .query_one(&format!("SELECT count(*) FROM {qualified}"), &[])
+            .await
+            .map_err(|e| db_error(e, format!("counting the rows of {qualified}")))?;
+        Ok::<_, Exit>(Some(row.get::<_, i64>(0) as u64))
+    });
+    v.source_rows = source_rows?;
+    match target_rows? {
+        Some(n) => v.target_rows = n,
+        None => v.problem = Some(format!("the target has no table {qualified}")),
+    }
+    v.rejected = expected_rejects;
+    let expected = v.source_rows.saturating_sub(expected_rejects);
+    v.rows_differing = expected.abs_diff(v.target_rows);
+    if v.target_rows > expected {
+        v.extra = v.target_rows - expected;
+    } else {
+        v.missing = expected - v.target_rows;
+    }
+    settle(&mut v);
+    Ok(v)
+}
+
+/// `count(*)` on the source, pushed down to its server.
+async fn count_source(ctx: &TableCtx<'_>) -> Result<u64, Exit> {
+    let table = ctx.table();
+    match (ctx.source, &ctx.loaded.reads) {
+        (SourceSpec::Mysql(m), Reads::Mysql(reads)) => {
+            use mysql_async::prelude::Queryable;
+            let read = &reads[&table.name];
+            let from = read
+                .select
+                .rsplit_once(" FROM ")
+                .map(|(_, f)| f.to_owned())
+                .ok_or_else(|| anyhow!("unexpected reader query for {}", table.name))?;
+            let mut conn = mysql_connect(m).await?;
+            let n: Option<u64> = conn
+                .query_first(format!("SELECT COUNT(*) FROM {from}"))
+                .await
+                .with_context(|| format!("counting the rows of {} in the source", table.source_name))?;
+            let _ = conn.disconnect().await;
+            Ok(n.unwrap_or(0))
+        }
+        (SourceSpec::Sqlite(path), Reads::Sqlite(_)) => {
+            let (path, name) = (path.clone(), table.source_name.clone());
+            tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
+                let conn = pgcutover_sqlite::open_read_only(&path)?;
+                let n: i64 = conn.query_row(
+                    &format!("SELECT count(*) FROM {}", quote_ident(&name)),
+                    [],
+                    |r| r.get(0),
+                )?;
+                Ok(n as u64)
+            })
+            .await
+            .context("a counting thread stopped")?
+            .map_err(Exit::from)
+        }
+        _ => unreachable!("the reads match the source"),
+    }
+}
+
+/// The columns rows are matched on: the primary key, else a unique key of NOT NULL columns;
+/// indexes into the copied columns. Empty: compare as a multiset.
+fn choose_key(table: &Table, copied: &[usize]) -> Vec<usize> {
+    let position = |name: &String| {
+        copied
+            .iter()
+            .position(|&c| &table.columns[c].name == name)
+    };
+    let candidates = table.primary_key.iter().chain(table.uniques.iter().filter(|u| {
+        u.columns
+            .iter()
+            .all(|c| table.column(c).is_some_and(|c| !c.nullable))
+    }));
+    for k in candidates {
+        let idx: Option<Vec<usize>> = k.columns.iter().map(position).collect();
+        if let Some(idx) = idx.filter(|i| !i.is_empty()) {
+            return idx;
+        }
+    }
+    Vec::new()
+}
+
+async fn checksum_table(ctx: &TableCtx<'_>) -> Result<TableVerdict, Exit> {
+    let table = ctx.table();
+    let copied: Vec<usize> = (0..table.columns.len())
+        .filter(|&i| table.columns[i].is_copied())
+        .collect();
+    let types: Vec<PgType> = copied.iter().map(|&i| table.columns[i].pg_type.clone()).collect();
+    let key = choose_key(table, &copied);
+    let key_names: Vec<String> = key.iter().map(|&k| table.columns[copied[k]].name.clone()).collect();
+    let mut v = ctx.verdict(key_names);
+    let client = crate::copy_cmd::connect(ctx.target).await?;
+    let qualified = ctx.qualified();
+    if !target_has_table(&client, &qualified).await? {
+        v.problem = Some(format!("the target has no table {qualified}"));
+        v.source_rows = count_source(ctx).await?;
+        v.missing = v.source_rows;
+        v.rows_differing = v.source_rows;
+        settle(&mut v);
+        return Ok(v);
+    }
+    let select = match target_select(&client, ctx, &copied).await? {
+        Ok(s) => s,
+        Err(problem) => {
+            v.problem = Some(problem);
+            settle(&mut v);
+            return Ok(v);
+        }
+    };
+
+    // Positions: the key itself when it is one integer column and both sides can bound it.
+    let mut positions = if key.is_empty() {
+        Positions::RowHash
+    } else {
+        Positions::KeyHash
+    };
+    let int_key = (key.len() == 1 && types[key[0]].is_integer()).then(|| key[0]);
+    if let Some(k) = int_key {
+        let source_bounds = source_int_bounds(ctx, copied[k]).await?;
+        let col = quote_ident(&table.columns[copied[k]].name);
+        let row = client
+            .query_one(&format!("SELECT min({col})::int8, max({col})::int8 FROM {qualified}"), &[])
+            .await
+            .map_err(|e| db_error(e, format!("reading the key range of {qualified}")))?;
+        let target_bounds: Option<(i64, i64)> = row.get::<_, Option<i64>>(0).zip(row.get(1));
+        let bounds = match (source_bounds, target_bounds) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (one, other) => one.or(other),
+        };
+        if let Some((min, max)) = bounds {
+            positions = Positions::Int { min, max };
+        }
+    }
+
+    let hasher = RowHasher::new(&types, key.clone(), positions);
+    let mut verifier = Verifier::new(positions, table.source_rows.unwrap_or(0), ctx.settings.max_diffs);
+    let mut mysql = match ctx.source {
+        SourceSpec::Mysql(m) => Some(mysql_connect(m).await?),
+        SourceSpec::Sqlite(_) => None,
+    };
+    let mut first = true;
+    while let Some(pass) = verifier.next_pass() {
+        let pass = Arc::new(pass);
+        let pushed = pushed_ranges(&pass, positions);
+        let source_scan = scan_source(ctx, mysql.take(), Arc::clone(&pass), hasher.clone(), pushed.clone());
+        let target_scan = scan_target(&client, &select, int_key.map(|k| &table.columns[copied[k]].name), &pass, hasher.clone(), pushed.as_deref());
+        let (s, t) = tokio::join!(source_scan, target_scan);
+        let (conn, source_tally, rejected) = s?;
+        mysql = conn;
+        let target_tally = t?;
+        if first {
+            v.rejected = rejected;
+            first = false;
+        }
+        verifier
+            .absorb(&pass, source_tally, target_tally)
+            .map_err(|e| anyhow!(e))?;
+    }
+    if let Some(conn) = mysql {
+        let _ = conn.disconnect().await;
+    }
+    let (s, t) = verifier.rows.unwrap_or((0, 0));
+    v.source_rows = s + v.rejected;
+    v.target_rows = t;
+    v.ranges_hashed = verifier.ranges_hashed;
+    v.passes = verifier.passes;
+    v.unlisted = verifier.unlisted_rows;
+    let names: Vec<&str> = copied.iter().map(|&i| table.columns[i].name.as_str()).collect();
+    // In key order (an integer key's bytes sort as numbers do for keys ≥ 0), so a report reads
+    // the same on every run.
+    verifier.diffs.sort_by(|a, b| diff_key(a).cmp(diff_key(b)));
+    for d in &verifier.diffs {
+        match d {
+            RowDiff::Missing { .. } => v.missing += 1,
+            RowDiff::Extra { .. } => v.extra += 1,
+            RowDiff::Changed { .. } => v.changed += 1,
+        }
+    }
+    v.rows_differing = v.missing + v.extra + v.changed + v.unlisted;
+    v.differences = verifier
+        .diffs
+        .iter()
+        .take(ctx.settings.max_diffs)
+        .map(|d| describe(d, &names, &types, &key))
+        .collect();
+    settle(&mut v);
+    Ok(v)
+}
+
+/// The target's SELECT list: each copied column, cast to the type the copy gives it where the
+/// target's column has another type (a schema made by a migration tool, for a data-only load).
+/// The cast is to the type without its modifier (`numeric`, not `numeric(5,2)`; `character
+/// varying`, not `varchar(10)`), so it never rounds or truncates a value into agreement.
+/// `Err` names a column the target lacks.
+async fn target_select(
+    client: &Client,
+    ctx: &TableCtx<'_>,
+    copied: &[usize],
+) -> Result<Result<String, String>, Exit> {
+    let table = ctx.table();
+    let qualified = ctx.qualified();
+    let expected: Vec<String> = copied
+        .iter()
+        .map(|&i| table.columns[i].pg_type.sql_in(ctx.schema_name))
+        .collect();
+    let names: Vec<String> = copied.iter().map(|&i| table.columns[i].name.clone()).collect();
+    let rows = client
+        .query(
+            "SELECT a.attnum IS NOT NULL,
+                    coalesce(a.atttypid = to_regtype(c.expected)::oid, true),
+                    format_type(to_regtype(c.expected), NULL)
+             FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS c(name, expected, n)
+             LEFT JOIN pg_attribute a
+               ON a.attrelid = to_regclass($1) AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
+             ORDER BY c.n",
+            &[&qualified, &names, &expected],
+        )
+        .await
+        .map_err(|e| db_error(e, format!("reading the columns of {qualified}")))?;
+    let mut list = Vec::with_capacity(names.len());
+    for (name, row) in names.iter().zip(&rows) {
+        let col = quote_ident(name);
+        if !row.get::<_, bool>(0) {
+            return Ok(Err(format!(
+                "the target table has no column {col}, which the source has"
+            )));
+        }
+        match (row.get::<_, bool>(1), row.get::<_, Option<String>>(2)) {
+            // format_type's output is a type name the server quoted itself.
+            (false, Some(base)) => list.push(format!("{col}::{base}")),
+            _ => list.push(col),
+        }
+    }
+    Ok(Ok(format!("SELECT {} FROM {qualified}", list.join(", "))))
+}
+
+/// min and max of an integer key column in the source.
+async fn source_int_bounds(ctx: &TableCtx<'_>, column: usize) -> Result<Option<(i64, i64)>, Exit> {
+    let table = ctx.table();
+    match (ctx.source, &ctx.loaded.reads) {
+        // The reader already knows the key's range (from the schema scan) when it can push a
+        // range down; without that, the key is hashed instead.
+        (SourceSpec::Mysql(_), Reads::Mysql(reads)) => {
+            Ok(reads[&table.name].split.as_ref().map(|k| (k.min, k.max)))
+        }
+        (SourceSpec::Sqlite(path), Reads::Sqlite(_)) => {
+            let (path, t, c) = (
+                path.clone(),
+                table.source_name.clone(),
+                table.columns[column].source_name.clone(),
+            );
+            tokio::task::spawn_blocking(move || -> anyhow::Result<Option<(i64, i64)>> {
+                let conn = pgcutover_sqlite::open_read_only(&path)?;
+                let c = quote_ident(&c);
+                // Only when every key is stored as an integer: otherwise the converted key's
+                // order is not SQLite's, and hashing is the safe choice.
+                let (min, max, non_int): (Option<i64>, Option<i64>, i64) = conn.query_row(
+                    &format!(
+                        "SELECT min({c}), max({c}), count(*) FILTER (WHERE typeof({c}) <> 'integer') FROM {}",
+                        quote_ident(&t)
+                    ),
+                    [],
+                    |r| Ok((r.get(0).ok(), r.get(1).ok(), r.get(2)?)),
+                )?;
+                Ok(if non_int == 0 { min.zip(max) } else { None })
+            })
+            .await
+            .context("a verify thread stopped")?
+            .map_err(Exit::from)
+        }
+        _ => unreachable!("the reads match the source"),
+    }
+}
+
+/// The key ranges `[from, to)` a pass can be pushed down as, when it covers only part of an
+/// integer key's span and in few enough pieces.
+fn pushed_ranges(pass: &Pass, positions: Positions) -> Option<Vec<KeyRange>> {
+    if !matches!(positions, Positions::Int { .. }) || pass.is_whole(positions.space()) {
+        return None;
+    }
+    let mut merged: Vec<Range> = Vec::new();
+    for r in pass.ranges() {
+        match merged.last_mut() {
+            Some(last) if last.hi == r.lo => last.hi = r.hi,
+            _ => merged.push(*r),
+        }
+    }
+    if merged.len() > MAX_PUSHED_RANGES {
+        return None;
+    }
+    let space = positions.space();
+    Some(
+        merged
+            .iter()
+            .map(|r| {
+                let (from, to) = positions.key_bounds(r).expect("integer positions");
+                // The first and last ranges are open, so a key written outside the span since
+                // it was measured is still read (and lands in the edge range, as it is clamped).
+                KeyRange {
+                    from: (r.lo > 0).then_some(from),
+                    to: (r.hi < space).then_some(to),
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Reads the target's rows for a pass and tallies them.
+async fn scan_target(
+    client: &Client,
+    select: &str,
+    key_column: Option<&String>,
+    pass: &Pass,
+    mut hasher: RowHasher,
+    pushed: Option<&[KeyRange]>,
+) -> Result<Tally, Exit> {
+    let mut sql = select.to_owned();
+    if let (Some(ranges), Some(col)) = (pushed, key_column) {
+        let col = quote_ident(col);
+        let conds: Vec<String> = ranges
+            .iter()
+            .map(|r| {
+                let mut c = Vec::new();
+                if let Some(f) = r.from {
+                    c.push(format!("{col} >= {f}"));
+                }
+                if let Some(t) = r.to {
+                    c.push(format!("{col} < {t}"));
+                }
+                if c.is_empty() {
+                    "true".to_owned()
+                } else {
+                    format!("({})", c.join(" AND "))
+                }
+            })
+            .collect();
+        sql = format!("{sql} WHERE {}", conds.join(" OR "));
+    }
+    let copy = format!("COPY ({sql}) TO STDOUT (FORMAT binary)");
+    let stream = client
+        .copy_out(&copy)
+        .await
+        .map_err(|e| db_error(e, "reading the target".to_owned()))?;
+    futures::pin_mut!(stream);
+    let mut reader = TupleReader::new();
+    let mut fields: Vec<Option<Span<usize>>> = Vec::new();
+    let mut tally = pass.tally();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| db_error(e, "reading the target".to_owned()))?;
+        reader.push(&chunk);
+        while let Some(tuple) = reader.next_tuple(&mut fields).map_err(|e| anyhow!(e))? {
+            hasher
+                .add(tuple, &fields, pass, &mut tally)
+                .map_err(|e| anyhow!(e))?;
+        }
+    }
+    reader.finish().map_err(|e| anyhow!(e))?;
+    Ok(tally)
+}
+
+/// Counts a source reader's converted rows into a tally, through the copy's own encoder.
+struct TallySink<'a> {
+    hasher: RowHasher,
+    pass: &'a Pass,
+    tally: Tally,
+    buf: BytesMut,
+    fields: Vec<Option<Span<usize>>>,
+    rejected: u64,
+}
+
+impl RowSink for TallySink<'_> {
+    type Error = Mismatch;
+
+    fn row(&mut self, values: &[Value<'_>]) -> Result<(), Mismatch> {
+        self.buf.clear();
+        copy_encoder::write_row(&mut self.buf, values);
+        match parse_tuple(&self.buf, &mut self.fields) {
+            Ok(Parsed::Row(_)) => {
+                self.hasher
+                    .add(&self.buf, &self.fields, self.pass, &mut self.tally)
+            }
+            _ => Err(Mismatch("the encoder wrote a row the reader cannot read")),
+        }
+    }
+
+    fn reject(&mut self, _reject: Reject) -> Result<(), Mismatch> {
+        self.rejected += 1;
+        Ok(())
+    }
+}
+
+type SourceScan = (Option<mysql_async::Conn>, Tally, u64);
+
+/// Reads the source's rows for a pass (on another thread, so each side hashes on its own core)
+/// and tallies them. Returns the MySQL session for the next pass.
+async fn scan_source(
+    ctx: &TableCtx<'_>,
+    conn: Option<mysql_async::Conn>,
+    pass: Arc<Pass>,
+    hasher: RowHasher,
+    pushed: Option<Vec<KeyRange>>,
+) -> Result<SourceScan, Exit> {
+    let loaded = Arc::clone(ctx.loaded);
+    let index = ctx.index;
+    let policy = ctx.settings.policy;
+    let reading = |e: anyhow::Error| {
+        Exit::new(
+            ExitCode::FAILED,
+            e.context(format!(
+                "reading table {} from the source",
+                quote_ident(&ctx.table().source_name)
+            )),
+            None,
+        )
+    };
+    match ctx.source {
+        SourceSpec::Sqlite(path) => {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || -> anyhow::Result<SourceScan> {
+                let table = &loaded.schema.tables[index];
+                let Reads::Sqlite(reads) = &loaded.reads else {
+                    unreachable!("SQLite reads for a SQLite source")
+                };
+                let mut sink = TallySink {
+                    hasher,
+                    pass: &pass,
+                    tally: pass.tally(),
+                    buf: BytesMut::new(),
+                    fields: Vec::new(),
+                    rejected: 0,
+                };
+                let conn = pgcutover_sqlite::open_read_only(&path)?;
+                pgcutover_sqlite::read_table(&conn, table, &reads[&table.name], &policy, &mut sink)
+                    .map_err(|e| match e {
+                        pgcutover_sqlite::ReadError::Source(e) => anyhow!(e),
+                        pgcutover_sqlite::ReadError::Sink(e) => anyhow!(e),
+                    })?;
+                Ok((None, sink.tally, sink.rejected))
+            })
+            .await
+            .context("a verify thread stopped")?
+            .map_err(reading)
+        }
+        SourceSpec::Mysql(m) => {
+            let mut conn = match conn {
+                Some(c) => c,
+                None => mysql_connect(m).await?,
+            };
+            tokio::spawn(async move {
+                let table = &loaded.schema.tables[index];
+                let Reads::Mysql(reads) = &loaded.reads else {
+                    unreachable!("MySQL reads for a MySQL source")
+                };
+                let read = &reads[&table.name];
+                let mut sink = TallySink {
+                    hasher,
+                    pass: &pass,
+                    tally: pass.tally(),
+                    buf: BytesMut::new(),
+                    fields: Vec::new(),
+                    rejected: 0,
+                };
+                let ranges: Vec<Option<KeyRange>> = match (&pushed, &read.split) {
+                    (Some(r), Some(_)) => r.iter().copied().map(Some).collect(),
+                    _ => vec![None],
+                };
+                for range in ranges {
+                    pgcutover_mysql::read_table(&mut conn, table, read, range, &policy, &mut sink)
+                        .await
+                        .map_err(|e| match e {
+                            pgcutover_mysql::ReadError::Source(e) => anyhow!(e),
+                            pgcutover_mysql::ReadError::Sink(e) => anyhow!(e),
+                        })?;
+                }
+                Ok::<_, anyhow::Error>((Some(conn), sink.tally, sink.rejected))
+            })
+            .await
+            .context("a verify task stopped")?
+            .map_err(reading)
+        }
+    }
+}
+
+fn diff_key(d: &RowDiff) -> &[u8] {
+    match d {
+        RowDiff::Missing { key, .. } | RowDiff::Extra { key, .. } | RowDiff::Changed { key, .. } => key,
+    }
+}
+
+/// A difference as a report shows it.
+fn describe(d: &RowDiff, names: &[&str], types: &[PgType], key: &[usize]) -> RowDifference {
+    let show_key = |row: &HeldRow| -> String {
+        let cols: Vec<usize> = if key.is_empty() {
+            (0..names.len().min(4)).collect()
+        } else {
+            key.to_vec()
+        };
+        let mut parts: Vec<String> = cols
+            .iter()
+            .map(|&i| format!("{}={}", names[i], show(&row.fields[i], &types[i])))
+            .collect();
+        if key.is_empty() && names.len() > 4 {
+            parts.push("…".to_owned());
+        }
+        parts.join(", ")
+    };
+    match d {
+        RowDiff::Missing { row, .. } => RowDifference {
+            kind: "missing",
+            key: show_key(row),
+            columns: Vec::new(),
+        },
+        RowDiff::Extra { row, .. } => RowDifference {
+            kind: "extra",
+            key: show_key(row),
+            columns: Vec::new(),
+        },
+        RowDiff::Changed {
+            source,
+            target,
+            columns,
+            ..
+        } => RowDifference {
+            kind: "changed",
+            key: show_key(source),
+            columns: columns
+                .iter()
+                .map(|&i| ColumnDifference {
+                    column: names[i].to_owned(),
+                    source: show(&source.fields[i], &types[i]),
+                    target: show(&target.fields[i], &types[i]),
+                })
+                .collect(),
+        },
+    }
+}
+
+fn show(f: &pgcutover_verify::digest::HeldField, ty: &PgType) -> String {
+    match &f.preview {
+        None => "NULL".to_owned(),
+        Some(b) => render(ty, b, f.cut),
+    }
+}
