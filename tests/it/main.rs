@@ -17,3 +17,4 @@ mod mysql_datasets;
 mod mysql_options;
 mod mysql_postgis;
 mod mysql_tls;
+mod verify;
