@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::compare::assert_same_data;
 use crate::harness::{
-    assert_fks_and_identity, datasets_dir, expect_code, pgcutover, read_json, TestDb,
+    assert_fks_and_identity, assert_no_false_positives, datasets_dir, expect_code, pgcutover, read_json, TestDb,
 };
 
 async fn copies_exactly(tag: &str, file: &Path, fks: usize, identity: Option<(&str, &str, i64)>) {
@@ -20,6 +20,8 @@ async fn copies_exactly(tag: &str, file: &Path, fks: usize, identity: Option<(&s
             "copy",
             &source,
             &db.url,
+            "--verify",
+            "checksums",
             "--report",
             report.to_str().expect("utf-8 path"),
         ],
@@ -27,6 +29,7 @@ async fn copies_exactly(tag: &str, file: &Path, fks: usize, identity: Option<(&s
     expect_code(&out, 0);
     let report = read_json(&report);
     assert_eq!(report["outcome"], "ok");
+    assert_no_false_positives(&report);
     assert_eq!(report["totals"]["rows_rejected"], 0);
     assert!(
         !dir.path().join("pgcutover-rejects.jsonl").exists(),

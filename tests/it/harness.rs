@@ -213,3 +213,27 @@ pub fn rejected_rows(dir: &Path) -> Vec<(String, String, String, String)> {
     got.sort();
     got
 }
+
+/// A copy's `--verify checksums` found every table identical (or different only by the rows the
+/// copy rejected), after comparing every row.
+pub fn assert_no_false_positives(report: &serde_json::Value) {
+    let v = &report["verification"];
+    assert_eq!(v["mode"], "checksums", "the copy ran --verify checksums");
+    for t in v["tables"].as_array().expect("verified tables") {
+        assert!(
+            t["status"] == "identical" || t["status"] == "rejected_only",
+            "verify reports a difference the copy did not make: {t:#}"
+        );
+        assert_eq!(t["rows_differing"], 0, "{t:#}");
+        assert_eq!(
+            t["source_rows"].as_u64().expect("rows"),
+            t["target_rows"].as_u64().expect("rows") + t["rejected"].as_u64().expect("rejected"),
+            "{t:#}"
+        );
+    }
+    assert_eq!(
+        v["tables"].as_array().map(Vec::len),
+        report["tables"].as_array().map(Vec::len),
+        "every copied table was verified"
+    );
+}

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use mysql_async::prelude::Queryable;
 
-use crate::harness::{expect_code, one, pgcutover, read_json, rejected_rows, TestDb};
+use crate::harness::{
+    assert_no_false_positives, expect_code, one, pgcutover, read_json, rejected_rows, TestDb,
+};
 use crate::mysql_compare::{assert_same_mysql_data, mysql};
 use crate::mysql_datasets::source_url;
 
@@ -56,6 +58,8 @@ async fn awkward_values_arrive_exactly_or_are_rejected_loudly() {
             "copy",
             &source_url(name),
             &db.url,
+            "--verify",
+            "checksums",
             "--report",
             report_path.to_str().expect("utf-8"),
         ],
@@ -63,6 +67,7 @@ async fn awkward_values_arrive_exactly_or_are_rejected_loudly() {
     // Rows were rejected: exit 5, everything else committed.
     expect_code(&out, 5);
     let report = read_json(&report_path);
+    assert_no_false_positives(&report);
 
     let got = rejected_rows(dir.path());
     assert_eq!(

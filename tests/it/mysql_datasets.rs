@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use crate::harness::{
-    assert_fks_and_identity, datasets_dir, expect_code, one, pgcutover, read_json, TestDb,
+    assert_fks_and_identity, assert_no_false_positives, datasets_dir, expect_code, one, pgcutover, read_json, TestDb,
 };
 use crate::mysql_compare::{assert_same_mysql_data, mysql_admin_url};
 
@@ -69,6 +69,8 @@ async fn copies_exactly(
             "copy",
             &source_url(db_name),
             &db.url,
+            "--verify",
+            "checksums",
             "--report",
             report.to_str().expect("utf-8"),
         ],
@@ -76,6 +78,7 @@ async fn copies_exactly(
     expect_code(&out, 0);
     let report = read_json(&report);
     assert_eq!(report["outcome"], "ok");
+    assert_no_false_positives(&report);
     assert_eq!(report["totals"]["rows_rejected"], 0);
     let client = db.client().await;
     let compared = assert_same_mysql_data(db_name, &client, &BTreeMap::new()).await;

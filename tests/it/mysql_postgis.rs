@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::harness::{column_type, expect_code, one, pgcutover, query_strings, TestDb};
+use crate::harness::{column_type, expect_code, one, pgcutover, query_strings, stdout, TestDb};
 use crate::mysql_awkward::mysql_db_from_sql;
 use crate::mysql_compare::assert_same_mysql_data;
 use crate::mysql_datasets::{load_dataset_with_prefix, source_url};
@@ -42,8 +42,10 @@ async fn geometry_keeps_its_srid_and_spatial_indexes_become_gist() {
     .await;
     let db = postgis_db("my_gis").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = pgcutover(dir.path(), &["copy", &source_url(name), &db.url]);
+    let out = pgcutover(dir.path(), &["copy", &source_url(name), &db.url, "--verify", "checksums"]);
     expect_code(&out, 0);
+    // Geometry (EWKB with its SRID) hashes the same on both sides.
+    assert!(stdout(&out).contains(" table(s) identical, 0 differing row(s)"), "{}", stdout(&out));
     let client = db.client().await;
     assert_eq!(
         query_strings(
@@ -111,8 +113,10 @@ async fn sakila_into_postgis_copies_exactly() {
     let name = "pgctit_gis_sakila";
     let db = postgis_db("my_sakila_gis").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = pgcutover(dir.path(), &["copy", &source_url(name), &db.url]);
+    let out = pgcutover(dir.path(), &["copy", &source_url(name), &db.url, "--verify", "checksums"]);
     expect_code(&out, 0);
+    // Geometry (EWKB with its SRID) hashes the same on both sides.
+    assert!(stdout(&out).contains(" table(s) identical, 0 differing row(s)"), "{}", stdout(&out));
     let client = db.client().await;
     assert_eq!(
         column_type(&client, "address", "location").await.as_deref(),
