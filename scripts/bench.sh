@@ -104,6 +104,16 @@ PY
 echo
 report pgcutover "$pgc_s" "$pgc_kb" "$pgc_rows"
 
+# Verification of the same copy: every row of both sides hashed (checksums), then counts only.
+for mode in checksums counts; do
+  echo "pgcutover verify --mode $mode…" >&2
+  measure ./target/release/pgcutover verify "$src" "$base/pgc_bench" --mode "$mode" --format json >"$WORK/verify.json" 2>"$WORK/verify.log" || { cat "$WORK/verify.log" >&2; exit 1; }
+  read -r v_s v_kb < "$WORK/time"
+  [[ "$(python3 -c "import json;print(json.load(open('$WORK/verify.json'))['data']['outcome'])")" == identical ]] || { echo "verify found differences: $WORK/verify.json" >&2; exit 1; }
+  report "verify-$mode" "$v_s" "$v_kb" "$pgc_rows" | sed 's/ (COPY)/ (as COPY)/'
+  python3 -c "print(f'           verify --mode $mode took {$v_s/$pgc_s:.2f}x the time of the copy')"
+done
+
 if command -v pgloader >/dev/null; then
   fresh_db pgc_bench_pgloader
   echo "pgloader: copying the same source…" >&2
