@@ -86,6 +86,19 @@ pub struct ValueArgs {
     pub enum_as: EnumAs,
 }
 
+/// What happens to a foreign key whose child rows reference parents that do not exist (common
+/// where the source never enforced it: MyISAM, SQLite without `PRAGMA foreign_keys`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OrphanPolicy {
+    /// Do not create it; the copy ends with exit 6, naming the orphans.
+    Fail,
+    /// Do not create it; warn (in the output and the report) and go on.
+    Skip,
+    /// Create it NOT VALID: enforced for new rows, the orphans stay; warn.
+    NotValid,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DatetimeAs {
     Timestamp,
@@ -112,6 +125,9 @@ pub struct PlanArgs {
     pub select: SelectArgs,
     #[command(flatten)]
     pub values: ValueArgs,
+    /// What `copy` will do with a foreign key that has orphans (plan counts them in the source).
+    #[arg(long, value_enum, default_value_t = OrphanPolicy::Fail)]
+    pub orphans: OrphanPolicy,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -150,6 +166,10 @@ pub struct CopyArgs {
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// A foreign key whose child rows reference missing parents (orphans, counted before the
+    /// key is created): fail (exit 6), skip it with a warning, or create it NOT VALID.
+    #[arg(long, value_enum, default_value_t = OrphanPolicy::Fail)]
+    pub orphans: OrphanPolicy,
     /// Verify the copy when it is done (see `pgcutover verify`); the result is in the report
     /// and a mismatch sets the exit code.
     #[arg(long, value_enum, value_name = "MODE")]

@@ -20,12 +20,12 @@ use std::time::Instant;
 use anyhow::{anyhow, Context};
 use futures::StreamExt;
 use pgcutover_core::{quote_ident, Reject, Schema};
-use pgcutover_postgres::ddl::{self, Step, StepKind};
+use pgcutover_postgres::ddl::{self, OrphanCheck, Step, StepKind};
 use pgcutover_postgres::{load, Target};
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
-use crate::cli::CopyArgs;
+use crate::cli::{CopyArgs, OrphanPolicy};
 use crate::exit::{Exit, ExitCode};
 use crate::output::Printer;
 use crate::readers::{Batch, MysqlPool, ReaderOutcome, Readers};
@@ -164,14 +164,21 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             steps.len()
         ));
     }
-    report.post_load = run_steps(&target, steps, jobs, printer).await?;
-    for s in report.post_load.iter().filter(|s| s.demoted_to_warning) {
-        report.warnings.push(pgcutover_core::Warning::new(
-            format!("{} {}", s.kind.label(), quote_ident(&s.object)),
-            format!(
+    report.post_load = run_steps(&target, steps, jobs, args.orphans, printer).await?;
+    for s in &report.post_load {
+        let message = match (s.kind, s.demoted_to_warning, &s.note) {
+            (StepKind::ForeignKey, _, Some(note)) => {
+                format!("{note}: {}", s.error.as_deref().unwrap_or(""))
+            }
+            (_, true, _) => format!(
                 "not carried over: PostgreSQL rejected the translation: {}",
                 s.error.as_deref().unwrap_or("")
             ),
+            _ => continue,
+        };
+        report.warnings.push(pgcutover_core::Warning::new(
+            format!("{} {}", s.kind.label(), quote_ident(&s.object)),
+            message,
         ));
     }
     rejects.flush()?;
@@ -468,12 +475,67 @@ async fn copy_one(
     })
 }
 
+/// Creates a foreign key after counting its orphans; with orphans, `policy` decides. The
+/// report names the child table, the key columns, the number of orphans and some of their keys.
+async fn foreign_key(
+    client: &Client,
+    step: Step,
+    check: &OrphanCheck,
+    policy: OrphanPolicy,
+    t0: Instant,
+) -> StepReport {
+    let found = client.query_one(&check.sql, &[]).await;
+    let (count, examples) = match found {
+        Ok(row) => (row.get::<_, i64>(0) as u64, row.get::<_, Option<String>>(1)),
+        Err(e) => return StepReport::new(step, Err(e), t0.elapsed().as_secs_f64()),
+    };
+    if count == 0 {
+        let result = client.batch_execute(&step.sql).await;
+        let mut r = StepReport::new(step, result, t0.elapsed().as_secs_f64());
+        r.orphans = Some(0);
+        return r;
+    }
+    let examples = examples.unwrap_or_default();
+    let orphans = format!(
+        "{count} orphan row(s): {} finds no parent for {examples}{}",
+        check.subject,
+        // The query lists at most five distinct keys.
+        if examples.matches("; ").count() >= 4 {
+            "; …"
+        } else {
+            ""
+        }
+    );
+    let (result, note, demoted) = match policy {
+        OrphanPolicy::Fail => (Ok(()), None, false),
+        OrphanPolicy::Skip => (Ok(()), Some("skipped (--orphans skip)".to_owned()), true),
+        OrphanPolicy::NotValid => (
+            client
+                .batch_execute(&format!("{} NOT VALID", step.sql))
+                .await,
+            Some("created NOT VALID (--orphans not-valid): enforced for new rows only".to_owned()),
+            false,
+        ),
+    };
+    let created = policy == OrphanPolicy::NotValid && result.is_ok();
+    let mut r = StepReport::new(step, result, t0.elapsed().as_secs_f64());
+    r.orphans = Some(count);
+    r.note = note;
+    if r.error.is_none() {
+        r.error = Some(orphans);
+    }
+    r.ok = created;
+    r.demoted_to_warning = demoted;
+    r
+}
+
 /// Runs post-load steps: keys, indexes and CHECKs on `jobs` connections; foreign keys one at a
 /// time (two FKs on one parent would only wait on each other's locks); then identities and ANALYZE.
 async fn run_steps(
     target: &Target,
     steps: Vec<Step>,
     jobs: usize,
+    orphans: OrphanPolicy,
     printer: &Printer,
 ) -> Result<Vec<StepReport>, Exit> {
     let phases: [&[StepKind]; 3] = [
@@ -518,15 +580,26 @@ async fn run_steps(
                         break;
                     };
                     let t0 = Instant::now();
-                    let result = client.batch_execute(&step.sql).await;
-                    out.push(StepReport::new(step, result, t0.elapsed().as_secs_f64()));
+                    let Some(check) = step.orphan_check.clone() else {
+                        let result = client.batch_execute(&step.sql).await;
+                        out.push(StepReport::new(step, result, t0.elapsed().as_secs_f64()));
+                        continue;
+                    };
+                    out.push(foreign_key(&client, step, &check, orphans, t0).await);
                 }
                 out
             });
         }
         for batch in futures::future::join_all(tasks).await {
             for r in batch {
-                if let Some(e) = &r.error {
+                if let (Some(e), Some(note)) = (&r.error, &r.note) {
+                    printer.warn(&format!(
+                        "{} {} on {}: {note}: {e}",
+                        r.kind.label(),
+                        quote_ident(&r.object),
+                        quote_ident(&r.table)
+                    ));
+                } else if let Some(e) = &r.error {
                     if r.demoted_to_warning {
                         printer.warn(&format!(
                             "{} {} on {}: not carried over: {e}",

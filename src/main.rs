@@ -4,6 +4,7 @@
 mod cli;
 mod copy_cmd;
 mod exit;
+mod integrity;
 mod output;
 mod plan_cmd;
 mod readers;

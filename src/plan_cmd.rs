@@ -7,8 +7,9 @@ use pgcutover_postgres::ddl::{self, Step};
 use pgcutover_postgres::Target;
 use serde::Serialize;
 
-use crate::cli::{Format, PlanArgs};
+use crate::cli::{Format, OrphanPolicy, PlanArgs};
 use crate::exit::{Exit, ExitCode};
+use crate::integrity::Orphans;
 use crate::output::Printer;
 use crate::source::{load_schema, resolve, SourceSpec, TargetFacts};
 
@@ -24,6 +25,9 @@ pub struct Plan<'a> {
     pub existing_tables: Vec<String>,
     pub schema_ddl: Vec<String>,
     pub post_load: Vec<Step>,
+    /// Foreign keys with orphans in the source, and what `copy --orphans` will do with them.
+    pub orphans: Vec<Orphans>,
+    pub orphan_policy: OrphanPolicy,
 }
 
 #[derive(Serialize)]
@@ -98,6 +102,8 @@ pub fn build<'a>(
         existing_tables: existing,
         schema_ddl,
         post_load: ddl::post_load_steps(schema_name, schema),
+        orphans: Vec::new(),
+        orphan_policy: OrphanPolicy::Fail,
     }
 }
 
@@ -133,7 +139,9 @@ pub async fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             .unwrap_or_default(),
         None => Vec::new(),
     };
-    let plan = build(&source, &target, schema_name, &loaded.schema, existing);
+    let mut plan = build(&source, &target, schema_name, &loaded.schema, existing);
+    plan.orphans = crate::integrity::source_orphans(&source, &loaded).await?;
+    plan.orphan_policy = args.orphans;
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
@@ -223,6 +231,38 @@ fn write_text(out: &mut impl Write, plan: &Plan<'_>) -> std::io::Result<()> {
     }
     for w in plan.warnings {
         writeln!(out, "  warning: {}: {}", w.object, w.message)?;
+    }
+    if !plan.orphans.is_empty() {
+        let policy = match plan.orphan_policy {
+            OrphanPolicy::Fail => {
+                "copy will not create these keys and will exit 6 (--orphans fail)"
+            }
+            OrphanPolicy::Skip => "copy will skip these keys with a warning (--orphans skip)",
+            OrphanPolicy::NotValid => "copy will create these keys NOT VALID (--orphans not-valid)",
+        };
+        writeln!(out, "\nForeign-key orphans in the source ({policy}):")?;
+        for o in &plan.orphans {
+            writeln!(
+                out,
+                "  {} on {} ({}) → {} ({}): {} orphan row(s), e.g. {}{}",
+                quote_ident(&o.foreign_key),
+                quote_ident(&o.table),
+                o.columns
+                    .iter()
+                    .map(|c| quote_ident(c))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                quote_ident(&o.ref_table),
+                o.ref_columns
+                    .iter()
+                    .map(|c| quote_ident(c))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                o.orphans,
+                o.examples.join("; "),
+                if o.examples.len() >= 5 { "; …" } else { "" }
+            )?;
+        }
     }
     if !plan.existing_tables.is_empty() {
         writeln!(

@@ -36,10 +36,16 @@ pub struct StepReport {
     pub object: String,
     pub ok: bool,
     pub error: Option<String>,
-    /// A CHECK PostgreSQL would not accept as translated: reported as not carried over (a
-    /// warning), not as a failed constraint.
+    /// A CHECK PostgreSQL would not accept as translated, or a foreign key skipped by
+    /// `--orphans skip`: reported as not carried over (a warning), not as a failed step.
     #[serde(skip)]
     pub demoted_to_warning: bool,
+    /// A foreign key's orphans: child rows whose parent is missing, counted before creating it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orphans: Option<u64>,
+    /// What was done instead of the plain statement (`created NOT VALID`, `skipped`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     pub seconds: f64,
 }
 
@@ -72,6 +78,8 @@ impl StepReport {
             ok: error.is_none(),
             error,
             demoted_to_warning: demoted,
+            orphans: None,
+            note: None,
             seconds,
         }
     }
@@ -241,8 +249,10 @@ impl Report {
             "\npost-load: {ok_steps} of {} step(s) succeeded",
             self.post_load.len()
         )?;
-        for s in self.post_load.iter().filter(|s| !s.ok) {
-            let what = if s.demoted_to_warning {
+        for s in self.post_load.iter().filter(|s| !s.ok || s.note.is_some()) {
+            let what = if let Some(note) = &s.note {
+                note.as_str()
+            } else if s.demoted_to_warning {
                 "not carried over"
             } else {
                 "FAILED"
@@ -279,7 +289,7 @@ impl Report {
             self.outcome, self.exit_code, tot.rows_written, self.seconds, rate
         )?;
         if self.exit_code == ExitCode::POST_LOAD_FAILED.0 {
-            writeln!(out, "hint: the rows are in; fix the cause named above (often orphaned rows for a foreign key) and create the missing object by hand, or fix the source and copy again with --drop-existing")?;
+            writeln!(out, "hint: the rows are in; fix the cause named above and create the missing object by hand, or fix the source and copy again with --drop-existing. For orphans, --orphans skip or --orphans not-valid decides instead")?;
         }
         Ok(())
     }

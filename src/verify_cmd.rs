@@ -34,7 +34,9 @@ use crate::cli::{Format, VerifyArgs, VerifyMode};
 use crate::exit::{Exit, ExitCode};
 use crate::output::Printer;
 use crate::report::peak_memory_bytes;
-use crate::source::{load_schema, mysql_connect, resolve, value_policy, Loaded, Reads, SourceSpec, TargetFacts};
+use crate::source::{
+    load_schema, mysql_connect, resolve, value_policy, Loaded, Reads, SourceSpec, TargetFacts,
+};
 
 /// At most this many key ranges are pushed down to the servers in one pass; more, and the
 /// pass reads the whole table and filters on the client.
@@ -279,8 +281,16 @@ pub async fn run(args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Exit> 
         max_diffs: args.max_diffs as usize,
         policy: value_policy(&args.values),
     };
-    let report = verify_all(&source, &loaded, &target, &schema_name, &settings, &expected, printer)
-        .await?;
+    let report = verify_all(
+        &source,
+        &loaded,
+        &target,
+        &schema_name,
+        &settings,
+        &expected,
+        printer,
+    )
+    .await?;
     let envelope = Envelope {
         pgcutover: env!("CARGO_PKG_VERSION"),
         source: source.display(),
@@ -294,8 +304,11 @@ pub async fn run(args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Exit> 
         let mut out = std::io::stdout().lock();
         match args.format {
             Format::Json => {
-                serde_json::to_writer(&mut out, &serde_json::json!({"type": "verify", "data": envelope}))
-                    .context("writing the report")?;
+                serde_json::to_writer(
+                    &mut out,
+                    &serde_json::json!({"type": "verify", "data": envelope}),
+                )
+                .context("writing the report")?;
                 writeln!(out)?;
             }
             Format::Text => report.print_text(&mut out)?,
@@ -318,9 +331,17 @@ fn rejects_per_table(path: &Path) -> Result<HashMap<String, u64>, Exit> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(anyhow!(e).context(format!("reading {}", path.display())).into()),
+        Err(e) => {
+            return Err(anyhow!(e)
+                .context(format!("reading {}", path.display()))
+                .into())
+        }
     };
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
             Exit::new(
                 ExitCode::USAGE,
@@ -369,8 +390,11 @@ pub async fn verify_all(
             let table = &loaded.schema.tables[i];
             let mut verdict = match settings.mode {
                 VerifyMode::Counts => {
-                    count_table(&ctx, expected_rejects.get(&table.name).copied().unwrap_or(0))
-                        .await
+                    count_table(
+                        &ctx,
+                        expected_rejects.get(&table.name).copied().unwrap_or(0),
+                    )
+                    .await
                 }
                 VerifyMode::Checksums => checksum_table(&ctx).await,
             }?;
@@ -522,7 +546,9 @@ async fn count_source(ctx: &TableCtx<'_>) -> Result<u64, Exit> {
             let n: Option<u64> = conn
                 .query_first(format!("SELECT COUNT(*) FROM {from}"))
                 .await
-                .with_context(|| format!("counting the rows of {} in the source", table.source_name))?;
+                .with_context(|| {
+                    format!("counting the rows of {} in the source", table.source_name)
+                })?;
             let _ = conn.disconnect().await;
             Ok(n.unwrap_or(0))
         }
@@ -548,16 +574,15 @@ async fn count_source(ctx: &TableCtx<'_>) -> Result<u64, Exit> {
 /// The columns rows are matched on: the primary key, else a unique key of NOT NULL columns;
 /// indexes into the copied columns. Empty: compare as a multiset.
 fn choose_key(table: &Table, copied: &[usize]) -> Vec<usize> {
-    let position = |name: &String| {
-        copied
-            .iter()
-            .position(|&c| &table.columns[c].name == name)
-    };
-    let candidates = table.primary_key.iter().chain(table.uniques.iter().filter(|u| {
-        u.columns
-            .iter()
-            .all(|c| table.column(c).is_some_and(|c| !c.nullable))
-    }));
+    let position = |name: &String| copied.iter().position(|&c| &table.columns[c].name == name);
+    let candidates = table
+        .primary_key
+        .iter()
+        .chain(table.uniques.iter().filter(|u| {
+            u.columns
+                .iter()
+                .all(|c| table.column(c).is_some_and(|c| !c.nullable))
+        }));
     for k in candidates {
         let idx: Option<Vec<usize>> = k.columns.iter().map(position).collect();
         if let Some(idx) = idx.filter(|i| !i.is_empty()) {
@@ -572,9 +597,15 @@ async fn checksum_table(ctx: &TableCtx<'_>) -> Result<TableVerdict, Exit> {
     let copied: Vec<usize> = (0..table.columns.len())
         .filter(|&i| table.columns[i].is_copied())
         .collect();
-    let types: Vec<PgType> = copied.iter().map(|&i| table.columns[i].pg_type.clone()).collect();
+    let types: Vec<PgType> = copied
+        .iter()
+        .map(|&i| table.columns[i].pg_type.clone())
+        .collect();
     let key = choose_key(table, &copied);
-    let key_names: Vec<String> = key.iter().map(|&k| table.columns[copied[k]].name.clone()).collect();
+    let key_names: Vec<String> = key
+        .iter()
+        .map(|&k| table.columns[copied[k]].name.clone())
+        .collect();
     let mut v = ctx.verdict(key_names);
     let client = crate::copy_cmd::connect(ctx.target).await?;
     let qualified = ctx.qualified();
@@ -606,7 +637,10 @@ async fn checksum_table(ctx: &TableCtx<'_>) -> Result<TableVerdict, Exit> {
         let source_bounds = source_int_bounds(ctx, copied[k]).await?;
         let col = quote_ident(&table.columns[copied[k]].name);
         let row = client
-            .query_one(&format!("SELECT min({col})::int8, max({col})::int8 FROM {qualified}"), &[])
+            .query_one(
+                &format!("SELECT min({col})::int8, max({col})::int8 FROM {qualified}"),
+                &[],
+            )
             .await
             .map_err(|e| db_error(e, format!("reading the key range of {qualified}")))?;
         let target_bounds: Option<(i64, i64)> = row.get::<_, Option<i64>>(0).zip(row.get(1));
@@ -620,7 +654,11 @@ async fn checksum_table(ctx: &TableCtx<'_>) -> Result<TableVerdict, Exit> {
     }
 
     let hasher = RowHasher::new(&types, key.clone(), positions);
-    let mut verifier = Verifier::new(positions, table.source_rows.unwrap_or(0), ctx.settings.max_diffs);
+    let mut verifier = Verifier::new(
+        positions,
+        table.source_rows.unwrap_or(0),
+        ctx.settings.max_diffs,
+    );
     let mut mysql = match ctx.source {
         SourceSpec::Mysql(m) => Some(mysql_connect(m).await?),
         SourceSpec::Sqlite(_) => None,
@@ -629,8 +667,21 @@ async fn checksum_table(ctx: &TableCtx<'_>) -> Result<TableVerdict, Exit> {
     while let Some(pass) = verifier.next_pass() {
         let pass = Arc::new(pass);
         let pushed = pushed_ranges(&pass, positions);
-        let source_scan = scan_source(ctx, mysql.take(), Arc::clone(&pass), hasher.clone(), pushed.clone());
-        let target_scan = scan_target(&client, &select, int_key.map(|k| &table.columns[copied[k]].name), &pass, hasher.clone(), pushed.as_deref());
+        let source_scan = scan_source(
+            ctx,
+            mysql.take(),
+            Arc::clone(&pass),
+            hasher.clone(),
+            pushed.clone(),
+        );
+        let target_scan = scan_target(
+            &client,
+            &select,
+            int_key.map(|k| &table.columns[copied[k]].name),
+            &pass,
+            hasher.clone(),
+            pushed.as_deref(),
+        );
         let (s, t) = tokio::join!(source_scan, target_scan);
         let (conn, source_tally, rejected) = s?;
         mysql = conn;
@@ -652,7 +703,10 @@ async fn checksum_table(ctx: &TableCtx<'_>) -> Result<TableVerdict, Exit> {
     v.ranges_hashed = verifier.ranges_hashed;
     v.passes = verifier.passes;
     v.unlisted = verifier.unlisted_rows;
-    let names: Vec<&str> = copied.iter().map(|&i| table.columns[i].name.as_str()).collect();
+    let names: Vec<&str> = copied
+        .iter()
+        .map(|&i| table.columns[i].name.as_str())
+        .collect();
     // In key order (an integer key's bytes sort as numbers do for keys ≥ 0), so a report reads
     // the same on every run.
     verifier.diffs.sort_by(|a, b| diff_key(a).cmp(diff_key(b)));
@@ -690,7 +744,10 @@ async fn target_select(
         .iter()
         .map(|&i| table.columns[i].pg_type.sql_in(ctx.schema_name))
         .collect();
-    let names: Vec<String> = copied.iter().map(|&i| table.columns[i].name.clone()).collect();
+    let names: Vec<String> = copied
+        .iter()
+        .map(|&i| table.columns[i].name.clone())
+        .collect();
     let rows = client
         .query(
             "SELECT a.attnum IS NOT NULL,
@@ -970,7 +1027,9 @@ async fn scan_source(
 
 fn diff_key(d: &RowDiff) -> &[u8] {
     match d {
-        RowDiff::Missing { key, .. } | RowDiff::Extra { key, .. } | RowDiff::Changed { key, .. } => key,
+        RowDiff::Missing { key, .. }
+        | RowDiff::Extra { key, .. }
+        | RowDiff::Changed { key, .. } => key,
     }
 }
 

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use crate::compare::assert_same_data;
 use crate::harness::{
-    assert_no_false_positives, expect_code, one, pgcutover, query_strings, read_json, read_rejects, sqlite_from_sql, TestDb,
+    assert_no_false_positives, expect_code, one, pgcutover, query_strings, read_json, read_rejects,
+    sqlite_from_sql, TestDb,
 };
 
 pub fn awkward_db(dir: &Path) -> PathBuf {

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use crate::compare::assert_same_data;
 use crate::harness::{
-    assert_fks_and_identity, assert_no_false_positives, datasets_dir, expect_code, pgcutover, read_json, TestDb,
+    assert_fks_and_identity, assert_no_false_positives, datasets_dir, expect_code, pgcutover,
+    read_json, TestDb,
 };
 
 async fn copies_exactly(tag: &str, file: &Path, fks: usize, identity: Option<(&str, &str, i64)>) {

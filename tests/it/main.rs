@@ -17,4 +17,5 @@ mod mysql_datasets;
 mod mysql_options;
 mod mysql_postgis;
 mod mysql_tls;
+mod orphans;
 mod verify;

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use crate::harness::{
-    assert_fks_and_identity, assert_no_false_positives, datasets_dir, expect_code, one, pgcutover, read_json, TestDb,
+    assert_fks_and_identity, assert_no_false_positives, datasets_dir, expect_code, one, pgcutover,
+    read_json, TestDb,
 };
 use crate::mysql_compare::{assert_same_mysql_data, mysql_admin_url};
 

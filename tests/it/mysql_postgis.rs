@@ -42,10 +42,17 @@ async fn geometry_keeps_its_srid_and_spatial_indexes_become_gist() {
     .await;
     let db = postgis_db("my_gis").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = pgcutover(dir.path(), &["copy", &source_url(name), &db.url, "--verify", "checksums"]);
+    let out = pgcutover(
+        dir.path(),
+        &["copy", &source_url(name), &db.url, "--verify", "checksums"],
+    );
     expect_code(&out, 0);
     // Geometry (EWKB with its SRID) hashes the same on both sides.
-    assert!(stdout(&out).contains(" table(s) identical, 0 differing row(s)"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(" table(s) identical, 0 differing row(s)"),
+        "{}",
+        stdout(&out)
+    );
     let client = db.client().await;
     assert_eq!(
         query_strings(
@@ -113,10 +120,17 @@ async fn sakila_into_postgis_copies_exactly() {
     let name = "pgctit_gis_sakila";
     let db = postgis_db("my_sakila_gis").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = pgcutover(dir.path(), &["copy", &source_url(name), &db.url, "--verify", "checksums"]);
+    let out = pgcutover(
+        dir.path(),
+        &["copy", &source_url(name), &db.url, "--verify", "checksums"],
+    );
     expect_code(&out, 0);
     // Geometry (EWKB with its SRID) hashes the same on both sides.
-    assert!(stdout(&out).contains(" table(s) identical, 0 differing row(s)"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(" table(s) identical, 0 differing row(s)"),
+        "{}",
+        stdout(&out)
+    );
     let client = db.client().await;
     assert_eq!(
         column_type(&client, "address", "location").await.as_deref(),

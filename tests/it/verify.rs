@@ -65,16 +65,28 @@ fn table<'a>(report: &'a J, name: &str) -> &'a J {
 
 #[tokio::test]
 async fn a_tampered_mysql_copy_is_reported_by_exactly_the_tampered_keys() {
-    if !load_dataset_with_prefix("sakila", "pgctit_vfy_") || !load_dataset_with_prefix("world_x", "pgctit_vfy_") {
+    if !load_dataset_with_prefix("sakila", "pgctit_vfy_")
+        || !load_dataset_with_prefix("world_x", "pgctit_vfy_")
+    {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let sakila = TestDb::new("vfy_sakila").await;
     let world = TestDb::new("vfy_world_x").await;
-    for (src, db) in [("pgctit_vfy_sakila", &sakila), ("pgctit_vfy_world_x", &world)] {
-        let out = pgcutover(dir.path(), &["copy", &source_url(src), &db.url, "--verify", "checksums"]);
+    for (src, db) in [
+        ("pgctit_vfy_sakila", &sakila),
+        ("pgctit_vfy_world_x", &world),
+    ] {
+        let out = pgcutover(
+            dir.path(),
+            &["copy", &source_url(src), &db.url, "--verify", "checksums"],
+        );
         expect_code(&out, 0);
-        assert!(stdout(&out).contains("table(s) identical, 0 differing row(s)"), "{}", stdout(&out));
+        assert!(
+            stdout(&out).contains("table(s) identical, 0 differing row(s)"),
+            "{}",
+            stdout(&out)
+        );
     }
 
     // Tamper, with triggers off (sakila's last_update triggers would touch a second column).
@@ -103,7 +115,12 @@ async fn a_tampered_mysql_copy_is_reported_by_exactly_the_tampered_keys() {
         .await
         .expect("tamper world_x");
 
-    let (code, report) = verify(dir.path(), &source_url("pgctit_vfy_sakila"), &sakila.url, &[]);
+    let (code, report) = verify(
+        dir.path(),
+        &source_url("pgctit_vfy_sakila"),
+        &sakila.url,
+        &[],
+    );
     assert_eq!(code, 7, "{report:#}");
     assert_eq!(report["outcome"], "differs");
     assert_eq!(
@@ -118,16 +135,28 @@ async fn a_tampered_mysql_copy_is_reported_by_exactly_the_tampered_keys() {
         ])
     );
     let changed = &table(&report, "rental")["differences"][0]["columns"][0];
-    assert_eq!(changed["target"].as_str().map(|s| s.ends_with(".000001")), Some(true), "{changed}");
+    assert_eq!(
+        changed["target"].as_str().map(|s| s.ends_with(".000001")),
+        Some(true),
+        "{changed}"
+    );
     // Every other table is identical, and the counts are right.
     assert_eq!(report["totals"]["differing"], 5);
     assert_eq!(report["totals"]["identical"], 11);
     assert_eq!(table(&report, "payment")["source_rows"], 16044);
     assert_eq!(table(&report, "payment")["target_rows"], 16043);
 
-    let (code, report) = verify(dir.path(), &source_url("pgctit_vfy_world_x"), &world.url, &[]);
+    let (code, report) = verify(
+        dir.path(),
+        &source_url("pgctit_vfy_world_x"),
+        &world.url,
+        &[],
+    );
     assert_eq!(code, 7);
-    assert_eq!(differences(&report), set(&[("city", "changed", "ID=1", "Info")]));
+    assert_eq!(
+        differences(&report),
+        set(&[("city", "changed", "ID=1", "Info")])
+    );
 
     // Counts only: the deleted and the inserted rows, nothing about the updates.
     let (code, report) = verify(
@@ -169,7 +198,15 @@ async fn keyless_tables_are_multisets_and_rejected_rows_are_expected() {
     let report_path = dir.path().join("report.json");
     let out = pgcutover(
         dir.path(),
-        &["copy", &source, &db.url, "--verify", "checksums", "--report", report_path.to_str().expect("utf-8")],
+        &[
+            "copy",
+            &source,
+            &db.url,
+            "--verify",
+            "checksums",
+            "--report",
+            report_path.to_str().expect("utf-8"),
+        ],
     );
     // The NUL row is rejected: the copy says 5, and verify expects that row to be missing.
     expect_code(&out, 5);
@@ -208,7 +245,12 @@ async fn keyless_tables_are_multisets_and_rejected_rows_are_expected() {
     assert_eq!(table(&report, "bad")["status"], "rejected_only");
 
     // Counts take the rejects the copy wrote as expected.
-    let (code, report) = verify(dir.path(), &source, &db.url, &["--mode", "counts", "--include", "bad"]);
+    let (code, report) = verify(
+        dir.path(),
+        &source,
+        &db.url,
+        &["--mode", "counts", "--include", "bad"],
+    );
     assert_eq!(code, 5, "{report:#}");
     assert_eq!(table(&report, "bad")["rejected"], 1);
     db.drop().await;
@@ -234,7 +276,13 @@ async fn a_missing_table_or_column_is_a_mismatch_not_a_crash() {
     let out = pgcutover(dir.path(), &["verify", &source, &db.url]);
     expect_code(&out, 7);
     let text = stdout(&out);
-    assert!(text.contains("the target table has no column \"v\""), "{text}");
-    assert!(text.contains("the target has no table \"public\".\"b\""), "{text}");
+    assert!(
+        text.contains("the target table has no column \"v\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("the target has no table \"public\".\"b\""),
+        "{text}"
+    );
     db.drop().await;
 }

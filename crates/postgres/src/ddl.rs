@@ -4,7 +4,7 @@
 
 use pgcutover_core::ident::fit_identifier;
 use pgcutover_core::{
-    quote_ident, quote_literal, quote_qualified, EnumType, IndexPart, Schema, Table,
+    quote_ident, quote_literal, quote_qualified, EnumType, ForeignKey, IndexPart, Schema, Table,
 };
 use serde::Serialize;
 
@@ -134,6 +134,19 @@ pub struct Step {
     /// The constraint, index or column it creates or sets.
     pub object: String,
     pub sql: String,
+    /// A foreign key's orphan check, run before it is created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orphan_check: Option<OrphanCheck>,
+}
+
+/// How to count a foreign key's orphans in the loaded data.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrphanCheck {
+    /// One row: the number of child rows whose parent is missing, and up to five of their keys
+    /// (see [`orphan_query`]).
+    pub sql: String,
+    /// The key as a person reads it: `"orders" ("customer_id") → "customer" ("id")`.
+    pub subject: String,
 }
 
 /// Every post-load step, in the order they must run (sorted by kind; FKs after all keys).
@@ -146,6 +159,7 @@ pub fn post_load_steps(schema: &str, model: &Schema) -> Vec<Step> {
             table: t.name.clone(),
             object: object.to_owned(),
             sql,
+            orphan_check: None,
         };
         if let Some(pk) = &t.primary_key {
             steps.push(step(
@@ -212,7 +226,18 @@ pub fn post_load_steps(schema: &str, model: &Schema) -> Vec<Step> {
             ));
         }
         for fk in &t.foreign_keys {
-            steps.push(step(
+            steps.push(Step {
+                orphan_check: Some(OrphanCheck {
+                    sql: orphan_query(schema, t, fk),
+                    subject: format!(
+                        "{} ({}) → {} ({})",
+                        quote_ident(&t.name),
+                        column_list(&fk.columns),
+                        quote_ident(&fk.ref_table),
+                        column_list(&fk.ref_columns)
+                    ),
+                }),
+                ..step(
                 StepKind::ForeignKey,
                 &fk.name,
                 format!(
@@ -224,7 +249,8 @@ pub fn post_load_steps(schema: &str, model: &Schema) -> Vec<Step> {
                     fk.on_delete.sql(),
                     fk.on_update.sql()
                 ),
-            ));
+            )
+            });
         }
         let on_update: Vec<&str> = t
             .columns
@@ -256,6 +282,43 @@ pub fn post_load_steps(schema: &str, model: &Schema) -> Vec<Step> {
     }
     steps.sort_by_key(|s| s.kind);
     steps
+}
+
+/// Counts a foreign key's orphans in the loaded data: child rows whose key columns are all
+/// non-NULL (MATCH SIMPLE checks nothing else) and match no parent row. Returns one row: the
+/// count (bigint) and up to five distinct orphan keys as `column=value, …` (text, NULL if none).
+pub fn orphan_query(schema: &str, table: &Table, fk: &ForeignKey) -> String {
+    let child = quote_qualified(schema, &table.name);
+    let parent = quote_qualified(schema, &fk.ref_table);
+    let key: Vec<String> = fk
+        .columns
+        .iter()
+        .map(|c| {
+            format!(
+                "{} || c.{}::text",
+                quote_literal(&format!("{c}=")),
+                quote_ident(c)
+            )
+        })
+        .collect();
+    let not_null: Vec<String> = fk
+        .columns
+        .iter()
+        .map(|c| format!("c.{} IS NOT NULL", quote_ident(c)))
+        .collect();
+    let join: Vec<String> = fk
+        .columns
+        .iter()
+        .zip(&fk.ref_columns)
+        .map(|(c, r)| format!("p.{} = c.{}", quote_ident(r), quote_ident(c)))
+        .collect();
+    format!(
+        "WITH o AS (SELECT concat_ws(', ', {}) AS k FROM {child} c WHERE {} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {})) \
+         SELECT count(*), (SELECT string_agg(k, '; ') FROM (SELECT DISTINCT k FROM o ORDER BY k LIMIT 5) d) FROM o",
+        key.join(", "),
+        not_null.join(" AND "),
+        join.join(" AND ")
+    )
 }
 
 /// Moves an identity past every loaded row and past the source's own high-water mark (SQLite's

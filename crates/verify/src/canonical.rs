@@ -107,9 +107,15 @@ pub fn numeric_text(b: &[u8]) -> Option<String> {
     if b.len() != 8 + 2 * ndigits {
         return None;
     }
-    let groups: Vec<u16> = (0..ndigits).map(|i| word(8 + 2 * i)).collect::<Option<_>>()?;
+    let groups: Vec<u16> = (0..ndigits)
+        .map(|i| word(8 + 2 * i))
+        .collect::<Option<_>>()?;
     // Digits of groups 0..n, with the decimal point after group `weight`.
-    let lead = if weight < 0 { (-weight - 1) as usize } else { 0 };
+    let lead = if weight < 0 {
+        (-weight - 1) as usize
+    } else {
+        0
+    };
     let mut digits = "0000".repeat(lead);
     for g in &groups {
         digits.push_str(&format!("{g:04}"));
@@ -120,13 +126,18 @@ pub fn numeric_text(b: &[u8]) -> Option<String> {
     }
     let (int, frac) = digits.split_at(int_groups * 4);
     let sign = if sign == 0x4000 { "-" } else { "" };
-    Some(format!("{sign}{}.{frac}", if int.is_empty() { "0" } else { int }))
+    Some(format!(
+        "{sign}{}.{frac}",
+        if int.is_empty() { "0" } else { int }
+    ))
 }
 
 /// A plain decimal (`-?digits(.digits)?`) reduced to its value: no leading zeros, no trailing
 /// fraction zeros, no point without a fraction, no minus on zero. Other text is returned as is.
 pub fn canonical_decimal(plain: &str) -> String {
-    let (neg, body) = plain.strip_prefix('-').map_or((false, plain), |b| (true, b));
+    let (neg, body) = plain
+        .strip_prefix('-')
+        .map_or((false, plain), |b| (true, b));
     if body.is_empty() || !body.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
         return plain.to_owned();
     }
@@ -134,7 +145,11 @@ pub fn canonical_decimal(plain: &str) -> String {
     let int = int.trim_start_matches('0');
     let frac = frac.trim_end_matches('0');
     let int = if int.is_empty() { "0" } else { int };
-    let sign = if neg && (int != "0" || !frac.is_empty()) { "-" } else { "" };
+    let sign = if neg && (int != "0" || !frac.is_empty()) {
+        "-"
+    } else {
+        ""
+    };
     if frac.is_empty() {
         format!("{sign}{int}")
     } else {
@@ -276,7 +291,8 @@ mod tests {
 
     #[test]
     fn numerics_compare_by_value() {
-        let n = |s: &str| String::from_utf8(canon(Canon::Numeric, Value::Numeric(s.into()))).unwrap();
+        let n =
+            |s: &str| String::from_utf8(canon(Canon::Numeric, Value::Numeric(s.into()))).unwrap();
         assert_eq!(n("1.50"), "1.5");
         assert_eq!(n("1.5"), "1.5");
         assert_eq!(n("4.99"), "4.99");
@@ -292,10 +308,16 @@ mod tests {
     #[test]
     fn json_is_compared_as_jsonb_stores_it() {
         let j = |s: &str| canonical_json(s.as_bytes()).unwrap();
-        assert_eq!(j(r#"{"b": 1, "a": [1.50, 2e2, -0]}"#), r#"{"a":[1.5,200,0],"b":1}"#);
+        assert_eq!(
+            j(r#"{"b": 1, "a": [1.50, 2e2, -0]}"#),
+            r#"{"a":[1.5,200,0],"b":1}"#
+        );
         assert_eq!(j(r#"{"a": 1, "a": 2}"#), r#"{"a":2}"#);
         assert_eq!(j(r#"{"a":"\u00e9"}"#), j(r#"{"a":"é"}"#));
-        assert_ne!(j(r#"{"a":12345678901234567890123}"#), j(r#"{"a":12345678901234567890124}"#));
+        assert_ne!(
+            j(r#"{"a":12345678901234567890123}"#),
+            j(r#"{"a":12345678901234567890124}"#)
+        );
         assert_ne!(j(r#"{"a":1}"#), j(r#"{"b":1}"#));
         // The source's text goes through the jsonb send format (version byte 1) first.
         let c = canon(Canon::Json, Value::Json(r#"{"x": 1.0}"#.into()));
@@ -307,7 +329,10 @@ mod tests {
         let a = canon(Canon::Float8, Value::F64(f64::NAN));
         let b = canon(Canon::Float8, Value::F64(-f64::NAN));
         assert_eq!(a, b);
-        assert_ne!(canon(Canon::Float8, Value::F64(0.0)), canon(Canon::Float8, Value::F64(-0.0)));
+        assert_ne!(
+            canon(Canon::Float8, Value::F64(0.0)),
+            canon(Canon::Float8, Value::F64(-0.0))
+        );
     }
 
     #[test]

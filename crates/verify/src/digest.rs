@@ -209,7 +209,14 @@ impl Tally {
             return;
         };
         match (self, pass) {
-            (Tally::Digest { cells, starts, rows }, Pass::Digest { ranges, parts }) => {
+            (
+                Tally::Digest {
+                    cells,
+                    starts,
+                    rows,
+                },
+                Pass::Digest { ranges, parts },
+            ) => {
                 let r = &ranges[ri];
                 let cell = &mut cells[starts[ri] + r.part_of(r.parts(*parts), row.pos)];
                 cell.count += 1;
@@ -362,8 +369,12 @@ impl Verifier {
         match (pass, source, target) {
             (
                 Pass::Digest { ranges, parts },
-                Tally::Digest { cells: s, rows: sr, .. },
-                Tally::Digest { cells: t, rows: tr, .. },
+                Tally::Digest {
+                    cells: s, rows: sr, ..
+                },
+                Tally::Digest {
+                    cells: t, rows: tr, ..
+                },
             ) => {
                 if self.rows.is_none() {
                     self.rows = Some((sr, tr));
@@ -409,7 +420,10 @@ impl Verifier {
                                     .iter()
                                     .zip(&trow.fields)
                                     .enumerate()
-                                    .filter(|(_, (a, b))| a.hash != b.hash || a.preview.is_some() != b.preview.is_some())
+                                    .filter(|(_, (a, b))| {
+                                        a.hash != b.hash
+                                            || a.preview.is_some() != b.preview.is_some()
+                                    })
                                     .map(|(i, _)| i)
                                     .collect();
                                 self.diffs.push(RowDiff::Changed {
@@ -421,19 +435,31 @@ impl Verifier {
                             }
                             (_, other) => {
                                 if let Some(trow) = other {
-                                    self.diffs.push(RowDiff::Extra { key: key.clone(), row: trow });
+                                    self.diffs.push(RowDiff::Extra {
+                                        key: key.clone(),
+                                        row: trow,
+                                    });
                                 }
-                                self.diffs.push(RowDiff::Missing { key: key.clone(), row: srow });
+                                self.diffs.push(RowDiff::Missing {
+                                    key: key.clone(),
+                                    row: srow,
+                                });
                             }
                         }
                     }
                     for trow in trows {
-                        self.diffs.push(RowDiff::Extra { key: key.clone(), row: trow });
+                        self.diffs.push(RowDiff::Extra {
+                            key: key.clone(),
+                            row: trow,
+                        });
                     }
                 }
                 for (key, trows) in t {
                     for trow in trows {
-                        self.diffs.push(RowDiff::Extra { key: key.clone(), row: trow });
+                        self.diffs.push(RowDiff::Extra {
+                            key: key.clone(),
+                            row: trow,
+                        });
                     }
                 }
                 Ok(())
@@ -473,7 +499,15 @@ mod tests {
                         Positions::RowHash => (u128::from(digest as u64), &digest_bytes),
                     };
                     let fields = [Some(&key[..]), Some(&value[..])];
-                    t.add(&pass, &RowView { pos, key: keyb, digest, fields: &fields });
+                    t.add(
+                        &pass,
+                        &RowView {
+                            pos,
+                            key: keyb,
+                            digest,
+                            fields: &fields,
+                        },
+                    );
                 }
                 t
             };
@@ -489,7 +523,11 @@ mod tests {
         let t: BTreeMap<i64, u32> = target.iter().copied().collect();
         let missing = s.keys().filter(|k| !t.contains_key(k)).copied().collect();
         let extra = t.keys().filter(|k| !s.contains_key(k)).copied().collect();
-        let changed = s.iter().filter(|(k, v)| t.get(k).is_some_and(|x| x != *v)).map(|(k, _)| *k).collect();
+        let changed = s
+            .iter()
+            .filter(|(k, v)| t.get(k).is_some_and(|x| x != *v))
+            .map(|(k, _)| *k)
+            .collect();
         (missing, extra, changed)
     }
 
@@ -500,7 +538,9 @@ mod tests {
             match d {
                 RowDiff::Missing { key: k, .. } => m.push(key(k)),
                 RowDiff::Extra { key: k, .. } => e.push(key(k)),
-                RowDiff::Changed { key: k, columns, .. } => {
+                RowDiff::Changed {
+                    key: k, columns, ..
+                } => {
                     assert_eq!(columns, &[1], "only the value column differs");
                     c.push(key(k))
                 }
@@ -564,10 +604,21 @@ mod tests {
     fn a_skewed_key_space_is_split_until_rows_fit() {
         // 20,000 keys packed at one end of a huge range: the first pass puts them all in one
         // range, which must be split (more than once) rather than held whole.
-        let source: Vec<(i64, u32)> = (0..20_000).map(|k| (k, 7)).chain([(i64::MAX - 1, 1)]).collect();
+        let source: Vec<(i64, u32)> = (0..20_000)
+            .map(|k| (k, 7))
+            .chain([(i64::MAX - 1, 1)])
+            .collect();
         let mut target = source.clone();
         target[12_345].1 = 8;
-        let v = run(Positions::Int { min: 0, max: i64::MAX - 1 }, &source, &target, usize::MAX);
+        let v = run(
+            Positions::Int {
+                min: 0,
+                max: i64::MAX - 1,
+            },
+            &source,
+            &target,
+            usize::MAX,
+        );
         assert_eq!(found(&v), (vec![], vec![], vec![12_345]));
         assert!(v.passes >= 3, "split at least twice: {} passes", v.passes);
     }
@@ -598,13 +649,21 @@ mod tests {
 
     #[test]
     fn pieces_hold_what_part_of_assigns() {
-        for (lo, hi, parts) in [(0u128, 10u128, 3u32), (5, 1000, 64), (0, 1 << 64, 64), (7, 9, 64)] {
+        for (lo, hi, parts) in [
+            (0u128, 10u128, 3u32),
+            (5, 1000, 64),
+            (0, 1 << 64, 64),
+            (7, 9, 64),
+        ] {
             let r = Range { lo, hi };
             let n = r.parts(parts);
             for pos in (lo..hi).step_by(((hi - lo) / 500).max(1) as usize) {
                 let i = r.part_of(n, pos);
                 let p = r.piece(n, i as u32);
-                assert!(p.lo <= pos && pos < p.hi, "{pos} in piece {i} {p:?} of {r:?}/{n}");
+                assert!(
+                    p.lo <= pos && pos < p.hi,
+                    "{pos} in piece {i} {p:?} of {r:?}/{n}"
+                );
             }
         }
     }

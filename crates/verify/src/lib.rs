@@ -60,7 +60,9 @@ impl RowHasher {
         tally: &mut Tally,
     ) -> Result<(), Mismatch> {
         if fields.len() != self.canons.len() {
-            return Err(Mismatch("a row has a different number of columns than the table"));
+            return Err(Mismatch(
+                "a row has a different number of columns than the table",
+            ));
         }
         self.row.clear();
         self.spans.clear();
