@@ -286,3 +286,45 @@ async fn a_missing_table_or_column_is_a_mismatch_not_a_crash() {
     );
     db.drop().await;
 }
+
+#[tokio::test]
+async fn a_target_schema_made_by_hand_is_compared_through_casts_that_never_round() {
+    // A migration tool made the table (integer where the copy says bigint, text where it says
+    // varchar, another numeric scale) and the application's own loader filled it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("hand.db");
+    sqlite_from_sql(
+        &file,
+        "CREATE TABLE item (id INTEGER PRIMARY KEY, name VARCHAR(10) NOT NULL, price NUMERIC(8,2));
+         INSERT INTO item VALUES (1, 'abcdefghij', 1.5), (2, 'two', 2.25);",
+    );
+    let source = format!("sqlite:{}", file.display());
+    let db = TestDb::new("vfy_by_hand").await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "CREATE TABLE item (id integer PRIMARY KEY, name text NOT NULL, price numeric(12,4));
+             INSERT INTO item VALUES (1, 'abcdefghij', 1.5), (2, 'two', 2.25);",
+        )
+        .await
+        .expect("schema and rows by hand");
+    let (code, report) = verify(dir.path(), &source, &db.url, &[]);
+    assert_eq!(code, 0, "{report:#}");
+
+    // A value only a rounding cast would hide (2.2501 is not 2.25 in numeric(8,2)), and a
+    // name longer than varchar(10) that only a truncating cast would hide.
+    client
+        .batch_execute("UPDATE item SET price = 2.2501 WHERE id = 2; UPDATE item SET name = 'abcdefghijk' WHERE id = 1")
+        .await
+        .expect("tamper");
+    let (code, report) = verify(dir.path(), &source, &db.url, &[]);
+    assert_eq!(code, 7);
+    assert_eq!(
+        differences(&report),
+        set(&[
+            ("item", "changed", "id=1", "name"),
+            ("item", "changed", "id=2", "price")
+        ])
+    );
+    db.drop().await;
+}
