@@ -534,14 +534,14 @@ async fn count_table(ctx: &TableCtx<'_>, expected_rejects: u64) -> Result<TableV
 async fn count_source(ctx: &TableCtx<'_>) -> Result<u64, Exit> {
     let table = ctx.table();
     match (ctx.source, &ctx.loaded.reads) {
-        (SourceSpec::Mysql(m), Reads::Mysql(reads)) => {
+        (SourceSpec::Mysql(m), Reads::Mysql(_)) => {
             use mysql_async::prelude::Queryable;
-            let read = &reads[&table.name];
-            let from = read
-                .select
-                .rsplit_once(" FROM ")
-                .map(|(_, f)| f.to_owned())
-                .ok_or_else(|| anyhow!("unexpected reader query for {}", table.name))?;
+            use pgcutover_mysql::mysql_ident;
+            let from = format!(
+                "{}.{}",
+                mysql_ident(&m.database),
+                mysql_ident(&table.source_name)
+            );
             let mut conn = mysql_connect(m).await?;
             let n: Option<u64> = conn
                 .query_first(format!("SELECT COUNT(*) FROM {from}"))

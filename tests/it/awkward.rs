@@ -41,6 +41,13 @@ async fn awkward_values_arrive_exactly_or_are_rejected() {
     expect_code(&out, 5);
     // Every awkward value that arrived hashes the same on both sides; the rejects are expected.
     assert_no_false_positives(&read_json(&report_path));
+    let source = format!("sqlite:{}", file.display());
+    let counts = pgcutover(
+        dir.path(),
+        &["verify", &source, &db.url, "--mode", "counts"],
+    );
+    expect_code(&counts, 5);
+    expect_code(&pgcutover(dir.path(), &["plan", &source, &db.url]), 0);
 
     let got: BTreeSet<(String, String, String)> = read_rejects(dir.path())
         .iter()

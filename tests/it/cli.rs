@@ -253,6 +253,25 @@ fn usage_and_connection_errors_have_codes_hints_and_no_secrets() {
     );
     expect_code(&missing, 3);
     assert!(stderr(&missing).contains("does not exist"));
+
+    // verify: the same codes and the same care with secrets.
+    let refused = pgcutover(
+        dir.path(),
+        &[
+            "verify",
+            src,
+            "postgresql://ann:hunter2@127.0.0.1:1/db?sslmode=disable",
+        ],
+    );
+    expect_code(&refused, 3);
+    let all = format!("{}{}", stdout(&refused), stderr(&refused));
+    assert!(!all.contains("hunter2"), "password leaked: {all}");
+    assert!(all.contains("hint:"), "{all}");
+    let bad_mode = pgcutover(
+        dir.path(),
+        &["verify", src, "postgresql://localhost/x", "--mode", "rows"],
+    );
+    expect_code(&bad_mode, 2);
 }
 
 #[tokio::test]

@@ -68,6 +68,17 @@ async fn awkward_values_arrive_exactly_or_are_rejected_loudly() {
     expect_code(&out, 5);
     let report = read_json(&report_path);
     assert_no_false_positives(&report);
+    // Counts pushed down to both servers through every hostile name; the rejects file the copy
+    // wrote makes its rows expected (5, not 7). plan's orphan queries quote them too.
+    let counts = pgcutover(
+        dir.path(),
+        &["verify", &source_url(name), &db.url, "--mode", "counts"],
+    );
+    expect_code(&counts, 5);
+    expect_code(
+        &pgcutover(dir.path(), &["plan", &source_url(name), &db.url]),
+        0,
+    );
 
     let got = rejected_rows(dir.path());
     assert_eq!(

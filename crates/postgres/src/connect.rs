@@ -78,6 +78,9 @@ pub struct Target {
     root_cert: Option<PathBuf>,
     display: String,
     pub database: String,
+    /// Built on the first connection and shared by the rest: building one loads the system's
+    /// CA store, which costs tens of milliseconds, and a run opens a connection per table.
+    tls: std::sync::OnceLock<MakeTlsConnector>,
 }
 
 impl std::fmt::Debug for Target {
@@ -240,6 +243,7 @@ impl Target {
             root_cert,
             display,
             database: dbname,
+            tls: std::sync::OnceLock::new(),
         })
     }
 
@@ -262,10 +266,16 @@ impl Target {
             tokio::spawn(conn);
             client
         } else {
-            let tls = self.tls().map_err(|source| ConnectError::Tls {
-                target: self.display.clone(),
-                source,
-            })?;
+            let tls = match self.tls.get() {
+                Some(t) => t.clone(),
+                None => {
+                    let built = self.tls().map_err(|source| ConnectError::Tls {
+                        target: self.display.clone(),
+                        source,
+                    })?;
+                    self.tls.get_or_init(|| built).clone()
+                }
+            };
             let (client, conn) = self.config.connect(tls).await.map_err(wrap)?;
             tokio::spawn(conn);
             client
