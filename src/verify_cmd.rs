@@ -912,6 +912,19 @@ struct TallySink<'a> {
     rejected: u64,
 }
 
+impl<'a> TallySink<'a> {
+    fn new(hasher: RowHasher, pass: &'a Pass) -> TallySink<'a> {
+        TallySink {
+            hasher,
+            pass,
+            tally: pass.tally(),
+            buf: BytesMut::new(),
+            fields: Vec::new(),
+            rejected: 0,
+        }
+    }
+}
+
 impl RowSink for TallySink<'_> {
     type Error = Mismatch;
 
@@ -965,14 +978,7 @@ async fn scan_source(
                 let Reads::Sqlite(reads) = &loaded.reads else {
                     unreachable!("SQLite reads for a SQLite source")
                 };
-                let mut sink = TallySink {
-                    hasher,
-                    pass: &pass,
-                    tally: pass.tally(),
-                    buf: BytesMut::new(),
-                    fields: Vec::new(),
-                    rejected: 0,
-                };
+                let mut sink = TallySink::new(hasher, &pass);
                 let conn = pgcutover_sqlite::open_read_only(&path)?;
                 pgcutover_sqlite::read_table(&conn, table, &reads[&table.name], &policy, &mut sink)
                     .map_err(|e| match e {
@@ -996,14 +1002,7 @@ async fn scan_source(
                     unreachable!("MySQL reads for a MySQL source")
                 };
                 let read = &reads[&table.name];
-                let mut sink = TallySink {
-                    hasher,
-                    pass: &pass,
-                    tally: pass.tally(),
-                    buf: BytesMut::new(),
-                    fields: Vec::new(),
-                    rejected: 0,
-                };
+                let mut sink = TallySink::new(hasher, &pass);
                 let ranges: Vec<Option<KeyRange>> = match (&pushed, &read.split) {
                     (Some(r), Some(_)) => r.iter().copied().map(Some).collect(),
                     _ => vec![None],
