@@ -267,7 +267,16 @@ async fn a_missing_table_or_column_is_a_mismatch_not_a_crash() {
     );
     let source = format!("sqlite:{}", file.display());
     let db = TestDb::new("vfy_missing").await;
-    expect_code(&pgcutover(dir.path(), &["copy", &source, &db.url]), 0);
+    let out = pgcutover(
+        dir.path(),
+        &["copy", &source, &db.url, "--verify", "counts"],
+    );
+    expect_code(&out, 0);
+    assert!(
+        stdout(&out).contains("verify (counts): 2 of 2 table(s) identical"),
+        "{}",
+        stdout(&out)
+    );
     db.client()
         .await
         .batch_execute("ALTER TABLE a DROP COLUMN v; DROP TABLE b;")
