@@ -3,7 +3,7 @@
 //! - [`connect`]: the `mysql://` URL, passwords, TLS, and what to check when a login fails;
 //! - [`catalog`]: `information_schema` as plain rows (testable with other servers' rows);
 //! - [`types`]: column type → PostgreSQL type, and `--cast` rules;
-//! - [`introspect`]: catalog → [`pgcutover_core::Schema`], with warnings for everything not
+//! - [`mod@introspect`]: catalog → [`pgcutover_core::Schema`], with warnings for everything not
 //!   carried over;
 //! - [`convert`]: each value → its target column's type, exactly or rejected;
 //! - [`read`]: streams a table (or a key range of it) into a [`pgcutover_core::RowSink`].

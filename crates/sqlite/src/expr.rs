@@ -13,7 +13,7 @@ use pgcutover_core::{quote_ident, quote_literal};
 pub enum Token {
     /// A bare word: keyword, function name or unquoted identifier.
     Word(String),
-    /// A quoted identifier ("x", [x] or `x`), unquoted.
+    /// A quoted identifier (`"x"`, `[x]` or `` `x` ``), unquoted.
     Quoted(String),
     Str(String),
     Number(String),

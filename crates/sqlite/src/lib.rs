@@ -1,6 +1,6 @@
 //! pgcutover's SQLite source.
 //!
-//! - [`introspect`]: the catalog → [`pgcutover_core::Schema`], with every type decision
+//! - [`mod@introspect`]: the catalog → [`pgcutover_core::Schema`], with every type decision
 //!   explained and everything not carried over listed as a warning;
 //! - [`types`]: declared type → PostgreSQL type (SQLite's affinity rules plus common names);
 //! - [`convert`]: each value → its target column's type, exactly or rejected;

@@ -1,6 +1,6 @@
 //! pgcutover's verification: does the target hold exactly what the source holds?
 //!
-//! - [`tuple`] splits PostgreSQL's binary COPY stream into fields;
+//! - [`mod@tuple`] splits PostgreSQL's binary COPY stream into fields;
 //! - [`canonical`] brings each field to the form both sides hash (and renders it for reports);
 //! - [`digest`] drives key-range checksums: one pass per side when the tables are identical,
 //!   ranges split again where they differ, until the differing rows are named;
