@@ -656,6 +656,7 @@ async fn checksum_table(ctx: &TableCtx<'_>) -> Result<TableVerdict, Exit> {
     let hasher = RowHasher::new(&types, key.clone(), positions);
     let mut verifier = Verifier::new(
         positions,
+        types.len() as u64,
         table.source_rows.unwrap_or(0),
         ctx.settings.max_diffs,
     );

@@ -19,8 +19,11 @@ use crate::Mismatch;
 
 /// Rows a range may hold for its rows to be compared one by one.
 pub const LEAF_ROWS: u64 = 1_000;
-/// Rows held in memory per side in one row pass.
+/// Rows held in memory per side in one row pass, at most.
 pub const HELD_ROWS: u64 = 50_000;
+/// Bytes held rows may take per side in one row pass (a held value costs its fingerprint, its
+/// first [`PREVIEW_BYTES`] bytes and their bookkeeping: about 96 bytes).
+pub const HELD_BYTES: u64 = 64 << 20;
 /// Sub-ranges a differing range is split into.
 pub const SPLIT: u32 = 64;
 /// Bytes of each value kept to show in a report.
@@ -274,6 +277,8 @@ pub enum RowDiff {
 pub struct Verifier {
     positions: Positions,
     first_parts: u32,
+    /// Columns per row, which sizes how many rows a row pass may hold.
+    columns: u64,
     max_diffs: usize,
     started: bool,
     to_digest: Vec<Range>,
@@ -292,11 +297,12 @@ pub struct Verifier {
 impl Verifier {
     /// `rows_hint` (the source's row count, or an estimate) sizes the first pass's ranges so a
     /// differing one usually holds few enough rows to compare directly.
-    pub fn new(positions: Positions, rows_hint: u64, max_diffs: usize) -> Verifier {
+    pub fn new(positions: Positions, columns: u64, rows_hint: u64, max_diffs: usize) -> Verifier {
         let first_parts = (rows_hint / 64).next_power_of_two().clamp(16, 1 << 18) as u32;
         Verifier {
             positions,
             first_parts,
+            columns,
             max_diffs,
             started: false,
             to_digest: Vec::new(),
@@ -345,7 +351,7 @@ impl Verifier {
         let mut held = 0;
         let mut take = 0;
         for (_, s, t) in &self.leaves {
-            if take > 0 && held + s.max(t) > HELD_ROWS {
+            if take > 0 && held + s.max(t) > self.held_rows() {
                 break;
             }
             held += s.max(t);
@@ -353,6 +359,11 @@ impl Verifier {
         }
         let ranges = self.leaves.drain(..take).map(|(r, _, _)| r).collect();
         Some(Pass::Rows { ranges })
+    }
+
+    /// Rows one row pass may hold for a table of `columns` columns, within [`HELD_BYTES`].
+    fn held_rows(&self) -> u64 {
+        (HELD_BYTES / (96 * self.columns.max(1) + 64)).clamp(LEAF_ROWS, HELD_ROWS)
     }
 
     fn give_up_listing(&mut self) {
@@ -482,7 +493,7 @@ mod tests {
         target: &[(i64, u32)],
         max_diffs: usize,
     ) -> Verifier {
-        let mut v = Verifier::new(positions, source.len() as u64, max_diffs);
+        let mut v = Verifier::new(positions, 2, source.len() as u64, max_diffs);
         while let Some(pass) = v.next_pass() {
             let tally = |rows: &[(i64, u32)]| {
                 let mut t = pass.tally();
@@ -645,6 +656,15 @@ mod tests {
         assert!(v.unlisted_rows > 0);
         assert!(v.diffs.len() as u64 + v.unlisted_rows <= n as u64);
         assert_eq!(v.passes, 2, "one digest pass, one row pass, then it stops");
+    }
+
+    #[test]
+    fn wide_tables_hold_fewer_rows() {
+        let held = |columns| Verifier::new(Positions::KeyHash, columns, 0, 100).held_rows();
+        assert_eq!(held(2), HELD_ROWS);
+        assert!(held(200) * (96 * 200 + 64) <= HELD_BYTES && held(200) > LEAF_ROWS);
+        // Never fewer than one leaf range's rows, or no pass could hold a leaf.
+        assert_eq!(held(1600), LEAF_ROWS);
     }
 
     #[test]
