@@ -26,6 +26,8 @@ pub const HELD_ROWS: u64 = 50_000;
 pub const HELD_BYTES: u64 = 64 << 20;
 /// Sub-ranges a differing range is split into.
 pub const SPLIT: u32 = 64;
+/// Ranges (cells) one digest pass sums, at most: 8 MB of sums per side.
+pub const MAX_CELLS: u32 = 1 << 18;
 /// Bytes of each value kept to show in a report.
 pub const PREVIEW_BYTES: usize = 48;
 
@@ -298,7 +300,9 @@ impl Verifier {
     /// `rows_hint` (the source's row count, or an estimate) sizes the first pass's ranges so a
     /// differing one usually holds few enough rows to compare directly.
     pub fn new(positions: Positions, columns: u64, rows_hint: u64, max_diffs: usize) -> Verifier {
-        let first_parts = (rows_hint / 64).next_power_of_two().clamp(16, 1 << 18) as u32;
+        let first_parts = (rows_hint / 64)
+            .next_power_of_two()
+            .clamp(16, u64::from(MAX_CELLS)) as u32;
         Verifier {
             positions,
             first_parts,
@@ -336,8 +340,11 @@ impl Verifier {
             return None;
         }
         if !self.to_digest.is_empty() {
-            let mut ranges = std::mem::take(&mut self.to_digest);
-            ranges.sort();
+            // At most MAX_CELLS cells a pass, so a table where everything differs does not
+            // hold a split of every range at once; the rest wait for the next pass.
+            self.to_digest.sort();
+            let take = self.to_digest.len().min((MAX_CELLS / SPLIT) as usize);
+            let ranges: Vec<Range> = self.to_digest.drain(..take).collect();
             return Some(Pass::Digest {
                 ranges,
                 parts: SPLIT,
