@@ -157,6 +157,23 @@ pub fn canonical_decimal(plain: &str) -> String {
     }
 }
 
+/// A canonical decimal padded with fraction zeros to `scale` digits (other text unchanged).
+fn at_scale(value: &str, scale: usize) -> String {
+    if scale == 0
+        || !value
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        return value.to_owned();
+    }
+    let frac = value.split_once('.').map_or(0, |(_, f)| f.len());
+    if frac >= scale {
+        return value.to_owned();
+    }
+    let point = if frac == 0 { "." } else { "" };
+    format!("{value}{point}{}", "0".repeat(scale - frac))
+}
+
 /// JSON text in the form jsonb gives it back, canonicalised (see the module's notes). `None`
 /// when it is not JSON.
 pub fn canonical_json(text: &[u8]) -> Option<String> {
@@ -236,6 +253,10 @@ pub fn render(ty: &PgType, bytes: &[u8], cut: bool) -> String {
         PgType::Double => <[u8; 8]>::try_from(bytes)
             .ok()
             .map(|a| f64::from_be_bytes(a).to_string()),
+        // Compared by value, shown at the column's scale (`3.70`, as PostgreSQL prints it).
+        PgType::Numeric {
+            precision_scale: Some((_, scale)),
+        } if !cut => Some(at_scale(&String::from_utf8_lossy(bytes), *scale as usize)),
         PgType::Numeric { .. } | PgType::Jsonb => Some(String::from_utf8_lossy(bytes).into_owned()),
         PgType::Text | PgType::Varchar { .. } | PgType::Enum { .. } => Some(text(bytes)),
         PgType::Date => <[u8; 4]>::try_from(bytes)
@@ -345,5 +366,11 @@ mod tests {
         );
         assert_eq!(render(&PgType::Text, b"it's", true), "\"it's\"…");
         assert_eq!(render(&PgType::Bytea, &[0xde, 0xad], false), "\\xdead");
+        let money = PgType::Numeric {
+            precision_scale: Some((12, 2)),
+        };
+        assert_eq!(render(&money, b"3.7", false), "3.70");
+        assert_eq!(render(&money, b"-5", false), "-5.00");
+        assert_eq!(render(&money, b"0.125", false), "0.125");
     }
 }
