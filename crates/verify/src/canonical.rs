@@ -107,9 +107,7 @@ pub fn numeric_text(b: &[u8]) -> Option<String> {
     if b.len() != 8 + 2 * ndigits {
         return None;
     }
-    let groups: Vec<u16> = (0..ndigits)
-        .map(|i| word(8 + 2 * i))
-        .collect::<Option<_>>()?;
+    let groups = (0..ndigits).map(|i| word(8 + 2 * i));
     // Digits of groups 0..n, with the decimal point after group `weight`.
     let lead = if weight < 0 {
         (-weight - 1) as usize
@@ -117,8 +115,10 @@ pub fn numeric_text(b: &[u8]) -> Option<String> {
         0
     };
     let mut digits = "0000".repeat(lead);
-    for g in &groups {
-        digits.push_str(&format!("{g:04}"));
+    for g in groups {
+        let g = g?;
+        use std::fmt::Write;
+        let _ = write!(digits, "{g:04}");
     }
     let int_groups = (weight + 1).max(0) as usize;
     while digits.len() < int_groups * 4 {
@@ -224,7 +224,8 @@ fn write_json(v: &serde_json::Value, out: &mut String) {
 }
 
 fn write_json_string(s: &str, out: &mut String) {
-    out.push_str(&serde_json::Value::String(s.to_owned()).to_string());
+    // serde_json's escaping, straight from the &str (no copy into a Value first).
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
 }
 
 /// A canonical field (without its length prefix) as a person reads it, for reports. `bytes` may

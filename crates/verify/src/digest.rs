@@ -203,8 +203,10 @@ pub struct RowView<'a> {
     /// The key's canonical bytes (the digest's bytes for a multiset).
     pub key: &'a [u8],
     pub digest: u128,
-    /// Each column's canonical bytes, None for NULL.
-    pub fields: &'a [Option<&'a [u8]>],
+    /// The canonical row, and where each column's bytes are in it (None for NULL). Only a row
+    /// pass looks at them, so a digest pass costs no per-row allocation.
+    pub row: &'a [u8],
+    pub spans: &'a [Option<std::ops::Range<usize>>],
 }
 
 impl Tally {
@@ -232,8 +234,9 @@ impl Tally {
                 let held = HeldRow {
                     digest: row.digest,
                     fields: row
-                        .fields
+                        .spans
                         .iter()
+                        .map(|s| s.clone().map(|s| &row.row[s]))
                         .map(|f| HeldField {
                             hash: f.map_or(0, xxhash_rust::xxh3::xxh3_64),
                             preview: f.map(|b| b[..b.len().min(PREVIEW_BYTES)].into()),
@@ -516,14 +519,15 @@ mod tests {
                         Positions::KeyHash => (u128::from(xxhash_rust::xxh3::xxh3_64(&key)), &key),
                         Positions::RowHash => (u128::from(digest as u64), &digest_bytes),
                     };
-                    let fields = [Some(&key[..]), Some(&value[..])];
+                    let spans = [Some(0..8), Some(8..12)];
                     t.add(
                         &pass,
                         &RowView {
                             pos,
                             key: keyb,
                             digest,
-                            fields: &fields,
+                            row: &whole,
+                            spans: &spans,
                         },
                     );
                 }

@@ -96,18 +96,14 @@ impl RowHasher {
             Positions::KeyHash => (u128::from(xxh3_64(&self.key_buf)), &self.key_buf),
             Positions::RowHash => (u128::from(digest as u64), &digest_bytes),
         };
-        let values: Vec<Option<&[u8]>> = self
-            .spans
-            .iter()
-            .map(|s| s.clone().map(|s| &self.row[s]))
-            .collect();
         tally.add(
             pass,
             &digest::RowView {
                 pos,
                 key,
                 digest,
-                fields: &values,
+                row: &self.row,
+                spans: &self.spans,
             },
         );
         Ok(())
