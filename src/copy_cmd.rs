@@ -167,9 +167,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     report.post_load = run_steps(&target, steps, jobs, args.orphans, printer).await?;
     for s in &report.post_load {
         let message = match (s.kind, s.demoted_to_warning, &s.note) {
-            (StepKind::ForeignKey, _, Some(note)) => {
-                format!("{note}: {}", s.error.as_deref().unwrap_or(""))
-            }
+            (StepKind::ForeignKey, _, Some(note)) => note.clone(),
             (_, true, _) => format!(
                 "not carried over: PostgreSQL rejected the translation: {}",
                 s.error.as_deref().unwrap_or("")
@@ -486,7 +484,10 @@ async fn foreign_key(
 ) -> StepReport {
     let found = client.query_one(&check.sql, &[]).await;
     let (count, examples) = match found {
-        Ok(row) => (row.get::<_, i64>(0) as u64, row.get::<_, Option<String>>(1)),
+        Ok(row) => (
+            row.get::<_, i64>(0) as u64,
+            row.get::<_, Option<Vec<String>>>(1).unwrap_or_default(),
+        ),
         Err(e) => return StepReport::new(step, Err(e), t0.elapsed().as_secs_f64()),
     };
     if count == 0 {
@@ -495,37 +496,42 @@ async fn foreign_key(
         r.orphans = Some(0);
         return r;
     }
-    let examples = examples.unwrap_or_default();
     let orphans = format!(
-        "{count} orphan row(s): {} finds no parent for {examples}{}",
+        "{count} orphan row(s): {} finds no parent for {}{}",
         check.subject,
+        examples.join("; "),
         // The query lists at most five distinct keys.
-        if examples.matches("; ").count() >= 4 {
-            "; …"
-        } else {
-            ""
-        }
+        if examples.len() >= 5 { "; …" } else { "" }
     );
-    let (result, note, demoted) = match policy {
-        OrphanPolicy::Fail => (Ok(()), None, false),
-        OrphanPolicy::Skip => (Ok(()), Some("skipped (--orphans skip)".to_owned()), true),
-        OrphanPolicy::NotValid => (
-            client
+    let mut r = match policy {
+        OrphanPolicy::Fail | OrphanPolicy::Skip => {
+            StepReport::new(step, Ok(()), t0.elapsed().as_secs_f64())
+        }
+        OrphanPolicy::NotValid => {
+            let result = client
                 .batch_execute(&format!("{} NOT VALID", step.sql))
-                .await,
-            Some("created NOT VALID (--orphans not-valid): enforced for new rows only".to_owned()),
-            false,
-        ),
+                .await;
+            StepReport::new(step, result, t0.elapsed().as_secs_f64())
+        }
     };
-    let created = policy == OrphanPolicy::NotValid && result.is_ok();
-    let mut r = StepReport::new(step, result, t0.elapsed().as_secs_f64());
     r.orphans = Some(count);
-    r.note = note;
-    if r.error.is_none() {
-        r.error = Some(orphans);
+    match policy {
+        OrphanPolicy::Fail => {
+            r.ok = false;
+            r.error = Some(orphans);
+        }
+        OrphanPolicy::Skip => {
+            r.ok = false;
+            r.demoted_to_warning = true;
+            r.note = Some(format!("skipped (--orphans skip): {orphans}"));
+        }
+        OrphanPolicy::NotValid if r.ok => {
+            r.note = Some(format!(
+                "created NOT VALID (--orphans not-valid), enforced for new rows only: {orphans}"
+            ));
+        }
+        OrphanPolicy::NotValid => {}
     }
-    r.ok = created;
-    r.demoted_to_warning = demoted;
     r
 }
 
@@ -592,9 +598,9 @@ async fn run_steps(
         }
         for batch in futures::future::join_all(tasks).await {
             for r in batch {
-                if let (Some(e), Some(note)) = (&r.error, &r.note) {
+                if let Some(note) = &r.note {
                     printer.warn(&format!(
-                        "{} {} on {}: {note}: {e}",
+                        "{} {} on {}: {note}",
                         r.kind.label(),
                         quote_ident(&r.object),
                         quote_ident(&r.table)

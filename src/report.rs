@@ -250,20 +250,18 @@ impl Report {
             self.post_load.len()
         )?;
         for s in self.post_load.iter().filter(|s| !s.ok || s.note.is_some()) {
-            let what = if let Some(note) = &s.note {
-                note.as_str()
-            } else if s.demoted_to_warning {
-                "not carried over"
-            } else {
-                "FAILED"
+            let error = s.error.as_deref().unwrap_or("");
+            let (what, detail) = match &s.note {
+                Some(note) => ("warning", note.as_str()),
+                None if s.demoted_to_warning => ("not carried over", error),
+                None => ("FAILED", error),
             };
             writeln!(
                 out,
-                "  {what}: {} {} on {}: {}",
+                "  {what}: {} {} on {}: {detail}",
                 s.kind.label(),
                 quote_ident(&s.object),
-                quote_ident(&s.table),
-                s.error.as_deref().unwrap_or("")
+                quote_ident(&s.table)
             )?;
         }
         if !self.warnings.is_empty() {

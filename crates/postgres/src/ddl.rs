@@ -286,7 +286,7 @@ pub fn post_load_steps(schema: &str, model: &Schema) -> Vec<Step> {
 
 /// Counts a foreign key's orphans in the loaded data: child rows whose key columns are all
 /// non-NULL (MATCH SIMPLE checks nothing else) and match no parent row. Returns one row: the
-/// count (bigint) and up to five distinct orphan keys as `column=value, …` (text, NULL if none).
+/// count (bigint) and up to five distinct orphan keys as `column=value, …` (text[], NULL if none).
 pub fn orphan_query(schema: &str, table: &Table, fk: &ForeignKey) -> String {
     let child = quote_qualified(schema, &table.name);
     let parent = quote_qualified(schema, &fk.ref_table);
@@ -314,7 +314,7 @@ pub fn orphan_query(schema: &str, table: &Table, fk: &ForeignKey) -> String {
         .collect();
     format!(
         "WITH o AS (SELECT concat_ws(', ', {}) AS k FROM {child} c WHERE {} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {})) \
-         SELECT count(*), (SELECT string_agg(k, '; ') FROM (SELECT DISTINCT k FROM o ORDER BY k LIMIT 5) d) FROM o",
+         SELECT count(*), (SELECT array_agg(k ORDER BY k) FROM (SELECT DISTINCT k FROM o ORDER BY k LIMIT 5) d) FROM o",
         key.join(", "),
         not_null.join(" AND "),
         join.join(" AND ")
