@@ -246,3 +246,9 @@ pub enum Utf8Arg {
     Reject,
     Replace,
 }
+
+/// `--jobs`, or the number of CPU cores.
+pub fn jobs_or_cores(jobs: Option<u32>) -> usize {
+    jobs.map(|j| j as usize)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+}

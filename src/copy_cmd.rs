@@ -39,10 +39,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let started = Instant::now();
     let (source, target) = resolve(&args.endpoints)?;
     let schema_name = args.select.target_schema.clone();
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get() as u32))
-        as usize;
+    let jobs = crate::cli::jobs_or_cores(args.jobs);
     let policy = value_policy(&args.values);
 
     // The target first: what it has (PostGIS) shapes the mapping.

@@ -126,3 +126,34 @@ impl TableProgress {
         }
     }
 }
+
+/// `--format json`: one line on stdout, `{"type": kind, "data": …}` (the envelope README
+/// documents for every command).
+pub fn print_json(
+    out: &mut impl std::io::Write,
+    kind: &str,
+    data: &impl serde::Serialize,
+) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, &serde_json::json!({"type": kind, "data": data}))?;
+    writeln!(out)
+}
+
+/// `--report FILE`: the data, pretty-printed.
+pub fn write_json_file(
+    path: &std::path::Path,
+    data: &impl serde::Serialize,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path)?;
+    serde_json::to_writer_pretty(&mut f, data)?;
+    f.write_all(b"\n")
+}
+
+/// The width of a summary table's first column: its longest quoted name, at least "table".
+pub fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names
+        .map(|n| pgcutover_core::quote_ident(n).chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5)
+}

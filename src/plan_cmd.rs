@@ -144,10 +144,7 @@ pub async fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     plan.orphan_policy = args.orphans;
     let mut out = std::io::stdout().lock();
     match args.format {
-        Format::Json => {
-            serde_json::to_writer(&mut out, &serde_json::json!({"type": "plan", "data": plan}))?;
-            writeln!(out)?;
-        }
+        Format::Json => crate::output::print_json(&mut out, "plan", &plan)?,
         Format::Text => write_text(&mut out, &plan)?,
     }
     Ok(ExitCode::OK)

@@ -117,6 +117,13 @@ pub struct Report {
     pub verification: Option<crate::verify_cmd::VerifyReport>,
 }
 
+/// Seconds since 1970, for `started_at_unix`.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Peak resident set size of this process, from /proc (None elsewhere).
 pub fn peak_memory_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -132,9 +139,7 @@ impl Report {
             source: source.display(),
             target: target.display().to_owned(),
             target_schema: schema.to_owned(),
-            started_at_unix: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
+            started_at_unix: unix_now(),
             seconds: 0.0,
             outcome: "ok",
             exit_code: 0,
@@ -194,27 +199,15 @@ impl Report {
     }
 
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        let mut f = std::fs::File::create(path)?;
-        serde_json::to_writer_pretty(&mut f, self)?;
-        f.write_all(b"\n")
+        crate::output::write_json_file(path, self)
     }
 
     pub fn print(&self, format: Format) -> std::io::Result<()> {
         let mut out = std::io::stdout().lock();
         if format == Format::Json {
-            serde_json::to_writer(
-                &mut out,
-                &serde_json::json!({"type": "report", "data": self}),
-            )?;
-            return writeln!(out);
+            return crate::output::print_json(&mut out, "report", self);
         }
-        let name_w = self
-            .tables
-            .iter()
-            .map(|t| quote_ident(&t.table).chars().count())
-            .max()
-            .unwrap_or(5)
-            .max(5);
+        let name_w = crate::output::name_width(self.tables.iter().map(|t| t.table.as_str()));
         writeln!(
             out,
             "\n{:name_w$}  {:>12}  {:>12}  {:>9}  {:>8}  {:>9}",

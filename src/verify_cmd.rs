@@ -14,7 +14,7 @@ use std::io::Write;
 use std::ops::Range as Span;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::{anyhow, Context};
 use bytes::BytesMut;
@@ -32,8 +32,8 @@ use tokio_postgres::Client;
 
 use crate::cli::{Format, VerifyArgs, VerifyMode};
 use crate::exit::{Exit, ExitCode};
-use crate::output::Printer;
-use crate::report::peak_memory_bytes;
+use crate::output::{print_json, write_json_file, Printer};
+use crate::report::{peak_memory_bytes, unix_now};
 use crate::source::{
     load_schema, mysql_connect, resolve, value_policy, Loaded, Reads, SourceSpec, TargetFacts,
 };
@@ -160,13 +160,7 @@ impl VerifyReport {
 
     /// The per-table summary and every listed difference, for a person.
     pub fn print_text(&self, out: &mut impl Write) -> std::io::Result<()> {
-        let name_w = self
-            .tables
-            .iter()
-            .map(|t| quote_ident(&t.table).chars().count())
-            .max()
-            .unwrap_or(5)
-            .max(5);
+        let name_w = crate::output::name_width(self.tables.iter().map(|t| t.table.as_str()));
         writeln!(
             out,
             "\n{:name_w$}  {:>12}  {:>12}  {:>8}  {:>7}  {:>9}  {:>7}  result",
@@ -254,9 +248,7 @@ struct Envelope<'a> {
 }
 
 pub async fn run(args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
-    let started_at_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let started_at_unix = unix_now();
     let (source, target) = resolve(&args.endpoints)?;
     let schema_name = args.select.target_schema.clone();
     let client = crate::copy_cmd::connect(&target).await?;
@@ -274,10 +266,7 @@ pub async fn run(args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Exit> 
     };
     let settings = Settings {
         mode: args.mode,
-        jobs: args
-            .jobs
-            .map(|j| j as usize)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        jobs: crate::cli::jobs_or_cores(args.jobs),
         max_diffs: args.max_diffs as usize,
         policy: value_policy(&args.values),
     };
@@ -303,24 +292,13 @@ pub async fn run(args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Exit> 
     {
         let mut out = std::io::stdout().lock();
         match args.format {
-            Format::Json => {
-                serde_json::to_writer(
-                    &mut out,
-                    &serde_json::json!({"type": "verify", "data": envelope}),
-                )
-                .context("writing the report")?;
-                writeln!(out)?;
-            }
+            Format::Json => print_json(&mut out, "verify", &envelope)?,
             Format::Text => report.print_text(&mut out)?,
         }
     }
     if let Some(path) = &args.report {
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(path)?;
-            serde_json::to_writer_pretty(&mut f, &envelope)?;
-            f.write_all(b"\n")
-        };
-        write().with_context(|| format!("writing the report to {}", path.display()))?;
+        write_json_file(path, &envelope)
+            .with_context(|| format!("writing the report to {}", path.display()))?;
     }
     Ok(report.exit_code())
 }
