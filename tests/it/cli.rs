@@ -229,19 +229,25 @@ fn usage_and_connection_errors_have_codes_hints_and_no_secrets() {
     assert!(stderr(&unknown).contains("hint:"));
     assert_eq!(code(&pgcutover(dir.path(), &["copy", "--no-such-flag"])), 2);
 
-    let refused = pgcutover(
-        dir.path(),
-        &[
-            "copy",
-            src,
-            "postgresql://ann:hunter2@127.0.0.1:1/db?sslmode=disable",
-        ],
-    );
-    expect_code(&refused, 3);
-    let all = format!("{}{}", stdout(&refused), stderr(&refused));
-    assert!(!all.contains("hunter2"), "password leaked: {all}");
-    assert!(all.contains("postgresql://ann@127.0.0.1:1/db"), "{all}");
-    assert!(all.contains("hint:"), "{all}");
+    // copy and verify: the same code, the same hint, the same care with secrets.
+    for command in ["copy", "verify"] {
+        let refused = pgcutover(
+            dir.path(),
+            &[
+                command,
+                src,
+                "postgresql://ann:hunter2@127.0.0.1:1/db?sslmode=disable",
+            ],
+        );
+        expect_code(&refused, 3);
+        let all = format!("{}{}", stdout(&refused), stderr(&refused));
+        assert!(
+            !all.contains("hunter2"),
+            "{command}: password leaked: {all}"
+        );
+        assert!(all.contains("postgresql://ann@127.0.0.1:1/db"), "{all}");
+        assert!(all.contains("hint:"), "{all}");
+    }
 
     let missing = pgcutover(
         dir.path(),
@@ -254,19 +260,6 @@ fn usage_and_connection_errors_have_codes_hints_and_no_secrets() {
     expect_code(&missing, 3);
     assert!(stderr(&missing).contains("does not exist"));
 
-    // verify: the same codes and the same care with secrets.
-    let refused = pgcutover(
-        dir.path(),
-        &[
-            "verify",
-            src,
-            "postgresql://ann:hunter2@127.0.0.1:1/db?sslmode=disable",
-        ],
-    );
-    expect_code(&refused, 3);
-    let all = format!("{}{}", stdout(&refused), stderr(&refused));
-    assert!(!all.contains("hunter2"), "password leaked: {all}");
-    assert!(all.contains("hint:"), "{all}");
     let bad_mode = pgcutover(
         dir.path(),
         &["verify", src, "postgresql://localhost/x", "--mode", "rows"],

@@ -244,6 +244,36 @@ async fn keyless_tables_are_multisets_and_rejected_rows_are_expected() {
     // The rejected row is still expected, not a difference.
     assert_eq!(table(&report, "bad")["status"], "rejected_only");
 
+    // --max-diffs limits the listing, not the count; --report writes the same data to a file.
+    let report_path = dir.path().join("verify.json");
+    let (code, _) = verify(
+        dir.path(),
+        &source,
+        &db.url,
+        &[
+            "--include",
+            "log",
+            "--max-diffs",
+            "1",
+            "--report",
+            report_path.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(code, 7);
+    let written = read_json(&report_path);
+    let log = table(&written, "log");
+    assert_eq!(
+        log["differences"].as_array().map(Vec::len),
+        Some(1),
+        "{log:#}"
+    );
+    assert_eq!(
+        (log["missing"].clone(), log["extra"].clone()),
+        (2.into(), 1.into())
+    );
+    assert_eq!(log["rows_differing"], 3);
+    assert_eq!(written["outcome"], "differs");
+
     // Counts take the rejects the copy wrote as expected.
     let (code, report) = verify(
         dir.path(),
