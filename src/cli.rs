@@ -24,6 +24,35 @@ pub enum Command {
     /// Prove that TARGET holds exactly what SOURCE holds: row counts, then checksums of every
     /// row through the copy's own type mapping, down to the keys of the rows that differ.
     Verify(VerifyArgs),
+    /// Show the progress of the copy runs recorded in a target database.
+    Status(StatusArgs),
+    /// Remove everything a run created (its tables, types and schema, or the rows a data-only
+    /// load put in) and its run state: the rollback.
+    Reset(ResetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The target database: `postgresql://user@host[:port]/database` (password in PGPASSWORD or
+    /// ~/.pgpass).
+    pub target: String,
+    /// Only the run that loads this schema.
+    #[arg(long, value_name = "NAME")]
+    pub target_schema: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// The target database: `postgresql://user@host[:port]/database`.
+    pub target: String,
+    /// The run that loads this schema (needed when the database holds more than one run).
+    #[arg(long, value_name = "NAME")]
+    pub target_schema: Option<String>,
+    /// Forget the run but keep its tables and rows (once a cutover is done and accepted).
+    #[arg(long)]
+    pub keep_data: bool,
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +210,21 @@ pub struct CopyArgs {
     /// moment, then a consistent-snapshot transaction per connection). Needs the RELOAD privilege.
     #[arg(long)]
     pub consistent: bool,
+    /// Data-only: empty the target tables before loading (once, when the run starts).
+    #[arg(long, requires = "data_only")]
+    pub truncate: bool,
+    /// Throw away the unfinished (or finished) run recorded in the target and start over.
+    #[arg(long)]
+    pub restart: bool,
+    /// Rows per chunk: a table with a single integer key is copied and checkpointed in key
+    /// ranges of about this many rows.
+    #[arg(long, default_value_t = 100_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub chunk_rows: u64,
+    /// How many times a chunk or step that fails on a transient fault (a lost connection, a
+    /// restarting server) is tried again, with exponential backoff, before the run stops
+    /// resumably.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub retries: u32,
 }
 
 #[derive(Debug, Args)]

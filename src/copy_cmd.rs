@@ -1,44 +1,53 @@
 //! `pgcutover copy`: the phases of a copy, in order.
 //!
-//! 1. read the source schema; connect to the target; refuse if tables already exist
-//!    (unless --drop-existing / --data-only), before anything is written;
-//! 2. create the schema and tables (one transaction);
-//! 3. copy the data: per table, a reader thread converts and encodes rows into batches that a
-//!    bounded channel hands to that table's binary COPY; `--jobs` tables at a time;
+//! 1. read the source schema; connect to the target; find the run state. The same run
+//!    resumes; an unfinished run of another fingerprint refuses; otherwise refuse if tables
+//!    already exist (unless --drop-existing / --data-only), before anything is written;
+//! 2. create the schema and tables, and record the run with every chunk planned (one
+//!    transaction);
+//! 3. copy the data, chunk by chunk, each chunk committed with its checkpoint (`chunks.rs`);
 //! 4. post-load: primary keys, unique constraints, indexes and CHECKs (in parallel), then
-//!    foreign keys, then identity restarts and ANALYZE;
+//!    foreign keys, then identity restarts and ANALYZE; each step with its checkpoint;
 //! 5. the summary, the JSON report and the exit code.
 
-use std::collections::VecDeque;
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{anyhow, Context};
-use futures::StreamExt;
-use pgcutover_core::{quote_ident, Reject, Schema};
+use pgcutover_core::{quote_ident, quote_qualified, Schema};
 use pgcutover_postgres::ddl::{self, OrphanCheck, Step, StepKind};
 use pgcutover_postgres::{load, Target};
-use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
+use crate::cancel::Cancel;
+use crate::chunks::{Ended, Group, Loader};
 use crate::cli::{CopyArgs, OrphanPolicy};
 use crate::exit::{Exit, ExitCode};
 use crate::output::Printer;
-use crate::readers::{Batch, MysqlPool, ReaderOutcome, Readers};
-use crate::report::{Report, StepReport, TableReport};
+use crate::readers::{MysqlPool, Readers};
+use crate::rejects::RejectLog;
+use crate::report::{Report, RunInfo, StepReport, TableReport};
+use crate::retry::Fault;
 use crate::source::{load_schema, resolve, value_policy, Loaded, SourceSpec, TargetFacts};
-
-/// Batches in flight per table between reader and writer.
-const CHANNEL_BATCHES: usize = 2;
+use crate::state;
+use crate::testpoint;
 
 pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let started = Instant::now();
+    let cancel = Cancel::on_signals(|msg| eprintln!("warning: {msg}"));
     let (source, target) = resolve(&args.endpoints)?;
     let schema_name = args.select.target_schema.clone();
+    if schema_name == state::SCHEMA {
+        return Err(Exit::new(
+            ExitCode::USAGE,
+            anyhow!(
+                "--target-schema {} is where pgcutover keeps its run state",
+                state::SCHEMA
+            ),
+            Some("copy into another schema".to_owned()),
+        ));
+    }
     let jobs = crate::cli::jobs_or_cores(args.jobs);
     let policy = value_policy(&args.values);
 
@@ -48,7 +57,13 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let facts = TargetFacts::read(&client).await?;
 
     printer.info(&format!("reading the schema of {}", source.display()));
-    let loaded = Arc::new(load_schema(&source, &args.select, &args.values, &facts).await?);
+    let mut loaded = load_schema(&source, &args.select, &args.values, &facts).await?;
+    let data_only = if args.data_only {
+        Some(crate::data_only::prepare(&client, &schema_name, &mut loaded).await?)
+    } else {
+        None
+    };
+    let loaded = Arc::new(loaded);
     let schema = &loaded.schema;
     if schema.tables.is_empty() {
         printer.warn("no tables to copy (check --include/--exclude)");
@@ -56,41 +71,94 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     for w in &schema.warnings {
         printer.warn(&format!("{}: {}", w.object, w.message));
     }
+    let steps = planned_steps(&args, &schema_name, schema, data_only.as_ref());
+    let fingerprint = fingerprint(&args, &source, &target, schema, &steps);
 
-    let names: Vec<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
-    let existing = load::existing_tables(&client, &schema_name, &names)
+    state::ensure(&client)
         .await
-        .context("checking the target for existing tables")?;
+        .context("creating the run state schema in the target")?;
+    if !state::lock(&client, &schema_name)
+        .await
+        .context("taking the run's lock")?
+    {
+        return Err(Exit::new(
+            ExitCode::TARGET_NOT_EMPTY,
+            anyhow!(
+                "another pgcutover is running against schema {} of this database",
+                quote_ident(&schema_name)
+            ),
+            Some(
+                "wait for it to finish, or stop it; `pgcutover status TARGET` shows its progress"
+                    .to_owned(),
+            ),
+        ));
+    }
+    let mut previous = state::load(&client, &schema_name).await?;
+    if let Some(run) = &previous {
+        let differences = run.fingerprint.differences(&fingerprint);
+        if args.restart {
+            printer.info("--restart: removing what the earlier run created");
+            crate::run_cmd::undo(&client, &schema_name, run, printer).await?;
+            previous = None;
+        } else if !differences.is_empty() && run.status != "complete" {
+            return Err(Exit::new(
+                ExitCode::TARGET_NOT_EMPTY,
+                anyhow!(
+                    "schema {} holds an unfinished run (started {}) that this command cannot resume:\n  - {}",
+                    quote_ident(&schema_name),
+                    run.started_at,
+                    differences.join("\n  - ")
+                ),
+                Some("nothing was written. Run the command that started it to finish it, --restart to throw it away and start over, or `pgcutover reset TARGET` to remove it (see docs/resume.md)".to_owned()),
+            ));
+        } else if !differences.is_empty() || (run.status == "complete" && args.drop_existing) {
+            // A finished run is a record, not work to protect: this run replaces it (and
+            // --drop-existing asks for the copy to be made again).
+            previous = None;
+        }
+    }
 
     let mut report = Report::new(&source, &target, &schema_name);
     report.warnings = schema.warnings.clone();
-
-    if args.data_only {
-        let missing: Vec<&str> = names
+    let resuming = previous.is_some();
+    let readers_needed;
+    let rejects;
+    if let Some(run) = &previous {
+        state::resumed(&client, &schema_name).await?;
+        let chunks = state::chunks(&client, &schema_name).await?;
+        let done: std::collections::HashSet<(String, i32)> = chunks
             .iter()
-            .copied()
-            .filter(|n| !existing.iter().any(|e| e == n))
+            .filter(|c| c.done.is_some())
+            .map(|c| (c.plan.table.clone(), c.plan.chunk))
             .collect();
-        if !missing.is_empty() {
-            return Err(Exit::new(
-                ExitCode::USAGE,
-                anyhow!("--data-only needs the tables to exist, but {} has no {}", quote_ident(&schema_name), missing.iter().map(|n| quote_ident(n)).collect::<Vec<_>>().join(", ")),
-                Some("create the schema first (your migration tool, or `pgcutover copy --schema-only`)".to_owned()),
+        if run.status == "complete" {
+            printer.info(&format!(
+                "the run started {} is already complete; nothing to do (--restart copies again)",
+                run.started_at
+            ));
+        } else {
+            printer.info(&format!(
+                "resuming the run started {} (attempt {}): {} of {} chunk(s) done",
+                run.started_at,
+                run.attempts + 1,
+                done.len(),
+                chunks.len()
             ));
         }
-    } else if !existing.is_empty() && !args.drop_existing {
-        return Err(Exit::new(
-            ExitCode::TARGET_NOT_EMPTY,
-            anyhow!("the target already has {} table(s) this copy would create: {}", existing.len(), existing.iter().map(|n| quote_ident(n)).collect::<Vec<_>>().join(", ")),
-            Some("nothing was written. Use --drop-existing to replace them, --data-only to load into them, or --target-schema to copy elsewhere".to_owned()),
-        ));
+        rejects = Arc::new(
+            RejectLog::resume(args.rejects.clone(), &done)
+                .with_context(|| format!("reading the rejects file {}", args.rejects.display()))?,
+        );
+        readers_needed = done.len() < chunks.len();
+    } else {
+        check_target(&client, &args, &schema_name, schema, data_only.as_ref()).await?;
+        rejects = Arc::new(RejectLog::new(args.rejects.clone()));
+        readers_needed = !args.schema_only && !schema.tables.is_empty();
     }
 
     // The readers (and with --consistent, the snapshot) come before anything is written, so a
     // source that cannot be read leaves the target untouched.
-    let readers = if args.schema_only {
-        None
-    } else {
+    let readers = if readers_needed {
         Some(match &source {
             SourceSpec::Sqlite(path) => Readers::Sqlite {
                 path: path.clone(),
@@ -104,64 +172,123 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
                 Readers::Mysql(MysqlPool::start(m, jobs, args.consistent, policy).await?)
             }
         })
+    } else {
+        None
     };
 
-    if !args.data_only {
-        create_tables(&client, &schema_name, schema, args.drop_existing, &existing).await?;
-        printer.info(&format!(
-            "created {} table(s) in schema {}",
-            schema.tables.len(),
-            quote_ident(&schema_name)
-        ));
-    }
-
-    let rejects = Arc::new(RejectLog::new(args.rejects.clone()));
-    if let Some(readers) = &readers {
-        let order: Vec<usize> = if args.data_only {
-            // The target enforces its foreign keys during a data-only load: parents first.
-            let order = pgcutover_plan::load_order(schema);
-            order
-                .order
-                .iter()
-                .filter_map(|n| schema.tables.iter().position(|t| &t.name == n))
-                .collect()
-        } else {
-            // No constraints exist yet: biggest tables first packs the jobs best.
-            let mut idx: Vec<usize> = (0..schema.tables.len()).collect();
-            idx.sort_by_key(|&i| std::cmp::Reverse(schema.tables[i].source_rows.unwrap_or(0)));
-            idx
-        };
-        let parallel = if args.data_only { 1 } else { jobs };
-        let copied = copy_tables(
-            &target,
+    if !resuming {
+        testpoint::hit("before-create");
+        create(
+            &client,
+            &args,
             &schema_name,
             &loaded,
-            readers,
-            &order,
-            parallel,
-            args.batch_rows as usize,
-            &rejects,
-            printer,
+            &fingerprint,
+            &steps,
+            data_only.as_ref(),
         )
-        .await;
-        if let Readers::Mysql(pool) = readers {
-            pool.close();
+        .await?;
+        if !args.data_only {
+            printer.info(&format!(
+                "created {} table(s) in schema {}",
+                schema.tables.len(),
+                quote_ident(&schema_name)
+            ));
         }
-        report.tables = copied?;
+        testpoint::hit("created");
     }
 
-    let steps: Vec<Step> = ddl::post_load_steps(&schema_name, schema)
-        .into_iter()
-        .filter(|s| !args.data_only || matches!(s.kind, StepKind::Identity | StepKind::Analyze))
-        .filter(|s| !(args.schema_only && s.kind == StepKind::Analyze))
-        .collect();
-    if !steps.is_empty() {
-        printer.info(&format!(
-            "post-load: {} step(s): keys, indexes, constraints, foreign keys, identities, ANALYZE",
-            steps.len()
-        ));
+    // The data.
+    let chunks = state::chunks(&client, &schema_name).await?;
+    let mut done_rows: HashMap<String, u64> = HashMap::new();
+    let mut pending = Vec::new();
+    for c in &chunks {
+        match &c.done {
+            Some(d) => *done_rows.entry(c.plan.table.clone()).or_default() += d.rows_written as u64,
+            None => pending.push(c.plan.clone()),
+        }
     }
-    report.post_load = run_steps(&target, steps, jobs, args.orphans, printer).await?;
+    let chunks_skipped = chunks.len() - pending.len();
+    let mut ended = Ended::Done;
+    let mut rows_this_attempt = 0;
+    if let (Some(readers), false) = (&readers, pending.is_empty()) {
+        let groups = match &data_only {
+            Some(d) => d.groups.clone(),
+            None => vec![Group {
+                tables: biggest_first(schema),
+                replica: false,
+            }],
+        };
+        // Biggest tables first packs the workers best; chunks of a table stay in key order.
+        let order: HashMap<&str, usize> = groups
+            .iter()
+            .flat_map(|g| g.tables.iter())
+            .enumerate()
+            .map(|(i, t)| (t.as_str(), i))
+            .collect();
+        pending.sort_by_key(|c| (order.get(c.table.as_str()).copied(), c.chunk));
+        let loader = Loader {
+            target: &target,
+            schema_name: &schema_name,
+            state_key: &schema_name,
+            loaded: &loaded,
+            readers,
+            batch_rows: args.batch_rows as usize,
+            jobs,
+            retries: args.retries,
+            data_only: args.data_only,
+            rejects: &rejects,
+            printer,
+            cancel: &cancel,
+            committed: Default::default(),
+        };
+        ended = loader.run(&groups, pending, &done_rows).await?;
+        rows_this_attempt = loader.committed.into_inner();
+    }
+    if let Some(Readers::Mysql(pool)) = &readers {
+        pool.close();
+    }
+
+    // Post-load, unless the data is not all in.
+    let mut steps_skipped = 0;
+    if let Ended::Done = ended {
+        let done = state::steps_done(&client, &schema_name).await?;
+        let todo: Vec<(usize, Step)> = steps
+            .iter()
+            .cloned()
+            .enumerate()
+            .filter(|(_, s)| !done.contains_key(&step_key(s)))
+            .collect();
+        steps_skipped = steps.len() - todo.len();
+        if !todo.is_empty() {
+            printer.info(&format!(
+                "post-load: {} step(s): keys, indexes, constraints, foreign keys, identities, ANALYZE",
+                todo.len()
+            ));
+        }
+        let settings = StepSettings {
+            target: &target,
+            state_key: &schema_name,
+            jobs,
+            orphans: args.orphans,
+            retries: args.retries,
+            printer,
+            cancel: &cancel,
+        };
+        let (fresh, step_end) = run_steps(&settings, todo).await?;
+        ended = step_end;
+        let mut fresh: HashMap<String, StepReport> = fresh.into_iter().collect();
+        for s in &steps {
+            let key = step_key(s);
+            if let Some(r) = fresh.remove(&key) {
+                report.post_load.push(r);
+            } else if let Some(d) = done.get(&key) {
+                let mut r: StepReport = serde_json::from_value(d.report.clone())?;
+                r.demoted_to_warning = d.demoted_to_warning;
+                report.post_load.push(r);
+            }
+        }
+    }
     for s in &report.post_load {
         let message = match (s.kind, s.demoted_to_warning, &s.note) {
             (StepKind::ForeignKey, _, Some(note)) => note.clone(),
@@ -176,10 +303,22 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             message,
         ));
     }
-    rejects.flush()?;
+    rejects.sync()?;
+    report.tables = table_reports(&client, &schema_name, schema).await?;
     report.rejects_file = (rejects.count() > 0).then(|| args.rejects.display().to_string());
+    report.run = Some(RunInfo {
+        attempt: previous.as_ref().map_or(1, |r| r.attempts + 1),
+        resumed: resuming,
+        chunks_skipped,
+        steps_skipped,
+        rows_this_attempt,
+        state_schema: state::SCHEMA,
+    });
+    if let Ended::Interrupted(why) = &ended {
+        report.interrupted = Some(why.clone());
+    }
 
-    if let (Some(mode), false) = (args.verify, args.schema_only) {
+    if let (Some(mode), false, Ended::Done) = (args.verify, args.schema_only, &ended) {
         let settings = crate::verify_cmd::Settings {
             mode,
             jobs,
@@ -187,7 +326,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             policy,
         };
         // The rows this copy rejected are the expected differences.
-        let expected: std::collections::HashMap<String, u64> = report
+        let expected: HashMap<String, u64> = report
             .tables
             .iter()
             .map(|t| (t.table.clone(), t.rows_rejected))
@@ -205,8 +344,13 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         report.verification = Some(verified);
     }
     report.finish(started.elapsed());
-
     let code = report.exit_code();
+    let complete = matches!(ended, Ended::Done) && report.totals.post_load_failed == 0;
+    testpoint::hit("finishing");
+    state::finish(&client, &schema_name, complete, code.0)
+        .await
+        .context("recording the end of the run")?;
+
     report.print(args.format)?;
     if let Some(path) = &args.report {
         report
@@ -214,6 +358,257 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             .with_context(|| format!("writing the report to {}", path.display()))?;
     }
     Ok(code)
+}
+
+/// The post-load steps this run makes, in order.
+fn planned_steps(
+    args: &CopyArgs,
+    schema_name: &str,
+    schema: &Schema,
+    data_only: Option<&crate::data_only::DataOnly>,
+) -> Vec<Step> {
+    if let Some(d) = data_only {
+        return d.steps.clone();
+    }
+    ddl::post_load_steps(schema_name, schema)
+        .into_iter()
+        .filter(|s| !(args.schema_only && s.kind == StepKind::Analyze))
+        .collect()
+}
+
+/// Tables, biggest first.
+fn biggest_first(schema: &Schema) -> Vec<String> {
+    let mut idx: Vec<usize> = (0..schema.tables.len()).collect();
+    idx.sort_by_key(|&i| std::cmp::Reverse(schema.tables[i].source_rows.unwrap_or(0)));
+    idx.into_iter()
+        .map(|i| schema.tables[i].name.clone())
+        .collect()
+}
+
+/// A step's name in the run state.
+fn step_key(s: &Step) -> String {
+    format!("{}|{}|{}", s.kind.label(), s.table, s.object)
+}
+
+/// What makes this run this run (see [`state::Fingerprint`]).
+fn fingerprint(
+    args: &CopyArgs,
+    source: &SourceSpec,
+    target: &Target,
+    schema: &Schema,
+    steps: &[Step],
+) -> state::Fingerprint {
+    use sha2::{Digest, Sha256};
+    let source = match source {
+        SourceSpec::Sqlite(p) => format!(
+            "sqlite:{}",
+            std::fs::canonicalize(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+        ),
+        SourceSpec::Mysql(m) => m.display(),
+    };
+    let mut h = Sha256::new();
+    let schema_name = &args.select.target_schema;
+    for e in &schema.enums {
+        h.update(ddl::create_enum(schema_name, e).as_bytes());
+        h.update(b"\n");
+    }
+    for t in &schema.tables {
+        h.update(ddl::create_table(schema_name, t).as_bytes());
+        h.update(b"\n");
+        h.update(ddl::copy_in(schema_name, t).as_bytes());
+        h.update(b"\n");
+    }
+    for s in steps {
+        h.update(s.sql.as_bytes());
+        h.update(b"\n");
+    }
+    let v = &args.values;
+    let mut options = std::collections::BTreeMap::new();
+    let mut put = |k: &str, val: String| {
+        options.insert(k.to_owned(), val);
+    };
+    put("include", args.select.include.join(","));
+    put("exclude", args.select.exclude.join(","));
+    put(
+        "sqlite-epoch",
+        format!("{:?}", v.sqlite_epoch).to_lowercase(),
+    );
+    put("nul-bytes", format!("{:?}", v.nul_bytes).to_lowercase());
+    put(
+        "invalid-utf8",
+        format!("{:?}", v.invalid_utf8).to_lowercase(),
+    );
+    put("cast", v.casts.join(" "));
+    put("datetime-as", format!("{:?}", v.datetime_as).to_lowercase());
+    put("source-timezone", v.source_timezone.clone());
+    put("zero-dates", format!("{:?}", v.zero_dates).to_lowercase());
+    put("enum-as", format!("{:?}", v.enum_as).to_lowercase());
+    put("orphans", format!("{:?}", args.orphans).to_lowercase());
+    if args.data_only {
+        put("truncate", args.truncate.to_string());
+    }
+    state::Fingerprint {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        source,
+        target: target.display().to_owned(),
+        target_schema: schema_name.clone(),
+        mode: if args.schema_only {
+            "schema-only"
+        } else if args.data_only {
+            "data-only"
+        } else {
+            "full"
+        }
+        .to_owned(),
+        options,
+        schema_hash: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
+
+/// Before a new run writes anything: the tables it would create must not exist (unless
+/// --drop-existing); a data-only load's tables must be empty (unless --truncate).
+async fn check_target(
+    client: &Client,
+    args: &CopyArgs,
+    schema_name: &str,
+    schema: &Schema,
+    data_only: Option<&crate::data_only::DataOnly>,
+) -> Result<(), Exit> {
+    if let Some(d) = data_only {
+        if args.truncate {
+            return Ok(());
+        }
+        let full = d.non_empty(client, schema_name).await?;
+        if !full.is_empty() {
+            return Err(Exit::new(
+                ExitCode::TARGET_NOT_EMPTY,
+                anyhow!("--data-only: {} already hold(s) rows: {}", full.len(), full.iter().map(|n| quote_ident(n)).collect::<Vec<_>>().join(", ")),
+                Some("nothing was written. Add --truncate to empty the tables first, or load into empty tables".to_owned()),
+            ));
+        }
+        return Ok(());
+    }
+    let names: Vec<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
+    let existing = load::existing_tables(client, schema_name, &names)
+        .await
+        .context("checking the target for existing tables")?;
+    if !existing.is_empty() && !args.drop_existing {
+        return Err(Exit::new(
+            ExitCode::TARGET_NOT_EMPTY,
+            anyhow!("the target already has {} table(s) this copy would create: {}", existing.len(), existing.iter().map(|n| quote_ident(n)).collect::<Vec<_>>().join(", ")),
+            Some("nothing was written. Use --drop-existing to replace them, --data-only to load into them, or --target-schema to copy elsewhere".to_owned()),
+        ));
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+/// One transaction: the schema, enums and tables (or, data-only, emptying the tables with
+/// --truncate), and the run's record with every chunk planned. All of it or none.
+async fn create(
+    client: &Client,
+    args: &CopyArgs,
+    schema_name: &str,
+    loaded: &Loaded,
+    fingerprint: &state::Fingerprint,
+    steps: &[Step],
+    data_only: Option<&crate::data_only::DataOnly>,
+) -> Result<(), Exit> {
+    let schema_existed: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+            &[&schema_name],
+        )
+        .await
+        .context("checking the target schema")?
+        .get(0);
+    let schema = &loaded.schema;
+    let mut sql = Vec::new();
+    let mut created = state::Created::default();
+    match data_only {
+        Some(_) => {
+            created.loaded = schema.tables.iter().map(|t| t.name.clone()).collect();
+            if args.truncate && !schema.tables.is_empty() {
+                sql.push(format!(
+                    "TRUNCATE {}",
+                    schema
+                        .tables
+                        .iter()
+                        .map(|t| quote_qualified(schema_name, &t.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        None => {
+            if !schema_existed {
+                created.schema = Some(schema_name.to_owned());
+            }
+            created.tables = schema.tables.iter().map(|t| t.name.clone()).collect();
+            created.enums = schema.enums.iter().map(|e| e.name.clone()).collect();
+            created.functions = steps
+                .iter()
+                .filter(|s| s.kind == StepKind::Trigger)
+                .map(|s| s.object.clone())
+                .collect();
+            sql.push(ddl::create_schema(schema_name));
+            if args.drop_existing {
+                for t in &schema.tables {
+                    sql.push(ddl::drop_table(schema_name, t));
+                }
+                for e in &schema.enums {
+                    sql.push(ddl::drop_enum(schema_name, e));
+                }
+            }
+            for e in &schema.enums {
+                sql.push(ddl::create_enum(schema_name, e));
+            }
+            for t in &schema.tables {
+                sql.push(ddl::create_table(schema_name, t));
+                sql.extend(ddl::comments(schema_name, t));
+            }
+        }
+    }
+    let plans: Vec<state::TablePlan> = if args.schema_only {
+        Vec::new()
+    } else {
+        loaded
+            .schema
+            .tables
+            .iter()
+            .map(|t| state::TablePlan {
+                table: &t.name,
+                source_table: &t.source_name,
+                source_rows: t.source_rows,
+                chunks: crate::chunks::plan(t, loaded.split(&t.name), args.chunk_rows),
+            })
+            .collect()
+    };
+    let result = async {
+        client.batch_execute("BEGIN").await?;
+        if !sql.is_empty() {
+            client.batch_execute(&sql.join(";\n")).await?;
+        }
+        state::start(client, fingerprint, &created, &plans).await?;
+        client.batch_execute("COMMIT").await?;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = client.batch_execute("ROLLBACK").await;
+        return Err(Exit::new(
+            ExitCode::FAILED,
+            e.context(if data_only.is_some() {
+                "preparing the tables (nothing was kept)"
+            } else {
+                "creating the tables (nothing was kept)"
+            }),
+            None,
+        ));
+    }
+    Ok(())
 }
 
 pub async fn connect(target: &Target) -> Result<Client, Exit> {
@@ -226,248 +621,14 @@ pub async fn connect(target: &Target) -> Result<Client, Exit> {
     })
 }
 
-async fn create_tables(
-    client: &Client,
-    schema_name: &str,
-    schema: &Schema,
-    drop: bool,
-    existing: &[String],
-) -> Result<(), Exit> {
-    let mut sql = vec![ddl::create_schema(schema_name)];
-    if drop {
-        for t in schema.tables.iter().filter(|t| existing.contains(&t.name)) {
-            sql.push(ddl::drop_table(schema_name, t));
-        }
-        for e in &schema.enums {
-            sql.push(ddl::drop_enum(schema_name, e));
-        }
+/// Runs one statement. A failure a retry might cure comes back as the outer `Err`; any other
+/// as the inner one, for the step's report.
+async fn exec(client: &Client, sql: &str) -> anyhow::Result<Result<(), tokio_postgres::Error>> {
+    match client.batch_execute(sql).await {
+        Ok(()) => Ok(Ok(())),
+        Err(e) if crate::retry::classify_error(&e) != Fault::Fatal => Err(anyhow::Error::new(e)),
+        Err(e) => Ok(Err(e)),
     }
-    for e in &schema.enums {
-        sql.push(ddl::create_enum(schema_name, e));
-    }
-    for t in &schema.tables {
-        sql.push(ddl::create_table(schema_name, t));
-        sql.extend(ddl::comments(schema_name, t));
-    }
-    let script = format!("BEGIN;\n{};\nCOMMIT;", sql.join(";\n"));
-    if let Err(e) = client.batch_execute(&script).await {
-        let _ = client.batch_execute("ROLLBACK").await;
-        return Err(Exit::new(
-            ExitCode::FAILED,
-            anyhow::Error::new(e).context("creating the tables (nothing was kept)"),
-            None,
-        ));
-    }
-    Ok(())
-}
-
-/// Rejected rows, appended to a JSON Lines file that is created on the first reject.
-pub struct RejectLog {
-    path: PathBuf,
-    file: Mutex<Option<BufWriter<File>>>,
-    count: AtomicU64,
-}
-
-impl RejectLog {
-    fn new(path: PathBuf) -> RejectLog {
-        RejectLog {
-            path,
-            file: Mutex::new(None),
-            count: AtomicU64::new(0),
-        }
-    }
-
-    pub fn write(&self, r: &Reject) -> std::io::Result<()> {
-        let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            *guard = Some(BufWriter::new(File::create(&self.path)?));
-        }
-        let w = guard.as_mut().expect("just created");
-        serde_json::to_writer(&mut *w, r)?;
-        w.write_all(b"\n")?;
-        self.count.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-
-    fn flush(&self) -> std::io::Result<()> {
-        if let Some(w) = self.file.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-            w.flush()?;
-        }
-        Ok(())
-    }
-
-    fn count(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn copy_tables(
-    target: &Target,
-    schema_name: &str,
-    loaded: &Arc<Loaded>,
-    readers: &Readers,
-    order: &[usize],
-    jobs: usize,
-    batch_rows: usize,
-    rejects: &Arc<RejectLog>,
-    printer: &Printer,
-) -> Result<Vec<TableReport>, Exit> {
-    let results = futures::stream::iter(order.iter().copied())
-        .map(|i| {
-            copy_one(
-                target,
-                schema_name,
-                loaded,
-                readers,
-                i,
-                batch_rows,
-                rejects,
-                printer,
-            )
-        })
-        .buffer_unordered(jobs.max(1))
-        .collect::<Vec<_>>()
-        .await;
-    let mut reports = Vec::with_capacity(results.len());
-    for r in results {
-        reports.push(r?);
-    }
-    // Report in the schema's order, whatever order they finished in.
-    reports.sort_by_key(|r| loaded.schema.tables.iter().position(|t| t.name == r.table));
-    Ok(reports)
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn copy_one(
-    target: &Target,
-    schema_name: &str,
-    loaded: &Arc<Loaded>,
-    readers: &Readers,
-    index: usize,
-    batch_rows: usize,
-    rejects: &Arc<RejectLog>,
-    printer: &Printer,
-) -> Result<TableReport, Exit> {
-    let table = &loaded.schema.tables[index];
-    let started = Instant::now();
-    let client = connect(target).await?;
-    let (tx, mut rx) = mpsc::channel::<Result<Batch, String>>(CHANNEL_BATCHES);
-    let reader_results = readers.start(loaded, index, batch_rows, rejects, tx)?;
-    let mut progress = printer.table(&table.name, table.source_rows);
-    let rows_sent = Arc::new(AtomicU64::new(0));
-    let bytes_sent = Arc::new(AtomicU64::new(0));
-    let batches = {
-        let (rows_sent, bytes_sent) = (Arc::clone(&rows_sent), Arc::clone(&bytes_sent));
-        let progress = &mut progress;
-        futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).map(move |item| {
-            item.map(|b| {
-                bytes_sent.fetch_add(b.data.len() as u64, Ordering::Relaxed);
-                // For display only: the count that matters is PostgreSQL's answer to COPY.
-                let rows = rows_sent.fetch_add(b.rows, Ordering::Relaxed) + b.rows;
-                progress.set(rows);
-                b.data
-            })
-        })
-    };
-    let copied = load::copy_batches(&client, schema_name, table, batches).await;
-    let mut outcome = ReaderOutcome::default();
-    for r in reader_results {
-        let one = r
-            .await
-            .map_err(|_| {
-                anyhow!(
-                    "a reader for {} stopped without a result",
-                    quote_ident(&table.name)
-                )
-            })?
-            .map_err(|e| {
-                Exit::new(
-                    ExitCode::FAILED,
-                    e.context(format!("reading table {}", quote_ident(&table.source_name))),
-                    None,
-                )
-            })?;
-        outcome.merge(one);
-    }
-    progress.finish();
-    let written = match copied {
-        Ok(n) => n,
-        Err(load::CopyError::Source(msg)) => return Err(Exit::new(ExitCode::FAILED, anyhow!("{msg}"), None)),
-        Err(load::CopyError::Db(e)) => {
-            return Err(Exit::new(
-                ExitCode::FAILED,
-                anyhow::Error::new(e).context(format!("COPY into {} failed; the table's load was rolled back", quote_ident(&table.name))),
-                Some("this is a bug in pgcutover's conversion if the message names a value; please report it with the table's DDL".to_owned()),
-            ))
-        }
-    };
-    if written + outcome.rejected != outcome.rows_read {
-        return Err(Exit::new(
-            ExitCode::FAILED,
-            anyhow!(
-                "table {}: read {} rows, rejected {}, but PostgreSQL loaded {}",
-                quote_ident(&table.name),
-                outcome.rows_read,
-                outcome.rejected,
-                written
-            ),
-            None,
-        ));
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    let bytes = bytes_sent.load(Ordering::Relaxed);
-    printer.info(&format!(
-        "copied {}: {} rows{} in {:.1}s ({:.1} MB)",
-        quote_ident(&table.name),
-        written,
-        if outcome.rejected > 0 {
-            format!(", {} rejected", outcome.rejected)
-        } else {
-            String::new()
-        },
-        seconds,
-        bytes as f64 / 1e6
-    ));
-    if let Some(r) = &outcome.first_reject {
-        printer.warn(&format!("rejected {r}\n  hint: {}", r.hint));
-        if outcome.rejected > 1 {
-            printer.warn(&format!(
-                "{} more rejected row(s) of {} are in {}",
-                outcome.rejected - 1,
-                quote_ident(&table.name),
-                rejects.path().display()
-            ));
-        }
-    }
-    let zero_dates: std::collections::BTreeMap<String, u64> = outcome
-        .zero_dates
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| **n > 0)
-        .map(|(i, n)| (table.columns[i].name.clone(), *n))
-        .collect();
-    for (col, n) in &zero_dates {
-        printer.warn(&format!(
-            "{}.{}: {n} zero date(s) became NULL",
-            quote_ident(&table.name),
-            quote_ident(col)
-        ));
-    }
-    Ok(TableReport {
-        table: table.name.clone(),
-        source_table: table.source_name.clone(),
-        rows_read: outcome.rows_read,
-        rows_written: written,
-        rows_rejected: outcome.rejected,
-        zero_dates,
-        seconds,
-        bytes,
-    })
 }
 
 /// Creates a foreign key after counting its orphans; with orphans, `policy` decides. The
@@ -478,20 +639,19 @@ async fn foreign_key(
     check: &OrphanCheck,
     policy: OrphanPolicy,
     t0: Instant,
-) -> StepReport {
-    let found = client.query_one(&check.sql, &[]).await;
-    let (count, examples) = match found {
-        Ok(row) => (
-            row.get::<_, i64>(0) as u64,
-            row.get::<_, Option<Vec<String>>>(1).unwrap_or_default(),
-        ),
-        Err(e) => return StepReport::new(step, Err(e), t0.elapsed().as_secs_f64()),
+) -> anyhow::Result<StepReport> {
+    let row = match client.query_one(&check.sql, &[]).await {
+        Ok(row) => row,
+        Err(e) if crate::retry::classify_error(&e) != Fault::Fatal => return Err(e.into()),
+        Err(e) => return Ok(StepReport::new(step, Err(e), t0.elapsed().as_secs_f64())),
     };
+    let count = row.get::<_, i64>(0) as u64;
+    let examples = row.get::<_, Option<Vec<String>>>(1).unwrap_or_default();
     if count == 0 {
-        let result = client.batch_execute(&step.sql).await;
+        let result = exec(client, &step.sql).await?;
         let mut r = StepReport::new(step, result, t0.elapsed().as_secs_f64());
         r.orphans = Some(0);
-        return r;
+        return Ok(r);
     }
     let orphans = format!(
         "{count} orphan row(s): {} finds no parent for {}{}",
@@ -505,9 +665,7 @@ async fn foreign_key(
             StepReport::new(step, Ok(()), t0.elapsed().as_secs_f64())
         }
         OrphanPolicy::NotValid => {
-            let result = client
-                .batch_execute(&format!("{} NOT VALID", step.sql))
-                .await;
+            let result = exec(client, &format!("{} NOT VALID", step.sql)).await?;
             StepReport::new(step, result, t0.elapsed().as_secs_f64())
         }
     };
@@ -529,18 +687,67 @@ async fn foreign_key(
         }
         OrphanPolicy::NotValid => {}
     }
-    r
+    Ok(r)
+}
+
+/// One step in one transaction with its mark in the run state. A step that failed for good
+/// is rolled back and not marked, so the next run tries it again; one reported as a warning
+/// (a CHECK PostgreSQL rejects as translated, a key skipped for orphans) is marked done.
+/// `Err`: a fault a retry might cure.
+async fn run_step(
+    client: &Client,
+    step: Step,
+    position: usize,
+    settings: &StepSettings<'_>,
+) -> anyhow::Result<StepReport> {
+    let t0 = Instant::now();
+    let key = step_key(&step);
+    client.batch_execute("BEGIN").await?;
+    let report = match step.orphan_check.clone() {
+        Some(check) => foreign_key(client, step, &check, settings.orphans, t0).await?,
+        None => {
+            let result = exec(client, &step.sql).await?;
+            StepReport::new(step, result, t0.elapsed().as_secs_f64())
+        }
+    };
+    let keep = report.ok || report.demoted_to_warning;
+    let statement_failed = !report.ok && report.error.is_some() && report.orphans.is_none();
+    if !keep || statement_failed {
+        client.batch_execute("ROLLBACK").await?;
+    }
+    if keep {
+        if statement_failed {
+            client.batch_execute("BEGIN").await?;
+        }
+        let done = state::StepDone {
+            report: serde_json::to_value(&report)?,
+            demoted_to_warning: report.demoted_to_warning,
+        };
+        state::step_done(client, settings.state_key, &key, position, &done).await?;
+        testpoint::hit("step-before-commit");
+        client.batch_execute("COMMIT").await?;
+        testpoint::hit("step-committed");
+    }
+    Ok(report)
+}
+
+pub struct StepSettings<'a> {
+    target: &'a Target,
+    state_key: &'a str,
+    jobs: usize,
+    orphans: OrphanPolicy,
+    retries: u32,
+    printer: &'a Printer,
+    cancel: &'a Cancel,
 }
 
 /// Runs post-load steps: keys, indexes and CHECKs on `jobs` connections; foreign keys one at a
-/// time (two FKs on one parent would only wait on each other's locks); then identities and ANALYZE.
+/// time (two FKs on one parent would only wait on each other's locks); then identities and
+/// ANALYZE. Returns each step's report by key, and whether the run was interrupted.
 async fn run_steps(
-    target: &Target,
-    steps: Vec<Step>,
-    jobs: usize,
-    orphans: OrphanPolicy,
-    printer: &Printer,
-) -> Result<Vec<StepReport>, Exit> {
+    settings: &StepSettings<'_>,
+    steps: Vec<(usize, Step)>,
+) -> Result<(Vec<(String, StepReport)>, Ended), Exit> {
     let phases: [&[StepKind]; 3] = [
         &[
             StepKind::PrimaryKey,
@@ -553,9 +760,9 @@ async fn run_steps(
     ];
     let mut reports = Vec::with_capacity(steps.len());
     for (pi, kinds) in phases.iter().enumerate() {
-        let queue: VecDeque<Step> = steps
+        let queue: VecDeque<(usize, Step)> = steps
             .iter()
-            .filter(|s| kinds.contains(&s.kind))
+            .filter(|(_, s)| kinds.contains(&s.kind))
             .cloned()
             .collect();
         if queue.is_empty() {
@@ -564,64 +771,160 @@ async fn run_steps(
         let workers = if pi == 1 {
             1
         } else {
-            jobs.clamp(1, queue.len())
+            settings.jobs.clamp(1, queue.len())
         };
         let queue = Arc::new(Mutex::new(queue));
-        let mut tasks = Vec::new();
-        for _ in 0..workers {
-            let client = connect(target).await?;
-            let queue = Arc::clone(&queue);
-            tasks.push(async move {
-                // Index builds sort in memory up to this much per connection.
-                let _ = client
-                    .batch_execute("SET maintenance_work_mem = '256MB'")
-                    .await;
-                let mut out = Vec::new();
-                loop {
-                    let Some(step) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
-                    else {
-                        break;
-                    };
-                    let t0 = Instant::now();
-                    let Some(check) = step.orphan_check.clone() else {
-                        let result = client.batch_execute(&step.sql).await;
-                        out.push(StepReport::new(step, result, t0.elapsed().as_secs_f64()));
-                        continue;
-                    };
-                    out.push(foreign_key(&client, step, &check, orphans, t0).await);
-                }
-                out
-            });
-        }
+        let tasks = (0..workers).map(|_| step_worker(settings, Arc::clone(&queue)));
+        let mut interrupted = None;
         for batch in futures::future::join_all(tasks).await {
-            for r in batch {
-                if let Some(note) = &r.note {
-                    printer.warn(&format!(
-                        "{} {} on {}: {note}",
-                        r.kind.label(),
-                        quote_ident(&r.object),
-                        quote_ident(&r.table)
-                    ));
-                } else if let Some(e) = &r.error {
-                    if r.demoted_to_warning {
-                        printer.warn(&format!(
-                            "{} {} on {}: not carried over: {e}",
-                            r.kind.label(),
-                            quote_ident(&r.object),
-                            quote_ident(&r.table)
-                        ));
-                    } else {
-                        printer.warn(&format!(
-                            "{} {} on {} FAILED: {e}",
-                            r.kind.label(),
-                            quote_ident(&r.object),
-                            quote_ident(&r.table)
-                        ));
-                    }
+            let (out, ended) = batch;
+            if let Ended::Interrupted(why) = ended {
+                interrupted.get_or_insert(why);
+            }
+            for r in out {
+                print_step(settings.printer, &r);
+                reports.push((step_key_of(&r), r));
+            }
+        }
+        if let Some(why) = interrupted {
+            return Ok((reports, Ended::Interrupted(why)));
+        }
+    }
+    Ok((reports, Ended::Done))
+}
+
+fn step_key_of(r: &StepReport) -> String {
+    format!("{}|{}|{}", r.kind.label(), r.table, r.object)
+}
+
+async fn step_worker(
+    settings: &StepSettings<'_>,
+    queue: Arc<Mutex<VecDeque<(usize, Step)>>>,
+) -> (Vec<StepReport>, Ended) {
+    let mut out = Vec::new();
+    let mut client: Option<Client> = None;
+    loop {
+        if let Some(signal) = settings.cancel.reason() {
+            return (out, Ended::Interrupted(format!("stopped by {signal}")));
+        }
+        let Some((position, step)) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
+        else {
+            return (out, Ended::Done);
+        };
+        let mut attempt = 0;
+        loop {
+            let tried = async {
+                if client.is_none() {
+                    let c = settings.target.connect().await?;
+                    // Index builds sort in memory up to this much per connection.
+                    c.batch_execute("SET maintenance_work_mem = '256MB'")
+                        .await?;
+                    client = Some(c);
                 }
-                reports.push(r);
+                let c = client.as_ref().expect("connected above");
+                run_step(c, step.clone(), position, settings).await
+            };
+            let result = tokio::select! {
+                r = tried => r,
+                _ = settings.cancel.cancelled() => {
+                    return (out, Ended::Interrupted(format!(
+                        "stopped by {}",
+                        settings.cancel.reason().unwrap_or("a signal")
+                    )));
+                }
+            };
+            match result {
+                Ok(r) => {
+                    out.push(r);
+                    break;
+                }
+                Err(e) => {
+                    client = None;
+                    let what = format!("{} {}", step.kind.label(), quote_ident(&step.object));
+                    if crate::retry::classify(&e) == Fault::Transient && attempt < settings.retries
+                    {
+                        attempt += 1;
+                        let pause = crate::retry::backoff(attempt);
+                        settings.printer.warn(&format!(
+                            "{what}: {}; rolled back, trying again in {:.1}s ({attempt}/{})",
+                            crate::exit::error_chain(&e),
+                            pause.as_secs_f64(),
+                            settings.retries
+                        ));
+                        tokio::time::sleep(pause).await;
+                        continue;
+                    }
+                    return (
+                        out,
+                        Ended::Interrupted(format!(
+                            "{what} failed: {}",
+                            crate::exit::error_chain(&e)
+                        )),
+                    );
+                }
             }
         }
     }
-    Ok(reports)
+}
+
+fn print_step(printer: &Printer, r: &StepReport) {
+    if let Some(note) = &r.note {
+        printer.warn(&format!(
+            "{} {} on {}: {note}",
+            r.kind.label(),
+            quote_ident(&r.object),
+            quote_ident(&r.table)
+        ));
+    } else if let Some(e) = &r.error {
+        let what = if r.demoted_to_warning {
+            "not carried over"
+        } else {
+            "FAILED"
+        };
+        printer.warn(&format!(
+            "{} {} on {} {what}: {e}",
+            r.kind.label(),
+            quote_ident(&r.object),
+            quote_ident(&r.table)
+        ));
+    }
+}
+
+/// Each table's report, from the run state: what every attempt loaded.
+async fn table_reports(
+    client: &Client,
+    state_key: &str,
+    schema: &Schema,
+) -> Result<Vec<TableReport>, Exit> {
+    let chunks = state::chunks(client, state_key).await?;
+    let mut out = Vec::with_capacity(schema.tables.len());
+    for t in &schema.tables {
+        let mut r = TableReport {
+            table: t.name.clone(),
+            source_table: t.source_name.clone(),
+            rows_read: 0,
+            rows_written: 0,
+            rows_rejected: 0,
+            zero_dates: Default::default(),
+            seconds: 0.0,
+            bytes: 0,
+            chunks: 0,
+            chunks_done: 0,
+        };
+        for c in chunks.iter().filter(|c| c.plan.table == t.name) {
+            r.chunks += 1;
+            let Some(d) = &c.done else { continue };
+            r.chunks_done += 1;
+            r.rows_read += d.rows_read as u64;
+            r.rows_written += d.rows_written as u64;
+            r.rows_rejected += d.rows_rejected as u64;
+            r.bytes += d.bytes as u64;
+            r.seconds += d.seconds;
+            for (col, n) in &d.zero_dates {
+                *r.zero_dates.entry(col.clone()).or_default() += n;
+            }
+        }
+        out.push(r);
+    }
+    Ok(out)
 }

@@ -23,6 +23,9 @@ impl ExitCode {
     /// Verification found rows that differ between source and target (or a table or column
     /// the target lacks).
     pub const VERIFY_MISMATCH: ExitCode = ExitCode(7);
+    /// Interrupted (Ctrl-C, SIGTERM, or a fault that outlasted its retries), and resumable:
+    /// everything committed stays, and running the same command again goes on from there.
+    pub const INTERRUPTED: ExitCode = ExitCode(8);
 
     pub fn name(self) -> &'static str {
         match self.0 {
@@ -34,6 +37,7 @@ impl ExitCode {
             5 => "rows_rejected",
             6 => "post_load_failed",
             7 => "verify_mismatch",
+            8 => "interrupted",
             _ => "unknown",
         }
     }

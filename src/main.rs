@@ -1,15 +1,23 @@
 //! The `pgcutover` command: parses arguments, runs one subcommand, prints the whole error chain
 //! with a hint, and exits with a documented code (see `exit.rs` and README.md).
 
+mod cancel;
+mod chunks;
 mod cli;
 mod copy_cmd;
+mod data_only;
 mod exit;
 mod integrity;
 mod output;
 mod plan_cmd;
 mod readers;
+mod rejects;
 mod report;
+mod retry;
+mod run_cmd;
 mod source;
+mod state;
+mod testpoint;
 mod verify_cmd;
 
 use clap::Parser;
@@ -36,6 +44,8 @@ fn main() -> std::process::ExitCode {
             Command::Copy(args) => copy_cmd::run(args, &printer).await,
             Command::Plan(args) => plan_cmd::run(args, &printer).await,
             Command::Verify(args) => verify_cmd::run(args, &printer).await,
+            Command::Status(args) => run_cmd::status(args).await,
+            Command::Reset(args) => run_cmd::reset(args, &printer).await,
         }
     });
     let code = match result {

@@ -14,20 +14,20 @@ use anyhow::{anyhow, Context};
 use bytes::{Bytes, BytesMut};
 use mysql_async::prelude::Queryable;
 use pgcutover_core::policy::ValuePolicy;
+use pgcutover_core::range::KeyRange;
 use pgcutover_core::{quote_ident, Reject, RowSink, Value};
-use pgcutover_mysql::{KeyRange, MysqlSource};
+use pgcutover_mysql::MysqlSource;
 use pgcutover_postgres::copy_encoder;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::copy_cmd::RejectLog;
 use crate::exit::{Exit, ExitCode};
+use crate::rejects::RejectLog;
+use crate::retry::ResumableError;
 use crate::source::{mysql_connect, Loaded, Reads};
 
 /// A batch is sent when it holds `--batch-rows` rows or this many bytes, whichever comes first,
 /// so memory stays bounded in bytes however wide the rows are.
 const BATCH_BYTES: usize = 4 << 20;
-/// A MySQL table with at least this many rows per extra reader is split into key ranges.
-const SPLIT_ROWS: u64 = 250_000;
 
 /// Encoded rows on their way from a reader to its COPY.
 pub struct Batch {
@@ -47,22 +47,6 @@ pub struct ReaderOutcome {
     pub zero_dates: Vec<u64>,
 }
 
-impl ReaderOutcome {
-    pub fn merge(&mut self, other: ReaderOutcome) {
-        self.rows_read += other.rows_read;
-        self.rejected += other.rejected;
-        if self.first_reject.is_none() {
-            self.first_reject = other.first_reject;
-        }
-        if self.zero_dates.len() < other.zero_dates.len() {
-            self.zero_dates.resize(other.zero_dates.len(), 0);
-        }
-        for (a, b) in self.zero_dates.iter_mut().zip(other.zero_dates) {
-            *a += b;
-        }
-    }
-}
-
 /// Encodes converted rows into binary COPY batches and hands them to the writer.
 struct BatchingSink<'a> {
     buf: BytesMut,
@@ -70,6 +54,8 @@ struct BatchingSink<'a> {
     batch_rows: usize,
     tx: BatchSender,
     rejects: &'a RejectLog,
+    /// The chunk rows are read for, which tags each reject in the rejects file.
+    chunk: i32,
     rejected: u64,
     first_reject: Option<Reject>,
 }
@@ -81,13 +67,14 @@ enum SinkStop {
 }
 
 impl<'a> BatchingSink<'a> {
-    fn new(batch_rows: usize, tx: BatchSender, rejects: &'a RejectLog) -> Self {
+    fn new(batch_rows: usize, tx: BatchSender, rejects: &'a RejectLog, chunk: i32) -> Self {
         BatchingSink {
             buf: BytesMut::with_capacity(256 << 10),
             rows_in_buf: 0,
             batch_rows,
             tx,
             rejects,
+            chunk,
             rejected: 0,
             first_reject: None,
         }
@@ -134,7 +121,9 @@ impl RowSink for BatchingSink<'_> {
     }
 
     fn reject(&mut self, reject: Reject) -> Result<(), SinkStop> {
-        self.rejects.write(&reject).map_err(SinkStop::Rejects)?;
+        self.rejects
+            .write(&reject, self.chunk)
+            .map_err(SinkStop::Rejects)?;
         self.rejected += 1;
         if self.first_reject.is_none() {
             self.first_reject = Some(reject);
@@ -182,15 +171,15 @@ pub enum Readers {
 }
 
 impl Readers {
-    /// Starts reading table `index` into `tx`. Returns one receiver per reader started.
+    /// Starts reading chunk `chunk` (rows of table `index` in `range`) into `tx`.
     pub fn start(
         &self,
         loaded: &Arc<Loaded>,
-        index: usize,
-        batch_rows: usize,
+        read: ReadJob,
         rejects: &Arc<RejectLog>,
         tx: BatchSender,
-    ) -> Result<Vec<oneshot::Receiver<anyhow::Result<ReaderOutcome>>>, Exit> {
+    ) -> Result<oneshot::Receiver<anyhow::Result<ReaderOutcome>>, Exit> {
+        let index = read.index;
         match self {
             Readers::Sqlite { path, policy } => {
                 let (done, rx) = oneshot::channel();
@@ -204,36 +193,52 @@ impl Readers {
                 std::thread::Builder::new()
                     .name(format!("read {name}"))
                     .spawn(move || {
-                        let _ = done.send(read_sqlite(
-                            &path, &loaded, index, batch_rows, policy, &rejects, tx,
-                        ));
+                        let _ = done.send(read_sqlite(&path, &loaded, read, policy, &rejects, tx));
                     })
                     .context("starting a reader thread")?;
-                Ok(vec![rx])
+                Ok(rx)
             }
-            Readers::Mysql(pool) => Ok(pool.submit(loaded, index, batch_rows, rejects, tx)),
+            Readers::Mysql(pool) => Ok(pool.submit(loaded, read, rejects, tx)),
         }
+    }
+}
+
+/// What one reader reads: a key range of a table, as one chunk.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadJob {
+    /// The table's index in the schema.
+    pub index: usize,
+    pub range: KeyRange,
+    pub chunk: i32,
+    pub batch_rows: usize,
+}
+
+impl ReadJob {
+    /// The range to read, or `None` for every row.
+    fn range(&self) -> Option<KeyRange> {
+        (self.range != KeyRange::ALL).then_some(self.range)
     }
 }
 
 fn read_sqlite(
     path: &std::path::Path,
     loaded: &Loaded,
-    index: usize,
-    batch_rows: usize,
+    job: ReadJob,
     policy: ValuePolicy,
     rejects: &RejectLog,
     tx: BatchSender,
 ) -> anyhow::Result<ReaderOutcome> {
-    let table = &loaded.schema.tables[index];
+    let table = &loaded.schema.tables[job.index];
     let Reads::Sqlite(reads) = &loaded.reads else {
         unreachable!("SQLite readers read SQLite tables")
     };
     let read = &reads[&table.name];
-    let mut sink = BatchingSink::new(batch_rows, tx, rejects);
+    let mut sink = BatchingSink::new(job.batch_rows, tx, rejects, job.chunk);
     let result = pgcutover_sqlite::open_read_only(path)
         .map_err(pgcutover_sqlite::ReadError::Source)
-        .and_then(|conn| pgcutover_sqlite::read_table(&conn, table, read, &policy, &mut sink));
+        .and_then(|conn| {
+            pgcutover_sqlite::read_table(&conn, table, read, job.range(), &policy, &mut sink)
+        });
     let result = match result {
         Ok(stats) => sink
             .flush()
@@ -245,12 +250,10 @@ fn read_sqlite(
     finish(sink, result, &table.source_name)
 }
 
-/// One key range (or the whole table) for a MySQL reader.
+/// One chunk for a MySQL reader.
 struct Job {
     loaded: Arc<Loaded>,
-    index: usize,
-    range: Option<KeyRange>,
-    batch_rows: usize,
+    read: ReadJob,
     rejects: Arc<RejectLog>,
     tx: BatchSender,
     done: oneshot::Sender<anyhow::Result<ReaderOutcome>>,
@@ -259,7 +262,6 @@ struct Job {
 /// `--jobs` MySQL sessions, each on its own thread, taking jobs from one queue.
 pub struct MysqlPool {
     queue: Mutex<Option<std_mpsc::Sender<Job>>>,
-    size: usize,
 }
 
 impl MysqlPool {
@@ -307,55 +309,35 @@ impl MysqlPool {
         }
         Ok(MysqlPool {
             queue: Mutex::new(Some(tx)),
-            size: size.max(1),
         })
     }
 
     fn submit(
         &self,
         loaded: &Arc<Loaded>,
-        index: usize,
-        batch_rows: usize,
+        read: ReadJob,
         rejects: &Arc<RejectLog>,
         tx: BatchSender,
-    ) -> Vec<oneshot::Receiver<anyhow::Result<ReaderOutcome>>> {
-        let table = &loaded.schema.tables[index];
-        let Reads::Mysql(reads) = &loaded.reads else {
-            unreachable!("MySQL readers read MySQL tables")
-        };
-        let read = &reads[&table.name];
-        let rows = table.source_rows.unwrap_or(0);
-        let parts = ((rows / SPLIT_ROWS) as usize).clamp(1, self.size);
-        let ranges: Vec<Option<KeyRange>> = match &read.split {
-            Some(k) if parts > 1 => pgcutover_mysql::split_range(k.min, k.max, parts)
-                .into_iter()
-                .map(Some)
-                .collect(),
-            _ => vec![None],
+    ) -> oneshot::Receiver<anyhow::Result<ReaderOutcome>> {
+        let (done, rx) = oneshot::channel();
+        let job = Job {
+            loaded: Arc::clone(loaded),
+            read,
+            rejects: Arc::clone(rejects),
+            tx,
+            done,
         };
         let guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        let mut receivers = Vec::new();
-        for range in ranges {
-            let (done, rx) = oneshot::channel();
-            let job = Job {
-                loaded: Arc::clone(loaded),
-                index,
-                range,
-                batch_rows,
-                rejects: Arc::clone(rejects),
-                tx: tx.clone(),
-                done,
-            };
-            if let Some(q) = guard.as_ref() {
-                if let Err(std_mpsc::SendError(job)) = q.send(job) {
-                    let _ = job
-                        .done
-                        .send(Err(anyhow!("the MySQL readers have stopped")));
-                }
-            }
-            receivers.push(rx);
+        let refused = match guard.as_ref() {
+            Some(q) => q.send(job).err().map(|std_mpsc::SendError(job)| job),
+            None => Some(job),
+        };
+        if let Some(job) = refused {
+            let _ = job
+                .done
+                .send(Err(anyhow!("the MySQL readers have stopped")));
         }
-        receivers
+        rx
     }
 
     /// Lets the reader threads end (each closes its session) once the queue is empty.
@@ -445,14 +427,44 @@ fn worker(
         }
         let _ = ready.send(Ok(())).await;
         drop(ready);
+        // A session that broke (the server restarted, the connection was killed) is replaced
+        // before the next job; the job that saw it fail is retried by the writer. Under
+        // --consistent a new session cannot rejoin the snapshot, so every job from then on
+        // stops the run, resumably.
+        let mut session = Some(conn);
+        let mut snapshot_lost = false;
         loop {
             // Blocking is fine: this thread has nothing else to do until a job comes.
             let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
             let Ok(job) = job else { break };
+            if snapshot_lost {
+                let _ = job.done.send(Err(anyhow::Error::new(ResumableError(
+                    "a MySQL session of the --consistent snapshot was lost, and a new one cannot see the same snapshot; run the same command again to resume with a new snapshot".to_owned(),
+                ))));
+                continue;
+            }
+            let mut conn = match session.take() {
+                Some(c) => c,
+                None => match mysql_connect(&source).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = job.done.send(Err(e.error));
+                        continue;
+                    }
+                },
+            };
             let outcome = run_job(&mut conn, &job, &policy).await;
+            let failed = outcome.is_err();
             let _ = job.done.send(outcome);
+            if failed && conn.ping().await.is_err() {
+                snapshot_lost = consistent;
+                continue; // the session is dropped; the next job opens a new one
+            }
+            session = Some(conn);
         }
-        let _ = conn.disconnect().await;
+        if let Some(conn) = session {
+            let _ = conn.disconnect().await;
+        }
     });
 }
 
@@ -461,13 +473,19 @@ async fn run_job(
     job: &Job,
     policy: &ValuePolicy,
 ) -> anyhow::Result<ReaderOutcome> {
-    let table = &job.loaded.schema.tables[job.index];
+    let table = &job.loaded.schema.tables[job.read.index];
     let Reads::Mysql(reads) = &job.loaded.reads else {
         unreachable!("MySQL readers read MySQL tables")
     };
     let read = &reads[&table.name];
-    let mut sink = BatchingSink::new(job.batch_rows, job.tx.clone(), &job.rejects);
-    let result = pgcutover_mysql::read_table(conn, table, read, job.range, policy, &mut sink).await;
+    let mut sink = BatchingSink::new(
+        job.read.batch_rows,
+        job.tx.clone(),
+        &job.rejects,
+        job.read.chunk,
+    );
+    let result =
+        pgcutover_mysql::read_table(conn, table, read, job.read.range(), policy, &mut sink).await;
     let result = match result {
         Ok(stats) => sink
             .flush()

@@ -27,9 +27,12 @@ pub struct TableReport {
     pub seconds: f64,
     /// Bytes of binary COPY data sent.
     pub bytes: u64,
+    /// Chunks the table was cut into, and how many are done (all of them unless interrupted).
+    pub chunks: u64,
+    pub chunks_done: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct StepReport {
     pub kind: StepKind,
     pub table: String,
@@ -115,6 +118,27 @@ pub struct Report {
     /// `copy --verify`: what the verification found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification: Option<crate::verify_cmd::VerifyReport>,
+    /// The run this invocation was part of (`copy` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunInfo>,
+    /// Why the run stopped before it was done; running the same command again resumes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
+}
+
+/// Where a copy stands in its run (see docs/resume.md).
+#[derive(Debug, Serialize)]
+pub struct RunInfo {
+    /// 1 for the invocation that started the run, then 2, 3 … for each resume.
+    pub attempt: i32,
+    pub resumed: bool,
+    /// Work earlier attempts had finished, which this one skipped.
+    pub chunks_skipped: usize,
+    pub steps_skipped: usize,
+    /// Rows this invocation committed (the rest came from earlier attempts).
+    pub rows_this_attempt: u64,
+    /// Where the run state is kept in the target database.
+    pub state_schema: &'static str,
 }
 
 /// Seconds since 1970, for `started_at_unix`.
@@ -157,6 +181,8 @@ impl Report {
             rejects_file: None,
             peak_memory_bytes: None,
             verification: None,
+            run: None,
+            interrupted: None,
         }
     }
 
@@ -183,7 +209,9 @@ impl Report {
     /// A verification mismatch outranks a failed post-load step, which outranks rejected rows:
     /// all are reported, the worst one is the code.
     pub fn exit_code(&self) -> ExitCode {
-        if self
+        if self.interrupted.is_some() {
+            ExitCode::INTERRUPTED
+        } else if self
             .verification
             .as_ref()
             .is_some_and(|v| v.exit_code() == ExitCode::VERIFY_MISMATCH)
@@ -270,17 +298,31 @@ impl Report {
         if let Some(v) = &self.verification {
             v.print_text(&mut out)?;
         }
-        let rate = tot.rows_written as f64 / self.seconds.max(1e-9);
+        let moved = self
+            .run
+            .as_ref()
+            .map_or(tot.rows_written, |r| r.rows_this_attempt);
+        if let Some(r) = self.run.as_ref().filter(|r| r.resumed) {
+            writeln!(
+                out,
+                "resumed: attempt {}, skipped {} chunk(s) and {} step(s) done before; {} row(s) copied now",
+                r.attempt, r.chunks_skipped, r.steps_skipped, r.rows_this_attempt
+            )?;
+        }
+        let rate = moved as f64 / self.seconds.max(1e-9);
         let mem = self.peak_memory_bytes.map_or(String::new(), |b| {
             format!(", peak memory {:.0} MB", b as f64 / 1e6)
         });
         writeln!(
             out,
             "outcome: {} (exit {}), {} rows in {:.1}s, {:.0} rows/s{mem}",
-            self.outcome, self.exit_code, tot.rows_written, self.seconds, rate
+            self.outcome, self.exit_code, moved, self.seconds, rate
         )?;
-        if self.exit_code == ExitCode::POST_LOAD_FAILED.0 {
-            writeln!(out, "hint: the rows are in; fix the cause named above and create the missing object by hand, or fix the source and copy again with --drop-existing. For orphans, --orphans skip or --orphans not-valid decides instead")?;
+        if let Some(why) = &self.interrupted {
+            writeln!(out, "interrupted: {why}")?;
+            writeln!(out, "hint: everything committed stays; run the same command again to resume (`pgcutover status TARGET` shows what is done, `pgcutover reset TARGET` removes it all)")?;
+        } else if self.exit_code == ExitCode::POST_LOAD_FAILED.0 {
+            writeln!(out, "hint: the rows are in; fix the cause named above and run the same command again: it skips what is done and tries the failed steps again. For orphans, --orphans skip or --orphans not-valid decides instead")?;
         }
         Ok(())
     }

@@ -28,6 +28,16 @@ pub struct Loaded {
     pub reads: Reads,
 }
 
+impl Loaded {
+    /// The single integer key `table` can be cut into key ranges on, if it has one.
+    pub fn split(&self, table: &str) -> Option<&pgcutover_core::range::SplitKey> {
+        match &self.reads {
+            Reads::Sqlite(r) => r.get(table)?.split.as_ref(),
+            Reads::Mysql(r) => r.get(table)?.split.as_ref(),
+        }
+    }
+}
+
 pub enum Reads {
     Sqlite(HashMap<String, pgcutover_sqlite::TableRead>),
     Mysql(HashMap<String, pgcutover_mysql::TableRead>),

@@ -957,13 +957,16 @@ async fn scan_source(
                 let Reads::Sqlite(reads) = &loaded.reads else {
                     unreachable!("SQLite reads for a SQLite source")
                 };
+                let read = &reads[&table.name];
                 let mut sink = TallySink::new(hasher, &pass);
                 let conn = pgcutover_sqlite::open_read_only(&path)?;
-                pgcutover_sqlite::read_table(&conn, table, &reads[&table.name], &policy, &mut sink)
-                    .map_err(|e| match e {
-                        pgcutover_sqlite::ReadError::Source(e) => anyhow!(e),
-                        pgcutover_sqlite::ReadError::Sink(e) => anyhow!(e),
-                    })?;
+                for range in pushed_or_all(pushed.as_deref(), read.split.is_some()) {
+                    pgcutover_sqlite::read_table(&conn, table, read, range, &policy, &mut sink)
+                        .map_err(|e| match e {
+                            pgcutover_sqlite::ReadError::Source(e) => anyhow!(e),
+                            pgcutover_sqlite::ReadError::Sink(e) => anyhow!(e),
+                        })?;
+                }
                 Ok((None, sink.tally, sink.rejected))
             })
             .await
@@ -982,11 +985,7 @@ async fn scan_source(
                 };
                 let read = &reads[&table.name];
                 let mut sink = TallySink::new(hasher, &pass);
-                let ranges: Vec<Option<KeyRange>> = match (&pushed, &read.split) {
-                    (Some(r), Some(_)) => r.iter().copied().map(Some).collect(),
-                    _ => vec![None],
-                };
-                for range in ranges {
+                for range in pushed_or_all(pushed.as_deref(), read.split.is_some()) {
                     pgcutover_mysql::read_table(&mut conn, table, read, range, &policy, &mut sink)
                         .await
                         .map_err(|e| match e {
@@ -1000,6 +999,15 @@ async fn scan_source(
             .context("a verify task stopped")?
             .map_err(reading)
         }
+    }
+}
+
+/// The key ranges a source pass reads: the pushed-down ones when the table can be cut on its
+/// key, else the whole table once (the tally filters).
+fn pushed_or_all(pushed: Option<&[KeyRange]>, splittable: bool) -> Vec<Option<KeyRange>> {
+    match pushed {
+        Some(r) if splittable => r.iter().copied().map(Some).collect(),
+        _ => vec![None],
     }
 }
 

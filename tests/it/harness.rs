@@ -174,7 +174,7 @@ pub async fn assert_fks_and_identity(
     assert_eq!(
         one(
             client,
-            "SELECT count(*)::text FROM pg_constraint WHERE contype = 'f'"
+            "SELECT count(*)::text FROM pg_constraint WHERE contype = 'f' AND connamespace::regnamespace::text <> 'pgcutover' AND connamespace::regnamespace::text <> 'pgcutover'"
         )
         .await
         .as_deref(),

@@ -13,6 +13,7 @@
 pub mod ident;
 pub mod numeric;
 pub mod policy;
+pub mod range;
 pub mod reject;
 pub mod schema;
 pub mod temporal;

@@ -44,13 +44,7 @@ pub struct TableRead {
     pub split: Option<SplitKey>,
 }
 
-#[derive(Debug, Clone)]
-pub struct SplitKey {
-    /// Quoted for MySQL.
-    pub column: String,
-    pub min: i64,
-    pub max: i64,
-}
+pub use pgcutover_core::range::SplitKey;
 
 #[derive(Debug)]
 pub struct MysqlSchema {

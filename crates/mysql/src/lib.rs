@@ -18,4 +18,5 @@ pub mod types;
 pub use connect::{ConnectError, MysqlSource, SslMode};
 pub use convert::{SourceZone, ZeroDates};
 pub use introspect::{introspect, mysql_ident, IntrospectOptions, MysqlSchema, TableRead};
-pub use read::{read_table, split_range, KeyRange, ReadError, ReadStats};
+pub use pgcutover_core::range::{split_range, KeyRange};
+pub use read::{read_table, ReadError, ReadStats};

@@ -24,38 +24,42 @@ pub struct LoadOrder {
 /// Orders the schema's tables by their foreign keys. Stable: tables with no constraint between
 /// them keep the schema's order.
 pub fn load_order(schema: &Schema) -> LoadOrder {
+    let tables: Vec<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
+    let references: Vec<(&str, &str)> = schema
+        .tables
+        .iter()
+        .flat_map(|t| {
+            t.foreign_keys
+                .iter()
+                .map(move |fk| (t.name.as_str(), fk.ref_table.as_str()))
+        })
+        .collect();
+    order_tables(&tables, &references)
+}
+
+/// Orders `tables` so that each comes after the tables it references: `references` holds
+/// (child, parent) pairs; a parent outside `tables` is taken as already loaded. Stable:
+/// tables with no constraint between them keep their order in `tables`.
+pub fn order_tables(tables: &[&str], references: &[(&str, &str)]) -> LoadOrder {
     let mut graph = DiGraph::<&str, ()>::new();
-    let nodes: HashMap<&str, _> = schema
-        .tables
-        .iter()
-        .map(|t| (t.name.as_str(), graph.add_node(t.name.as_str())))
-        .collect();
-    let position: HashMap<&str, usize> = schema
-        .tables
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.name.as_str(), i))
-        .collect();
-    let mut self_referencing = Vec::new();
-    for t in &schema.tables {
-        for fk in &t.foreign_keys {
-            if fk.ref_table == t.name {
-                if !self_referencing.contains(&t.name) {
-                    self_referencing.push(t.name.clone());
-                }
-                continue;
+    let nodes: HashMap<&str, _> = tables.iter().map(|&t| (t, graph.add_node(t))).collect();
+    let position: HashMap<&str, usize> = tables.iter().enumerate().map(|(i, &t)| (t, i)).collect();
+    let mut self_referencing: Vec<String> = Vec::new();
+    for &(child, parent) in references {
+        if child == parent {
+            if nodes.contains_key(child) && !self_referencing.iter().any(|s| s == child) {
+                self_referencing.push(child.to_owned());
             }
-            if let (Some(&parent), Some(&child)) =
-                (nodes.get(fk.ref_table.as_str()), nodes.get(t.name.as_str()))
-            {
-                graph.update_edge(parent, child, ());
-            }
+            continue;
+        }
+        if let (Some(&p), Some(&c)) = (nodes.get(parent), nodes.get(child)) {
+            graph.update_edge(p, c, ());
         }
     }
     // tarjan_scc yields components in reverse topological order.
     let mut components = tarjan_scc(&graph);
     components.reverse();
-    let mut order = Vec::with_capacity(schema.tables.len());
+    let mut order = Vec::with_capacity(tables.len());
     let mut cycles = Vec::new();
     // Kahn's algorithm over the condensation, choosing the earliest schema position first, so
     // unrelated tables keep their order.

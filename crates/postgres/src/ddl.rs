@@ -98,7 +98,7 @@ pub fn copy_in(schema: &str, table: &Table) -> String {
     )
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepKind {
     PrimaryKey,
@@ -324,7 +324,12 @@ pub fn orphan_query(schema: &str, table: &Table, fk: &ForeignKey) -> String {
 /// Moves an identity past every loaded row and past the source's own high-water mark (SQLite's
 /// AUTOINCREMENT never reuses an id, even one whose row was deleted). One statement, so it is
 /// right whatever the table holds when it runs.
-fn identity_restart(schema: &str, table: &Table, column: &str, source_next: Option<i64>) -> String {
+pub fn identity_restart(
+    schema: &str,
+    table: &Table,
+    column: &str,
+    source_next: Option<i64>,
+) -> String {
     let qt = quote_qualified(schema, &table.name);
     let qc = quote_ident(column);
     let seq = format!(

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use pgcutover_core::range::SplitKey;
 use pgcutover_core::schema::{Check, Identity};
 use pgcutover_core::{
     quote_ident, Column, FkAction, ForeignKey, Index, IndexPart, Key, NameAllocator, PgType,
@@ -42,6 +43,8 @@ pub struct TableRead {
     pub key_columns: Vec<usize>,
     /// A rowid alias to select for reject keys when there is no primary key.
     pub rowid: Option<String>,
+    /// The INTEGER PRIMARY KEY (the rowid's alias, always an integer) to cut the table on.
+    pub split: Option<SplitKey>,
 }
 
 #[derive(Debug, Clone)]
@@ -345,6 +348,23 @@ fn introspect_table(
     } else {
         None
     };
+    // Only the rowid's alias: its values are integers whatever the data, and min/max is a
+    // lookup at each end of the b-tree, not a scan.
+    let split = match &rowid_alias {
+        Some(name) => {
+            let column = quote_ident(name);
+            let range: (Option<i64>, Option<i64>) = conn.query_row(
+                &format!("SELECT min({column}), max({column}) FROM {qt}"),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            match range {
+                (Some(min), Some(max)) => Some(SplitKey { column, min, max }),
+                _ => None,
+            }
+        }
+        None => None,
+    };
     let primary_key = (!pk_cols.is_empty()).then(|| Key {
         name: String::new(), // named in the second pass, when all table names are taken
         columns: key_columns
@@ -369,6 +389,7 @@ fn introspect_table(
             epochs,
             key_columns,
             rowid,
+            split,
         },
     ))
 }

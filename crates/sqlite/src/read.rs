@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use pgcutover_core::range::KeyRange;
 use pgcutover_core::reject::display_value;
 use pgcutover_core::value::recycle;
 use pgcutover_core::{quote_ident, Reject, RowSink, Table, Value};
@@ -58,6 +59,7 @@ pub fn read_table<S: RowSink>(
     conn: &Connection,
     table: &Table,
     read: &TableRead,
+    range: Option<KeyRange>,
     policy: &ValuePolicy,
     sink: &mut S,
 ) -> Result<ReadStats, ReadError<S::Error>> {
@@ -79,11 +81,17 @@ pub fn read_table<S: RowSink>(
     if let Some(rowid) = &read.rowid {
         select.push(rowid.clone());
     }
-    let sql = format!(
+    let mut sql = format!(
         "SELECT {} FROM {}",
         select.join(", "),
         quote_ident(&table.source_name)
     );
+    if let Some(cond) = range
+        .zip(read.split.as_ref())
+        .and_then(|(r, k)| r.condition(&k.column))
+    {
+        sql.push_str(&format!(" WHERE {cond}"));
+    }
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query([])?;
     let n = convs.len();

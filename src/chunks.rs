@@ -1,0 +1,543 @@
+//! The data phase: every table cut into chunks, each chunk copied and checkpointed in one
+//! PostgreSQL transaction.
+//!
+//! A table with a single integer key is cut into key ranges of about `--chunk-rows` rows;
+//! any other table is one chunk, a unit, emptied and loaded in the same transaction. Each
+//! chunk's COPY and the mark that it is done commit together, so after any interruption a
+//! chunk is either wholly in, and marked, or not there at all; a resumed run copies the
+//! chunks that are not marked.
+//!
+//! `--jobs` workers take chunks from a queue, group by group: a full copy is one group (no
+//! constraints exist yet); a data-only load goes group by group in foreign-key order.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{anyhow, Context};
+use futures::StreamExt;
+use pgcutover_core::range::{split_range, KeyRange, SplitKey};
+use pgcutover_core::{quote_ident, quote_qualified, Table};
+use pgcutover_postgres::{load, Target};
+use tokio::sync::mpsc;
+use tokio_postgres::Client;
+
+use crate::cancel::Cancel;
+use crate::exit::{Exit, ExitCode};
+use crate::output::{Printer, TableProgress};
+use crate::readers::{Batch, ReadJob, ReaderOutcome, Readers};
+use crate::rejects::RejectLog;
+use crate::retry::{backoff, classify, Fault};
+use crate::source::Loaded;
+use crate::state::{self, ChunkDone, ChunkPlan};
+use crate::testpoint;
+
+/// Batches in flight per chunk between reader and writer.
+const CHANNEL_BATCHES: usize = 2;
+
+/// Cuts a table into chunks: key ranges of about `chunk_rows` rows when it has a single
+/// integer key, else one unit.
+pub fn plan(table: &Table, split: Option<&SplitKey>, chunk_rows: u64) -> Vec<ChunkPlan> {
+    let Some(k) = split else {
+        return vec![ChunkPlan {
+            table: table.name.clone(),
+            chunk: 0,
+            range: KeyRange::ALL,
+            unit: true,
+        }];
+    };
+    let rows = table.source_rows.unwrap_or(0);
+    let parts = rows.div_ceil(chunk_rows.max(1)).max(1) as usize;
+    split_range(k.min, k.max, parts)
+        .into_iter()
+        .enumerate()
+        .map(|(i, range)| ChunkPlan {
+            table: table.name.clone(),
+            chunk: i as i32,
+            range,
+            unit: false,
+        })
+        .collect()
+}
+
+/// Tables loaded together: each group's chunks all finish before the next group starts.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub tables: Vec<String>,
+    /// Load with triggers (and so foreign-key checks) off: tables in a foreign-key cycle or
+    /// that reference themselves, in a data-only load. Their keys are checked afterwards.
+    pub replica: bool,
+}
+
+/// How the data phase ended.
+#[derive(Debug)]
+pub enum Ended {
+    Done,
+    /// Stopped by a signal, or a fault outlasted its retries; the run is resumable.
+    Interrupted(String),
+}
+
+pub struct Loader<'a> {
+    pub target: &'a Target,
+    pub schema_name: &'a str,
+    pub state_key: &'a str,
+    pub loaded: &'a Arc<Loaded>,
+    pub readers: &'a Readers,
+    pub batch_rows: usize,
+    pub jobs: usize,
+    pub retries: u32,
+    /// A data-only load empties a unit with DELETE (TRUNCATE cannot run on a table other
+    /// tables reference); a full copy TRUNCATEs.
+    pub data_only: bool,
+    pub rejects: &'a Arc<RejectLog>,
+    pub printer: &'a Printer,
+    pub cancel: &'a Cancel,
+    /// Rows committed by this invocation.
+    pub committed: AtomicU64,
+}
+
+/// Per table: its progress bar and what is left of it.
+struct Track {
+    progress: Mutex<Option<TableProgress>>,
+    rows: AtomicU64,
+    left: AtomicUsize,
+    warned: AtomicBool,
+    started: Instant,
+}
+
+/// Why a chunk did not commit.
+struct ChunkError {
+    error: anyhow::Error,
+    fault: Fault,
+    hint: Option<String>,
+}
+
+impl ChunkError {
+    fn new(error: anyhow::Error) -> ChunkError {
+        ChunkError {
+            fault: classify(&error),
+            error,
+            hint: None,
+        }
+    }
+}
+
+impl Loader<'_> {
+    /// Copies `pending` chunks, group by group. `done_rows` holds the rows earlier attempts
+    /// loaded, per table, for the progress bars.
+    pub async fn run(
+        &self,
+        groups: &[Group],
+        pending: Vec<ChunkPlan>,
+        done_rows: &HashMap<String, u64>,
+    ) -> Result<Ended, Exit> {
+        let mut tracks: HashMap<String, Arc<Track>> = HashMap::new();
+        for c in &pending {
+            let t = tracks.entry(c.table.clone()).or_insert_with(|| {
+                Arc::new(Track {
+                    progress: Mutex::new(None),
+                    rows: AtomicU64::new(done_rows.get(&c.table).copied().unwrap_or(0)),
+                    left: AtomicUsize::new(0),
+                    warned: AtomicBool::new(false),
+                    started: Instant::now(),
+                })
+            });
+            t.left.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut pending = pending;
+        for group in groups {
+            let (mine, rest): (Vec<ChunkPlan>, Vec<ChunkPlan>) = pending
+                .into_iter()
+                .partition(|c| group.tables.contains(&c.table));
+            pending = rest;
+            if mine.is_empty() {
+                continue;
+            }
+            if let Ended::Interrupted(why) = self.run_group(group, mine, &tracks).await? {
+                return Ok(Ended::Interrupted(why));
+            }
+        }
+        Ok(Ended::Done)
+    }
+
+    async fn run_group(
+        &self,
+        group: &Group,
+        chunks: Vec<ChunkPlan>,
+        tracks: &HashMap<String, Arc<Track>>,
+    ) -> Result<Ended, Exit> {
+        let workers = self.jobs.clamp(1, chunks.len());
+        let queue = Arc::new(Mutex::new(VecDeque::from(chunks)));
+        let stop = AtomicBool::new(false);
+        let results = futures::future::join_all(
+            (0..workers).map(|_| self.worker(group, &queue, tracks, &stop)),
+        )
+        .await;
+        let mut interrupted = None;
+        for r in results {
+            match r {
+                Ok(Ended::Done) => {}
+                Ok(Ended::Interrupted(why)) => {
+                    interrupted.get_or_insert(why);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(match interrupted {
+            Some(why) => Ended::Interrupted(why),
+            None => Ended::Done,
+        })
+    }
+
+    async fn worker(
+        &self,
+        group: &Group,
+        queue: &Mutex<VecDeque<ChunkPlan>>,
+        tracks: &HashMap<String, Arc<Track>>,
+        stop: &AtomicBool,
+    ) -> Result<Ended, Exit> {
+        let mut client: Option<Client> = None;
+        loop {
+            if let Some(signal) = self.cancel.reason() {
+                return Ok(Ended::Interrupted(format!("stopped by {signal}")));
+            }
+            if stop.load(Ordering::Relaxed) {
+                return Ok(Ended::Done);
+            }
+            let Some(chunk) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front() else {
+                return Ok(Ended::Done);
+            };
+            let track = &tracks[&chunk.table];
+            let mut attempt = 0;
+            let done = loop {
+                let attempt_result = async {
+                    if client.is_none() {
+                        client = Some(
+                            self.target
+                                .connect()
+                                .await
+                                .map_err(|e| ChunkError::new(anyhow::Error::new(e)))?,
+                        );
+                    }
+                    let c = client.as_ref().expect("connected above");
+                    self.copy_chunk(c, group, &chunk, track).await
+                };
+                let result = tokio::select! {
+                    r = attempt_result => r,
+                    _ = self.cancel.cancelled() => {
+                        // Dropping the connection rolls back the chunk in flight.
+                        stop.store(true, Ordering::Relaxed);
+                        return Ok(Ended::Interrupted(format!(
+                            "stopped by {}",
+                            self.cancel.reason().unwrap_or("a signal")
+                        )));
+                    }
+                };
+                match result {
+                    Ok(done) => break done,
+                    Err(e) => {
+                        // Whatever went wrong, the chunk's transaction is gone with this
+                        // connection; the next try starts clean on a new one.
+                        client = None;
+                        let what =
+                            format!("chunk {} of {}", chunk.chunk, quote_ident(&chunk.table));
+                        match e.fault {
+                            Fault::Transient if attempt < self.retries => {
+                                attempt += 1;
+                                let pause = backoff(attempt);
+                                self.printer.warn(&format!(
+                                    "{what}: {}; rolled back, trying again in {:.1}s ({attempt}/{})",
+                                    crate::exit::error_chain(&e.error),
+                                    pause.as_secs_f64(),
+                                    self.retries
+                                ));
+                                tokio::select! {
+                                    _ = tokio::time::sleep(pause) => {}
+                                    _ = self.cancel.cancelled() => {}
+                                }
+                            }
+                            Fault::Transient | Fault::Resumable => {
+                                stop.store(true, Ordering::Relaxed);
+                                let tries = if e.fault == Fault::Transient {
+                                    format!(" after {} tries", self.retries + 1)
+                                } else {
+                                    String::new()
+                                };
+                                return Ok(Ended::Interrupted(format!(
+                                    "{what} failed{tries}: {}",
+                                    crate::exit::error_chain(&e.error)
+                                )));
+                            }
+                            Fault::Fatal => {
+                                stop.store(true, Ordering::Relaxed);
+                                return Err(Exit::new(
+                                    ExitCode::FAILED,
+                                    e.error.context(format!("{what} was rolled back")),
+                                    e.hint,
+                                ));
+                            }
+                        }
+                    }
+                }
+            };
+            self.committed
+                .fetch_add(done.rows_written as u64, Ordering::Relaxed);
+            self.chunk_finished(&chunk, track, &done);
+        }
+    }
+
+    /// One chunk in one transaction: (empty a unit,) COPY, mark done, COMMIT.
+    async fn copy_chunk(
+        &self,
+        client: &Client,
+        group: &Group,
+        chunk: &ChunkPlan,
+        track: &Track,
+    ) -> Result<ChunkDone, ChunkError> {
+        let table = self
+            .loaded
+            .schema
+            .tables
+            .iter()
+            .position(|t| t.name == chunk.table)
+            .expect("chunks are planned from the schema's tables");
+        let t = &self.loaded.schema.tables[table];
+        let started = Instant::now();
+        let db = |e: tokio_postgres::Error| ChunkError::new(anyhow::Error::new(e));
+        let mut begin = String::from("BEGIN");
+        if group.replica {
+            begin.push_str("; SET LOCAL session_replication_role = replica");
+        }
+        if chunk.unit {
+            let qt = quote_qualified(self.schema_name, &t.name);
+            if self.data_only {
+                begin.push_str(&format!("; DELETE FROM ONLY {qt}"));
+            } else {
+                begin.push_str(&format!("; TRUNCATE ONLY {qt}"));
+            }
+        }
+        client.batch_execute(&begin).await.map_err(db)?;
+
+        let (tx, mut rx) = mpsc::channel::<Result<Batch, String>>(CHANNEL_BATCHES);
+        let reader = self
+            .readers
+            .start(
+                self.loaded,
+                ReadJob {
+                    index: table,
+                    range: chunk.range,
+                    chunk: chunk.chunk,
+                    batch_rows: self.batch_rows,
+                },
+                self.rejects,
+                tx,
+            )
+            .map_err(|e| ChunkError::new(e.error))?;
+        self.show_progress(t, track);
+        let bytes = AtomicU64::new(0);
+        let sent = AtomicU64::new(0);
+        let batches = futures::stream::poll_fn(|cx| rx.poll_recv(cx)).map(|item| {
+            item.map(|b| {
+                bytes.fetch_add(b.data.len() as u64, Ordering::Relaxed);
+                sent.fetch_add(b.rows, Ordering::Relaxed);
+                let rows = track.rows.fetch_add(b.rows, Ordering::Relaxed) + b.rows;
+                if let Some(p) = track
+                    .progress
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_mut()
+                {
+                    p.set(rows);
+                }
+                testpoint::hit("chunk-batch");
+                b.data
+            })
+        });
+        let copied = load::copy_batches(client, self.schema_name, t, batches).await;
+        let read = reader.await;
+        // Whatever happens next, the rows this attempt sent are not in unless it commits.
+        let uncount = || {
+            track
+                .rows
+                .fetch_sub(sent.load(Ordering::Relaxed), Ordering::Relaxed)
+        };
+        let outcome: ReaderOutcome = match read {
+            Ok(Ok(o)) => o,
+            Ok(Err(e)) => {
+                uncount();
+                return Err(ChunkError::new(e.context(format!(
+                    "reading {} from the source",
+                    quote_ident(&t.source_name)
+                ))));
+            }
+            Err(_) => {
+                uncount();
+                return Err(ChunkError::new(anyhow!(
+                    "the reader of {} stopped without a result",
+                    quote_ident(&t.name)
+                )));
+            }
+        };
+        let written = match copied {
+            Ok(n) => n,
+            Err(load::CopyError::Source(msg)) => {
+                uncount();
+                return Err(ChunkError::new(anyhow!("{msg}")));
+            }
+            Err(load::CopyError::Db(e)) => {
+                uncount();
+                let mut err = ChunkError::new(anyhow::Error::new(e).context(format!(
+                    "COPY into {}",
+                    quote_qualified(self.schema_name, &t.name)
+                )));
+                if err.fault == Fault::Fatal {
+                    err.hint = Some(if self.data_only {
+                        "the target table's columns may not accept what the source holds; `pgcutover plan --data-only` lists type and nullability mismatches".to_owned()
+                    } else {
+                        "this is a bug in pgcutover's conversion if the message names a value; please report it with the table's DDL".to_owned()
+                    });
+                }
+                return Err(err);
+            }
+        };
+        if written + outcome.rejected != outcome.rows_read {
+            uncount();
+            return Err(ChunkError::new(anyhow!(
+                "table {}: read {} rows, rejected {}, but PostgreSQL loaded {}",
+                quote_ident(&t.name),
+                outcome.rows_read,
+                outcome.rejected,
+                written
+            )));
+        }
+        let zero_dates: BTreeMap<String, u64> = outcome
+            .zero_dates
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| (t.columns[i].name.clone(), *n))
+            .collect();
+        let done = ChunkDone {
+            rows_read: outcome.rows_read as i64,
+            rows_written: written as i64,
+            rows_rejected: outcome.rejected as i64,
+            zero_dates,
+            bytes: bytes.load(Ordering::Relaxed) as i64,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        let finish = async {
+            state::chunk_done(client, self.state_key, chunk, &done).await?;
+            testpoint::hit("chunk-before-commit");
+            if outcome.rejected > 0 {
+                // The rejects are on disk before the chunk that rejected them commits.
+                self.rejects.sync().with_context(|| {
+                    format!("writing the rejects file {}", self.rejects.path().display())
+                })?;
+            }
+            client.batch_execute("COMMIT").await?;
+            Ok::<_, anyhow::Error>(())
+        };
+        if let Err(e) = finish.await {
+            uncount();
+            return Err(ChunkError::new(e));
+        }
+        testpoint::hit("chunk-committed");
+        if let Some(r) = &outcome.first_reject {
+            if !track.warned.swap(true, Ordering::Relaxed) {
+                self.printer
+                    .warn(&format!("rejected {r}\n  hint: {}", r.hint));
+                self.printer.warn(&format!(
+                    "every rejected row of {} is in {}",
+                    quote_ident(&t.name),
+                    self.rejects.path().display()
+                ));
+            }
+        }
+        Ok(done)
+    }
+
+    fn show_progress(&self, t: &Table, track: &Track) {
+        let mut p = track.progress.lock().unwrap_or_else(|p| p.into_inner());
+        if p.is_none() {
+            let mut bar = self.printer.table(&t.name, t.source_rows);
+            bar.set(track.rows.load(Ordering::Relaxed));
+            *p = Some(bar);
+        }
+    }
+
+    fn chunk_finished(&self, chunk: &ChunkPlan, track: &Track, done: &ChunkDone) {
+        for (col, n) in &done.zero_dates {
+            self.printer.warn(&format!(
+                "{}.{}: {n} zero date(s) became NULL",
+                quote_ident(&chunk.table),
+                quote_ident(col)
+            ));
+        }
+        if track.left.fetch_sub(1, Ordering::Relaxed) == 1 {
+            if let Some(p) = track
+                .progress
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+            {
+                p.finish();
+            }
+            self.printer.info(&format!(
+                "copied {}: {} rows in {:.1}s",
+                quote_ident(&chunk.table),
+                track.rows.load(Ordering::Relaxed),
+                track.started.elapsed().as_secs_f64()
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(rows: u64) -> Table {
+        Table {
+            source_name: "t".into(),
+            name: "t".into(),
+            columns: vec![],
+            primary_key: None,
+            uniques: vec![],
+            indexes: vec![],
+            foreign_keys: vec![],
+            checks: vec![],
+            source_rows: Some(rows),
+            comment: None,
+        }
+    }
+
+    #[test]
+    fn a_keyless_table_is_one_unit() {
+        let c = plan(&table(5_000_000), None, 1000);
+        assert_eq!(c.len(), 1);
+        assert!(c[0].unit);
+        assert_eq!(c[0].range, KeyRange::ALL);
+    }
+
+    #[test]
+    fn a_keyed_table_is_cut_into_ranges_open_at_both_ends() {
+        let k = SplitKey {
+            column: "id".into(),
+            min: 1,
+            max: 1000,
+        };
+        let c = plan(&table(1000), Some(&k), 300);
+        assert_eq!(c.len(), 4);
+        assert!(c.iter().all(|c| !c.unit));
+        assert_eq!(c[0].range.from, None);
+        assert_eq!(c[3].range.to, None);
+        for w in c.windows(2) {
+            assert_eq!(w[0].range.to, w[1].range.from);
+        }
+        // A small table is one range that still covers every key.
+        let one = plan(&table(10), Some(&k), 300);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].range, KeyRange::ALL);
+    }
+}

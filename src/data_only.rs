@@ -1,0 +1,484 @@
+//! `--data-only`: loading into tables someone else created (Alembic, Prisma migrate, Laravel
+//! migrations).
+//!
+//! - Each source table and column is matched to the target's by name: exactly first, then
+//!   ignoring case when exactly one target name matches.
+//! - Types must be ones binary COPY can carry unchanged (the same type, or text-like to
+//!   text-like); anything else is a mismatch, reported by `plan` and refused by `copy`.
+//! - Tables load in the target's foreign-key order (petgraph). Tables in a cycle, or that
+//!   reference themselves, load with triggers off (`session_replication_role = replica`,
+//!   which needs a superuser); their foreign keys are checked for orphans afterwards.
+//! - Afterwards every identity and serial sequence is moved past the loaded rows.
+
+use std::collections::HashMap;
+
+use anyhow::{anyhow, Context};
+use pgcutover_core::{quote_ident, quote_qualified, FkAction, ForeignKey, PgType, Schema};
+use pgcutover_postgres::ddl::{self, OrphanCheck, Step, StepKind};
+use tokio_postgres::Client;
+
+use crate::chunks::Group;
+use crate::exit::{Exit, ExitCode};
+use crate::source::{Loaded, Reads};
+
+/// How a data-only load goes.
+#[derive(Debug, Clone)]
+pub struct DataOnly {
+    /// Load groups in foreign-key order.
+    pub groups: Vec<Group>,
+    /// After the data: foreign-key checks of the tables loaded with triggers off, identity
+    /// and sequence restarts, ANALYZE.
+    pub steps: Vec<Step>,
+}
+
+/// What `plan` reports and `copy` refuses (problems) or warns about.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Findings {
+    /// Source table → target table, where the names differ (matched ignoring case).
+    pub renamed: Vec<(String, String)>,
+    pub problems: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+struct TargetColumn {
+    name: String,
+    type_sql: String,
+    not_null: bool,
+    has_default: bool,
+    generated: bool,
+    identity: bool,
+}
+
+struct TargetFk {
+    name: String,
+    child: String,
+    parent: String,
+    columns: Vec<String>,
+    ref_columns: Vec<String>,
+}
+
+/// Matches `name` among `candidates`: exactly, else ignoring case when that is unambiguous.
+pub fn match_name<'a>(name: &str, candidates: &'a [String]) -> Result<&'a String, String> {
+    if let Some(c) = candidates.iter().find(|c| *c == name) {
+        return Ok(c);
+    }
+    let folded: Vec<&String> = candidates
+        .iter()
+        .filter(|c| c.to_lowercase() == name.to_lowercase())
+        .collect();
+    match folded.as_slice() {
+        [one] => Ok(one),
+        [] => Err("no such name".to_owned()),
+        many => Err(format!(
+            "ambiguous: {} all match ignoring case",
+            many.iter()
+                .map(|m| quote_ident(m))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// Whether binary COPY can carry a value of `source` into a column of type `target` unchanged.
+fn copy_compatible(source: &PgType, target: &str) -> bool {
+    let s = source.sql();
+    if s == target {
+        return true;
+    }
+    let texty = |t: &str| t == "text" || t.starts_with("character varying") || t == "varchar";
+    let source_texty = matches!(source, PgType::Text | PgType::Varchar { .. });
+    // A longer value than varchar(n) takes fails loudly; text-like types share one format.
+    if source_texty && texty(target) {
+        return true;
+    }
+    matches!(
+        (source, target),
+        (PgType::Varchar { .. }, _) if target == s.replace("varchar", "character varying")
+    ) || matches!(
+        (source, target),
+        (PgType::Timestamp, "timestamp without time zone")
+            | (PgType::Timestamptz, "timestamp with time zone")
+            | (PgType::Time, "time without time zone")
+            | (PgType::Double, "double precision")
+            | (PgType::TextArray, "text[]")
+    ) || matches!(source, PgType::Numeric { precision_scale: Some((p, sc)) } if target == format!("numeric({p},{sc})"))
+        || matches!(source, PgType::VarBit { length } if target == format!("bit varying({length})"))
+        || matches!(source, PgType::Enum { name } if target.trim_matches('"') == name || target.ends_with(&format!(".{}", quote_ident(name))) || target.ends_with(&format!(".{name}")))
+        || matches!(source, PgType::Geometry { .. } if target.starts_with("geometry"))
+}
+
+/// Maps the source schema onto the target's tables (renaming the source's tables and columns
+/// to the target's names) and plans the load. Problems come back in the findings; `copy`
+/// refuses when there are any.
+pub async fn inspect(
+    client: &Client,
+    schema_name: &str,
+    loaded: &mut Loaded,
+) -> Result<(DataOnly, Findings), Exit> {
+    let mut findings = Findings::default();
+    let target_tables: Vec<String> = client
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relkind IN ('r','p') ORDER BY 1",
+            &[&schema_name],
+        )
+        .await
+        .context("reading the target's tables")?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+
+    let mut renames: HashMap<String, String> = HashMap::new();
+    for t in &mut loaded.schema.tables {
+        let target = match match_name(&t.name, &target_tables) {
+            Ok(n) => n.clone(),
+            Err(why) => {
+                findings.problems.push(format!(
+                    "table {}: the target schema {} has no table to load it into ({why})",
+                    quote_ident(&t.name),
+                    quote_ident(schema_name)
+                ));
+                continue;
+            }
+        };
+        if target != t.name {
+            findings.renamed.push((t.name.clone(), target.clone()));
+            renames.insert(t.name.clone(), target.clone());
+        }
+        let qt = quote_qualified(schema_name, &target);
+        let cols = client
+            .query(
+                "SELECT attname::text, format_type(atttypid, atttypmod), attnotnull, atthasdef, attgenerated <> '', attidentity <> '' \
+                 FROM pg_attribute WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                &[&qt],
+            )
+            .await
+            .with_context(|| format!("reading the columns of {qt}"))?;
+        let target_cols: Vec<TargetColumn> = cols
+            .iter()
+            .map(|r| TargetColumn {
+                name: r.get(0),
+                type_sql: r.get(1),
+                not_null: r.get(2),
+                has_default: r.get(3),
+                generated: r.get(4),
+                identity: r.get(5),
+            })
+            .collect();
+        let names: Vec<String> = target_cols.iter().map(|c| c.name.clone()).collect();
+        let mut matched = vec![false; target_cols.len()];
+        for c in t.columns.iter_mut().filter(|c| c.is_copied()) {
+            let here = format!("{}.{}", quote_ident(&target), quote_ident(&c.name));
+            let i = match match_name(&c.name, &names) {
+                Ok(n) => names
+                    .iter()
+                    .position(|x| x == n)
+                    .expect("matched a name in the list"),
+                Err(why) => {
+                    findings.problems.push(format!(
+                        "column {here}: the target table has no such column ({why}); its values would be lost"
+                    ));
+                    continue;
+                }
+            };
+            matched[i] = true;
+            let tc = &target_cols[i];
+            if tc.generated {
+                findings.problems.push(format!(
+                    "column {here}: the target computes it (GENERATED ALWAYS), so it cannot be loaded"
+                ));
+            }
+            if !copy_compatible(&c.pg_type, &tc.type_sql) {
+                findings.problems.push(format!(
+                    "column {here}: the source's values map to {}, but the target column is {}",
+                    c.pg_type.sql(),
+                    tc.type_sql
+                ));
+            }
+            if tc.not_null && c.nullable {
+                findings.warnings.push(format!(
+                    "column {here}: NOT NULL in the target but nullable in the source; a NULL fails its chunk"
+                ));
+            }
+            c.name = tc.name.clone();
+        }
+        for (tc, m) in target_cols.iter().zip(&matched) {
+            if !m && tc.not_null && !tc.has_default && !tc.identity && !tc.generated {
+                findings.problems.push(format!(
+                    "column {}.{}: NOT NULL without a default in the target, and the source has no such column",
+                    quote_ident(&target),
+                    quote_ident(&tc.name)
+                ));
+            }
+        }
+        t.name = target;
+    }
+    rename_reads(&mut loaded.reads, &renames);
+    if findings.problems.iter().any(|p| p.starts_with("table ")) {
+        // Without every table, there is no load to plan.
+        let empty = DataOnly {
+            groups: Vec::new(),
+            steps: Vec::new(),
+        };
+        return Ok((empty, findings));
+    }
+    let plan = plan_load(client, schema_name, &loaded.schema, &mut findings).await?;
+    Ok((plan, findings))
+}
+
+/// `copy --data-only`: [`inspect`], refusing on any problem.
+pub async fn prepare(
+    client: &Client,
+    schema_name: &str,
+    loaded: &mut Loaded,
+) -> Result<DataOnly, Exit> {
+    let (plan, findings) = inspect(client, schema_name, loaded).await?;
+    if !findings.problems.is_empty() {
+        return Err(Exit::new(
+            ExitCode::USAGE,
+            anyhow!(
+                "--data-only cannot load into schema {}:\n  - {}",
+                quote_ident(schema_name),
+                findings.problems.join("\n  - ")
+            ),
+            Some("nothing was written. Create the tables first (your migration tool, or `pgcutover copy --schema-only`); `pgcutover plan --data-only SOURCE TARGET` lists every mismatch, which your migrations or the mapping (--cast, --include/--exclude) can resolve".to_owned()),
+        ));
+    }
+    for w in &findings.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(plan)
+}
+
+fn rename_reads(reads: &mut Reads, renames: &HashMap<String, String>) {
+    fn rekey<T>(m: &mut HashMap<String, T>, renames: &HashMap<String, String>) {
+        for (from, to) in renames {
+            if let Some(v) = m.remove(from) {
+                m.insert(to.clone(), v);
+            }
+        }
+    }
+    match reads {
+        Reads::Sqlite(m) => rekey(m, renames),
+        Reads::Mysql(m) => rekey(m, renames),
+    }
+}
+
+/// The target's foreign keys among the loaded tables decide the order and which tables load
+/// with triggers off.
+async fn plan_load(
+    client: &Client,
+    schema_name: &str,
+    schema: &Schema,
+    findings: &mut Findings,
+) -> Result<DataOnly, Exit> {
+    let rows = client
+        .query(
+            "SELECT con.conname::text, cl.relname::text, pl.relname::text, \
+               ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, o) \
+                     JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o), \
+               ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o) \
+                     JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) \
+             FROM pg_constraint con \
+             JOIN pg_class cl ON cl.oid = con.conrelid \
+             JOIN pg_class pl ON pl.oid = con.confrelid \
+             JOIN pg_namespace n ON n.oid = cl.relnamespace \
+             WHERE con.contype = 'f' AND n.nspname = $1 ORDER BY 1",
+            &[&schema_name],
+        )
+        .await
+        .context("reading the target's foreign keys")?;
+    let loaded: Vec<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
+    let fks: Vec<TargetFk> = rows
+        .iter()
+        .map(|r| TargetFk {
+            name: r.get(0),
+            child: r.get(1),
+            parent: r.get(2),
+            columns: r.get(3),
+            ref_columns: r.get(4),
+        })
+        .filter(|f| loaded.contains(&f.child.as_str()))
+        .collect();
+    let refs: Vec<(&str, &str)> = fks
+        .iter()
+        .map(|f| (f.child.as_str(), f.parent.as_str()))
+        .collect();
+    let order = pgcutover_plan::order_tables(&loaded, &refs);
+
+    let superuser: bool = client
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .context("reading the target role")?
+        .get(0);
+    let mut groups: Vec<Group> = Vec::new();
+    let mut replica_tables: Vec<String> = Vec::new();
+    let mut placed: Vec<String> = Vec::new();
+    for name in &order.order {
+        if placed.contains(name) {
+            continue;
+        }
+        let cycle = order.cycles.iter().find(|c| c.contains(name));
+        let members: Vec<String> = match cycle {
+            Some(c) => c.clone(),
+            None => vec![name.clone()],
+        };
+        let replica = cycle.is_some() || members.iter().any(|m| order.self_referencing.contains(m));
+        if replica {
+            replica_tables.extend(members.iter().cloned());
+            if !superuser {
+                findings.problems.push(format!(
+                    "{} reference{} {} in a cycle of foreign keys; loading them needs the checks off for the load, which needs a superuser",
+                    members.iter().map(|m| quote_ident(m)).collect::<Vec<_>>().join(", "),
+                    if members.len() == 1 { "s" } else { "" },
+                    if members.len() == 1 { "itself" } else { "each other" },
+                ));
+            }
+        }
+        placed.extend(members.iter().cloned());
+        groups.push(Group {
+            tables: members,
+            replica,
+        });
+    }
+
+    let mut steps = Vec::new();
+    // The foreign keys PostgreSQL did not check during the load: any orphan fails the run.
+    for f in fks.iter().filter(|f| replica_tables.contains(&f.child)) {
+        let Some(table) = schema.tables.iter().find(|t| t.name == f.child) else {
+            continue;
+        };
+        let fk = ForeignKey {
+            name: f.name.clone(),
+            columns: f.columns.clone(),
+            ref_table: f.parent.clone(),
+            ref_columns: f.ref_columns.clone(),
+            on_delete: FkAction::NoAction,
+            on_update: FkAction::NoAction,
+        };
+        let list = |c: &[String]| {
+            c.iter()
+                .map(|x| quote_ident(x))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        steps.push(Step {
+            kind: StepKind::ForeignKey,
+            table: f.child.clone(),
+            object: f.name.clone(),
+            // The constraint exists; checking is all there is to do.
+            sql: "SELECT 1".to_owned(),
+            orphan_check: Some(OrphanCheck {
+                sql: ddl::orphan_query(schema_name, table, &fk),
+                subject: format!(
+                    "{} ({}) → {} ({})",
+                    quote_ident(&f.child),
+                    list(&f.columns),
+                    quote_ident(&f.parent),
+                    list(&f.ref_columns)
+                ),
+            }),
+        });
+    }
+    // Identities and serials, past the loaded rows and the source's own high-water mark.
+    for t in &schema.tables {
+        let qt = quote_qualified(schema_name, &t.name);
+        let seqs = client
+            .query(
+                "SELECT a.attname::text FROM pg_attribute a \
+                 WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped \
+                   AND pg_get_serial_sequence($1::text, a.attname::text) IS NOT NULL ORDER BY a.attnum",
+                &[&qt],
+            )
+            .await
+            .with_context(|| format!("reading the sequences of {qt}"))?;
+        for r in seqs {
+            let col: String = r.get(0);
+            let source_next = t
+                .column(&col)
+                .and_then(|c| c.identity.as_ref())
+                .and_then(|i| i.source_next);
+            steps.push(Step {
+                kind: StepKind::Identity,
+                table: t.name.clone(),
+                object: col.clone(),
+                sql: ddl::identity_restart(schema_name, t, &col, source_next),
+                orphan_check: None,
+            });
+        }
+        steps.push(Step {
+            kind: StepKind::Analyze,
+            table: t.name.clone(),
+            object: t.name.clone(),
+            sql: format!("ANALYZE {qt}"),
+            orphan_check: None,
+        });
+    }
+    Ok(DataOnly { groups, steps })
+}
+
+impl DataOnly {
+    /// The tables that already hold rows.
+    pub async fn non_empty(&self, client: &Client, schema_name: &str) -> Result<Vec<String>, Exit> {
+        let mut out = Vec::new();
+        for t in self.groups.iter().flat_map(|g| g.tables.iter()) {
+            let qt = quote_qualified(schema_name, t);
+            let row = client
+                .query_one(&format!("SELECT EXISTS (SELECT 1 FROM {qt})"), &[])
+                .await
+                .with_context(|| format!("looking into {qt}"))?;
+            if row.get::<_, bool>(0) {
+                out.push(t.clone());
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_exactly_first_then_ignoring_case_when_unambiguous() {
+        let c: Vec<String> = ["User", "user", "Post", "tag"].map(String::from).to_vec();
+        assert_eq!(match_name("user", &c).unwrap(), "user");
+        assert_eq!(match_name("User", &c).unwrap(), "User");
+        assert_eq!(match_name("post", &c).unwrap(), "Post");
+        assert_eq!(match_name("TAG", &c).unwrap(), "tag");
+        assert!(match_name("USER", &c).unwrap_err().contains("ambiguous"));
+        assert_eq!(match_name("comment", &c).unwrap_err(), "no such name");
+    }
+
+    #[test]
+    fn only_types_binary_copy_carries_unchanged_are_compatible() {
+        assert!(copy_compatible(&PgType::BigInt, "bigint"));
+        assert!(copy_compatible(&PgType::Text, "character varying(40)"));
+        assert!(copy_compatible(&PgType::Varchar { length: 40 }, "text"));
+        assert!(copy_compatible(
+            &PgType::Timestamp,
+            "timestamp without time zone"
+        ));
+        assert!(copy_compatible(
+            &PgType::Numeric {
+                precision_scale: Some((10, 2))
+            },
+            "numeric(10,2)"
+        ));
+        assert!(!copy_compatible(&PgType::BigInt, "integer"));
+        assert!(!copy_compatible(
+            &PgType::Timestamp,
+            "timestamp with time zone"
+        ));
+        assert!(!copy_compatible(
+            &PgType::Numeric {
+                precision_scale: Some((10, 2))
+            },
+            "numeric(10,1)"
+        ));
+        assert!(!copy_compatible(&PgType::Text, "jsonb"));
+    }
+}

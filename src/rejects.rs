@@ -1,0 +1,120 @@
+//! The rejects file: one JSON object per rejected row (JSON Lines), created on the first reject.
+//!
+//! Each line carries the chunk that read the row. A chunk's rejects are flushed to disk before
+//! its COPY commits, so every committed chunk has its rejects in the file. A chunk that was
+//! interrupted may have written some and will write them again, so a resumed run first keeps
+//! only the lines of chunks the run state says are done.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use pgcutover_core::Reject;
+
+pub struct RejectLog {
+    path: PathBuf,
+    file: Mutex<Option<BufWriter<File>>>,
+    /// Append to the file (a resumed run) instead of replacing it.
+    append: bool,
+    count: AtomicU64,
+}
+
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    #[serde(flatten)]
+    reject: &'a Reject,
+    chunk: i32,
+}
+
+impl RejectLog {
+    /// A new run's log: the file is replaced on the first reject.
+    pub fn new(path: PathBuf) -> RejectLog {
+        RejectLog {
+            path,
+            file: Mutex::new(None),
+            append: false,
+            count: AtomicU64::new(0),
+        }
+    }
+
+    /// A resumed run's log: keeps the rejects of the chunks in `done` (table, chunk) and drops
+    /// the rest. Returns the log and how many rejects it kept.
+    pub fn resume(path: PathBuf, done: &HashSet<(String, i32)>) -> std::io::Result<RejectLog> {
+        let mut kept = 0u64;
+        match File::open(&path) {
+            Ok(f) => {
+                let tmp = path.with_extension("jsonl.partial");
+                {
+                    let mut out = BufWriter::new(File::create(&tmp)?);
+                    for line in BufReader::new(f).lines() {
+                        let line = line?;
+                        let keep = serde_json::from_str::<serde_json::Value>(&line)
+                            .ok()
+                            .and_then(|v| {
+                                let table = v.get("table")?.as_str()?.to_owned();
+                                let chunk = i32::try_from(v.get("chunk")?.as_i64()?).ok()?;
+                                Some(done.contains(&(table, chunk)))
+                            })
+                            .unwrap_or(false);
+                        if keep {
+                            out.write_all(line.as_bytes())?;
+                            out.write_all(b"\n")?;
+                            kept += 1;
+                        }
+                    }
+                    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+                }
+                std::fs::rename(&tmp, &path)?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        Ok(RejectLog {
+            path,
+            file: Mutex::new(None),
+            append: true,
+            count: AtomicU64::new(kept),
+        })
+    }
+
+    pub fn write(&self, r: &Reject, chunk: i32) -> std::io::Result<()> {
+        let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            let f = if self.append {
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)?
+            } else {
+                File::create(&self.path)?
+            };
+            *guard = Some(BufWriter::new(f));
+        }
+        let w = guard.as_mut().expect("just created");
+        serde_json::to_writer(&mut *w, &Line { reject: r, chunk })?;
+        w.write_all(b"\n")?;
+        self.count.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Writes what is buffered and waits until it is on disk.
+    pub fn sync(&self) -> std::io::Result<()> {
+        if let Some(w) = self.file.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            w.flush()?;
+            w.get_ref().sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Rejects in the file, this run's and (resumed) the earlier attempts' kept ones.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}

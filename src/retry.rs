@@ -1,0 +1,168 @@
+//! Transient faults: which errors are worth another try, and the backoff between tries.
+//!
+//! A lost connection, a server that restarts or is starting up, a timeout, a deadlock or a
+//! serialization failure on either side is transient. A chunk or a step that fails that way
+//! is rolled back (nothing of it was committed), and tried again on a new connection after
+//! 0.5 s, 1 s, 2 s … (at most 30 s between tries). When the tries run out the run stops with
+//! the "interrupted, resumable" exit code: everything committed stays.
+
+use std::time::Duration;
+
+/// What to do about an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Try again after a pause.
+    Transient,
+    /// Cannot go on now, but running the same command again resumes.
+    Resumable,
+    /// A real failure: trying again would fail the same way.
+    Fatal,
+}
+
+/// The run cannot go on, but nothing committed is lost; the same command resumes.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ResumableError(pub String);
+
+/// The pause before try number `attempt` (1-based): 0.5 s doubling, at most 30 s.
+pub fn backoff(attempt: u32) -> Duration {
+    let ms = 500u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(10));
+    Duration::from_millis(ms.min(30_000))
+}
+
+/// Classifies an error by what caused it, looking through its whole chain.
+pub fn classify(error: &anyhow::Error) -> Fault {
+    if error.downcast_ref::<ResumableError>().is_some() {
+        return Fault::Resumable;
+    }
+    let mut fault = Fault::Fatal;
+    for cause in error.chain() {
+        let f = classify_one(cause);
+        if f == Fault::Resumable {
+            return f;
+        }
+        if f == Fault::Transient {
+            fault = f;
+        }
+    }
+    fault
+}
+
+/// Classifies one error and its sources.
+pub fn classify_error(error: &(dyn std::error::Error + 'static)) -> Fault {
+    let mut fault = Fault::Fatal;
+    let mut cur = Some(error);
+    while let Some(e) = cur {
+        match classify_one(e) {
+            Fault::Resumable => return Fault::Resumable,
+            Fault::Transient => fault = Fault::Transient,
+            Fault::Fatal => {}
+        }
+        cur = e.source();
+    }
+    fault
+}
+
+fn classify_one(cause: &(dyn std::error::Error + 'static)) -> Fault {
+    if cause.downcast_ref::<ResumableError>().is_some() {
+        return Fault::Resumable;
+    }
+    if let Some(e) = cause.downcast_ref::<tokio_postgres::Error>() {
+        return match e.code() {
+            Some(code) if transient_sqlstate(code.code()) => Fault::Transient,
+            Some(_) => Fault::Fatal,
+            None if e.is_closed() => Fault::Transient,
+            // An I/O failure or a timeout shows as its source, further down the chain.
+            None => Fault::Fatal,
+        };
+    }
+    if let Some(e) = cause.downcast_ref::<mysql_async::Error>() {
+        return match e {
+            mysql_async::Error::Io(_) => Fault::Transient,
+            mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed) => {
+                Fault::Transient
+            }
+            // Server shutdown, lock wait timeout, deadlock, gone away, lost connection,
+            // connection killed, too many connections, query interrupted.
+            mysql_async::Error::Server(s)
+                if matches!(
+                    s.code,
+                    1053 | 1205 | 1213 | 2006 | 2013 | 1927 | 1040 | 1317
+                ) =>
+            {
+                Fault::Transient
+            }
+            _ => Fault::Fatal,
+        };
+    }
+    if let Some(e) = cause.downcast_ref::<std::io::Error>() {
+        use std::io::ErrorKind::*;
+        return match e.kind() {
+            ConnectionRefused | ConnectionReset | ConnectionAborted | BrokenPipe | TimedOut
+            | UnexpectedEof | NotConnected => Fault::Transient,
+            _ => Fault::Fatal,
+        };
+    }
+    if let Some(rusqlite::Error::SqliteFailure(e, _)) = cause.downcast_ref::<rusqlite::Error>() {
+        if matches!(
+            e.code,
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+        ) {
+            return Fault::Transient;
+        }
+    }
+    Fault::Fatal
+}
+
+/// Connection exceptions (class 08), admin shutdown, crash shutdown, cannot connect now
+/// (starting up), serialization failure, deadlock, too many connections.
+fn transient_sqlstate(code: &str) -> bool {
+    code.starts_with("08")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "40001" | "40P01" | "53300"
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_a_ceiling() {
+        let pauses: Vec<u64> = (1..=9).map(|a| backoff(a).as_millis() as u64).collect();
+        assert_eq!(
+            pauses,
+            [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
+        );
+    }
+
+    #[test]
+    fn io_failures_are_transient_and_others_fatal() {
+        let reset = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset))
+            .context("copying chunk 3");
+        assert_eq!(classify(&reset), Fault::Transient);
+        let denied = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        assert_eq!(classify(&denied), Fault::Fatal);
+        assert_eq!(classify(&anyhow::anyhow!("a bad value")), Fault::Fatal);
+    }
+
+    #[test]
+    fn a_lost_snapshot_is_resumable_whatever_else_the_chain_says() {
+        let e = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset))
+            .context(ResumableError("the snapshot is gone".into()));
+        assert_eq!(classify(&e), Fault::Resumable);
+    }
+
+    #[test]
+    fn sqlstates() {
+        for c in [
+            "08006", "08001", "57P01", "57P03", "40001", "40P01", "53300",
+        ] {
+            assert!(transient_sqlstate(c), "{c}");
+        }
+        for c in ["22P02", "23505", "42P01", "57014"] {
+            assert!(!transient_sqlstate(c), "{c}");
+        }
+    }
+}

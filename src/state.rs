@@ -1,0 +1,585 @@
+//! The run state: what a copy has done, kept in the target database (schema `pgcutover`) so
+//! that running the same command again resumes where it stopped.
+//!
+//! - `runs`: one row per target schema: the run's fingerprint, its status, and what it
+//!   created (for `reset`).
+//! - `tables`: the tables the run loads, in load order, with their source names.
+//! - `chunks`: every piece of every table, planned once when the run starts. A chunk's row is
+//!   marked done in the same transaction as its COPY, so a chunk is in with its checkpoint or
+//!   not at all.
+//! - `steps`: every post-load step that finished, with its report, marked in the step's own
+//!   transaction.
+//!
+//! Every statement here names the state's tables through [`quote_qualified`].
+
+use std::collections::{BTreeMap, HashMap};
+
+use pgcutover_core::range::KeyRange;
+use pgcutover_core::{quote_ident, quote_qualified};
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Client;
+
+/// The schema that holds the run state.
+pub const SCHEMA: &str = "pgcutover";
+
+fn t(name: &str) -> String {
+    quote_qualified(SCHEMA, name)
+}
+
+/// Everything that decides what a run produces. A run resumes only under the same
+/// fingerprint; see docs/resume.md.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// pgcutover's version.
+    pub version: String,
+    /// The source, without its password (a SQLite file by its absolute path).
+    pub source: String,
+    /// The target, without its password. Recorded, not compared: the state lives in it.
+    pub target: String,
+    pub target_schema: String,
+    /// `full`, `schema-only` or `data-only`.
+    pub mode: String,
+    /// The options that change what lands in the target.
+    pub options: BTreeMap<String, String>,
+    /// A hash of every statement the run would create the schema with (tables, types,
+    /// keys, indexes, constraints): a changed source schema, or a mapping option that
+    /// changes it, changes this.
+    pub schema_hash: String,
+}
+
+impl Fingerprint {
+    /// Why `self` (the stored run) and `new` (this invocation) are not the same run, one
+    /// reason per line; empty when they are.
+    pub fn differences(&self, new: &Fingerprint) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.source != new.source {
+            out.push(format!(
+                "another source: the run copies from {}, this command from {}",
+                self.source, new.source
+            ));
+        }
+        if self.mode != new.mode {
+            out.push(format!(
+                "another mode: the run is {}, this command {}",
+                self.mode, new.mode
+            ));
+        }
+        let keys: std::collections::BTreeSet<&String> =
+            self.options.keys().chain(new.options.keys()).collect();
+        for k in keys {
+            let (a, b) = (self.options.get(k), new.options.get(k));
+            if a != b {
+                out.push(format!(
+                    "option --{k}: the run used {}, this command gives {}",
+                    a.map_or("(unset)", String::as_str),
+                    b.map_or("(unset)", String::as_str)
+                ));
+            }
+        }
+        if self.schema_hash != new.schema_hash && self.source == new.source {
+            out.push(
+                "the source schema (or the mapping of it) changed since the run started: a table, column, type, key, index or constraint differs"
+                    .to_owned(),
+            );
+        }
+        if self.version != new.version {
+            out.push(format!(
+                "another pgcutover: the run was started by {}, this is {}",
+                self.version, new.version
+            ));
+        }
+        out
+    }
+}
+
+/// What a run created or changed in the target: what `reset` undoes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Created {
+    /// The target schema, when the run created it.
+    pub schema: Option<String>,
+    /// Tables the run created (it drops them on reset).
+    pub tables: Vec<String>,
+    /// Enum types the run created.
+    pub enums: Vec<String>,
+    /// Functions the run created (ON UPDATE triggers' functions).
+    pub functions: Vec<String>,
+    /// Existing tables a data-only run loaded into (it empties them on reset).
+    pub loaded: Vec<String>,
+}
+
+/// A run as the state records it.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub fingerprint: Fingerprint,
+    /// `loading` until every table and step is done, then `complete`.
+    pub status: String,
+    pub created: Created,
+    pub attempts: i32,
+    pub started_at: String,
+    pub updated_at: String,
+    pub exit_code: Option<i32>,
+}
+
+/// One piece of a table: a key range, or (`unit`) the whole table, emptied first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkPlan {
+    pub table: String,
+    pub chunk: i32,
+    pub range: KeyRange,
+    pub unit: bool,
+}
+
+/// A chunk's row: its plan and, when done, what it loaded.
+#[derive(Debug, Clone)]
+pub struct ChunkRow {
+    pub plan: ChunkPlan,
+    pub done: Option<ChunkDone>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ChunkDone {
+    pub rows_read: i64,
+    pub rows_written: i64,
+    pub rows_rejected: i64,
+    pub zero_dates: BTreeMap<String, u64>,
+    pub bytes: i64,
+    pub seconds: f64,
+}
+
+/// Creates the state schema and tables when they are missing. Serialised by an advisory
+/// lock, so two first runs in one database do not race on the catalog.
+pub async fn ensure(client: &Client) -> Result<(), tokio_postgres::Error> {
+    let sql = format!(
+        "BEGIN;
+         SELECT pg_advisory_xact_lock(hashtextextended('pgcutover state', 0));
+         CREATE SCHEMA IF NOT EXISTS {schema};
+         CREATE TABLE IF NOT EXISTS {runs} (
+           target_schema text PRIMARY KEY,
+           fingerprint jsonb NOT NULL,
+           status text NOT NULL,
+           created jsonb NOT NULL,
+           attempts integer NOT NULL DEFAULT 1,
+           started_at timestamptz NOT NULL DEFAULT now(),
+           updated_at timestamptz NOT NULL DEFAULT now(),
+           exit_code integer);
+         CREATE TABLE IF NOT EXISTS {tables} (
+           target_schema text NOT NULL REFERENCES {runs} ON DELETE CASCADE,
+           table_name text NOT NULL,
+           source_table text NOT NULL,
+           position integer NOT NULL,
+           source_rows bigint,
+           PRIMARY KEY (target_schema, table_name));
+         CREATE TABLE IF NOT EXISTS {chunks} (
+           target_schema text NOT NULL,
+           table_name text NOT NULL,
+           chunk integer NOT NULL,
+           key_from bigint,
+           key_to bigint,
+           unit boolean NOT NULL,
+           done_at timestamptz,
+           result jsonb,
+           PRIMARY KEY (target_schema, table_name, chunk),
+           FOREIGN KEY (target_schema, table_name) REFERENCES {tables} ON DELETE CASCADE);
+         CREATE TABLE IF NOT EXISTS {steps} (
+           target_schema text NOT NULL REFERENCES {runs} ON DELETE CASCADE,
+           step text NOT NULL,
+           position integer NOT NULL,
+           report jsonb NOT NULL,
+           done_at timestamptz NOT NULL DEFAULT now(),
+           PRIMARY KEY (target_schema, step));
+         COMMIT;",
+        schema = quote_ident(SCHEMA),
+        runs = t("runs"),
+        tables = t("tables"),
+        chunks = t("chunks"),
+        steps = t("steps"),
+    );
+    let result = client.batch_execute(&sql).await;
+    if result.is_err() {
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    result
+}
+
+/// Whether the state schema exists (read-only commands do not create it).
+pub async fn exists(client: &Client) -> Result<bool, tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[&format!("{}.runs", quote_ident(SCHEMA))],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Holds the run's lock for as long as `client`'s session lives: a second pgcutover on the
+/// same target schema waits, then refuses. A killed run's session ends with its process, so
+/// the lock frees itself; the wait covers the moment PostgreSQL takes to notice.
+pub async fn lock(client: &Client, target_schema: &str) -> Result<bool, tokio_postgres::Error> {
+    for _ in 0..50 {
+        let row = client
+            .query_one(
+                "SELECT pg_try_advisory_lock(hashtextextended('pgcutover run ' || $1, 0))",
+                &[&target_schema],
+            )
+            .await?;
+        if row.get::<_, bool>(0) {
+            return Ok(true);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    Ok(false)
+}
+
+/// The run recorded for `target_schema`, if any.
+pub async fn load(client: &Client, target_schema: &str) -> anyhow::Result<Option<Run>> {
+    if !exists(client).await? {
+        return Ok(None);
+    }
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT fingerprint, status, created, attempts, started_at::text, updated_at::text, exit_code \
+                 FROM {} WHERE target_schema = $1",
+                t("runs")
+            ),
+            &[&target_schema],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(Run {
+        fingerprint: serde_json::from_value(row.get(0))?,
+        status: row.get(1),
+        created: serde_json::from_value(row.get(2))?,
+        attempts: row.get(3),
+        started_at: row.get(4),
+        updated_at: row.get(5),
+        exit_code: row.get(6),
+    }))
+}
+
+/// Every run recorded in this database, by target schema.
+pub async fn runs(client: &Client) -> anyhow::Result<Vec<Run>> {
+    if !exists(client).await? {
+        return Ok(Vec::new());
+    }
+    let rows = client
+        .query(
+            &format!("SELECT target_schema FROM {} ORDER BY 1", t("runs")),
+            &[],
+        )
+        .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let schema: String = r.get(0);
+        if let Some(run) = load(client, &schema).await? {
+            out.push(run);
+        }
+    }
+    Ok(out)
+}
+
+/// A table the run loads, in load order.
+pub struct TablePlan<'a> {
+    pub table: &'a str,
+    pub source_table: &'a str,
+    pub source_rows: Option<u64>,
+    pub chunks: Vec<ChunkPlan>,
+}
+
+/// Records a new run: call inside the transaction that creates its tables, so the run and
+/// its tables appear together or not at all. Replaces a finished run's record.
+pub async fn start(
+    client: &Client,
+    fingerprint: &Fingerprint,
+    created: &Created,
+    tables: &[TablePlan<'_>],
+) -> anyhow::Result<()> {
+    let ts = &fingerprint.target_schema;
+    client
+        .execute(
+            &format!("DELETE FROM {} WHERE target_schema = $1", t("runs")),
+            &[ts],
+        )
+        .await?;
+    client
+        .execute(
+            &format!(
+                "INSERT INTO {} (target_schema, fingerprint, status, created) VALUES ($1, $2, 'loading', $3)",
+                t("runs")
+            ),
+            &[ts, &serde_json::to_value(fingerprint)?, &serde_json::to_value(created)?],
+        )
+        .await?;
+    let insert_table = client
+        .prepare(&format!(
+            "INSERT INTO {} (target_schema, table_name, source_table, position, source_rows) VALUES ($1, $2, $3, $4, $5)",
+            t("tables")
+        ))
+        .await?;
+    let insert_chunk = client
+        .prepare(&format!(
+            "INSERT INTO {} (target_schema, table_name, chunk, key_from, key_to, unit) VALUES ($1, $2, $3, $4, $5, $6)",
+            t("chunks")
+        ))
+        .await?;
+    for (i, tp) in tables.iter().enumerate() {
+        client
+            .execute(
+                &insert_table,
+                &[
+                    ts,
+                    &tp.table,
+                    &tp.source_table,
+                    &(i as i32),
+                    &tp.source_rows.map(|n| n as i64),
+                ],
+            )
+            .await?;
+        for c in &tp.chunks {
+            client
+                .execute(
+                    &insert_chunk,
+                    &[ts, &c.table, &c.chunk, &c.range.from, &c.range.to, &c.unit],
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Counts another attempt at a run being resumed.
+pub async fn resumed(client: &Client, target_schema: &str) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            &format!(
+                "UPDATE {} SET attempts = attempts + 1, updated_at = now() WHERE target_schema = $1",
+                t("runs")
+            ),
+            &[&target_schema],
+        )
+        .await
+        .map(drop)
+}
+
+/// The run's tables (target name → source name), in load order.
+pub async fn tables(
+    client: &Client,
+    target_schema: &str,
+) -> Result<Vec<(String, String, Option<i64>)>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT table_name, source_table, source_rows FROM {} WHERE target_schema = $1 ORDER BY position",
+                t("tables")
+            ),
+            &[&target_schema],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
+/// Every chunk of the run, done or not, in table order.
+pub async fn chunks(client: &Client, target_schema: &str) -> anyhow::Result<Vec<ChunkRow>> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT c.table_name, c.chunk, c.key_from, c.key_to, c.unit, c.result \
+                 FROM {} c JOIN {} t USING (target_schema, table_name) \
+                 WHERE c.target_schema = $1 ORDER BY t.position, c.chunk",
+                t("chunks"),
+                t("tables")
+            ),
+            &[&target_schema],
+        )
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let result: Option<serde_json::Value> = r.get(5);
+        out.push(ChunkRow {
+            plan: ChunkPlan {
+                table: r.get(0),
+                chunk: r.get(1),
+                range: KeyRange {
+                    from: r.get(2),
+                    to: r.get(3),
+                },
+                unit: r.get(4),
+            },
+            done: result.map(serde_json::from_value).transpose()?,
+        });
+    }
+    Ok(out)
+}
+
+/// Marks a chunk done. Call inside the chunk's transaction, after its COPY.
+pub async fn chunk_done(
+    client: &Client,
+    target_schema: &str,
+    plan: &ChunkPlan,
+    done: &ChunkDone,
+) -> anyhow::Result<()> {
+    let n = client
+        .execute(
+            &format!(
+                "UPDATE {} SET done_at = now(), result = $4 WHERE target_schema = $1 AND table_name = $2 AND chunk = $3 AND done_at IS NULL",
+                t("chunks")
+            ),
+            &[&target_schema, &plan.table, &plan.chunk, &serde_json::to_value(done)?],
+        )
+        .await?;
+    anyhow::ensure!(
+        n == 1,
+        "chunk {} of {} was already marked done: another pgcutover is loading this target",
+        plan.chunk,
+        quote_ident(&plan.table)
+    );
+    Ok(())
+}
+
+/// A finished post-load step: its report, and whether it counts as a warning.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepDone {
+    pub report: serde_json::Value,
+    pub demoted_to_warning: bool,
+}
+
+/// The post-load steps already done, by key.
+pub async fn steps_done(
+    client: &Client,
+    target_schema: &str,
+) -> anyhow::Result<HashMap<String, StepDone>> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT step, report FROM {} WHERE target_schema = $1",
+                t("steps")
+            ),
+            &[&target_schema],
+        )
+        .await?;
+    let mut out = HashMap::new();
+    for r in rows {
+        out.insert(r.get(0), serde_json::from_value(r.get(1))?);
+    }
+    Ok(out)
+}
+
+/// Marks a step done. Call inside the step's transaction.
+pub async fn step_done(
+    client: &Client,
+    target_schema: &str,
+    key: &str,
+    position: usize,
+    done: &StepDone,
+) -> anyhow::Result<()> {
+    client
+        .execute(
+            &format!(
+                "INSERT INTO {} (target_schema, step, position, report) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (target_schema, step) DO UPDATE SET report = EXCLUDED.report, done_at = now()",
+                t("steps")
+            ),
+            &[&target_schema, &key, &(position as i32), &serde_json::to_value(done)?],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Records how the run ended: `complete` once every chunk and every step is done.
+pub async fn finish(
+    client: &Client,
+    target_schema: &str,
+    complete: bool,
+    exit_code: u8,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            &format!(
+                "UPDATE {} SET status = $2, exit_code = $3, updated_at = now() WHERE target_schema = $1",
+                t("runs")
+            ),
+            &[
+                &target_schema,
+                &if complete { "complete" } else { "loading" },
+                &i32::from(exit_code),
+            ],
+        )
+        .await
+        .map(drop)
+}
+
+/// Forgets a run (its tables and data stay). Drops the state schema when no run is left.
+pub async fn forget(client: &Client, target_schema: &str) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            &format!("DELETE FROM {} WHERE target_schema = $1", t("runs")),
+            &[&target_schema],
+        )
+        .await?;
+    let left: i64 = client
+        .query_one(&format!("SELECT count(*) FROM {}", t("runs")), &[])
+        .await?
+        .get(0);
+    if left == 0 {
+        client
+            .batch_execute(&format!("DROP SCHEMA {} CASCADE", quote_ident(SCHEMA)))
+            .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fp() -> Fingerprint {
+        Fingerprint {
+            version: "0.1.0".into(),
+            source: "sqlite:/data/a.db".into(),
+            target: "postgresql://postgres@localhost:5432/app".into(),
+            target_schema: "public".into(),
+            mode: "full".into(),
+            options: [("enum-as".to_owned(), "enum".to_owned())].into(),
+            schema_hash: "abc".into(),
+        }
+    }
+
+    #[test]
+    fn the_same_run_has_no_differences_whatever_the_target_is_called() {
+        let mut b = fp();
+        b.target = "postgresql://postgres@127.0.0.1/app".into();
+        assert!(fp().differences(&b).is_empty());
+    }
+
+    #[test]
+    fn each_difference_is_named() {
+        let mut b = fp();
+        b.options.insert("enum-as".into(), "text".into());
+        b.options.insert("cast".into(), "int=bigint".into());
+        b.schema_hash = "def".into();
+        b.version = "0.2.0".into();
+        let d = fp().differences(&b);
+        assert_eq!(d.len(), 4, "{d:#?}");
+        assert!(
+            d[0].contains("--cast") && d[0].contains("(unset)"),
+            "{d:#?}"
+        );
+        assert!(d[1].contains("--enum-as: the run used enum, this command gives text"));
+        assert!(d[2].contains("source schema"));
+        assert!(d[3].contains("0.2.0"));
+    }
+
+    #[test]
+    fn another_source_is_not_also_called_a_schema_change() {
+        let mut b = fp();
+        b.source = "sqlite:/data/b.db".into();
+        b.schema_hash = "zzz".into();
+        let d = fp().differences(&b);
+        assert_eq!(d.len(), 1, "{d:#?}");
+        assert!(d[0].starts_with("another source"));
+    }
+}
