@@ -160,6 +160,10 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Plan a data-only load into the target's existing tables: how names match, type and
+    /// nullability mismatches, and the foreign-key load order.
+    #[arg(long)]
+    pub data_only: bool,
 }
 
 #[derive(Debug, Args)]

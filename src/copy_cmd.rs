@@ -52,7 +52,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let policy = value_policy(&args.values);
 
     // The target first: what it has (PostGIS) shapes the mapping.
-    let client = connect(&target).await?;
+    let mut client = connect(&target).await?;
     printer.info(&format!("connected to {}", target.display()));
     let facts = TargetFacts::read(&client).await?;
 
@@ -99,6 +99,9 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         if args.restart {
             printer.info("--restart: removing what the earlier run created");
             crate::run_cmd::undo(&client, &schema_name, run, printer).await?;
+            state::ensure(&client)
+                .await
+                .context("creating the run state schema in the target")?;
             previous = None;
         } else if !differences.is_empty() && run.status != "complete" {
             return Err(Exit::new(
@@ -249,6 +252,20 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         pool.close();
     }
 
+    // The run's own session may have been lost with the server while the data went in.
+    if let Err(e) = keep_control(&target, &mut client, &schema_name, args.retries, printer).await {
+        if !matches!(ended, Ended::Interrupted(_)) {
+            ended = Ended::Interrupted(e);
+        }
+        report.interrupted = Some(match &ended {
+            Ended::Interrupted(why) => why.clone(),
+            Ended::Done => unreachable!("set above"),
+        });
+        report.finish(started.elapsed());
+        report.print(args.format)?;
+        return Ok(ExitCode::INTERRUPTED);
+    }
+
     // Post-load, unless the data is not all in.
     let mut steps_skipped = 0;
     if let Ended::Done = ended {
@@ -304,6 +321,12 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         ));
     }
     rejects.sync()?;
+    if let Err(e) = keep_control(&target, &mut client, &schema_name, args.retries, printer).await {
+        report.interrupted = Some(e);
+        report.finish(started.elapsed());
+        report.print(args.format)?;
+        return Ok(ExitCode::INTERRUPTED);
+    }
     report.tables = table_reports(&client, &schema_name, schema).await?;
     report.rejects_file = (rejects.count() > 0).then(|| args.rejects.display().to_string());
     report.run = Some(RunInfo {
@@ -358,6 +381,42 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             .with_context(|| format!("writing the report to {}", path.display()))?;
     }
     Ok(code)
+}
+
+/// Makes sure the run's own session (which holds its lock) is alive, opening a new one with
+/// backoff when the server was restarted under it. `Err`: why the run cannot go on now.
+async fn keep_control(
+    target: &Target,
+    client: &mut Client,
+    schema_name: &str,
+    retries: u32,
+    printer: &Printer,
+) -> Result<(), String> {
+    if client.simple_query("SELECT 1").await.is_ok() {
+        return Ok(());
+    }
+    let mut last = String::new();
+    for attempt in 1..=retries.max(1) {
+        let pause = crate::retry::backoff(attempt);
+        printer.warn(&format!(
+            "lost the connection to the target; reconnecting in {:.1}s ({attempt}/{})",
+            pause.as_secs_f64(),
+            retries.max(1)
+        ));
+        tokio::time::sleep(pause).await;
+        match target.connect().await {
+            Ok(c) => match state::lock(&c, schema_name).await {
+                Ok(true) => {
+                    *client = c;
+                    return Ok(());
+                }
+                Ok(false) => last = "another pgcutover took the run's lock".to_owned(),
+                Err(e) => last = format!("{e:#}"),
+            },
+            Err(e) => last = format!("{:#}", anyhow::Error::new(e)),
+        }
+    }
+    Err(format!("lost the connection to the target: {last}"))
 }
 
 /// The post-load steps this run makes, in order.

@@ -28,6 +28,17 @@ pub struct Plan<'a> {
     /// Foreign keys with orphans in the source, and what `copy --orphans` will do with them.
     pub orphans: Vec<Orphans>,
     pub orphan_policy: OrphanPolicy,
+    /// `--data-only`: how the source maps onto the target's existing tables.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_only: Option<DataOnlyPlan>,
+}
+
+#[derive(Serialize)]
+pub struct DataOnlyPlan {
+    #[serde(flatten)]
+    pub findings: crate::data_only::Findings,
+    /// Load groups in foreign-key order; `replica` groups load with triggers off.
+    pub load_groups: Vec<(Vec<String>, bool)>,
 }
 
 #[derive(Serialize)]
@@ -104,6 +115,7 @@ pub fn build<'a>(
         post_load: ddl::post_load_steps(schema_name, schema),
         orphans: Vec::new(),
         orphan_policy: OrphanPolicy::Fail,
+        data_only: None,
     }
 }
 
@@ -126,7 +138,17 @@ pub async fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         Some(c) => TargetFacts::read(c).await?,
         None => TargetFacts::default(),
     };
-    let loaded = load_schema(&source, &args.select, &args.values, &facts).await?;
+    let mut loaded = load_schema(&source, &args.select, &args.values, &facts).await?;
+    let data_only = match (&client, args.data_only) {
+        (Some(c), true) => {
+            let (d, findings) = crate::data_only::inspect(c, schema_name, &mut loaded).await?;
+            Some(DataOnlyPlan {
+                findings,
+                load_groups: d.groups.into_iter().map(|g| (g.tables, g.replica)).collect(),
+            })
+        }
+        _ => None,
+    };
     let names: Vec<&str> = loaded
         .schema
         .tables
@@ -142,6 +164,7 @@ pub async fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let mut plan = build(&source, &target, schema_name, &loaded.schema, existing);
     plan.orphans = crate::integrity::source_orphans(&source, &loaded).await?;
     plan.orphan_policy = args.orphans;
+    plan.data_only = data_only;
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => crate::output::print_json(&mut out, "plan", &plan)?,
@@ -273,6 +296,31 @@ fn write_text(out: &mut impl Write, plan: &Plan<'_>) -> std::io::Result<()> {
                 quote_ident(plan.target_schema),
                 quote_ident(t)
             )?;
+        }
+    }
+    if let Some(d) = &plan.data_only {
+        writeln!(out, "\nData-only: loading into the existing tables of {}", quote_ident(plan.target_schema))?;
+        for (from, to) in &d.findings.renamed {
+            writeln!(out, "  {} loads into {} (matched ignoring case)", quote_ident(from), quote_ident(to))?;
+        }
+        for p in &d.findings.problems {
+            writeln!(out, "  mismatch: {p}")?;
+        }
+        for w in &d.findings.warnings {
+            writeln!(out, "  warning: {w}")?;
+        }
+        if d.findings.problems.is_empty() {
+            writeln!(out, "  load order (foreign keys):")?;
+            for (tables, replica) in &d.load_groups {
+                writeln!(
+                    out,
+                    "    {}{}",
+                    tables.iter().map(|t| quote_ident(t)).collect::<Vec<_>>().join(", "),
+                    if *replica { "  (a cycle or self-reference: loaded with triggers off, foreign keys checked after)" } else { "" }
+                )?;
+            }
+        } else {
+            writeln!(out, "  copy --data-only refuses until these mismatches are resolved")?;
         }
     }
     writeln!(out, "\n-- Schema, before the data")?;

@@ -18,4 +18,5 @@ mod mysql_options;
 mod mysql_postgis;
 mod mysql_tls;
 mod orphans;
+mod resume;
 mod verify;
