@@ -143,13 +143,15 @@ async fn killed_at_two_dozen_points_and_resumed_each_time_the_copy_is_exact() {
     ];
     let mut kills = Vec::new();
     let mut campaign = 0;
+    let mut spawns = 0;
     while kills.len() < 24 {
         campaign += 1;
         // A campaign: kill the run again and again until it completes untouched; the points
         // go through every phase in turn, with a random pass count.
         let mut finished = false;
-        for round in 0..8 {
-            let (point, max) = POINTS[(kills.len() + round) % POINTS.len()];
+        for _ in 0..8 {
+            let (point, max) = POINTS[spawns % POINTS.len()];
+            spawns += 1;
             let nth = 1 + rng.below(max);
             let (mut child, stop) = spawn_stopping(dir.path(), &args, point, nth);
             match wait_for_stop(&mut child, &stop) {
@@ -381,4 +383,113 @@ async fn rejected_rows_are_listed_once_across_kills() {
     let client = db.client().await;
     assert_eq!(one(&client, "SELECT count(*)::text FROM t").await.as_deref(), Some("1960"));
     db.drop().await;
+}
+
+/// A PostgreSQL cluster of the test's own (initdb in a temporary folder, its own port), so
+/// the test can restart it without disturbing the other tests.
+struct Cluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+impl Cluster {
+    fn command(&self, program: &str) -> Command {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false);
+        let path = self.bin.join(program);
+        if root {
+            // initdb and the server refuse to run as root.
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        }
+    }
+
+    fn start() -> Cluster {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL's server binaries in /usr/lib/postgresql (Debian's postgresql package)")
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|p| p.join("initdb").exists())
+            .max()
+            .expect("an initdb under /usr/lib/postgresql/*/bin");
+        let dir = tempfile::Builder::new()
+            .prefix("pgcutover-restart-")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
+        let _ = Command::new("chown")
+            .args(["postgres", dir.path().to_str().expect("path")])
+            .status();
+        let port = 20000 + (std::process::id() % 20000) as u16;
+        let c = Cluster { dir, bin, port };
+        let data = c.dir.path().to_str().expect("path").to_owned();
+        let ok = c
+            .command("initdb")
+            .args(["-D", &data, "-U", "postgres", "--auth=trust", "--no-sync"])
+            .stdout(Stdio::null())
+            .status()
+            .expect("initdb");
+        assert!(ok.success(), "initdb failed");
+        c.ctl(&[
+            "start",
+            "-o",
+            &format!("-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"),
+        ]);
+        c
+    }
+
+    fn ctl(&self, args: &[&str]) {
+        let data = self.dir.path().join("server.log");
+        let ok = self
+            .command("pg_ctl")
+            .args(["-D", self.dir.path().to_str().expect("path"), "-w", "-l"])
+            .arg(&data)
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .expect("pg_ctl");
+        assert!(ok.success(), "pg_ctl {args:?} failed");
+    }
+
+    fn url(&self) -> String {
+        format!("postgresql://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", self.dir.path().to_str().expect("path"), "-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn a_postgres_restart_in_mid_copy_is_retried_and_the_copy_completes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(src) = chinook_plus_keyless(dir.path()) else {
+        return;
+    };
+    let src = src.to_str().expect("path");
+    let cluster = Cluster::start();
+    let url = cluster.url();
+    let args = ["copy", src, &url, "--chunk-rows", "400", "--jobs", "1"];
+    let (mut child, stop) = spawn_stopping(dir.path(), &args, "chunk-committed", 3);
+    assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
+    // Every connection the copy holds dies with the server.
+    cluster.ctl(&["restart", "-m", "fast"]);
+    std::fs::remove_file(&stop).expect("let it go on");
+    let out = output_of(child);
+    expect_code(&out, 0);
+    let err = stderr(&out);
+    assert!(err.contains("trying again"), "{err}");
+    assert!(err.contains("reconnecting"), "the run's own session came back too: {err}");
+    assert_identical(dir.path(), src, &url);
 }
