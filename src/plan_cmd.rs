@@ -144,7 +144,11 @@ pub async fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             let (d, findings) = crate::data_only::inspect(c, schema_name, &mut loaded).await?;
             Some(DataOnlyPlan {
                 findings,
-                load_groups: d.groups.into_iter().map(|g| (g.tables, g.replica)).collect(),
+                load_groups: d
+                    .groups
+                    .into_iter()
+                    .map(|g| (g.tables, g.replica))
+                    .collect(),
             })
         }
         _ => None,
@@ -299,9 +303,18 @@ fn write_text(out: &mut impl Write, plan: &Plan<'_>) -> std::io::Result<()> {
         }
     }
     if let Some(d) = &plan.data_only {
-        writeln!(out, "\nData-only: loading into the existing tables of {}", quote_ident(plan.target_schema))?;
+        writeln!(
+            out,
+            "\nData-only: loading into the existing tables of {}",
+            quote_ident(plan.target_schema)
+        )?;
         for (from, to) in &d.findings.renamed {
-            writeln!(out, "  {} loads into {} (matched ignoring case)", quote_ident(from), quote_ident(to))?;
+            writeln!(
+                out,
+                "  {} loads into {} (matched ignoring case)",
+                quote_ident(from),
+                quote_ident(to)
+            )?;
         }
         for p in &d.findings.problems {
             writeln!(out, "  mismatch: {p}")?;
@@ -315,12 +328,23 @@ fn write_text(out: &mut impl Write, plan: &Plan<'_>) -> std::io::Result<()> {
                 writeln!(
                     out,
                     "    {}{}",
-                    tables.iter().map(|t| quote_ident(t)).collect::<Vec<_>>().join(", "),
-                    if *replica { "  (a cycle or self-reference: loaded with triggers off, foreign keys checked after)" } else { "" }
+                    tables
+                        .iter()
+                        .map(|t| quote_ident(t))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if *replica {
+                        "  (a cycle or self-reference: loaded with triggers off, foreign keys checked after)"
+                    } else {
+                        ""
+                    }
                 )?;
             }
         } else {
-            writeln!(out, "  copy --data-only refuses until these mismatches are resolved")?;
+            writeln!(
+                out,
+                "  copy --data-only refuses until these mismatches are resolved"
+            )?;
         }
     }
     writeln!(out, "\n-- Schema, before the data")?;

@@ -48,7 +48,13 @@ async fn refuses_existing_tables_before_writing_then_drop_existing_replaces_them
     // Another copy into the same tables (other options) refuses.
     let other = pgcutover(
         dir.path(),
-        &["copy", src.to_str().expect("path"), &db.url, "--enum-as", "text"],
+        &[
+            "copy",
+            src.to_str().expect("path"),
+            &db.url,
+            "--enum-as",
+            "text",
+        ],
     );
     expect_code(&other, 4);
     assert!(

@@ -8,6 +8,7 @@
 mod awkward;
 mod cli;
 mod compare;
+mod data_only;
 mod datasets;
 mod harness;
 mod mysql_awkward;

@@ -64,7 +64,10 @@ fn wait_for_stop(child: &mut Child, stop: &Path) -> Stop {
         if let Some(status) = child.try_wait().expect("poll child") {
             return Stop::Exited(status.code().unwrap_or(-1));
         }
-        assert!(Instant::now() < deadline, "pgcutover neither stopped nor ended");
+        assert!(
+            Instant::now() < deadline,
+            "pgcutover neither stopped nor ended"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -183,7 +186,9 @@ async fn killed_at_two_dozen_points_and_resumed_each_time_the_copy_is_exact() {
         assert_identical(dir.path(), &src, &db.url);
         let client = db.client().await;
         assert_eq!(
-            one(&client, "SELECT count(*)::text FROM \"Note\"").await.as_deref(),
+            one(&client, "SELECT count(*)::text FROM \"Note\"")
+                .await
+                .as_deref(),
             Some("1502")
         );
         assert_eq!(
@@ -224,24 +229,46 @@ async fn sigint_stops_gracefully_and_the_same_command_resumes() {
     std::fs::remove_file(&stop).expect("let it go on");
     let out = output_of(child);
     expect_code(&out, 8);
-    assert!(stderr(&out).contains("SIGINT: stopping"), "{}", stderr(&out));
-    assert!(stdout(&out).contains("interrupted: stopped by SIGINT"), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("SIGINT: stopping"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("interrupted: stopped by SIGINT"),
+        "{}",
+        stdout(&out)
+    );
 
     let client = db.client().await;
     let done: i64 = client
-        .query_one("SELECT count(*) FROM pgcutover.chunks WHERE done_at IS NOT NULL", &[])
+        .query_one(
+            "SELECT count(*) FROM pgcutover.chunks WHERE done_at IS NOT NULL",
+            &[],
+        )
         .await
         .expect("state")
         .get(0);
-    assert!((3..20).contains(&done), "3 chunks committed before the stop, got {done}");
+    assert!(
+        (3..20).contains(&done),
+        "3 chunks committed before the stop, got {done}"
+    );
     let status = pgcutover(dir.path(), &["status", &db.url]);
     expect_code(&status, 0);
     assert!(stdout(&status).contains("loading"), "{}", stdout(&status));
 
     let again = pgcutover(dir.path(), &args);
     expect_code(&again, 0);
-    assert!(stderr(&again).contains("resuming the run"), "{}", stderr(&again));
-    assert!(stdout(&again).contains(&format!("skipped {done} chunk(s)")), "{}", stdout(&again));
+    assert!(
+        stderr(&again).contains("resuming the run"),
+        "{}",
+        stderr(&again)
+    );
+    assert!(
+        stdout(&again).contains(&format!("skipped {done} chunk(s)")),
+        "{}",
+        stdout(&again)
+    );
     assert_identical(dir.path(), src, &db.url);
     db.drop().await;
 }
@@ -264,10 +291,14 @@ async fn another_fingerprint_refuses_and_restart_starts_over() {
     let before = one(&client, state).await;
 
     // Other options.
-    let other = pgcutover(dir.path(), &["copy", src_s, &db.url, "--nul-bytes", "strip"]);
+    let other = pgcutover(
+        dir.path(),
+        &["copy", src_s, &db.url, "--nul-bytes", "strip"],
+    );
     expect_code(&other, 4);
     assert!(
-        stderr(&other).contains("option --nul-bytes: the run used reject, this command gives strip"),
+        stderr(&other)
+            .contains("option --nul-bytes: the run used reject, this command gives strip"),
         "{}",
         stderr(&other)
     );
@@ -278,21 +309,48 @@ async fn another_fingerprint_refuses_and_restart_starts_over() {
         .expect("alter");
     let changed = pgcutover(dir.path(), &args);
     expect_code(&changed, 4);
-    assert!(stderr(&changed).contains("the source schema"), "{}", stderr(&changed));
-    assert!(stderr(&changed).contains("--restart"), "{}", stderr(&changed));
+    assert!(
+        stderr(&changed).contains("the source schema"),
+        "{}",
+        stderr(&changed)
+    );
+    assert!(
+        stderr(&changed).contains("--restart"),
+        "{}",
+        stderr(&changed)
+    );
     // Another source.
     let elsewhere = dir.path().join("other.sqlite");
     std::fs::copy(&src, &elsewhere).expect("copy");
-    let moved = pgcutover(dir.path(), &["copy", elsewhere.to_str().expect("path"), &db.url]);
+    let moved = pgcutover(
+        dir.path(),
+        &["copy", elsewhere.to_str().expect("path"), &db.url],
+    );
     expect_code(&moved, 4);
-    assert!(stderr(&moved).contains("another source"), "{}", stderr(&moved));
+    assert!(
+        stderr(&moved).contains("another source"),
+        "{}",
+        stderr(&moved)
+    );
     assert_eq!(one(&client, state).await, before, "refusals write nothing");
 
-    let restarted = pgcutover(dir.path(), &["copy", src_s, &db.url, "--chunk-rows", "400", "--restart"]);
+    let restarted = pgcutover(
+        dir.path(),
+        &["copy", src_s, &db.url, "--chunk-rows", "400", "--restart"],
+    );
     expect_code(&restarted, 0);
-    assert!(stderr(&restarted).contains("--restart"), "{}", stderr(&restarted));
+    assert!(
+        stderr(&restarted).contains("--restart"),
+        "{}",
+        stderr(&restarted)
+    );
     assert_eq!(
-        one(&client, "SELECT count(*)::text FROM information_schema.columns WHERE table_name = 'Genre'").await.as_deref(),
+        one(
+            &client,
+            "SELECT count(*)::text FROM information_schema.columns WHERE table_name = 'Genre'"
+        )
+        .await
+        .as_deref(),
         Some("3")
     );
     assert_identical(dir.path(), src_s, &db.url);
@@ -313,37 +371,71 @@ async fn reset_removes_what_the_run_created_and_only_that() {
         .await
         .expect("a table of the user's");
     // An unfinished run into its own schema (which the run creates).
-    let args = ["copy", src, &db.url, "--target-schema", "music", "--chunk-rows", "400"];
+    let args = [
+        "copy",
+        src,
+        &db.url,
+        "--target-schema",
+        "music",
+        "--chunk-rows",
+        "400",
+    ];
     let (mut child, stop) = spawn_stopping(dir.path(), &args, "step-committed", 5);
     assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
     child.kill().expect("SIGKILL");
     let _ = child.wait();
     assert_eq!(
-        one(&client, "SELECT count(*)::text FROM pg_tables WHERE schemaname = 'music'").await.as_deref(),
+        one(
+            &client,
+            "SELECT count(*)::text FROM pg_tables WHERE schemaname = 'music'"
+        )
+        .await
+        .as_deref(),
         Some("12")
     );
 
     let out = pgcutover(dir.path(), &["reset", &db.url]);
     expect_code(&out, 0);
-    assert!(stderr(&out).contains("dropped 12 table(s)"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("dropped 12 table(s)"),
+        "{}",
+        stderr(&out)
+    );
     for (sql, want) in [
-        ("SELECT count(*)::text FROM pg_namespace WHERE nspname IN ('music', 'pgcutover')", "0"),
+        (
+            "SELECT count(*)::text FROM pg_namespace WHERE nspname IN ('music', 'pgcutover')",
+            "0",
+        ),
         ("SELECT count(*)::text FROM mine", "1"),
     ] {
         assert_eq!(one(&client, sql).await.as_deref(), Some(want), "{sql}");
     }
     let status = pgcutover(dir.path(), &["status", &db.url]);
-    assert!(stdout(&status).contains("no pgcutover run"), "{}", stdout(&status));
+    assert!(
+        stdout(&status).contains("no pgcutover run"),
+        "{}",
+        stdout(&status)
+    );
     // And the same command now starts afresh.
     expect_code(&pgcutover(dir.path(), &args), 0);
     // --keep-data forgets the run and keeps the tables.
-    expect_code(&pgcutover(dir.path(), &["reset", &db.url, "--keep-data"]), 0);
+    expect_code(
+        &pgcutover(dir.path(), &["reset", &db.url, "--keep-data"]),
+        0,
+    );
     assert_eq!(
-        one(&client, "SELECT count(*)::text FROM music.\"Note\"").await.as_deref(),
+        one(&client, "SELECT count(*)::text FROM music.\"Note\"")
+            .await
+            .as_deref(),
         Some("1502")
     );
     assert_eq!(
-        one(&client, "SELECT count(*)::text FROM pg_namespace WHERE nspname = 'pgcutover'").await.as_deref(),
+        one(
+            &client,
+            "SELECT count(*)::text FROM pg_namespace WHERE nspname = 'pgcutover'"
+        )
+        .await
+        .as_deref(),
         Some("0")
     );
     db.drop().await;
@@ -370,10 +462,16 @@ async fn rejected_rows_are_listed_once_across_kills() {
     let _ = child.wait();
     let out = pgcutover(dir.path(), &args);
     expect_code(&out, 5);
-    let lines = std::fs::read_to_string(dir.path().join("pgcutover-rejects.jsonl")).expect("rejects");
+    let lines =
+        std::fs::read_to_string(dir.path().join("pgcutover-rejects.jsonl")).expect("rejects");
     let keys: Vec<String> = lines
         .lines()
-        .map(|l| serde_json::from_str::<J>(l).expect("json")["key"].as_str().expect("key").to_owned())
+        .map(|l| {
+            serde_json::from_str::<J>(l).expect("json")["key"]
+                .as_str()
+                .expect("key")
+                .to_owned()
+        })
         .collect();
     let mut unique = keys.clone();
     unique.sort();
@@ -381,7 +479,12 @@ async fn rejected_rows_are_listed_once_across_kills() {
     assert_eq!(keys.len(), 40, "{keys:?}");
     assert_eq!(unique.len(), 40, "each rejected row once: {keys:?}");
     let client = db.client().await;
-    assert_eq!(one(&client, "SELECT count(*)::text FROM t").await.as_deref(), Some("1960"));
+    assert_eq!(
+        one(&client, "SELECT count(*)::text FROM t")
+            .await
+            .as_deref(),
+        Some("1960")
+    );
     db.drop().await;
 }
 
@@ -413,7 +516,9 @@ impl Cluster {
 
     fn start() -> Cluster {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .expect("PostgreSQL's server binaries in /usr/lib/postgresql (Debian's postgresql package)")
+            .expect(
+                "PostgreSQL's server binaries in /usr/lib/postgresql (Debian's postgresql package)",
+            )
             .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
             .filter(|p| p.join("initdb").exists())
             .max()
@@ -465,7 +570,13 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = self
             .command("pg_ctl")
-            .args(["-D", self.dir.path().to_str().expect("path"), "-m", "immediate", "stop"])
+            .args([
+                "-D",
+                self.dir.path().to_str().expect("path"),
+                "-m",
+                "immediate",
+                "stop",
+            ])
             .stdout(Stdio::null())
             .status();
     }
@@ -490,6 +601,9 @@ async fn a_postgres_restart_in_mid_copy_is_retried_and_the_copy_completes() {
     expect_code(&out, 0);
     let err = stderr(&out);
     assert!(err.contains("trying again"), "{err}");
-    assert!(err.contains("reconnecting"), "the run's own session came back too: {err}");
+    assert!(
+        err.contains("reconnecting"),
+        "the run's own session came back too: {err}"
+    );
     assert_identical(dir.path(), src, &url);
 }
