@@ -17,6 +17,7 @@ mod mysql_compare;
 mod mysql_datasets;
 mod mysql_options;
 mod mysql_postgis;
+mod mysql_resume;
 mod mysql_tls;
 mod orphans;
 mod resume;

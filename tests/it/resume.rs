@@ -32,7 +32,7 @@ pub fn chinook_plus_keyless(dir: &Path) -> Option<PathBuf> {
 }
 
 /// Starts `pgcutover` that stops at `point`'s `nth` pass and waits there.
-fn spawn_stopping(dir: &Path, args: &[&str], point: &str, nth: u64) -> (Child, PathBuf) {
+pub fn spawn_stopping(dir: &Path, args: &[&str], point: &str, nth: u64) -> (Child, PathBuf) {
     let stop = dir.join(format!("stopped-{point}-{nth}"));
     let _ = std::fs::remove_file(&stop);
     let child = Command::new(env!("CARGO_BIN_EXE_pgcutover"))
@@ -48,14 +48,14 @@ fn spawn_stopping(dir: &Path, args: &[&str], point: &str, nth: u64) -> (Child, P
     (child, stop)
 }
 
-enum Stop {
+pub enum Stop {
     /// The run is waiting at the point.
     AtPoint,
     /// The run ended before it got there.
     Exited(i32),
 }
 
-fn wait_for_stop(child: &mut Child, stop: &Path) -> Stop {
+pub fn wait_for_stop(child: &mut Child, stop: &Path) -> Stop {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if stop.exists() {
@@ -72,13 +72,13 @@ fn wait_for_stop(child: &mut Child, stop: &Path) -> Stop {
     }
 }
 
-fn output_of(child: Child) -> std::process::Output {
+pub fn output_of(child: Child) -> std::process::Output {
     child.wait_with_output().expect("wait for pgcutover")
 }
 
 /// `verify --format json`: asserts every table is identical (no missing, extra or duplicate
 /// row) and returns the report.
-fn assert_identical(dir: &Path, source: &str, target: &str) -> J {
+pub fn assert_identical(dir: &Path, source: &str, target: &str) -> J {
     let out = pgcutover(dir, &["verify", source, target, "--format", "json"]);
     let v: J = serde_json::from_str(stdout(&out).trim())
         .unwrap_or_else(|e| panic!("verify printed no JSON ({e}): {}", stderr(&out)));
