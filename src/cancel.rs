@@ -26,14 +26,6 @@ impl Cancel {
         Cancel { rx }
     }
 
-    /// Never cancelled (for commands that do not listen).
-    #[allow(dead_code)]
-    pub fn never() -> Cancel {
-        let (tx, rx) = watch::channel(None);
-        std::mem::forget(tx);
-        Cancel { rx }
-    }
-
     /// The signal that cancelled the run, if one did.
     pub fn reason(&self) -> Option<&'static str> {
         *self.rx.borrow()

@@ -59,7 +59,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     printer.info(&format!("reading the schema of {}", source.display()));
     let mut loaded = load_schema(&source, &args.select, &args.values, &facts).await?;
     let data_only = if args.data_only {
-        Some(crate::data_only::prepare(&client, &schema_name, &mut loaded).await?)
+        Some(crate::data_only::prepare(&client, &schema_name, &mut loaded, printer).await?)
     } else {
         None
     };
@@ -294,12 +294,11 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         };
         let (fresh, step_end) = run_steps(&settings, todo).await?;
         ended = step_end;
-        let mut fresh: HashMap<String, StepReport> = fresh.into_iter().collect();
-        for s in &steps {
-            let key = step_key(s);
-            if let Some(r) = fresh.remove(&key) {
+        let mut fresh: HashMap<usize, StepReport> = fresh.into_iter().collect();
+        for (i, s) in steps.iter().enumerate() {
+            if let Some(r) = fresh.remove(&i) {
                 report.post_load.push(r);
-            } else if let Some(d) = done.get(&key) {
+            } else if let Some(d) = done.get(&step_key(s)) {
                 let mut r: StepReport = serde_json::from_value(d.report.clone())?;
                 r.demoted_to_warning = d.demoted_to_warning;
                 report.post_load.push(r);
@@ -769,13 +768,13 @@ async fn run_step(
             StepReport::new(step, result, t0.elapsed().as_secs_f64())
         }
     };
-    let keep = report.ok || report.demoted_to_warning;
-    let statement_failed = !report.ok && report.error.is_some() && report.orphans.is_none();
-    if !keep || statement_failed {
+    // Nothing of a step that did not succeed is kept; one that counts as done (a warning) is
+    // marked in a transaction of its own.
+    if !report.ok {
         client.batch_execute("ROLLBACK").await?;
     }
-    if keep {
-        if statement_failed {
+    if report.ok || report.demoted_to_warning {
+        if !report.ok {
             client.batch_execute("BEGIN").await?;
         }
         let done = state::StepDone {
@@ -802,11 +801,12 @@ pub struct StepSettings<'a> {
 
 /// Runs post-load steps: keys, indexes and CHECKs on `jobs` connections; foreign keys one at a
 /// time (two FKs on one parent would only wait on each other's locks); then identities and
-/// ANALYZE. Returns each step's report by key, and whether the run was interrupted.
+/// ANALYZE. Returns each step's report by its position in the run's steps, and whether the
+/// run was interrupted.
 async fn run_steps(
     settings: &StepSettings<'_>,
     steps: Vec<(usize, Step)>,
-) -> Result<(Vec<(String, StepReport)>, Ended), Exit> {
+) -> Result<(Vec<(usize, StepReport)>, Ended), Exit> {
     let phases: [&[StepKind]; 3] = [
         &[
             StepKind::PrimaryKey,
@@ -840,9 +840,9 @@ async fn run_steps(
             if let Ended::Interrupted(why) = ended {
                 interrupted.get_or_insert(why);
             }
-            for r in out {
+            for (position, r) in out {
                 print_step(settings.printer, &r);
-                reports.push((step_key_of(&r), r));
+                reports.push((position, r));
             }
         }
         if let Some(why) = interrupted {
@@ -852,14 +852,10 @@ async fn run_steps(
     Ok((reports, Ended::Done))
 }
 
-fn step_key_of(r: &StepReport) -> String {
-    format!("{}|{}|{}", r.kind.label(), r.table, r.object)
-}
-
 async fn step_worker(
     settings: &StepSettings<'_>,
     queue: Arc<Mutex<VecDeque<(usize, Step)>>>,
-) -> (Vec<StepReport>, Ended) {
+) -> (Vec<(usize, StepReport)>, Ended) {
     let mut out = Vec::new();
     let mut client: Option<Client> = None;
     loop {
@@ -894,7 +890,7 @@ async fn step_worker(
             };
             match result {
                 Ok(r) => {
-                    out.push(r);
+                    out.push((position, r));
                     break;
                 }
                 Err(e) => {
@@ -910,7 +906,10 @@ async fn step_worker(
                             pause.as_secs_f64(),
                             settings.retries
                         ));
-                        tokio::time::sleep(pause).await;
+                        tokio::select! {
+                            _ = tokio::time::sleep(pause) => {}
+                            _ = settings.cancel.cancelled() => {}
+                        }
                         continue;
                     }
                     return (

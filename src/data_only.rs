@@ -93,9 +93,6 @@ fn copy_compatible(source: &PgType, target: &str) -> bool {
     }
     matches!(
         (source, target),
-        (PgType::Varchar { .. }, _) if target == s.replace("varchar", "character varying")
-    ) || matches!(
-        (source, target),
         (PgType::Timestamp, "timestamp without time zone")
             | (PgType::Timestamptz, "timestamp with time zone")
             | (PgType::Time, "time without time zone")
@@ -231,6 +228,7 @@ pub async fn prepare(
     client: &Client,
     schema_name: &str,
     loaded: &mut Loaded,
+    printer: &crate::output::Printer,
 ) -> Result<DataOnly, Exit> {
     let (plan, findings) = inspect(client, schema_name, loaded).await?;
     if !findings.problems.is_empty() {
@@ -245,7 +243,7 @@ pub async fn prepare(
         ));
     }
     for w in &findings.warnings {
-        eprintln!("warning: {w}");
+        printer.warn(w);
     }
     Ok(plan)
 }

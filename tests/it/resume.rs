@@ -72,6 +72,17 @@ pub fn wait_for_stop(child: &mut Child, stop: &Path) -> Stop {
     }
 }
 
+/// Runs `pgcutover` until its `nth` pass of `point`, and kills it there with SIGKILL.
+pub fn kill_at(dir: &Path, args: &[&str], point: &str, nth: u64) {
+    let (mut child, stop) = spawn_stopping(dir, args, point, nth);
+    assert!(
+        matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint),
+        "the run ended before {point}:{nth}"
+    );
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+}
+
 pub fn output_of(child: Child) -> std::process::Output {
     child.wait_with_output().expect("wait for pgcutover")
 }
@@ -282,10 +293,7 @@ async fn another_fingerprint_refuses_and_restart_starts_over() {
     let src_s = src.to_str().expect("path");
     let db = TestDb::new("resume_fingerprint").await;
     let args = ["copy", src_s, &db.url, "--chunk-rows", "400"];
-    let (mut child, stop) = spawn_stopping(dir.path(), &args, "chunk-committed", 4);
-    assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
+    kill_at(dir.path(), &args, "chunk-committed", 4);
     let client = db.client().await;
     let state = "SELECT count(*)::text || '/' || count(done_at)::text FROM pgcutover.chunks";
     let before = one(&client, state).await;
@@ -380,10 +388,7 @@ async fn reset_removes_what_the_run_created_and_only_that() {
         "--chunk-rows",
         "400",
     ];
-    let (mut child, stop) = spawn_stopping(dir.path(), &args, "step-committed", 5);
-    assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
+    kill_at(dir.path(), &args, "step-committed", 5);
     assert_eq!(
         one(
             &client,
@@ -456,10 +461,7 @@ async fn rejected_rows_are_listed_once_across_kills() {
     let db = TestDb::new("resume_rejects").await;
     let args = ["copy", src, &db.url, "--chunk-rows", "200", "--jobs", "1"];
     // Killed after a chunk's rejects were written but before it committed.
-    let (mut child, stop) = spawn_stopping(dir.path(), &args, "chunk-before-commit", 4);
-    assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
+    kill_at(dir.path(), &args, "chunk-before-commit", 4);
     let out = pgcutover(dir.path(), &args);
     expect_code(&out, 5);
     let lines =
