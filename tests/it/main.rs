@@ -12,6 +12,7 @@ mod data_only;
 mod datasets;
 mod harness;
 mod mysql_awkward;
+mod mysql_charsets;
 mod mysql_cli;
 mod mysql_compare;
 mod mysql_datasets;

@@ -139,6 +139,9 @@ pub struct Catalog {
     pub foreign_keys: Vec<ForeignKeyRow>,
     pub checks: Vec<CheckRow>,
     pub others: Vec<OtherObject>,
+    /// The charsets the copied text columns are stored in, learned from the server (see
+    /// [`crate::charset::learn`]); the built-in ones need no entry.
+    pub charsets: std::collections::HashMap<String, crate::charset::Charset>,
 }
 
 fn text(row: &Row, i: usize) -> Option<String> {
@@ -329,6 +332,7 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> Result<Catalog, my
         foreign_keys,
         checks,
         others,
+        charsets: Default::default(),
     })
 }
 

@@ -3,7 +3,7 @@
 //! [`build`] is pure: it takes catalog rows and scan facts, so it is tested on catalog rows of
 //! servers that cannot run here. [`introspect`] reads both from a live server.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -14,6 +14,7 @@ use pgcutover_core::{
 };
 
 use crate::catalog::{read_catalog, Catalog, ColumnRow, Flavor};
+use crate::charset::Charset;
 use crate::convert::{ColumnConv, SourceZone, ZeroDates};
 use crate::types::{
     can_convert, default_type, find_cast, take_quoted, CastRule, Kind, MappingOptions,
@@ -63,6 +64,9 @@ pub struct TableFacts {
     pub wide_times: HashSet<String>,
     /// ENUM columns holding the '' error value (index 0).
     pub empty_enums: HashSet<String>,
+    /// Per ENUM column whose catalog labels may have lost characters (see
+    /// [`enum_labels_may_be_lossy`]): the labels its rows hold, as (index, stored bytes).
+    pub enum_labels: HashMap<String, Vec<(usize, Vec<u8>)>>,
     /// min and max of the single-column integer primary key.
     pub key_range: Option<(i64, i64)>,
 }
@@ -82,7 +86,14 @@ pub async fn introspect(
     database: &str,
     opts: &IntrospectOptions<'_>,
 ) -> Result<MysqlSchema, IntrospectError> {
-    let catalog = read_catalog(conn, database).await?;
+    let mut catalog = read_catalog(conn, database).await?;
+    let charsets: BTreeSet<String> = catalog
+        .columns
+        .iter()
+        .filter(|c| is_text_type(&c.data_type) && (opts.include)(&c.table))
+        .filter_map(|c| c.charset.clone())
+        .collect();
+    catalog.charsets = crate::charset::learn_all(conn, charsets).await?;
     let mut facts = HashMap::new();
     for t in catalog.tables.iter().filter(|t| (opts.include)(&t.name)) {
         facts.insert(t.name.clone(), scan(conn, &catalog, &t.name).await?);
@@ -121,6 +132,17 @@ async fn scan(
             _ => {}
         }
     }
+    let lossy: Vec<&ColumnRow> = cols
+        .iter()
+        .copied()
+        .filter(|c| enum_labels_may_be_lossy(c))
+        .collect();
+    for c in &lossy {
+        let q = mysql_ident(&c.name);
+        exprs.push(format!(
+            "GROUP_CONCAT(DISTINCT CONCAT({q} + 0, ':', HEX({q})) SEPARATOR ',')"
+        ));
+    }
     let key = single_integer_key(catalog, table);
     if let Some(k) = key {
         let q = mysql_ident(&k.name);
@@ -156,8 +178,15 @@ async fn scan(
             set.insert((*name).to_owned());
         }
     }
+    for (i, c) in lossy.iter().enumerate() {
+        let held = match row.as_ref().and_then(|r| r.as_ref(what.len() + 1 + i)) {
+            Some(mysql_async::Value::Bytes(b)) => parse_held_labels(b),
+            _ => Vec::new(),
+        };
+        facts.enum_labels.insert(c.name.clone(), held);
+    }
     if key.is_some() {
-        let base = what.len() + 1;
+        let base = what.len() + lossy.len() + 1;
         if let (Some(lo), Some(hi)) = (n(base), n(base + 1)) {
             if let (Ok(lo), Ok(hi)) = (i64::try_from(lo), i64::try_from(hi)) {
                 facts.key_range = Some((lo, hi));
@@ -165,6 +194,92 @@ async fn scan(
         }
     }
     Ok(facts)
+}
+
+/// The charset a text column's bytes are decoded with.
+fn column_charset(c: &ColumnRow, learned: &HashMap<String, Charset>) -> Result<Charset, String> {
+    // Only MySQL 8's JSON type has no charset: it is utf8mb4.
+    let name = c.charset.as_deref().unwrap_or("utf8mb4");
+    Charset::builtin(name)
+        .or_else(|| learned.get(name).cloned())
+        .ok_or_else(|| {
+            format!("its charset {name} is not one the server could describe; copy its bytes with --cast {}.{}=bytea", c.table, c.name)
+        })
+}
+
+/// Column types whose values are text in a charset.
+fn is_text_type(data_type: &str) -> bool {
+    matches!(
+        data_type,
+        "char"
+            | "varchar"
+            | "tinytext"
+            | "text"
+            | "mediumtext"
+            | "longtext"
+            | "enum"
+            | "set"
+            | "json"
+    )
+}
+
+/// An ENUM whose labels `information_schema` may show with `?` in place of characters: the
+/// catalog is utf8mb3, so a label character beyond the Basic Multilingual Plane (an emoji, in a
+/// utf8mb4, utf16 or utf32 column) comes out as `?`, even in SHOW CREATE TABLE. The rows hold
+/// the real label, so the scan reads the labels they use.
+fn enum_labels_may_be_lossy(c: &ColumnRow) -> bool {
+    c.data_type == "enum"
+        && c.column_type.contains('?')
+        && matches!(
+            c.charset.as_deref().map(str::to_ascii_lowercase).as_deref(),
+            Some("utf8mb4" | "utf16" | "utf16le" | "utf32" | "gb18030")
+        )
+}
+
+/// `index:HEX,index:HEX,…` (the scan's GROUP_CONCAT) → (index, bytes). A pair that does not
+/// parse (the list was cut at group_concat_max_len) is left out.
+fn parse_held_labels(list: &[u8]) -> Vec<(usize, Vec<u8>)> {
+    let text = String::from_utf8_lossy(list);
+    text.split(',')
+        .filter_map(|pair| {
+            let (index, hex) = pair.split_once(':')?;
+            let bytes: Option<Vec<u8>> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+                .collect();
+            Some((index.parse().ok()?, bytes?))
+        })
+        .collect()
+}
+
+/// Puts back the characters the catalog showed as `?` (see [`enum_labels_may_be_lossy`]) in
+/// the labels some row holds; returns the positions of labels still in doubt.
+fn recover_labels(
+    labels: &mut [String],
+    held: &[(usize, Vec<u8>)],
+    charset: &crate::charset::Charset,
+) -> Vec<usize> {
+    let mut confirmed = HashSet::new();
+    for (index, bytes) in held {
+        let Some(i) = index.checked_sub(1).filter(|&i| i < labels.len()) else {
+            continue;
+        };
+        let Ok(real) = charset.decode(bytes, false) else {
+            continue;
+        };
+        // The catalog writes each character utf8mb3 cannot hold as one `?`.
+        let shown: String = real
+            .chars()
+            .map(|c| if c.len_utf8() > 3 { '?' } else { c })
+            .collect();
+        if labels[i] == shown {
+            labels[i] = real.into_owned();
+            confirmed.insert(i);
+        }
+    }
+    (0..labels.len())
+        .filter(|i| labels[*i].contains('?') && !confirmed.contains(i))
+        .collect()
 }
 
 /// The primary key's column when it is a single integer column (what a table can be split on).
@@ -240,7 +355,7 @@ pub fn build(
         .collect();
     let mut tables = Vec::new();
     let mut reads = HashMap::new();
-    let mut all_kinds: HashMap<String, Vec<Kind>> = HashMap::new();
+    let mut all_kinds: HashMap<String, Vec<(Kind, Charset)>> = HashMap::new();
     // Table names first, so the first claimant of a name is always the table.
     let targets: Vec<String> = included.iter().map(|t| names.allocate(&t.name)).collect();
     let by_source: HashMap<&str, &str> = included
@@ -274,7 +389,7 @@ pub fn build(
         let mut generation: Vec<Option<(String, bool)>> = Vec::new();
         for c in &rows {
             let json = json_cols.contains(&(t.name.clone(), c.name.clone()));
-            let kind = Kind::of(c, json)
+            let mut kind = Kind::of(c, json)
                 .map_err(|e| IntrospectError::Mapping(format!("{}: {e}", object(&c.name))))?;
             let name = col_names.allocate(&c.name);
             let (mut pg_type, mut note) = default_type(&kind, &opts.mapping);
@@ -302,6 +417,25 @@ pub fn build(
                 // one that is not is rejected, never wrapped.
                 pg_type = PgType::BigInt;
                 note = "bigint unsigned AUTO_INCREMENT → bigint identity (a value above 2^63-1 is rejected)".into();
+            }
+            // Text is decoded by its charset, unless it is copied as its bytes.
+            let charset = if kind.is_text() && pg_type != PgType::Bytea {
+                column_charset(c, &catalog.charsets)
+                    .map_err(|e| IntrospectError::Mapping(format!("{}: {e}", object(&c.name))))?
+            } else {
+                Charset::Binary
+            };
+            if let (Kind::Enum { labels }, Some(held)) = (&mut kind, f.enum_labels.get(&c.name)) {
+                for i in recover_labels(labels, held, &charset) {
+                    warnings.push(Warning::new(
+                        object(&c.name),
+                        format!(
+                            "label {} reads {:?} in the catalog, which writes each character beyond U+FFFF as '?', and no row holds it to read it from; check the label in PostgreSQL (ALTER TYPE … RENAME VALUE)",
+                            i + 1,
+                            labels[i]
+                        ),
+                    ));
+                }
             }
             // MySQL's invalid-enum value '' (index 0) sorts before every label; a column that
             // holds it gets it as its first label.
@@ -401,7 +535,7 @@ pub fn build(
             if identity.is_some() {
                 note.push_str("; AUTO_INCREMENT → identity");
             }
-            kinds.push(kind);
+            kinds.push((kind, charset));
             columns.push(Column {
                 source_name: c.name.clone(),
                 name,
@@ -576,7 +710,7 @@ pub fn build(
     }
     warnings.extend(pgcutover_core::harmonize_fk_types(
         &mut tables,
-        |t, ci, ty| can_convert(&all_kinds[&t.name][ci], ty),
+        |t, ci, ty| can_convert(&all_kinds[&t.name][ci].0, ty),
     ));
     // Each column's conversion follows from its kind and its final target column.
     for t in &tables {
@@ -585,12 +719,18 @@ pub fn build(
         read.convs = kinds
             .into_iter()
             .zip(&t.columns)
-            .map(|(kind, c)| ColumnConv {
+            .map(|((kind, charset), c)| ColumnConv {
                 kind,
                 target: c.pg_type.clone(),
                 nullable: c.nullable,
                 zero_dates: opts.zero_dates,
                 zone: opts.zone.clone(),
+                // A foreign key may have made the column bytea: then its bytes go as they are.
+                charset: if c.pg_type == PgType::Bytea {
+                    Charset::Binary
+                } else {
+                    charset
+                },
             })
             .collect();
     }
@@ -1354,6 +1494,7 @@ mod tests {
             foreign_keys: vec![],
             checks: vec![],
             others: vec![],
+            charsets: Default::default(),
         };
         let built = build_default(&catalog);
         let users = &built.schema.tables[0];
@@ -1468,6 +1609,7 @@ mod tests {
                 clause: "(`amount` >= 0)".into(),
             }],
             others: vec![],
+            charsets: Default::default(),
         }
     }
 

@@ -100,6 +100,14 @@ impl Kind {
         })
     }
 
+    /// Whether the column's values are text in a charset (its bytes are decoded by it).
+    pub fn is_text(&self) -> bool {
+        matches!(
+            self,
+            Kind::Text { .. } | Kind::Enum { .. } | Kind::Set { .. } | Kind::Json
+        )
+    }
+
     pub fn is_temporal_date(&self) -> bool {
         matches!(self, Kind::Date | Kind::DateTime | Kind::Timestamp)
     }
