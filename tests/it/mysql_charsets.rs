@@ -223,3 +223,142 @@ async fn every_charset_arrives_exactly_or_is_rejected_with_its_bytes() {
     );
     db.drop().await;
 }
+
+/// The labels of an ENUM as PostgreSQL has them, in order.
+async fn enum_labels(client: &tokio_postgres::Client, table: &str, column: &str) -> Vec<String> {
+    client
+        .query(
+            "SELECT e.enumlabel FROM pg_attribute a JOIN pg_enum e ON e.enumtypid = a.atttypid \
+             WHERE a.attrelid = quote_ident($1)::regclass AND a.attname = $2 ORDER BY e.enumsortorder",
+            &[&table, &column],
+        )
+        .await
+        .expect("enum labels")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn enum_and_set_labels_reach_postgresql_exactly() {
+    let name = "pgctit_labels";
+    // Labels with every character MySQL's quoting escapes, in several charsets; a 4-byte
+    // character (which the utf8mb3 catalog shows as '?'); a label too long for a PostgreSQL
+    // enum; defaults and CHECKs with escapes.
+    let sql = r#"
+        CREATE TABLE labels (
+          id INT PRIMARY KEY,
+          e ENUM('back\\slash','it''s','a,b',' lead','é€','x"y','tab	z','n\nl','c\rr','pct%','😀 smile') CHARACTER SET utf8mb4,
+          l ENUM('é','€','ÿ','Œ') CHARACTER SET latin1,
+          g ENUM('中','文','x') CHARACTER SET gbk,
+          s SET('p\\q','r''s',' t','ü') CHARACTER SET utf8mb4,
+          lost ENUM('🎉 never used','plain') CHARACTER SET utf8mb4,
+          wide ENUM('a','this label is far longer than the sixty-three bytes a PostgreSQL enum label may be') CHARACTER SET utf8mb4,
+          d VARCHAR(20) CHARACTER SET utf8mb4 DEFAULT 'back\\slash ''q'' \n',
+          CONSTRAINT quoted CHECK (d <> 'it\'s \\ bad')
+        ) ENGINE=InnoDB;
+        INSERT INTO labels (id, e, l, g, s, lost, wide) VALUES
+          (1, 'back\\slash', 'é', '中', 'p\\q', 'plain', 'a'),
+          (2, 'it''s', '€', '文', 'r''s, t', 'plain', 'this label is far longer than the sixty-three bytes a PostgreSQL enum label may be'),
+          (3, 'a,b', 'ÿ', 'x', 'p\\q,ü', 'plain', 'a'),
+          (4, ' lead', 'Œ', NULL, '', NULL, NULL),
+          (5, 'é€', NULL, NULL, NULL, NULL, NULL),
+          (6, 'x"y', NULL, NULL, NULL, NULL, NULL),
+          (7, 'tab	z', NULL, NULL, NULL, NULL, NULL),
+          (8, 'n\nl', NULL, NULL, NULL, NULL, NULL),
+          (9, 'c\rr', NULL, NULL, NULL, NULL, NULL),
+          (10, 'pct%', NULL, NULL, NULL, NULL, NULL),
+          (11, '😀 smile', NULL, NULL, NULL, NULL, NULL);
+    "#;
+    crate::mysql_awkward::mysql_db_from_sql(name, sql).await;
+    let db = TestDb::new("my_labels").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report_path = dir.path().join("report.json");
+    let out = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            &source_url(name),
+            &db.url,
+            "--verify",
+            "checksums",
+            "--report",
+            report_path.to_str().expect("utf-8"),
+        ],
+    );
+    expect_code(&out, 0);
+    let report = read_json(&report_path);
+    assert_no_false_positives(&report);
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains("label 1 reads") && warnings.contains("no row holds it"),
+        "the label the catalog shows with '?' that no row holds is named: {warnings}"
+    );
+    assert!(
+        warnings.contains("cannot be a PostgreSQL enum label"),
+        "{warnings}"
+    );
+
+    let client = db.client().await;
+    assert_eq!(
+        enum_labels(&client, "labels", "e").await,
+        [
+            "back\\slash",
+            "it's",
+            "a,b",
+            " lead",
+            "é€",
+            "x\"y",
+            "tab\tz",
+            "n\nl",
+            "c\rr",
+            "pct%",
+            "😀 smile"
+        ]
+    );
+    assert_eq!(
+        enum_labels(&client, "labels", "l").await,
+        ["é", "€", "ÿ", "Œ"]
+    );
+    assert_eq!(enum_labels(&client, "labels", "g").await, ["中", "文", "x"]);
+    // The unused label keeps the catalog's '?' (and the warning above says so).
+    assert_eq!(
+        enum_labels(&client, "labels", "lost").await,
+        ["? never used", "plain"]
+    );
+    assert_eq!(
+        crate::harness::column_type(&client, "labels", "wide")
+            .await
+            .as_deref(),
+        Some("text")
+    );
+    let rows = crate::harness::query_strings(
+        &client,
+        "SELECT e::text, l::text, g::text, array_to_string(s, '|'), wide FROM labels ORDER BY id",
+    )
+    .await;
+    let e: Vec<Option<String>> = rows.iter().map(|r| r[0].clone()).collect();
+    assert_eq!(e[0].as_deref(), Some("back\\slash"));
+    assert_eq!(e[7].as_deref(), Some("n\nl"));
+    assert_eq!(e[10].as_deref(), Some("😀 smile"));
+    assert_eq!(rows[1][3].as_deref(), Some("r's| t"));
+    assert_eq!(rows[2][3].as_deref(), Some("p\\q|ü"));
+    // The default and the CHECK's literal, read as MySQL reads them.
+    assert_eq!(
+        crate::harness::one(
+            &client,
+            "SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = 'labels'::regclass"
+        )
+        .await
+        .as_deref(),
+        Some("'back\\slash ''q'' \n'::character varying")
+    );
+    let check = crate::harness::one(
+        &client,
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'quoted'",
+    )
+    .await
+    .expect("the CHECK is carried over");
+    assert!(check.contains(r"'it''s \ bad'"), "{check}");
+    db.drop().await;
+}

@@ -17,7 +17,7 @@ use crate::catalog::{read_catalog, Catalog, ColumnRow, Flavor};
 use crate::charset::Charset;
 use crate::convert::{ColumnConv, SourceZone, ZeroDates};
 use crate::types::{
-    can_convert, default_type, find_cast, take_quoted, CastRule, Kind, MappingOptions,
+    can_convert, default_type, find_cast, take_quoted, take_string, CastRule, Kind, MappingOptions,
 };
 
 /// A MySQL identifier in backquotes: the one way a name reaches the source's SQL.
@@ -461,6 +461,22 @@ pub fn build(
                 }
                 _ => None,
             };
+            // PostgreSQL enum labels are at most 63 bytes (NAMEDATALEN) and, like all its
+            // text, hold no NUL; MySQL's may be 255 characters long. Such a column is text.
+            if let (PgType::Enum { .. }, Some(labels)) = (&pg_type, &labels) {
+                if let Some(bad) = labels.iter().find(|l| l.len() > 63 || l.contains('\0')) {
+                    warnings.push(Warning::new(
+                        object(&c.name),
+                        format!(
+                            "ENUM → text with a CHECK on the labels: the label {bad:?} cannot be a PostgreSQL enum label (at most 63 bytes, no NUL)"
+                        ),
+                    ));
+                    pg_type = PgType::Text;
+                    note = "enum → text with a CHECK on the labels (a label does not fit a PostgreSQL enum)".into();
+                }
+            }
+            // A NUL cannot be in a CHECK's literal either (nor in any value PostgreSQL holds).
+            let labels = labels.filter(|l| !l.iter().any(|l| l.contains('\0')));
             match (&mut pg_type, labels) {
                 (PgType::Enum { name: enum_name }, Some(labels)) => {
                     *enum_name = names.allocate(&format!("{target}_{name}"));
@@ -1031,12 +1047,13 @@ fn translate_generated(
                     }
                     (quote_ident(&c.name), used)
                 }
-                '\'' => {
-                    let (lit, used) = take_quoted(rest, '\'')?;
-                    if lit.contains('\\') {
-                        return None;
+                '\'' | '_' => {
+                    let skip = introducer(rest);
+                    let (lit, used) = take_string(&rest[skip..])?;
+                    if lit.contains('\0') {
+                        return None; // PostgreSQL text cannot hold it
                     }
-                    (quote_literal(&lit), used)
+                    (quote_literal(&lit), skip + used)
                 }
                 _ => return None,
             };
@@ -1119,6 +1136,23 @@ fn translate_generated(
     (!out.trim().is_empty()).then(|| format!("({})", out.trim()))
 }
 
+/// The length of a charset introducer (`_utf8mb4` in MySQL 8's `_utf8mb4'text'`) at the start
+/// of `s`, when a quoted literal follows it; else 0. The server has already turned the
+/// literal's text into the catalog's charset, so the introducer says nothing more.
+fn introducer(s: &str) -> usize {
+    let Some(rest) = s.strip_prefix('_') else {
+        return 0;
+    };
+    let word = rest
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        .count();
+    match rest.as_bytes().get(word) {
+        Some(b'\'') if word > 0 => 1 + word,
+        _ => 0,
+    }
+}
+
 fn translate_check(clause: &str, table: &Table) -> Option<String> {
     let mut out = String::new();
     let b = clause.as_bytes();
@@ -1132,12 +1166,16 @@ fn translate_check(clause: &str, table: &Table) -> Option<String> {
                 let target = table.columns.iter().find(|c| c.source_name == name)?;
                 out.push_str(&quote_ident(&target.name));
             }
-            '\'' => {
-                let (lit, used) = take_quoted(&clause[i..], '\'')?;
-                if lit.contains('\\') {
-                    return None; // MySQL's backslash escapes mean something else in PostgreSQL
+            '\'' | '_' if introducer(&clause[i..]) > 0 || ch == '\'' => {
+                // The literal's text, escapes read as MySQL reads them; PostgreSQL's standard
+                // strings then hold exactly that text (a LIKE pattern's `\%` included: both
+                // engines escape LIKE with a backslash).
+                let skip = introducer(&clause[i..]);
+                let (lit, used) = take_string(&clause[i + skip..])?;
+                if lit.contains('\0') {
+                    return None; // PostgreSQL text cannot hold it
                 }
-                i += used;
+                i += skip + used;
                 out.push_str(&quote_literal(&lit));
             }
             c if c.is_ascii_digit() || c == '.' => {
@@ -1225,12 +1263,11 @@ pub fn translate_default(
     }
     // The literal's text: quoted on MariaDB ≥ 10.2.7, bare on MySQL (where expressions are
     // marked DEFAULT_GENERATED, and bit literals are written b'…').
-    let literal: String = if let Some(inner) = raw
-        .strip_prefix('\'')
-        .and_then(|r| r.strip_suffix('\''))
-        .filter(|_| quoted_literals)
-    {
-        inner.replace("''", "'").replace("\\\\", "\\")
+    let literal: String = if quoted_literals && raw.starts_with('\'') {
+        match take_string(raw) {
+            Some((text, used)) if used == raw.len() => text,
+            _ => return Err(format!("cannot read the literal {raw}")),
+        }
     } else if let Some(bits) = lower.strip_prefix("b'").and_then(|r| r.strip_suffix('\'')) {
         let n = u64::from_str_radix(bits, 2).map_err(|_| format!("bad bit literal {raw}"))?;
         return match target {
@@ -1251,6 +1288,9 @@ pub fn translate_default(
     } else {
         raw.to_owned()
     };
+    if literal.contains('\0') {
+        return Err("it contains a NUL character, which PostgreSQL text cannot hold".into());
+    }
     let typed = |ty: &str| Ok(Some(format!("{}::{ty}", quote_literal(&literal))));
     match target {
         PgType::Boolean => match literal.as_str() {
@@ -1377,6 +1417,15 @@ mod tests {
             t("concat(`f`,' ',`l`,'it''s')", PgType::Text).as_deref(),
             Some(r#"("f" || ' ' || "l" || 'it''s')"#)
         );
+        // Escapes as MySQL reads them; MySQL 8 writes charset introducers.
+        assert_eq!(
+            t("concat(`f`,'a\\\\b\\'c')", PgType::Text).as_deref(),
+            Some(r#"("f" || 'a\b''c')"#)
+        );
+        assert_eq!(
+            t("concat(`f`,_utf8mb4' ',`l`)", PgType::Text).as_deref(),
+            Some(r#"("f" || ' ' || "l")"#)
+        );
         for (expr, target, why) in [
             ("`price` / `qty`", dec(12, 2), "division"),
             (
@@ -1408,12 +1457,59 @@ mod tests {
                 "a function",
             ),
             ("concat(`qty`,'x')", PgType::Text, "a number in concat"),
-            ("concat(`f`,'a\\b')", PgType::Text, "a backslash escape"),
+            (
+                "concat(`f`,'a\\0')",
+                PgType::Text,
+                "a NUL PostgreSQL cannot hold",
+            ),
             ("`qty` > 1", PgType::Boolean, "a comparison"),
             ("`nope` + 1", PgType::Integer, "an unknown column"),
         ] {
             assert_eq!(t(expr, target), None, "{expr} must not translate: {why}");
         }
+    }
+
+    #[test]
+    fn check_literals_are_read_as_mysql_reads_them() {
+        let col = |name: &str| Column {
+            source_name: name.into(),
+            name: name.into(),
+            source_type: String::new(),
+            pg_type: PgType::Text,
+            nullable: true,
+            default: None,
+            identity: None,
+            mapping_note: String::new(),
+            on_update_now: false,
+            comment: None,
+            generated: None,
+        };
+        let table = Table {
+            source_name: "t".into(),
+            name: "t".into(),
+            columns: vec![col("a"), col("b")],
+            primary_key: None,
+            uniques: vec![],
+            indexes: vec![],
+            foreign_keys: vec![],
+            checks: vec![],
+            source_rows: None,
+            comment: None,
+        };
+        // As MariaDB 10.11 writes CHECK_CLAUSE (read off the server): `\'` for a quote, `\\`
+        // for a backslash, `\n` for a newline; a LIKE pattern's `\%` keeps its backslash.
+        assert_eq!(
+            translate_check(r"`a` <> 'q\\\n\'z' and `b` like 'a\\%b'", &table).as_deref(),
+            Some("\"a\" <> 'q\\\n''z' AND \"b\" LIKE 'a\\%b'")
+        );
+        // MySQL 8 writes charset introducers.
+        assert_eq!(
+            translate_check("(`a` <> _utf8mb4'x')", &table).as_deref(),
+            Some("(\"a\" <> 'x')")
+        );
+        // A NUL cannot be in PostgreSQL text; an unknown word is not translated.
+        assert_eq!(translate_check(r"`a` <> 'x\0'", &table), None);
+        assert_eq!(translate_check("`a` <> _nope", &table), None);
     }
 
     fn pk(table: &str, column: &str) -> IndexRow {
