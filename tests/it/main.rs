@@ -18,6 +18,7 @@ mod mysql_compare;
 mod mysql_datasets;
 mod mysql_options;
 mod mysql_postgis;
+mod mysql_privileges;
 mod mysql_resume;
 mod mysql_tls;
 mod orphans;

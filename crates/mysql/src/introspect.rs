@@ -340,6 +340,20 @@ pub fn build(
         ));
     }
 
+    for u in &catalog.unseen {
+        warnings.push(Warning::new(
+            format!("source user {}", u.user),
+            format!(
+                "has no {} privilege on database {}: MySQL hides its {} from it, so any there are cannot be listed here (GRANT {} ON {}.* TO … to see them)",
+                u.privilege,
+                mysql_ident(db),
+                u.what,
+                u.privilege,
+                mysql_ident(db)
+            ),
+        ));
+    }
+
     // JSON columns (MariaDB) and the CHECKs that only say so.
     let mut json_cols: HashSet<(String, String)> = HashSet::new();
     for ch in &catalog.checks {
@@ -1590,6 +1604,7 @@ mod tests {
             foreign_keys: vec![],
             checks: vec![],
             others: vec![],
+            unseen: vec![],
             charsets: Default::default(),
         };
         let built = build_default(&catalog);
@@ -1705,6 +1720,7 @@ mod tests {
                 clause: "(`amount` >= 0)".into(),
             }],
             others: vec![],
+            unseen: vec![],
             charsets: Default::default(),
         }
     }
