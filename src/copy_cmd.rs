@@ -214,6 +214,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let chunks_skipped = chunks.len() - pending.len();
     let mut ended = Ended::Done;
     let mut rows_this_attempt = 0;
+    let mut failures: Vec<crate::chunks::ChunkFailure> = Vec::new();
     if let (Some(readers), false) = (&readers, pending.is_empty()) {
         let groups = match &data_only {
             Some(d) => d.groups.clone(),
@@ -244,9 +245,14 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             printer,
             cancel: &cancel,
             committed: Default::default(),
+            failed: Default::default(),
         };
         ended = loader.run(&groups, pending, &done_rows).await?;
         rows_this_attempt = loader.committed.into_inner();
+        failures = loader
+            .failed
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner());
     }
     if let Some(Readers::Mysql(pool)) = &readers {
         pool.close();
@@ -266,8 +272,29 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         return Ok(ExitCode::INTERRUPTED);
     }
 
-    // Post-load, unless the data is not all in.
+    for f in &failures {
+        state::chunk_failed(&client, &schema_name, &f.table, f.chunk, &f.error)
+            .await
+            .context("recording a failed chunk")?;
+    }
+    // Tables some chunk of which is not in (failed now, or in an earlier attempt and not
+    // retried): their own steps, and the foreign keys that reference them, wait for them.
+    let incomplete: std::collections::HashSet<String> = state::chunks(&client, &schema_name)
+        .await?
+        .into_iter()
+        .filter(|c| c.done.is_none())
+        .map(|c| c.plan.table)
+        .collect();
+    let waits = |s: &Step| {
+        incomplete.contains(&s.table)
+            || s.orphan_check
+                .as_ref()
+                .is_some_and(|c| incomplete.contains(&c.parent))
+    };
+
+    // Post-load, unless the data is not all in (steps waiting for a failed table wait).
     let mut steps_skipped = 0;
+    let mut steps_waiting = 0;
     if let Ended::Done = ended {
         let done = state::steps_done(&client, &schema_name).await?;
         let todo: Vec<(usize, Step)> = steps
@@ -277,10 +304,22 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             .filter(|(_, s)| !done.contains_key(&step_key(s)))
             .collect();
         steps_skipped = steps.len() - todo.len();
+        let (todo, waiting): (Vec<_>, Vec<_>) = todo.into_iter().partition(|(_, s)| !waits(s));
+        steps_waiting = waiting.len();
         if !todo.is_empty() {
             printer.info(&format!(
                 "post-load: {} step(s): keys, indexes, constraints, foreign keys, identities, ANALYZE",
                 todo.len()
+            ));
+        }
+        if steps_waiting > 0 {
+            printer.warn(&format!(
+                "post-load: {steps_waiting} step(s) wait until the rows of {} are in",
+                incomplete
+                    .iter()
+                    .map(|t| quote_ident(t))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         let settings = StepSettings {
@@ -333,6 +372,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         resumed: resuming,
         chunks_skipped,
         steps_skipped,
+        steps_waiting,
         rows_this_attempt,
         state_schema: state::SCHEMA,
     });
@@ -340,7 +380,13 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         report.interrupted = Some(why.clone());
     }
 
-    if let (Some(mode), false, Ended::Done) = (args.verify, args.schema_only, &ended) {
+    let failed_tables = report.tables.iter().filter(|t| t.error.is_some()).count();
+    if args.verify.is_some() && failed_tables > 0 {
+        printer.warn("--verify: not run, because some table's rows are not all in");
+    }
+    if let (Some(mode), false, Ended::Done, 0) =
+        (args.verify, args.schema_only, &ended, failed_tables)
+    {
         let settings = crate::verify_cmd::Settings {
             mode,
             jobs,
@@ -367,7 +413,10 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     }
     report.finish(started.elapsed());
     let code = report.exit_code();
-    let complete = matches!(ended, Ended::Done) && report.totals.post_load_failed == 0;
+    let complete = matches!(ended, Ended::Done)
+        && report.totals.post_load_failed == 0
+        && failed_tables == 0
+        && steps_waiting == 0;
     testpoint::hit("finishing");
     state::finish(&client, &schema_name, complete, code.0)
         .await
@@ -968,9 +1017,17 @@ async fn table_reports(
             bytes: 0,
             chunks: 0,
             chunks_done: 0,
+            error: None,
         };
         for c in chunks.iter().filter(|c| c.plan.table == t.name) {
             r.chunks += 1;
+            if let (None, Some(e)) = (&c.done, &c.error) {
+                let line = format!("chunk {}: {e}", c.plan.chunk);
+                r.error = Some(match r.error.take() {
+                    Some(more) => format!("{more}; {line}"),
+                    None => line,
+                });
+            }
             let Some(d) = &c.done else { continue };
             r.chunks_done += 1;
             r.rows_read += d.rows_read as u64;

@@ -378,6 +378,7 @@ async fn plan_load(
                     quote_ident(&f.parent),
                     list(&f.ref_columns)
                 ),
+                parent: f.parent.clone(),
             }),
         });
     }

@@ -26,6 +26,9 @@ struct TableStatus {
     chunks_done: usize,
     rows_written: i64,
     rows_rejected: i64,
+    /// Why chunks that failed for good are not in (PostgreSQL's message).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -67,6 +70,13 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, Exit> {
                     chunks_done: done.len(),
                     rows_written: done.iter().map(|d| d.rows_written).sum(),
                     rows_rejected: done.iter().map(|d| d.rows_rejected).sum(),
+                    errors: mine
+                        .iter()
+                        .filter(|c| c.done.is_none())
+                        .filter_map(|c| {
+                            Some(format!("chunk {}: {}", c.plan.chunk, c.error.as_ref()?))
+                        })
+                        .collect(),
                     table,
                     source_table,
                     source_rows,
@@ -136,6 +146,9 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, Exit> {
                 t.source_rows.map_or("?".to_owned(), |n| n.to_string()),
                 t.rows_rejected
             )?;
+            for e in &t.errors {
+                writeln!(w, "    FAILED {e}")?;
+            }
         }
         if r.status != "complete" {
             writeln!(

@@ -134,6 +134,8 @@ pub struct ChunkPlan {
 pub struct ChunkRow {
     pub plan: ChunkPlan,
     pub done: Option<ChunkDone>,
+    /// Why its last try failed for good, while it is not done.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -180,6 +182,9 @@ pub async fn ensure(client: &Client) -> Result<(), tokio_postgres::Error> {
            result jsonb,
            PRIMARY KEY (target_schema, table_name, chunk),
            FOREIGN KEY (target_schema, table_name) REFERENCES {tables} ON DELETE CASCADE);
+         -- Why the chunk's last try failed for good (PostgreSQL refused its COPY); cleared
+         -- when it is done. Added to state tables an earlier version made.
+         ALTER TABLE {chunks} ADD COLUMN IF NOT EXISTS error text;
          CREATE TABLE IF NOT EXISTS {steps} (
            target_schema text NOT NULL REFERENCES {runs} ON DELETE CASCADE,
            step text NOT NULL,
@@ -387,7 +392,7 @@ pub async fn chunks(client: &Client, target_schema: &str) -> anyhow::Result<Vec<
     let rows = client
         .query(
             &format!(
-                "SELECT c.table_name, c.chunk, c.key_from, c.key_to, c.unit, c.result \
+                "SELECT c.table_name, c.chunk, c.key_from, c.key_to, c.unit, c.result, c.error \
                  FROM {} c JOIN {} t USING (target_schema, table_name) \
                  WHERE c.target_schema = $1 ORDER BY t.position, c.chunk",
                 t("chunks"),
@@ -410,6 +415,7 @@ pub async fn chunks(client: &Client, target_schema: &str) -> anyhow::Result<Vec<
                 unit: r.get(4),
             },
             done: result.map(serde_json::from_value).transpose()?,
+            error: r.get(6),
         });
     }
     Ok(out)
@@ -425,7 +431,7 @@ pub async fn chunk_done(
     let n = client
         .execute(
             &format!(
-                "UPDATE {} SET done_at = now(), result = $4 WHERE target_schema = $1 AND table_name = $2 AND chunk = $3 AND done_at IS NULL",
+                "UPDATE {} SET done_at = now(), result = $4, error = NULL WHERE target_schema = $1 AND table_name = $2 AND chunk = $3 AND done_at IS NULL",
                 t("chunks")
             ),
             &[&target_schema, &plan.table, &plan.chunk, &serde_json::to_value(done)?],
@@ -438,6 +444,26 @@ pub async fn chunk_done(
         quote_ident(&plan.table)
     );
     Ok(())
+}
+
+/// Records why a chunk failed for good (it stays to do; the next run tries it again).
+pub async fn chunk_failed(
+    client: &Client,
+    target_schema: &str,
+    table: &str,
+    chunk: i32,
+    error: &str,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            &format!(
+                "UPDATE {} SET error = $4 WHERE target_schema = $1 AND table_name = $2 AND chunk = $3 AND done_at IS NULL",
+                t("chunks")
+            ),
+            &[&target_schema, &table, &chunk, &error],
+        )
+        .await
+        .map(drop)
 }
 
 /// A finished post-load step: its report, and whether it counts as a warning.

@@ -22,5 +22,6 @@ mod mysql_privileges;
 mod mysql_resume;
 mod mysql_tls;
 mod orphans;
+mod refused_copy;
 mod resume;
 mod verify;

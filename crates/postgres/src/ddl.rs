@@ -147,6 +147,8 @@ pub struct OrphanCheck {
     pub sql: String,
     /// The key as a person reads it: `"orders" ("customer_id") → "customer" ("id")`.
     pub subject: String,
+    /// The referenced table: the key waits until its rows are in.
+    pub parent: String,
 }
 
 /// Every post-load step, in the order they must run (sorted by kind; FKs after all keys).
@@ -236,6 +238,7 @@ pub fn post_load_steps(schema: &str, model: &Schema) -> Vec<Step> {
                         quote_ident(&fk.ref_table),
                         column_list(&fk.ref_columns)
                     ),
+                    parent: fk.ref_table.clone(),
                 }),
                 ..step(
                 StepKind::ForeignKey,
