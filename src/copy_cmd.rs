@@ -35,8 +35,17 @@ use crate::testpoint;
 
 pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let started = Instant::now();
-    let cancel = Cancel::on_signals(|msg| eprintln!("warning: {msg}"));
     let (source, target) = resolve(&args.endpoints)?;
+    // The files this run writes, before anything is written (a bad path is found now, not
+    // after the data is in).
+    // (--schema-only reads no rows, so it rejects none.)
+    if !args.schema_only {
+        crate::paths::check_writable("--rejects", &args.rejects, true)?;
+    }
+    if let Some(path) = &args.report {
+        crate::paths::check_writable("--report", path, false)?;
+    }
+    let cancel = Cancel::on_signals(|msg| eprintln!("warning: {msg}"));
     let schema_name = args.select.target_schema.clone();
     if schema_name == state::SCHEMA {
         return Err(Exit::new(
@@ -58,6 +67,8 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
 
     printer.info(&format!("reading the schema of {}", source.display()));
     let mut loaded = load_schema(&source, &args.select, &args.values, &facts).await?;
+    // Printed below with the schema's own warnings, and kept in the report.
+    loaded.option_warnings();
     let data_only = if args.data_only {
         Some(crate::data_only::prepare(&client, &schema_name, &mut loaded, printer).await?)
     } else {
@@ -65,9 +76,6 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     };
     let loaded = Arc::new(loaded);
     let schema = &loaded.schema;
-    if schema.tables.is_empty() {
-        printer.warn("no tables to copy (check --include/--exclude)");
-    }
     for w in &schema.warnings {
         printer.warn(&format!("{}: {}", w.object, w.message));
     }
