@@ -45,7 +45,21 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     if let Some(path) = &args.report {
         crate::paths::check_writable("--report", path, false)?;
     }
-    let cancel = Cancel::on_signals(|msg| eprintln!("warning: {msg}"));
+    // After --restart, resuming means the same command without it: --restart again would
+    // throw away what this run has done.
+    let resume_with = args
+        .restart
+        .then(|| crate::cli::command_without(
+            std::env::args_os().map(|a| a.to_string_lossy().into_owned()),
+            &["--restart"],
+        ));
+    let cancel = Cancel::on_signals(
+        match &resume_with {
+            Some(c) => format!("it again without --restart ({c})"),
+            None => "the same command again".to_owned(),
+        },
+        |msg| eprintln!("warning: {msg}"),
+    );
     let schema_name = args.select.target_schema.clone();
     if schema_name == state::SCHEMA {
         return Err(Exit::new(
@@ -130,6 +144,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     }
 
     let mut report = Report::new(&source, &target, &schema_name);
+    report.resume_with = resume_with;
     report.warnings = schema.warnings.clone();
     let resuming = previous.is_some();
     let readers_needed;
