@@ -53,6 +53,20 @@ pub struct ResetArgs {
     /// Forget the run but keep its tables and rows (once a cutover is done and accepted).
     #[arg(long)]
     pub keep_data: bool,
+    /// Go ahead without asking. Without it, reset lists what it will drop and asks you to type
+    /// the schema's name (on a terminal), or refuses (no terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// List what reset would drop or empty, and the rows that would be lost; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Reset even though the run's tables were written after the run completed (after a
+    /// cutover, the application's rows live there, and reset destroys them).
+    #[arg(long)]
+    pub force: bool,
+    /// The list and the result on stdout as text, or as JSON `{"type": "reset", "data": …}`.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -218,8 +232,13 @@ pub struct CopyArgs {
     #[arg(long, requires = "data_only")]
     pub truncate: bool,
     /// Throw away the unfinished (or finished) run recorded in the target and start over.
+    /// It lists what it removes; tables written after the run completed need --force.
     #[arg(long)]
     pub restart: bool,
+    /// With --restart or --drop-existing: go on even though the earlier run's tables were
+    /// written after it completed (after a cutover, the application's rows live there).
+    #[arg(long)]
+    pub force: bool,
     /// Rows per chunk: a table with a single integer key is copied and checkpointed in key
     /// ranges of about this many rows.
     #[arg(long, default_value_t = 100_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
