@@ -19,6 +19,7 @@ mod mysql_options;
 mod mysql_postgis;
 mod mysql_resume;
 mod mysql_tls;
+mod operator_safety;
 mod orphans;
 mod resume;
 mod verify;
