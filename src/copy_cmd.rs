@@ -47,12 +47,12 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     }
     // After --restart, resuming means the same command without it: --restart again would
     // throw away what this run has done.
-    let resume_with = args
-        .restart
-        .then(|| crate::cli::command_without(
+    let resume_with = args.restart.then(|| {
+        crate::cli::command_without(
             std::env::args_os().map(|a| a.to_string_lossy().into_owned()),
             &["--restart"],
-        ));
+        )
+    });
     let cancel = Cancel::on_signals(
         match &resume_with {
             Some(c) => format!("it again without --restart ({c})"),

@@ -472,7 +472,11 @@ pub async fn reset(args: ResetArgs, printer: &Printer) -> Result<ExitCode, Exit>
         writeln!(
             out,
             "{}{}:",
-            if args.dry_run { "reset --dry-run would reset " } else { "reset: " },
+            if args.dry_run {
+                "reset --dry-run would reset "
+            } else {
+                "reset: "
+            },
             list.lines()[0]
         )?;
         for l in &list.lines()[1..] {
@@ -487,7 +491,11 @@ pub async fn reset(args: ResetArgs, printer: &Printer) -> Result<ExitCode, Exit>
         return Ok(ExitCode::OK);
     }
     if !args.keep_data && !args.force && !list.written_after_completion.is_empty() {
-        print(Some(&list), false, Some("written after the run completed".to_owned()))?;
+        print(
+            Some(&list),
+            false,
+            Some("written after the run completed".to_owned()),
+        )?;
         return Err(refuse_written(
             &ts,
             &list.written_after_completion,
@@ -540,9 +548,7 @@ fn confirm(ts: &str, list: &ResetList) -> Result<(), Exit> {
             list.rows_lost
         )
     };
-    eprint!(
-        "{what}\nType the name of the schema ({ts}) to go on, anything else to stop: "
-    );
+    eprint!("{what}\nType the name of the schema ({ts}) to go on, anything else to stop: ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     stdin

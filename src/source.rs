@@ -465,12 +465,7 @@ pub async fn load_schema(
                 ),
             })?;
             let mut option_warnings = filter.check(&built.schema, spec)?;
-            option_warnings.extend(check_casts(
-                &casts,
-                &values.casts,
-                &built.schema,
-                &filter,
-            )?);
+            option_warnings.extend(check_casts(&casts, &values.casts, &built.schema, &filter)?);
             Ok(Loaded {
                 schema: built.schema,
                 reads: Reads::Mysql(built.reads),

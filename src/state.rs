@@ -579,10 +579,7 @@ pub async fn written_since(
     run: &Run,
     tables: &[String],
 ) -> anyhow::Result<(BTreeMap<String, i64>, Vec<WrittenSince>)> {
-    let now: i64 = client
-        .query_one("SELECT txid_current()", &[])
-        .await?
-        .get(0);
+    let now: i64 = client.query_one("SELECT txid_current()", &[]).await?.get(0);
     let mut rows = BTreeMap::new();
     let mut written = Vec::new();
     for table in tables {

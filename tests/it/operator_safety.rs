@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use serde_json::Value as J;
 
-use crate::harness::{expect_code, one, pgcutover, read_json, sqlite_from_sql, stderr, stdout, TestDb};
+use crate::harness::{
+    expect_code, one, pgcutover, read_json, sqlite_from_sql, stderr, stdout, TestDb,
+};
 use crate::mysql_awkward::mysql_db_from_sql;
 use crate::mysql_datasets::source_url;
 use crate::resume::{output_of, spawn_stopping, wait_for_stop, Stop};
@@ -56,10 +58,20 @@ async fn report_and_rejects_paths_are_checked_before_anything_is_written() {
         "{}",
         stderr(&out)
     );
-    assert!(stderr(&out).contains("hint: nothing was written"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("hint: nothing was written"),
+        "{}",
+        stderr(&out)
+    );
     let out = pgcutover(
         dir.path(),
-        &["copy", &src, &db.url, "--rejects", dir.path().to_str().expect("path")],
+        &[
+            "copy",
+            &src,
+            &db.url,
+            "--rejects",
+            dir.path().to_str().expect("path"),
+        ],
     );
     expect_code(&out, 2);
     assert!(
@@ -70,7 +82,10 @@ async fn report_and_rejects_paths_are_checked_before_anything_is_written() {
     let out = pgcutover(dir.path(), &["verify", &src, &db.url, "--report", nowhere]);
     expect_code(&out, 2);
     assert!(stderr(&out).contains("--report"), "{}", stderr(&out));
-    assert!(target_untouched(&db).await, "a refused path wrote to the target");
+    assert!(
+        target_untouched(&db).await,
+        "a refused path wrote to the target"
+    );
 
     // A report file that exists keeps its contents when the run stops before its end (here:
     // the target already has a table the copy would create), and none is left behind when
@@ -86,7 +101,13 @@ async fn report_and_rejects_paths_are_checked_before_anything_is_written() {
     for report in [&old, &fresh] {
         let out = pgcutover(
             dir.path(),
-            &["copy", &src, &db.url, "--report", report.to_str().expect("path")],
+            &[
+                "copy",
+                &src,
+                &db.url,
+                "--report",
+                report.to_str().expect("path"),
+            ],
         );
         expect_code(&out, 4);
     }
@@ -121,12 +142,23 @@ async fn an_include_that_matches_nothing_is_refused_and_an_exclude_warns() {
         );
         assert!(err.contains("\"author\", \"book\""), "{command}: {err}");
     }
-    assert!(target_untouched(&db).await, "a refused --include wrote to the target");
+    assert!(
+        target_untouched(&db).await,
+        "a refused --include wrote to the target"
+    );
 
     // --exclude that matches nothing: a warning on stderr, in the plan, and in the report.
     let plan = pgcutover(
         dir.path(),
-        &["plan", &src, &db.url, "--exclude", "nosuch*", "--format", "json"],
+        &[
+            "plan",
+            &src,
+            &db.url,
+            "--exclude",
+            "nosuch*",
+            "--format",
+            "json",
+        ],
     );
     expect_code(&plan, 0);
     assert!(
@@ -167,7 +199,8 @@ async fn an_include_that_matches_nothing_is_refused_and_an_exclude_warns() {
     );
     expect_code(&out, 2);
     assert!(
-        stderr(&out).contains("--cast \"author.name=varchar(10)\": --cast applies to MySQL sources only"),
+        stderr(&out)
+            .contains("--cast \"author.name=varchar(10)\": --cast applies to MySQL sources only"),
         "{}",
         stderr(&out)
     );
@@ -185,7 +218,15 @@ async fn a_copy_of_zero_tables_is_refused_and_never_recorded_complete() {
 
     for args in [
         vec!["copy", src.as_str(), db.url.as_str(), "--exclude", "*"],
-        vec!["copy", src.as_str(), db.url.as_str(), "--include", "a*", "--exclude", "author"],
+        vec![
+            "copy",
+            src.as_str(),
+            db.url.as_str(),
+            "--include",
+            "a*",
+            "--exclude",
+            "author",
+        ],
         vec!["plan", src.as_str(), db.url.as_str(), "--exclude", "*"],
         vec!["verify", src.as_str(), db.url.as_str(), "--exclude", "*"],
         vec!["copy", empty, db.url.as_str()],
@@ -200,7 +241,10 @@ async fn a_copy_of_zero_tables_is_refused_and_never_recorded_complete() {
             "{args:?}: {err}"
         );
     }
-    assert!(target_untouched(&db).await, "a copy of nothing recorded a run");
+    assert!(
+        target_untouched(&db).await,
+        "a copy of nothing recorded a run"
+    );
     db.drop().await;
 }
 
@@ -232,7 +276,10 @@ async fn cast_rules_must_name_a_table_and_column_of_the_source() {
             );
         }
     }
-    assert!(target_untouched(&db).await, "a refused --cast wrote to the target");
+    assert!(
+        target_untouched(&db).await,
+        "a refused --cast wrote to the target"
+    );
 
     // Rules are matched ignoring case, as they are applied; a type no column has, or a table
     // --exclude leaves out, only warns.
@@ -329,16 +376,22 @@ async fn drop_existing_replaces_all_an_earlier_mysql_run_created() {
     assert_eq!(types_and_functions(&db).await, made);
     let client = db.client().await;
     assert_eq!(
-        one(&client, "SELECT string_agg(status::text, ',' ORDER BY id) FROM orders")
-            .await
-            .as_deref(),
+        one(
+            &client,
+            "SELECT string_agg(status::text, ',' ORDER BY id) FROM orders"
+        )
+        .await
+        .as_deref(),
         Some("new,sent")
     );
 
     // A run that replaces one drops what only the earlier run had (here the table `notes`
     // and the enum type, which this run does not copy).
     expect_code(
-        &pgcutover(dir.path(), &[&drop_existing[..], &["--include", "notes"]].concat()),
+        &pgcutover(
+            dir.path(),
+            &[&drop_existing[..], &["--include", "notes"]].concat(),
+        ),
         0,
     );
     assert_eq!(
@@ -350,7 +403,10 @@ async fn drop_existing_replaces_all_an_earlier_mysql_run_created() {
         .as_deref(),
         Some("notes")
     );
-    assert_eq!(types_and_functions(&db).await, (String::new(), String::new()));
+    assert_eq!(
+        types_and_functions(&db).await,
+        (String::new(), String::new())
+    );
 
     // Types and functions left behind by tables dropped by hand stop a new copy before it
     // writes (exit 4, naming them), not half-way through its first transaction.
@@ -391,11 +447,15 @@ async fn drop_existing_after_keep_data_and_after_a_complete_sqlite_run() {
     expect_code(&pgcutover(dir.path(), &drop_existing), 0);
     let client = db.client().await;
     assert_eq!(
-        one(&client, "SELECT count(*)::text FROM book").await.as_deref(),
+        one(&client, "SELECT count(*)::text FROM book")
+            .await
+            .as_deref(),
         Some("3")
     );
     assert_eq!(
-        one(&client, "SELECT status FROM pgcutover.runs").await.as_deref(),
+        one(&client, "SELECT status FROM pgcutover.runs")
+            .await
+            .as_deref(),
         Some("complete")
     );
     db.drop().await;
@@ -405,7 +465,11 @@ async fn drop_existing_after_keep_data_and_after_a_complete_sqlite_run() {
 fn reset_on_a_terminal(dir: &Path, url: &str, answer: &str) -> std::process::Output {
     let bin = env!("CARGO_BIN_EXE_pgcutover");
     let mut child = Command::new("script")
-        .args(["-qec", &format!("{bin} reset {url} --target-schema app"), "/dev/null"])
+        .args([
+            "-qec",
+            &format!("{bin} reset {url} --target-schema app"),
+            "/dev/null",
+        ])
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .stdin(Stdio::piped())
@@ -428,7 +492,13 @@ async fn reset_lists_asks_and_will_not_destroy_rows_written_after_the_copy() {
     let db = TestDb::new("ops_reset").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let src = small_db(dir.path());
-    let copy = ["copy", src.as_str(), db.url.as_str(), "--target-schema", "app"];
+    let copy = [
+        "copy",
+        src.as_str(),
+        db.url.as_str(),
+        "--target-schema",
+        "app",
+    ];
     expect_code(&pgcutover(dir.path(), &copy), 0);
     let client = db.client().await;
     let books = "SELECT count(*)::text FROM app.book";
@@ -449,7 +519,10 @@ async fn reset_lists_asks_and_will_not_destroy_rows_written_after_the_copy() {
     assert_eq!(one(&client, books).await.as_deref(), Some("3"));
 
     // --dry-run, in JSON: the same list, nothing changed.
-    let out = pgcutover(dir.path(), &["reset", &db.url, "--dry-run", "--format", "json"]);
+    let out = pgcutover(
+        dir.path(),
+        &["reset", &db.url, "--dry-run", "--format", "json"],
+    );
     expect_code(&out, 0);
     let v: J = serde_json::from_str(stdout(&out).trim()).expect("reset JSON");
     assert_eq!(v["type"], "reset");
@@ -459,7 +532,9 @@ async fn reset_lists_asks_and_will_not_destroy_rows_written_after_the_copy() {
     assert_eq!(v["data"]["drop_tables"].as_array().map(Vec::len), Some(2));
     assert_eq!(one(&client, books).await.as_deref(), Some("3"));
     assert_eq!(
-        one(&client, "SELECT count(*)::text FROM pgcutover.runs").await.as_deref(),
+        one(&client, "SELECT count(*)::text FROM pgcutover.runs")
+            .await
+            .as_deref(),
         Some("1"),
         "the dry run forgot nothing"
     );
@@ -467,7 +542,11 @@ async fn reset_lists_asks_and_will_not_destroy_rows_written_after_the_copy() {
     // On a terminal, a wrong answer changes nothing.
     let out = reset_on_a_terminal(dir.path(), &db.url, "yes");
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
-    assert!(stdout(&out).contains("Type the name of the schema (app)"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("Type the name of the schema (app)"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(one(&client, books).await.as_deref(), Some("3"));
 
     // The cutover: the application writes into the copy.
@@ -483,9 +562,8 @@ async fn reset_lists_asks_and_will_not_destroy_rows_written_after_the_copy() {
         let out = pgcutover(dir.path(), &args);
         expect_code(&out, 4);
         assert!(
-            stderr(&out).contains(
-                "\"app\".\"book\": 1 row(s) inserted or updated since the run completed"
-            ),
+            stderr(&out)
+                .contains("\"app\".\"book\": 1 row(s) inserted or updated since the run completed"),
             "{args:?}: {}",
             stderr(&out)
         );
@@ -516,9 +594,12 @@ async fn reset_lists_asks_and_will_not_destroy_rows_written_after_the_copy() {
     let out = reset_on_a_terminal(dir.path(), &db.url, "app");
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert_eq!(
-        one(&client, "SELECT count(*)::text FROM pg_namespace WHERE nspname = 'app'")
-            .await
-            .as_deref(),
+        one(
+            &client,
+            "SELECT count(*)::text FROM pg_namespace WHERE nspname = 'app'"
+        )
+        .await
+        .as_deref(),
         Some("0")
     );
     db.drop().await;
@@ -595,7 +676,15 @@ async fn an_interrupted_restart_says_to_resume_without_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = many_chunks(dir.path(), 4000);
     let src = src.to_str().expect("path");
-    let plain = ["copy", src, db.url.as_str(), "--chunk-rows", "200", "--jobs", "1"];
+    let plain = [
+        "copy",
+        src,
+        db.url.as_str(),
+        "--chunk-rows",
+        "200",
+        "--jobs",
+        "1",
+    ];
     expect_code(&pgcutover(dir.path(), &plain), 0);
 
     let restart = [&plain[..], &["--restart"]].concat();
@@ -627,9 +716,15 @@ async fn an_interrupted_restart_says_to_resume_without_restart() {
     // The command shown resumes the run.
     let again = pgcutover(dir.path(), &plain);
     expect_code(&again, 0);
-    assert!(stderr(&again).contains("resuming the run"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("resuming the run"),
+        "{}",
+        stderr(&again)
+    );
     assert_eq!(
-        one(&db.client().await, "SELECT count(*)::text FROM t").await.as_deref(),
+        one(&db.client().await, "SELECT count(*)::text FROM t")
+            .await
+            .as_deref(),
         Some("4000")
     );
     db.drop().await;
