@@ -128,6 +128,10 @@ pub struct Report {
     /// Why the run stopped before it was done; running the same command again resumes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
+    /// The command that resumes this run, when it is not the same command: a `copy --restart`
+    /// must be run again without `--restart`, which would throw the progress away.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume_with: Option<String>,
 }
 
 /// Where a copy stands in its run (see docs/resume.md).
@@ -189,6 +193,7 @@ impl Report {
             verification: None,
             run: None,
             interrupted: None,
+            resume_with: None,
         }
     }
 
@@ -210,6 +215,13 @@ impl Report {
         let code = self.exit_code();
         self.exit_code = code.0;
         self.outcome = code.name();
+        if code != ExitCode::INTERRUPTED
+            && code != ExitCode::POST_LOAD_FAILED
+            && code != ExitCode::LOAD_FAILED
+        {
+            // Nothing left to resume.
+            self.resume_with = None;
+        }
     }
 
     /// A table whose rows could not all go in outranks an interruption, which outranks a
@@ -345,15 +357,25 @@ impl Report {
             "outcome: {} (exit {}), {} rows in {:.1}s, {:.0} rows/s{mem}",
             self.outcome, self.exit_code, moved, self.seconds, rate
         )?;
+        // Which command goes on from here: the same one, or (after `--restart`) the same one
+        // without it, spelled out.
+        let again = match &self.resume_with {
+            None => "run the same command again".to_owned(),
+            Some(_) => "run the command again WITHOUT --restart (with it, the progress made would be thrown away)".to_owned(),
+        };
+        let shown = self
+            .resume_with
+            .as_ref()
+            .map_or(String::new(), |c| format!(":\n  {c}"));
         if let Some(why) = &self.interrupted {
             writeln!(out, "interrupted: {why}")?;
         }
         if self.exit_code == ExitCode::LOAD_FAILED.0 {
-            writeln!(out, "hint: PostgreSQL refused the rows of the table(s) marked FAILED (each chunk was rolled back; everything else is in). Fix the cause named above, then run the same command again: it loads only what failed, then the post-load steps that wait for it")?;
+            writeln!(out, "hint: PostgreSQL refused the rows of the table(s) marked FAILED (each chunk was rolled back; everything else is in). Fix the cause named above, then {again}: it loads only what failed, then the post-load steps that wait for it{shown}")?;
         } else if self.interrupted.is_some() {
-            writeln!(out, "hint: everything committed stays; run the same command again to resume (`pgcutover status TARGET` shows what is done, `pgcutover reset TARGET` removes it all)")?;
+            writeln!(out, "hint: everything committed stays; {again} to resume (`pgcutover status TARGET` shows what is done, `pgcutover reset TARGET` removes it all){shown}")?;
         } else if self.exit_code == ExitCode::POST_LOAD_FAILED.0 {
-            writeln!(out, "hint: the rows are in; fix the cause named above and run the same command again: it skips what is done and tries the failed steps again. For orphans, --orphans skip or --orphans not-valid decides instead")?;
+            writeln!(out, "hint: the rows are in; fix the cause named above and {again}: it skips what is done and tries the failed steps again. For orphans, --orphans skip or --orphans not-valid decides instead{shown}")?;
         }
         Ok(())
     }

@@ -21,6 +21,7 @@ mod mysql_postgis;
 mod mysql_privileges;
 mod mysql_resume;
 mod mysql_tls;
+mod operator_safety;
 mod orphans;
 mod refused_copy;
 mod resume;
