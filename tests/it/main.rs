@@ -25,4 +25,5 @@ mod operator_safety;
 mod orphans;
 mod refused_copy;
 mod resume;
+mod sqlite_booleans;
 mod verify;

@@ -116,6 +116,29 @@ pub fn recycle<'b>(mut v: Vec<Value<'_>>) -> Vec<Value<'b>> {
 }
 
 /// Parses the 36-character text form of a UUID (`8-4-4-4-12` hex digits).
+/// A boolean written as text, read exactly as PostgreSQL's `boolin` reads one: surrounding
+/// whitespace ignored, case ignored, and `true`/`false`, `yes`/`no`, `on`/`off`, `1`/`0` or
+/// any unambiguous prefix of the words (`t`, `tr`, `f`, `y`, `n`, `of`; not `o`). Rails before
+/// 6.0 wrote `t`/`f` into SQLite; other tools `true`, `yes`, `on`.
+pub fn parse_pg_bool(text: &str) -> Option<bool> {
+    // boolin trims what C's isspace() calls space.
+    let t = text.trim_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let lower = t.to_ascii_lowercase();
+    let prefix_of = |word: &str| !lower.is_empty() && word.starts_with(lower.as_str());
+    match lower.as_bytes().first()? {
+        b't' if prefix_of("true") => Some(true),
+        b'f' if prefix_of("false") => Some(false),
+        b'y' if prefix_of("yes") => Some(true),
+        b'n' if prefix_of("no") => Some(false),
+        // "o" alone could be either.
+        b'o' if lower.len() >= 2 && prefix_of("on") => Some(true),
+        b'o' if lower.len() >= 2 && prefix_of("off") => Some(false),
+        b'1' if lower.len() == 1 => Some(true),
+        b'0' if lower.len() == 1 => Some(false),
+        _ => None,
+    }
+}
+
 pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
     let groups: Vec<&str> = s.split('-').collect();
     if s.len() != 36 || groups.iter().map(|g| g.len()).collect::<Vec<_>>() != [8, 4, 4, 4, 12] {
@@ -135,6 +158,23 @@ pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn booleans_as_postgresql_reads_them() {
+        for t in [
+            "t", "TRUE", " tru ", "y", "Yes", "on", "ON", "1", "\ttrue\n",
+        ] {
+            assert_eq!(parse_pg_bool(t), Some(true), "{t:?}");
+        }
+        for f in ["f", "False", "fal", "n", "NO", "of", "off", "0", " 0 "] {
+            assert_eq!(parse_pg_bool(f), Some(false), "{f:?}");
+        }
+        for bad in [
+            "", " ", "o", "truth", "yess", "2", "01", "nope", "onn", "offf", "-1", "\u{a0}t",
+        ] {
+            assert_eq!(parse_pg_bool(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn uuids_parse_only_in_their_text_form() {

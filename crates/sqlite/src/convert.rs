@@ -145,17 +145,15 @@ fn class(v: ValueRef<'_>) -> &'static str {
 }
 
 fn to_bool(v: ValueRef<'_>) -> Result<bool, Problem> {
-    const HINT: &str = "a boolean column holds 0 or 1 (or the text true/false); fix the value or declare the column INTEGER";
+    const HINT: &str = "a boolean column holds 0 or 1, or text PostgreSQL reads as a boolean (t/f, true/false, yes/no, on/off, 1/0); fix the value or declare the column INTEGER";
     match v {
         ValueRef::Integer(0) => Ok(false),
         ValueRef::Integer(1) => Ok(true),
         ValueRef::Real(0.0) => Ok(false),
         ValueRef::Real(1.0) => Ok(true),
-        ValueRef::Text(b) => match utf8(b)?.to_ascii_lowercase().as_str() {
-            "0" | "false" | "f" => Ok(false),
-            "1" | "true" | "t" => Ok(true),
-            _ => Err(problem("text that is not a boolean", HINT)),
-        },
+        // Exactly the spellings PostgreSQL's own boolean input takes, nothing looser.
+        ValueRef::Text(b) => pgcutover_core::value::parse_pg_bool(utf8(b)?)
+            .ok_or_else(|| problem("text that is not a boolean", HINT)),
         other => Err(problem(format!("{} is not 0 or 1", class(other)), HINT)),
     }
 }
