@@ -460,9 +460,12 @@ fn fingerprint(
     let source = match source {
         SourceSpec::Sqlite(p) => format!(
             "sqlite:{}",
-            std::fs::canonicalize(p)
-                .unwrap_or_else(|_| p.clone())
-                .display()
+            pgcutover_core::redact(
+                &std::fs::canonicalize(p)
+                    .unwrap_or_else(|_| p.clone())
+                    .display()
+                    .to_string()
+            )
         ),
         SourceSpec::Mysql(m) => m.display(),
     };

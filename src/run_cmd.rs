@@ -14,7 +14,7 @@ use crate::output::Printer;
 use crate::state::{self, Run};
 
 fn parse_target(s: &str) -> Result<Target, Exit> {
-    Target::parse(s).map_err(|e| Exit::new(ExitCode::USAGE, e, None))
+    crate::source::parse_target(s)
 }
 
 #[derive(Debug, Serialize)]

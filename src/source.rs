@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context};
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use pgcutover_core::Schema;
+use pgcutover_core::{redact, Schema};
 use pgcutover_mysql::types::{CastRule, MappingOptions};
 use pgcutover_mysql::{MysqlSource, SourceZone, ZeroDates};
 use pgcutover_postgres::Target;
@@ -52,13 +52,9 @@ impl SourceSpec {
             return Ok(SourceSpec::Sqlite(PathBuf::from(path)));
         }
         let lower = s.to_ascii_lowercase();
-        if [".db", ".sqlite", ".sqlite3"]
-            .iter()
-            .any(|ext| lower.ends_with(ext))
-        {
-            return Ok(SourceSpec::Sqlite(PathBuf::from(s)));
-        }
-        if lower.starts_with("mysql://") || lower.starts_with("mariadb://") {
+        // Before the file extensions: mysql://u@h/shop.db is a MySQL database, and a mistyped
+        // mysql:/… gets the MySQL URL's own error.
+        if lower.starts_with("mysql:") || lower.starts_with("mariadb:") {
             return MysqlSource::parse(s, password_file, std::env::var("MYSQL_PWD").ok())
                 .map(SourceSpec::Mysql)
                 .map_err(|e| {
@@ -69,16 +65,25 @@ impl SourceSpec {
                     )
                 });
         }
+        if [".db", ".sqlite", ".sqlite3"]
+            .iter()
+            .any(|ext| lower.ends_with(ext))
+        {
+            return Ok(SourceSpec::Sqlite(PathBuf::from(s)));
+        }
         Err(Exit::new(
             ExitCode::USAGE,
-            anyhow!("cannot tell what kind of source {s:?} is"),
+            anyhow!(
+                "cannot tell what kind of source \"{}\" is",
+                pgcutover_core::show(&redact(s))
+            ),
             Some("write mysql://user@host/database, mariadb://…, sqlite:PATH, or a path ending in .db, .sqlite or .sqlite3".to_owned()),
         ))
     }
 
     pub fn display(&self) -> String {
         match self {
-            SourceSpec::Sqlite(p) => format!("sqlite:{}", p.display()),
+            SourceSpec::Sqlite(p) => format!("sqlite:{}", redact(&p.display().to_string())),
             SourceSpec::Mysql(m) => m.display(),
         }
     }
@@ -87,8 +92,20 @@ impl SourceSpec {
 /// The SOURCE and TARGET arguments, parsed (nothing is opened yet).
 pub fn resolve(e: &Endpoints) -> Result<(SourceSpec, Target), Exit> {
     let source = SourceSpec::parse(&e.source, e.source_password_file.as_deref())?;
-    let target = Target::parse(&e.target).map_err(|err| Exit::new(ExitCode::USAGE, err, None))?;
+    let target = parse_target(&e.target)?;
     Ok((source, target))
+}
+
+/// The TARGET argument: a libpq URI or keyword/value string, or a usage error (exit 2) that
+/// echoes it with its password masked. Nothing is connected to.
+pub fn parse_target(s: &str) -> Result<Target, Exit> {
+    Target::parse(s).map_err(|e| {
+        Exit::new(
+            ExitCode::USAGE,
+            e,
+            Some(pgcutover_postgres::connect::TARGET_FORMS.to_owned()),
+        )
+    })
 }
 
 /// Opens one MySQL session, or says what to check.
@@ -217,7 +234,10 @@ pub async fn load_schema(
             if !path.exists() {
                 return Err(Exit::new(
                     ExitCode::CANNOT_CONNECT,
-                    anyhow!("SQLite file {} does not exist", path.display()),
+                    anyhow!(
+                        "SQLite file {} does not exist",
+                        redact(&path.display().to_string())
+                    ),
                     Some("check the path; pgcutover never creates a source".to_owned()),
                 ));
             }
@@ -240,7 +260,10 @@ pub async fn load_schema(
                 count_rows: true,
             };
             let built = pgcutover_sqlite::introspect(&conn, &opts).map_err(|e| {
-                anyhow::Error::new(e).context(format!("reading the schema of {}", path.display()))
+                anyhow::Error::new(e).context(format!(
+                    "reading the schema of {}",
+                    redact(&path.display().to_string())
+                ))
             })?;
             Ok(Loaded {
                 schema: built.schema,
