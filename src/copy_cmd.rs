@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{anyhow, Context};
-use pgcutover_core::{quote_ident, quote_qualified, Schema};
+use pgcutover_core::{quote_qualified, show_ident, Schema};
 use pgcutover_postgres::ddl::{self, OrphanCheck, Step, StepKind};
 use pgcutover_postgres::{load, Target};
 use tokio_postgres::Client;
@@ -85,7 +85,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             ExitCode::TARGET_NOT_EMPTY,
             anyhow!(
                 "another pgcutover is running against schema {} of this database",
-                quote_ident(&schema_name)
+                show_ident(&schema_name)
             ),
             Some(
                 "wait for it to finish, or stop it; `pgcutover status TARGET` shows its progress"
@@ -108,7 +108,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
                 ExitCode::TARGET_NOT_EMPTY,
                 anyhow!(
                     "schema {} holds an unfinished run (started {}) that this command cannot resume:\n  - {}",
-                    quote_ident(&schema_name),
+                    show_ident(&schema_name),
                     run.started_at,
                     differences.join("\n  - ")
                 ),
@@ -195,7 +195,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             printer.info(&format!(
                 "created {} table(s) in schema {}",
                 schema.tables.len(),
-                quote_ident(&schema_name)
+                show_ident(&schema_name)
             ));
         }
         testpoint::hit("created");
@@ -315,7 +315,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             _ => continue,
         };
         report.warnings.push(pgcutover_core::Warning::new(
-            format!("{} {}", s.kind.label(), quote_ident(&s.object)),
+            format!("{} {}", s.kind.label(), show_ident(&s.object)),
             message,
         ));
     }
@@ -545,7 +545,7 @@ async fn check_target(
         if !full.is_empty() {
             return Err(Exit::new(
                 ExitCode::TARGET_NOT_EMPTY,
-                anyhow!("--data-only: {} already hold(s) rows: {}", full.len(), full.iter().map(|n| quote_ident(n)).collect::<Vec<_>>().join(", ")),
+                anyhow!("--data-only: {} already hold(s) rows: {}", full.len(), full.iter().map(|n| show_ident(n)).collect::<Vec<_>>().join(", ")),
                 Some("nothing was written. Add --truncate to empty the tables first, or load into empty tables".to_owned()),
             ));
         }
@@ -558,7 +558,7 @@ async fn check_target(
     if !existing.is_empty() && !args.drop_existing {
         return Err(Exit::new(
             ExitCode::TARGET_NOT_EMPTY,
-            anyhow!("the target already has {} table(s) this copy would create: {}", existing.len(), existing.iter().map(|n| quote_ident(n)).collect::<Vec<_>>().join(", ")),
+            anyhow!("the target already has {} table(s) this copy would create: {}", existing.len(), existing.iter().map(|n| show_ident(n)).collect::<Vec<_>>().join(", ")),
             Some("nothing was written. Use --drop-existing to replace them, --data-only to load into them, or --target-schema to copy elsewhere".to_owned()),
         ));
     }
@@ -898,7 +898,7 @@ async fn step_worker(
                 }
                 Err(e) => {
                     client = None;
-                    let what = format!("{} {}", step.kind.label(), quote_ident(&step.object));
+                    let what = format!("{} {}", step.kind.label(), show_ident(&step.object));
                     if crate::retry::classify(&e) == Fault::Transient && attempt < settings.retries
                     {
                         attempt += 1;
@@ -933,8 +933,8 @@ fn print_step(printer: &Printer, r: &StepReport) {
         printer.warn(&format!(
             "{} {} on {}: {note}",
             r.kind.label(),
-            quote_ident(&r.object),
-            quote_ident(&r.table)
+            show_ident(&r.object),
+            show_ident(&r.table)
         ));
     } else if let Some(e) = &r.error {
         let what = if r.demoted_to_warning {
@@ -945,8 +945,8 @@ fn print_step(printer: &Printer, r: &StepReport) {
         printer.warn(&format!(
             "{} {} on {} {what}: {e}",
             r.kind.label(),
-            quote_ident(&r.object),
-            quote_ident(&r.table)
+            show_ident(&r.object),
+            show_ident(&r.table)
         ));
     }
 }

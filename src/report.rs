@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use pgcutover_core::{quote_ident, Warning};
+use pgcutover_core::{show, show_ident, Warning};
 use pgcutover_postgres::ddl::{Step, StepKind};
 use pgcutover_postgres::Target;
 use serde::Serialize;
@@ -235,6 +235,7 @@ impl Report {
         if format == Format::Json {
             return crate::output::print_json(&mut out, "report", self);
         }
+        let mut out = crate::output::TerminalText(out);
         let name_w = crate::output::name_width(self.tables.iter().map(|t| t.table.as_str()));
         writeln!(
             out,
@@ -245,7 +246,7 @@ impl Report {
             writeln!(
                 out,
                 "{:name_w$}  {:>12}  {:>12}  {:>9}  {:>8.2}  {:>9.2}",
-                quote_ident(&t.table),
+                show_ident(&t.table),
                 t.rows_read,
                 t.rows_written,
                 t.rows_rejected,
@@ -279,10 +280,11 @@ impl Report {
             };
             writeln!(
                 out,
-                "  {what}: {} {} on {}: {detail}",
+                "  {what}: {} {} on {}: {}",
                 s.kind.label(),
-                quote_ident(&s.object),
-                quote_ident(&s.table)
+                show_ident(&s.object),
+                show_ident(&s.table),
+                show(detail)
             )?;
         }
         if !self.warnings.is_empty() {
@@ -293,7 +295,12 @@ impl Report {
             )?;
         }
         if let Some(f) = &self.rejects_file {
-            writeln!(out, "rejected rows: {} written to {f}", tot.rows_rejected)?;
+            writeln!(
+                out,
+                "rejected rows: {} written to {}",
+                tot.rows_rejected,
+                show(f)
+            )?;
         }
         if let Some(v) = &self.verification {
             v.print_text(&mut out)?;
@@ -319,7 +326,7 @@ impl Report {
             self.outcome, self.exit_code, moved, self.seconds, rate
         )?;
         if let Some(why) = &self.interrupted {
-            writeln!(out, "interrupted: {why}")?;
+            writeln!(out, "interrupted: {}", show(why))?;
             writeln!(out, "hint: everything committed stays; run the same command again to resume (`pgcutover status TARGET` shows what is done, `pgcutover reset TARGET` removes it all)")?;
         } else if self.exit_code == ExitCode::POST_LOAD_FAILED.0 {
             writeln!(out, "hint: the rows are in; fix the cause named above and run the same command again: it skips what is done and tries the failed steps again. For orphans, --orphans skip or --orphans not-valid decides instead")?;

@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use anyhow::{anyhow, Context};
+use pgcutover_core::show_ident;
 use pgcutover_core::{quote_ident, quote_qualified};
 use pgcutover_postgres::Target;
 use serde::Serialize;
@@ -93,6 +94,7 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, Exit> {
         crate::output::print_json(&mut w, "status", &out)?;
         return Ok(ExitCode::OK);
     }
+    let mut w = crate::output::TerminalText(w);
     if out.is_empty() {
         writeln!(w, "no pgcutover run is recorded in {}", target.display())?;
         return Ok(ExitCode::OK);
@@ -101,10 +103,10 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, Exit> {
         writeln!(
             w,
             "run into schema {}: {} ({}, from {})",
-            quote_ident(&r.target_schema),
+            show_ident(&r.target_schema),
             r.status,
             r.mode,
-            r.source
+            pgcutover_core::show(&r.source)
         )?;
         writeln!(
             w,
@@ -130,7 +132,7 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, Exit> {
             writeln!(
                 w,
                 "  {:width$}  {:>9}  {:>12}  {:>12}  {:>9}",
-                quote_ident(&t.table),
+                show_ident(&t.table),
                 format!("{}/{}", t.chunks_done, t.chunks),
                 t.rows_written,
                 t.source_rows.map_or("?".to_owned(), |n| n.to_string()),
@@ -164,7 +166,7 @@ pub async fn reset(args: ResetArgs, printer: &Printer) -> Result<ExitCode, Exit>
                     target.display(),
                     many.len(),
                     many.iter()
-                        .map(|r| quote_ident(&r.fingerprint.target_schema))
+                        .map(|r| show_ident(&r.fingerprint.target_schema))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
@@ -177,10 +179,7 @@ pub async fn reset(args: ResetArgs, printer: &Printer) -> Result<ExitCode, Exit>
             "no pgcutover run{} is recorded in {}; nothing to reset",
             args.target_schema
                 .as_ref()
-                .map_or(String::new(), |s| format!(
-                    " into schema {}",
-                    quote_ident(s)
-                )),
+                .map_or(String::new(), |s| format!(" into schema {}", show_ident(s))),
             target.display()
         ));
         return Ok(ExitCode::OK);
@@ -191,7 +190,7 @@ pub async fn reset(args: ResetArgs, printer: &Printer) -> Result<ExitCode, Exit>
             ExitCode::TARGET_NOT_EMPTY,
             anyhow!(
                 "a pgcutover run into schema {} is running now",
-                quote_ident(&ts)
+                show_ident(&ts)
             ),
             Some("stop it first (Ctrl-C), then reset".to_owned()),
         ));
@@ -204,7 +203,7 @@ pub async fn reset(args: ResetArgs, printer: &Printer) -> Result<ExitCode, Exit>
         client.batch_execute("COMMIT").await.context("reset")?;
         printer.info(&format!(
             "forgot the run into schema {}; its tables and rows stay",
-            quote_ident(&ts)
+            show_ident(&ts)
         ));
         return Ok(ExitCode::OK);
     }
@@ -252,7 +251,7 @@ pub async fn undo(client: &Client, ts: &str, run: &Run, printer: &Printer) -> Re
             client
                 .batch_execute(s)
                 .await
-                .with_context(|| format!("running {s}"))?;
+                .with_context(|| format!("running {}", pgcutover_core::show_sql(s)))?;
         }
         if let Some(schema) = &c.schema {
             // Only when nothing else lives in it now.
@@ -282,7 +281,7 @@ pub async fn undo(client: &Client, ts: &str, run: &Run, printer: &Printer) -> Re
             ExitCode::FAILED,
             e.context(format!(
                 "resetting the run into schema {} (nothing was changed)",
-                quote_ident(ts)
+                show_ident(ts)
             )),
             Some("another object may depend on a table the run created (a view, a foreign key from your own table); drop it first".to_owned()),
         ));
@@ -300,7 +299,7 @@ pub async fn undo(client: &Client, ts: &str, run: &Run, printer: &Printer) -> Re
     parts.push("forgot the run".to_owned());
     printer.info(&format!(
         "reset the run into schema {}: {}",
-        quote_ident(ts),
+        show_ident(ts),
         parts.join(", ")
     ));
     Ok(())

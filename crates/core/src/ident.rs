@@ -57,6 +57,11 @@ pub fn show_ident(name: &str) -> String {
     out
 }
 
+/// `"schema"."name"` for a human; see [`show_ident`].
+pub fn show_qualified(schema: &str, name: &str) -> String {
+    format!("{}.{}", show_ident(schema), show_ident(name))
+}
+
 /// Free text or a value for a human: every control character (C0, DEL, C1), line and paragraph
 /// separator and bidi override or isolate written as a visible escape, the rest unchanged. Not
 /// quoted; for names use [`show_ident`].

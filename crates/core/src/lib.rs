@@ -22,8 +22,8 @@ pub mod temporal;
 pub mod value;
 
 pub use ident::{
-    quote_ident, quote_literal, quote_qualified, show, show_ident, show_lines, show_sql,
-    NameAllocator,
+    quote_ident, quote_literal, quote_qualified, show, show_ident, show_lines, show_qualified,
+    show_sql, NameAllocator,
 };
 pub use redact::redact;
 pub use reject::Reject;
