@@ -717,7 +717,7 @@ async fn foreign_key(
     let orphans = format!(
         "{count} orphan row(s): {} finds no parent for {}{}",
         check.subject,
-        examples.join("; "),
+        pgcutover_core::show(&examples.join("; ")),
         // The query lists at most five distinct keys.
         if examples.len() >= 5 { "; …" } else { "" }
     );
