@@ -21,4 +21,5 @@ mod mysql_resume;
 mod mysql_tls;
 mod orphans;
 mod resume;
+mod secrets;
 mod verify;
