@@ -69,7 +69,11 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         printer.warn("no tables to copy (check --include/--exclude)");
     }
     for w in &schema.warnings {
-        printer.warn(&format!("{}: {}", w.object, w.message));
+        printer.warn(&format!(
+            "{}: {}",
+            pgcutover_core::show(&w.object),
+            pgcutover_core::show(&w.message)
+        ));
     }
     let steps = planned_steps(&args, &schema_name, schema, data_only.as_ref());
     let fingerprint = fingerprint(&args, &source, &target, schema, &steps);

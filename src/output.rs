@@ -234,7 +234,8 @@ mod tests {
     #[test]
     fn text_on_stdout_has_no_raw_control_characters() {
         let mut out = TerminalText(Vec::new());
-        write!(out, "{}\n{}", "table \x1b]0;pwned\x07", "é\u{202e}").expect("writes");
+        let (name, value) = ("table \x1b]0;pwned\x07", "é\u{202e}");
+        write!(out, "{name}\n{value}").expect("writes");
         assert_eq!(
             String::from_utf8(out.0).expect("utf-8"),
             "table \\x1b]0;pwned\\x07\né\\u{202e}"

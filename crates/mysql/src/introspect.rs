@@ -799,7 +799,7 @@ fn unique_ci_warning(
     if !ci.is_empty() {
         warnings.push(Warning::new(
             format!("unique key {} on {}", show_ident(&parts[0].name), show_ident(&table.name)),
-            format!("{} compare case-insensitively in the source (collation *_ci) but case-sensitively in PostgreSQL: values differing only in case will no longer collide", ci.join(", ")),
+            format!("{} compare case-insensitively in the source (collation *_ci) but case-sensitively in PostgreSQL: values differing only in case will no longer collide", ci.iter().map(|c| show_ident(c)).collect::<Vec<_>>().join(", ")),
         ));
     }
 }

@@ -179,7 +179,7 @@ impl Target {
             Self::given_by_uri(conninfo, malformed)?
         } else if conninfo.contains('=') {
             let mut given = Given::default();
-            for (key, value) in parse_keywords(conninfo).map_err(|why| malformed(why))? {
+            for (key, value) in parse_keywords(conninfo).map_err(&malformed)? {
                 given.set(&key, value)?;
             }
             given

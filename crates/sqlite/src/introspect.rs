@@ -433,7 +433,7 @@ fn add_keys_and_indexes(
         let object = format!("index {}", show_ident(&index));
         for (_, col, _, coll) in &parts {
             if !coll.eq_ignore_ascii_case("BINARY") {
-                warnings.push(Warning::new(&object, format!("collation {coll} on {} is not carried over; PostgreSQL compares bytes (use lower() in queries or citext)", col.as_deref().unwrap_or("an expression"))));
+                warnings.push(Warning::new(&object, format!("collation {} on {} is not carried over; PostgreSQL compares bytes (use lower() in queries or citext)", pgcutover_core::show(coll), col.as_deref().map_or("an expression".to_owned(), show_ident))));
             }
         }
         if origin == "u" {
