@@ -10,13 +10,14 @@ pub struct Cancel {
 }
 
 impl Cancel {
-    /// Listens for SIGINT and SIGTERM from now on.
-    pub fn on_signals(printer_says: impl Fn(&str) + Send + 'static) -> Cancel {
+    /// Listens for SIGINT and SIGTERM from now on. `again` says what resumes the run
+    /// ("the same command", or after `--restart` the command without it).
+    pub fn on_signals(again: String, printer_says: impl Fn(&str) + Send + 'static) -> Cancel {
         let (tx, rx) = watch::channel(None);
         tokio::spawn(async move {
             let name = next_signal().await;
             printer_says(&format!(
-                "{name}: stopping; what is committed stays, and running the same command again resumes (a second {name} stops at once)"
+                "{name}: stopping; what is committed stays, and running {again} resumes (a second {name} stops at once)"
             ));
             let _ = tx.send(Some(name));
             let again = next_signal().await;

@@ -70,6 +70,16 @@ pub struct Group {
     pub replica: bool,
 }
 
+/// A chunk that failed for good (PostgreSQL refused its COPY, or its source rows could not be
+/// read): rolled back and left to do, while the rest of the run goes on.
+#[derive(Debug, Clone)]
+pub struct ChunkFailure {
+    pub table: String,
+    pub chunk: i32,
+    /// What failed, PostgreSQL's message included.
+    pub error: String,
+}
+
 /// How the data phase ended.
 #[derive(Debug)]
 pub enum Ended {
@@ -95,6 +105,8 @@ pub struct Loader<'a> {
     pub cancel: &'a Cancel,
     /// Rows committed by this invocation.
     pub committed: AtomicU64,
+    /// Chunks that failed for good in this invocation.
+    pub failed: Mutex<Vec<ChunkFailure>>,
 }
 
 /// Per table: its progress bar and what is left of it.
@@ -111,6 +123,10 @@ struct ChunkError {
     error: anyhow::Error,
     fault: Fault,
     hint: Option<String>,
+    /// A fatal fault that is not this chunk's own (the rejects file cannot be written, the run
+    /// state says another pgcutover loads the target): the run stops. Any other fatal fault
+    /// fails only the chunk.
+    whole_run: bool,
 }
 
 impl ChunkError {
@@ -119,6 +135,14 @@ impl ChunkError {
             fault: classify(&error),
             error,
             hint: None,
+            whole_run: false,
+        }
+    }
+
+    fn whole_run(error: anyhow::Error) -> ChunkError {
+        ChunkError {
+            whole_run: true,
+            ..ChunkError::new(error)
         }
     }
 }
@@ -235,7 +259,7 @@ impl Loader<'_> {
                     }
                 };
                 match result {
-                    Ok(done) => break done,
+                    Ok(done) => break Ok(done),
                     Err(e) => {
                         // Whatever went wrong, the chunk's transaction is gone with this
                         // connection; the next try starts clean on a new one.
@@ -268,7 +292,7 @@ impl Loader<'_> {
                                     crate::exit::error_chain(&e.error)
                                 )));
                             }
-                            Fault::Fatal => {
+                            Fault::Fatal if e.whole_run => {
                                 stop.store(true, Ordering::Relaxed);
                                 return Err(Exit::new(
                                     ExitCode::FAILED,
@@ -276,8 +300,18 @@ impl Loader<'_> {
                                     e.hint,
                                 ));
                             }
+                            // This chunk's rows cannot go in as they are: it is rolled back
+                            // and left to do, and every other chunk goes on.
+                            Fault::Fatal => break Err(e),
                         }
                     }
+                }
+            };
+            let done = match done {
+                Ok(done) => done,
+                Err(e) => {
+                    self.chunk_failed(&chunk, track, e);
+                    continue;
                 }
             };
             self.committed
@@ -365,10 +399,19 @@ impl Loader<'_> {
             Ok(Ok(o)) => o,
             Ok(Err(e)) => {
                 uncount();
-                return Err(ChunkError::new(e.context(format!(
+                // The rejects file is the run's, not this chunk's.
+                let rejects = e
+                    .chain()
+                    .any(|c| c.downcast_ref::<std::io::Error>().is_some());
+                let e = e.context(format!(
                     "reading {} from the source",
                     show_ident(&t.source_name)
-                ))));
+                ));
+                return Err(if rejects {
+                    ChunkError::whole_run(e)
+                } else {
+                    ChunkError::new(e)
+                });
             }
             Err(_) => {
                 uncount();
@@ -392,9 +435,9 @@ impl Loader<'_> {
                 )));
                 if err.fault == Fault::Fatal {
                     err.hint = Some(if self.data_only {
-                        "the target table's columns may not accept what the source holds; `pgcutover plan --data-only` lists type and nullability mismatches".to_owned()
+                        "the target table's columns or constraints do not accept what the source holds (`pgcutover plan --data-only` lists type and nullability mismatches); fix that, then run the same command again: it loads only what failed".to_owned()
                     } else {
-                        "this is a bug in pgcutover's conversion if the message names a value; please report it with the table's DDL".to_owned()
+                        "if a constraint or trigger added to the target refused the rows, remove it; if the message names a value pgcutover converted, please report it with the table's DDL. Then run the same command again: it loads only what failed".to_owned()
                     });
                 }
                 return Err(err);
@@ -426,20 +469,31 @@ impl Loader<'_> {
             seconds: started.elapsed().as_secs_f64(),
         };
         let finish = async {
-            state::chunk_done(client, self.state_key, chunk, &done).await?;
+            state::chunk_done(client, self.state_key, chunk, &done)
+                .await
+                .map_err(ChunkError::whole_run)?;
             testpoint::hit("chunk-before-commit");
             if outcome.rejected > 0 {
                 // The rejects are on disk before the chunk that rejected them commits.
-                self.rejects.sync().with_context(|| {
-                    format!("writing the rejects file {}", self.rejects.path().display())
-                })?;
+                self.rejects
+                    .sync()
+                    .with_context(|| {
+                        format!("writing the rejects file {}", self.rejects.path().display())
+                    })
+                    .map_err(ChunkError::whole_run)?;
             }
-            client.batch_execute("COMMIT").await?;
-            Ok::<_, anyhow::Error>(())
+            // A deferred constraint of the target's can refuse the rows here.
+            client.batch_execute("COMMIT").await.map_err(|e| {
+                ChunkError::new(anyhow::Error::new(e).context(format!(
+                    "committing the COPY into {}",
+                    show_qualified(self.schema_name, &t.name)
+                )))
+            })?;
+            Ok::<_, ChunkError>(())
         };
         if let Err(e) = finish.await {
             uncount();
-            return Err(ChunkError::new(e));
+            return Err(e);
         }
         testpoint::hit("chunk-committed");
         if let Some(r) = &outcome.first_reject {
@@ -462,6 +516,38 @@ impl Loader<'_> {
             let mut bar = self.printer.table(&t.name, t.source_rows);
             bar.set(track.rows.load(Ordering::Relaxed));
             *p = Some(bar);
+        }
+    }
+
+    /// A chunk that failed for good: said now, kept for the summary, and its table's progress
+    /// ends when its last chunk has ended.
+    fn chunk_failed(&self, chunk: &ChunkPlan, track: &Track, e: ChunkError) {
+        let error = crate::exit::error_chain(&e.error);
+        self.printer.warn(&format!(
+            "chunk {} of {} FAILED and was rolled back (the other chunks go on): {error}",
+            chunk.chunk,
+            show_ident(&chunk.table)
+        ));
+        if let Some(hint) = &e.hint {
+            self.printer.warn(&format!("  hint: {hint}"));
+        }
+        self.failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(ChunkFailure {
+                table: chunk.table.clone(),
+                chunk: chunk.chunk,
+                error,
+            });
+        if track.left.fetch_sub(1, Ordering::Relaxed) == 1 {
+            if let Some(p) = track
+                .progress
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+            {
+                p.finish();
+            }
         }
     }
 

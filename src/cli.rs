@@ -53,6 +53,20 @@ pub struct ResetArgs {
     /// Forget the run but keep its tables and rows (once a cutover is done and accepted).
     #[arg(long)]
     pub keep_data: bool,
+    /// Go ahead without asking. Without it, reset lists what it will drop and asks you to type
+    /// the schema's name (on a terminal), or refuses (no terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// List what reset would drop or empty, and the rows that would be lost; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Reset even though the run's tables were written after the run completed (after a
+    /// cutover, the application's rows live there, and reset destroys them).
+    #[arg(long)]
+    pub force: bool,
+    /// The list and the result on stdout as text, or as JSON `{"type": "reset", "data": …}`.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -218,8 +232,13 @@ pub struct CopyArgs {
     #[arg(long, requires = "data_only")]
     pub truncate: bool,
     /// Throw away the unfinished (or finished) run recorded in the target and start over.
+    /// It lists what it removes; tables written after the run completed need --force.
     #[arg(long)]
     pub restart: bool,
+    /// With --restart or --drop-existing: go on even though the earlier run's tables were
+    /// written after it completed (after a cutover, the application's rows live there).
+    #[arg(long)]
+    pub force: bool,
     /// Rows per chunk: a table with a single integer key is copied and checkpointed in key
     /// ranges of about this many rows.
     #[arg(long, default_value_t = 100_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -299,4 +318,90 @@ pub enum Utf8Arg {
 pub fn jobs_or_cores(jobs: Option<u32>) -> usize {
     jobs.map(|j| j as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+}
+
+/// This invocation as a command to copy and paste, without the arguments `drop` names (e.g.
+/// `--restart`, which must not be repeated to resume). A password written into a URL or a
+/// `password=` parameter is masked: it never reaches the screen. Arguments are quoted for a
+/// POSIX shell, control characters included (`$'…'`), so a name cannot forge a line.
+pub fn command_without(args: impl IntoIterator<Item = String>, drop: &[&str]) -> String {
+    let mut out = vec!["pgcutover".to_owned()];
+    out.extend(
+        args.into_iter()
+            .skip(1)
+            .filter(|a| !drop.contains(&a.as_str()))
+            // The one redaction every echoed argument goes through (pgcutover_core::redact).
+            .map(|a| shell_quote(&pgcutover_core::redact(&a))),
+    );
+    out.join(" ")
+}
+
+fn shell_quote(a: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c);
+    if !a.is_empty() && a.chars().all(plain) {
+        return a.to_owned();
+    }
+    if a.chars().any(char::is_control) {
+        let mut q = String::from("$'");
+        for c in a.chars() {
+            match c {
+                '\'' => q.push_str("\\'"),
+                '\\' => q.push_str("\\\\"),
+                c if c.is_control() => q.push_str(&format!("\\x{:02x}", c as u32)),
+                c => q.push(c),
+            }
+        }
+        q.push('\'');
+        return q;
+    }
+    format!("'{}'", a.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_resume_command_leaves_out_restart_and_quotes_what_needs_it() {
+        let got = command_without(
+            args(&[
+                "/usr/local/bin/pgcutover",
+                "copy",
+                "my data.sqlite",
+                "postgresql://postgres@db:5432/app",
+                "--restart",
+                "--include",
+                "it's",
+                "--target-schema",
+                "a\u{1b}[2Jb",
+            ]),
+            &["--restart"],
+        );
+        assert_eq!(
+            got,
+            r"pgcutover copy 'my data.sqlite' postgresql://postgres@db:5432/app --include 'it'\''s' --target-schema $'a\x1b[2Jb'"
+        );
+    }
+
+    #[test]
+    fn passwords_are_masked() {
+        let got = command_without(
+            args(&[
+                "pgcutover",
+                "copy",
+                "mysql://app:s3cret@db:3306/shop?ssl-mode=required",
+                "host=h PASSWORD='x y' user=u",
+                "--restart",
+            ]),
+            &["--restart"],
+        );
+        assert_eq!(
+            got,
+            "pgcutover copy 'mysql://app:***@db:3306/shop?ssl-mode=required' 'host=h PASSWORD=*** user=u'"
+        );
+    }
 }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{anyhow, Context};
-use pgcutover_core::{quote_qualified, show_ident, Schema};
+use pgcutover_core::{quote_qualified, show_ident, show_qualified, Schema};
 use pgcutover_postgres::ddl::{self, OrphanCheck, Step, StepKind};
 use pgcutover_postgres::{load, Target};
 use tokio_postgres::Client;
@@ -35,8 +35,31 @@ use crate::testpoint;
 
 pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let started = Instant::now();
-    let cancel = Cancel::on_signals(|msg| eprintln!("warning: {msg}"));
     let (source, target) = resolve(&args.endpoints)?;
+    // The files this run writes, before anything is written (a bad path is found now, not
+    // after the data is in).
+    // (--schema-only reads no rows, so it rejects none.)
+    if !args.schema_only {
+        crate::paths::check_writable("--rejects", &args.rejects, true)?;
+    }
+    if let Some(path) = &args.report {
+        crate::paths::check_writable("--report", path, false)?;
+    }
+    // After --restart, resuming means the same command without it: --restart again would
+    // throw away what this run has done.
+    let resume_with = args.restart.then(|| {
+        crate::cli::command_without(
+            std::env::args_os().map(|a| a.to_string_lossy().into_owned()),
+            &["--restart"],
+        )
+    });
+    let cancel = Cancel::on_signals(
+        match &resume_with {
+            Some(c) => format!("it again without --restart ({c})"),
+            None => "the same command again".to_owned(),
+        },
+        |msg| eprintln!("warning: {msg}"),
+    );
     let schema_name = args.select.target_schema.clone();
     if schema_name == state::SCHEMA {
         return Err(Exit::new(
@@ -58,6 +81,8 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
 
     printer.info(&format!("reading the schema of {}", source.display()));
     let mut loaded = load_schema(&source, &args.select, &args.values, &facts).await?;
+    // Printed below with the schema's own warnings, and kept in the report.
+    loaded.option_warnings();
     let data_only = if args.data_only {
         Some(crate::data_only::prepare(&client, &schema_name, &mut loaded, printer).await?)
     } else {
@@ -65,9 +90,6 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     };
     let loaded = Arc::new(loaded);
     let schema = &loaded.schema;
-    if schema.tables.is_empty() {
-        printer.warn("no tables to copy (check --include/--exclude)");
-    }
     for w in &schema.warnings {
         printer.warn(&format!(
             "{}: {}",
@@ -98,11 +120,29 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         ));
     }
     let mut previous = state::load(&client, &schema_name).await?;
+    // What a complete run that --drop-existing replaces created: dropped with this run's own
+    // names, so nothing of it (a table this run no longer copies, an enum type, a trigger
+    // function) is left behind to make the new run fail.
+    let mut replaced = None;
     if let Some(run) = &previous {
         let differences = run.fingerprint.differences(&fingerprint);
         if args.restart {
-            printer.info("--restart: removing what the earlier run created");
-            crate::run_cmd::undo(&client, &schema_name, run, printer).await?;
+            // --restart destroys what the run loaded: say what, and refuse (as reset does)
+            // when the tables were written after the run completed.
+            let list = crate::run_cmd::list(&client, &schema_name, run, false).await?;
+            let lines = list.lines();
+            printer.info(&format!("--restart: throwing away {}:", lines[0]));
+            for line in &lines[1..] {
+                printer.info(line);
+            }
+            if !args.force && !list.written_after_completion.is_empty() {
+                return Err(crate::run_cmd::refuse_written(
+                    &schema_name,
+                    &list.written_after_completion,
+                    "--restart would destroy those rows. Add --force to start over anyway, or copy into another --target-schema",
+                ));
+            }
+            crate::run_cmd::undo(&client, &schema_name, run, printer, args.force).await?;
             state::ensure(&client)
                 .await
                 .context("creating the run state schema in the target")?;
@@ -118,14 +158,32 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
                 ),
                 Some("nothing was written. Run the command that started it to finish it, --restart to throw it away and start over, or `pgcutover reset TARGET` to remove it (see docs/resume.md)".to_owned()),
             ));
-        } else if !differences.is_empty() || (run.status == "complete" && args.drop_existing) {
-            // A finished run is a record, not work to protect: this run replaces it (and
-            // --drop-existing asks for the copy to be made again).
+        } else if run.status == "complete" && args.drop_existing {
+            // --drop-existing asks for the copy to be made again: it replaces the run, and
+            // drops all it created, unless the tables were written since it completed.
+            let list = crate::run_cmd::list(&client, &schema_name, run, false).await?;
+            if !args.force && !list.written_after_completion.is_empty() {
+                return Err(crate::run_cmd::refuse_written(
+                    &schema_name,
+                    &list.written_after_completion,
+                    "--drop-existing would destroy those rows. Add --force to replace them anyway, or copy into another --target-schema",
+                ));
+            }
+            let lines = list.lines();
+            printer.info(&format!("--drop-existing: replacing {}:", lines[0]));
+            for line in &lines[1..] {
+                printer.info(line);
+            }
+            replaced = Some(run.created.clone());
+            previous = None;
+        } else if !differences.is_empty() {
+            // A finished run is a record, not work to protect: this run replaces it.
             previous = None;
         }
     }
 
     let mut report = Report::new(&source, &target, &schema_name);
+    report.resume_with = resume_with;
     report.warnings = schema.warnings.clone();
     let resuming = previous.is_some();
     let readers_needed;
@@ -158,7 +216,15 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         );
         readers_needed = done.len() < chunks.len();
     } else {
-        check_target(&client, &args, &schema_name, schema, data_only.as_ref()).await?;
+        check_target(
+            &client,
+            &args,
+            &schema_name,
+            schema,
+            &steps,
+            data_only.as_ref(),
+        )
+        .await?;
         rejects = Arc::new(RejectLog::new(args.rejects.clone()));
         readers_needed = !args.schema_only && !schema.tables.is_empty();
     }
@@ -193,6 +259,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             &fingerprint,
             &steps,
             data_only.as_ref(),
+            replaced.as_ref(),
         )
         .await?;
         if !args.data_only {
@@ -218,6 +285,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let chunks_skipped = chunks.len() - pending.len();
     let mut ended = Ended::Done;
     let mut rows_this_attempt = 0;
+    let mut failures: Vec<crate::chunks::ChunkFailure> = Vec::new();
     if let (Some(readers), false) = (&readers, pending.is_empty()) {
         let groups = match &data_only {
             Some(d) => d.groups.clone(),
@@ -248,9 +316,14 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             printer,
             cancel: &cancel,
             committed: Default::default(),
+            failed: Default::default(),
         };
         ended = loader.run(&groups, pending, &done_rows).await?;
         rows_this_attempt = loader.committed.into_inner();
+        failures = loader
+            .failed
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner());
     }
     if let Some(Readers::Mysql(pool)) = &readers {
         pool.close();
@@ -270,8 +343,29 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         return Ok(ExitCode::INTERRUPTED);
     }
 
-    // Post-load, unless the data is not all in.
+    for f in &failures {
+        state::chunk_failed(&client, &schema_name, &f.table, f.chunk, &f.error)
+            .await
+            .context("recording a failed chunk")?;
+    }
+    // Tables some chunk of which is not in (failed now, or in an earlier attempt and not
+    // retried): their own steps, and the foreign keys that reference them, wait for them.
+    let incomplete: std::collections::HashSet<String> = state::chunks(&client, &schema_name)
+        .await?
+        .into_iter()
+        .filter(|c| c.done.is_none())
+        .map(|c| c.plan.table)
+        .collect();
+    let waits = |s: &Step| {
+        incomplete.contains(&s.table)
+            || s.orphan_check
+                .as_ref()
+                .is_some_and(|c| incomplete.contains(&c.parent))
+    };
+
+    // Post-load, unless the data is not all in (steps waiting for a failed table wait).
     let mut steps_skipped = 0;
+    let mut steps_waiting = 0;
     if let Ended::Done = ended {
         let done = state::steps_done(&client, &schema_name).await?;
         let todo: Vec<(usize, Step)> = steps
@@ -281,10 +375,22 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             .filter(|(_, s)| !done.contains_key(&step_key(s)))
             .collect();
         steps_skipped = steps.len() - todo.len();
+        let (todo, waiting): (Vec<_>, Vec<_>) = todo.into_iter().partition(|(_, s)| !waits(s));
+        steps_waiting = waiting.len();
         if !todo.is_empty() {
             printer.info(&format!(
                 "post-load: {} step(s): keys, indexes, constraints, foreign keys, identities, ANALYZE",
                 todo.len()
+            ));
+        }
+        if steps_waiting > 0 {
+            printer.warn(&format!(
+                "post-load: {steps_waiting} step(s) wait until the rows of {} are in",
+                incomplete
+                    .iter()
+                    .map(|t| show_ident(t))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         let settings = StepSettings {
@@ -337,6 +443,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         resumed: resuming,
         chunks_skipped,
         steps_skipped,
+        steps_waiting,
         rows_this_attempt,
         state_schema: state::SCHEMA,
     });
@@ -344,7 +451,13 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         report.interrupted = Some(why.clone());
     }
 
-    if let (Some(mode), false, Ended::Done) = (args.verify, args.schema_only, &ended) {
+    let failed_tables = report.tables.iter().filter(|t| t.error.is_some()).count();
+    if args.verify.is_some() && failed_tables > 0 {
+        printer.warn("--verify: not run, because some table's rows are not all in");
+    }
+    if let (Some(mode), false, Ended::Done, 0) =
+        (args.verify, args.schema_only, &ended, failed_tables)
+    {
         let settings = crate::verify_cmd::Settings {
             mode,
             jobs,
@@ -371,9 +484,19 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     }
     report.finish(started.elapsed());
     let code = report.exit_code();
-    let complete = matches!(ended, Ended::Done) && report.totals.post_load_failed == 0;
+    let complete = matches!(ended, Ended::Done)
+        && report.totals.post_load_failed == 0
+        && failed_tables == 0
+        && steps_waiting == 0;
     testpoint::hit("finishing");
-    state::finish(&client, &schema_name, complete, code.0)
+    // The rows each table holds now: the run wrote them all (a data-only load into empty or
+    // emptied tables, a copy into tables it created).
+    let rows: std::collections::BTreeMap<String, i64> = report
+        .tables
+        .iter()
+        .map(|t| (t.table.clone(), t.rows_written as i64))
+        .collect();
+    state::finish(&client, &schema_name, complete, code.0, &rows)
         .await
         .context("recording the end of the run")?;
 
@@ -539,6 +662,7 @@ async fn check_target(
     args: &CopyArgs,
     schema_name: &str,
     schema: &Schema,
+    steps: &[Step],
     data_only: Option<&crate::data_only::DataOnly>,
 ) -> Result<(), Exit> {
     if let Some(d) = data_only {
@@ -555,15 +679,55 @@ async fn check_target(
         }
         return Ok(());
     }
+    if args.drop_existing {
+        return Ok(());
+    }
     let names: Vec<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
     let existing = load::existing_tables(client, schema_name, &names)
         .await
         .context("checking the target for existing tables")?;
-    if !existing.is_empty() && !args.drop_existing {
+    if !existing.is_empty() {
         return Err(Exit::new(
             ExitCode::TARGET_NOT_EMPTY,
             anyhow!("the target already has {} table(s) this copy would create: {}", existing.len(), existing.iter().map(|n| show_ident(n)).collect::<Vec<_>>().join(", ")),
             Some("nothing was written. Use --drop-existing to replace them, --data-only to load into them, or --target-schema to copy elsewhere".to_owned()),
+        ));
+    }
+    // The enum types and trigger functions a copy creates (left behind by a run whose tables
+    // were dropped by hand) would make it fail half-way through its first transaction.
+    let mut others = Vec::new();
+    for e in &schema.enums {
+        let q = quote_qualified(schema_name, &e.name);
+        let row = client
+            .query_one("SELECT to_regtype($1) IS NOT NULL", &[&q])
+            .await
+            .context("checking the target for existing types")?;
+        if row.get(0) {
+            others.push(format!("type {}", show_qualified(schema_name, &e.name)));
+        }
+    }
+    for s in steps.iter().filter(|s| s.kind == StepKind::Trigger) {
+        let q = format!("{}()", quote_qualified(schema_name, &s.object));
+        let row = client
+            .query_one("SELECT to_regprocedure($1) IS NOT NULL", &[&q])
+            .await
+            .context("checking the target for existing functions")?;
+        if row.get(0) {
+            others.push(format!(
+                "function {}()",
+                show_qualified(schema_name, &s.object)
+            ));
+        }
+    }
+    if !others.is_empty() {
+        return Err(Exit::new(
+            ExitCode::TARGET_NOT_EMPTY,
+            anyhow!(
+                "the target already has {} object(s) this copy would create: {}",
+                others.len(),
+                others.join(", ")
+            ),
+            Some("nothing was written. Use --drop-existing to replace them, or --target-schema to copy elsewhere".to_owned()),
         ));
     }
     Ok(())
@@ -580,6 +744,7 @@ async fn create(
     fingerprint: &state::Fingerprint,
     steps: &[Step],
     data_only: Option<&crate::data_only::DataOnly>,
+    replaced: Option<&state::Created>,
 ) -> Result<(), Exit> {
     let schema_existed: bool = client
         .query_one(
@@ -608,9 +773,11 @@ async fn create(
             }
         }
         None => {
-            if !schema_existed {
-                created.schema = Some(schema_name.to_owned());
-            }
+            // A run that replaces one which created the schema inherits it: reset still
+            // removes the schema it finds empty.
+            created.schema = replaced
+                .and_then(|r| r.schema.clone())
+                .or_else(|| (!schema_existed).then(|| schema_name.to_owned()));
             created.tables = schema.tables.iter().map(|t| t.name.clone()).collect();
             created.enums = schema.enums.iter().map(|e| e.name.clone()).collect();
             created.functions = steps
@@ -620,12 +787,7 @@ async fn create(
                 .collect();
             sql.push(ddl::create_schema(schema_name));
             if args.drop_existing {
-                for t in &schema.tables {
-                    sql.push(ddl::drop_table(schema_name, t));
-                }
-                for e in &schema.enums {
-                    sql.push(ddl::drop_enum(schema_name, e));
-                }
+                sql.extend(drop_existing(schema_name, &created, replaced));
             }
             for e in &schema.enums {
                 sql.push(ddl::create_enum(schema_name, e));
@@ -674,6 +836,50 @@ async fn create(
         ));
     }
     Ok(())
+}
+
+/// `--drop-existing`: drops what this run creates and what the run it replaces had created,
+/// whatever exists of it (after `reset --keep-data` there is no record, and only this run's
+/// names are known). Tables first (their triggers go with them), then the trigger functions,
+/// then the enum types, which only the tables used: no CASCADE into objects of yours beyond
+/// what dropping the tables has always done.
+fn drop_existing(
+    schema_name: &str,
+    mine: &state::Created,
+    replaced: Option<&state::Created>,
+) -> Vec<String> {
+    let union = |pick: fn(&state::Created) -> &Vec<String>| -> Vec<String> {
+        let mut out = pick(mine).clone();
+        for n in replaced.map(pick).into_iter().flatten() {
+            if !out.contains(n) {
+                out.push(n.clone());
+            }
+        }
+        out
+    };
+    let tables = union(|c| &c.tables);
+    let functions = union(|c| &c.functions);
+    let enums = union(|c| &c.enums);
+    let mut sql = Vec::new();
+    for t in &tables {
+        sql.push(format!(
+            "DROP TABLE IF EXISTS {} CASCADE",
+            quote_qualified(schema_name, t)
+        ));
+    }
+    for f in &functions {
+        sql.push(format!(
+            "DROP FUNCTION IF EXISTS {}()",
+            quote_qualified(schema_name, f)
+        ));
+    }
+    for e in &enums {
+        sql.push(format!(
+            "DROP TYPE IF EXISTS {}",
+            quote_qualified(schema_name, e)
+        ));
+    }
+    sql
 }
 
 pub async fn connect(target: &Target) -> Result<Client, Exit> {
@@ -975,9 +1181,17 @@ async fn table_reports(
             bytes: 0,
             chunks: 0,
             chunks_done: 0,
+            error: None,
         };
         for c in chunks.iter().filter(|c| c.plan.table == t.name) {
             r.chunks += 1;
+            if let (None, Some(e)) = (&c.done, &c.error) {
+                let line = format!("chunk {}: {e}", c.plan.chunk);
+                r.error = Some(match r.error.take() {
+                    Some(more) => format!("{more}; {line}"),
+                    None => line,
+                });
+            }
             let Some(d) = &c.done else { continue };
             r.chunks_done += 1;
             r.rows_read += d.rows_read as u64;

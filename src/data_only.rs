@@ -379,6 +379,7 @@ async fn plan_load(
                     show_ident(&f.parent),
                     list(&f.ref_columns)
                 ),
+                parent: f.parent.clone(),
             }),
         });
     }

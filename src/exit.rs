@@ -26,6 +26,10 @@ impl ExitCode {
     /// Interrupted (Ctrl-C, SIGTERM, or a fault that outlasted its retries), and resumable:
     /// everything committed stays, and running the same command again goes on from there.
     pub const INTERRUPTED: ExitCode = ExitCode(8);
+    /// Some table's rows could not all be loaded: PostgreSQL refused a chunk's COPY (or its
+    /// source rows could not be read). That chunk was rolled back; everything else is in, and
+    /// running the same command again, once the cause is fixed, loads only what failed.
+    pub const LOAD_FAILED: ExitCode = ExitCode(9);
 
     pub fn name(self) -> &'static str {
         match self.0 {
@@ -38,6 +42,7 @@ impl ExitCode {
             6 => "post_load_failed",
             7 => "verify_mismatch",
             8 => "interrupted",
+            9 => "load_failed",
             _ => "unknown",
         }
     }
@@ -81,12 +86,29 @@ impl<E: Into<anyhow::Error>> From<E> for Exit {
     }
 }
 
-/// The error and its causes, `: `-separated, leaving out a cause a driver already quoted in the
-/// message above it (tokio-postgres does), so nothing is said twice.
+/// The error and its causes, `: `-separated, on one line, leaving out a cause a driver already
+/// quoted in the message above it (tokio-postgres does), so nothing is said twice. A PostgreSQL
+/// error is its message, then its detail and where it happened in parentheses (the driver's
+/// own rendering spreads them over lines).
 pub fn error_chain(error: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in error.chain() {
-        let text = cause.to_string();
+        let text = match cause
+            .downcast_ref::<tokio_postgres::Error>()
+            .and_then(tokio_postgres::Error::as_db_error)
+        {
+            Some(db) => {
+                let mut t = db.message().to_owned();
+                if let Some(detail) = db.detail() {
+                    t.push_str(&format!(" ({})", detail.trim_end_matches('.')));
+                }
+                if let Some(place) = db.where_() {
+                    t.push_str(&format!(" (at {})", place.replace('\n', "; ")));
+                }
+                t
+            }
+            None => cause.to_string(),
+        };
         if out.contains(&text) {
             continue;
         }
@@ -94,6 +116,13 @@ pub fn error_chain(error: &anyhow::Error) -> String {
             out.push_str(": ");
         }
         out.push_str(&text);
+        // A PostgreSQL error's own causes are in what was just written.
+        if cause
+            .downcast_ref::<tokio_postgres::Error>()
+            .is_some_and(|e| e.as_db_error().is_some())
+        {
+            break;
+        }
     }
     out
 }

@@ -9,6 +9,7 @@ mod data_only;
 mod exit;
 mod integrity;
 mod output;
+mod paths;
 mod plan_cmd;
 mod readers;
 mod rejects;

@@ -139,6 +139,10 @@ pub async fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         None => TargetFacts::default(),
     };
     let mut loaded = load_schema(&source, &args.select, &args.values, &facts).await?;
+    // On stderr too: the plan on stdout may go to a file or a pipe unread.
+    for w in loaded.option_warnings() {
+        printer.warn(&format!("{}: {}", w.object, w.message));
+    }
     let data_only = match (&client, args.data_only) {
         (Some(c), true) => {
             let (d, findings) = crate::data_only::inspect(c, schema_name, &mut loaded).await?;

@@ -30,6 +30,10 @@ pub struct TableReport {
     /// Chunks the table was cut into, and how many are done (all of them unless interrupted).
     pub chunks: u64,
     pub chunks_done: u64,
+    /// Why some of its rows are not in: each chunk PostgreSQL refused (or that could not be
+    /// read), with the message. The same command loads them once the cause is fixed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Serialize, serde::Deserialize)]
@@ -124,6 +128,10 @@ pub struct Report {
     /// Why the run stopped before it was done; running the same command again resumes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
+    /// The command that resumes this run, when it is not the same command: a `copy --restart`
+    /// must be run again without `--restart`, which would throw the progress away.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume_with: Option<String>,
 }
 
 /// Where a copy stands in its run (see docs/resume.md).
@@ -135,6 +143,8 @@ pub struct RunInfo {
     /// Work earlier attempts had finished, which this one skipped.
     pub chunks_skipped: usize,
     pub steps_skipped: usize,
+    /// Post-load steps not run because a table they need is not all in.
+    pub steps_waiting: usize,
     /// Rows this invocation committed (the rest came from earlier attempts).
     pub rows_this_attempt: u64,
     /// Where the run state is kept in the target database.
@@ -183,6 +193,7 @@ impl Report {
             verification: None,
             run: None,
             interrupted: None,
+            resume_with: None,
         }
     }
 
@@ -204,12 +215,22 @@ impl Report {
         let code = self.exit_code();
         self.exit_code = code.0;
         self.outcome = code.name();
+        if code != ExitCode::INTERRUPTED
+            && code != ExitCode::POST_LOAD_FAILED
+            && code != ExitCode::LOAD_FAILED
+        {
+            // Nothing left to resume.
+            self.resume_with = None;
+        }
     }
 
-    /// A verification mismatch outranks a failed post-load step, which outranks rejected rows:
-    /// all are reported, the worst one is the code.
+    /// A table whose rows could not all go in outranks an interruption, which outranks a
+    /// verification mismatch, a failed post-load step, then rejected rows: all are reported, the
+    /// worst one is the code.
     pub fn exit_code(&self) -> ExitCode {
-        if self.interrupted.is_some() {
+        if self.tables.iter().any(|t| t.error.is_some()) {
+            ExitCode::LOAD_FAILED
+        } else if self.interrupted.is_some() {
             ExitCode::INTERRUPTED
         } else if self
             .verification
@@ -265,12 +286,31 @@ impl Report {
             self.seconds,
             tot.bytes as f64 / 1e6
         )?;
+        for t in self.tables.iter() {
+            if let Some(e) = &t.error {
+                writeln!(
+                    out,
+                    "FAILED: {}: {} of {} chunk(s) not loaded: {}",
+                    show_ident(&t.table),
+                    t.chunks - t.chunks_done,
+                    t.chunks,
+                    show(e)
+                )?;
+            }
+        }
         let ok_steps = self.post_load.iter().filter(|s| s.ok).count();
         writeln!(
             out,
             "\npost-load: {ok_steps} of {} step(s) succeeded",
             self.post_load.len()
         )?;
+        if let Some(r) = self.run.as_ref().filter(|r| r.steps_waiting > 0) {
+            writeln!(
+                out,
+                "  {} step(s) wait for the tables whose rows are not all in",
+                r.steps_waiting
+            )?;
+        }
         for s in self.post_load.iter().filter(|s| !s.ok || s.note.is_some()) {
             let error = s.error.as_deref().unwrap_or("");
             let (what, detail) = match &s.note {
@@ -325,11 +365,25 @@ impl Report {
             "outcome: {} (exit {}), {} rows in {:.1}s, {:.0} rows/s{mem}",
             self.outcome, self.exit_code, moved, self.seconds, rate
         )?;
+        // Which command goes on from here: the same one, or (after `--restart`) the same one
+        // without it, spelled out.
+        let again = match &self.resume_with {
+            None => "run the same command again".to_owned(),
+            Some(_) => "run the command again WITHOUT --restart (with it, the progress made would be thrown away)".to_owned(),
+        };
+        let shown = self
+            .resume_with
+            .as_ref()
+            .map_or(String::new(), |c| format!(":\n  {c}"));
         if let Some(why) = &self.interrupted {
             writeln!(out, "interrupted: {}", show(why))?;
-            writeln!(out, "hint: everything committed stays; run the same command again to resume (`pgcutover status TARGET` shows what is done, `pgcutover reset TARGET` removes it all)")?;
+        }
+        if self.exit_code == ExitCode::LOAD_FAILED.0 {
+            writeln!(out, "hint: PostgreSQL refused the rows of the table(s) marked FAILED (each chunk was rolled back; everything else is in). Fix the cause named above, then {again}: it loads only what failed, then the post-load steps that wait for it{shown}")?;
+        } else if self.interrupted.is_some() {
+            writeln!(out, "hint: everything committed stays; {again} to resume (`pgcutover status TARGET` shows what is done, `pgcutover reset TARGET` removes it all){shown}")?;
         } else if self.exit_code == ExitCode::POST_LOAD_FAILED.0 {
-            writeln!(out, "hint: the rows are in; fix the cause named above and run the same command again: it skips what is done and tries the failed steps again. For orphans, --orphans skip or --orphans not-valid decides instead")?;
+            writeln!(out, "hint: the rows are in; fix the cause named above and {again}: it skips what is done and tries the failed steps again. For orphans, --orphans skip or --orphans not-valid decides instead{shown}")?;
         }
         Ok(())
     }

@@ -1,12 +1,14 @@
 //! Opening the source named on the command line.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::{anyhow, Context};
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use pgcutover_core::{redact, Schema};
-use pgcutover_mysql::types::{CastRule, MappingOptions};
+use pgcutover_core::{redact, show_ident, Schema, Warning};
+use pgcutover_mysql::catalog::ColumnRow;
+use pgcutover_mysql::types::{find_cast, CastMatch, CastRule, MappingOptions};
 use pgcutover_mysql::{MysqlSource, SourceZone, ZeroDates};
 use pgcutover_postgres::Target;
 use pgcutover_sqlite::{EpochSetting, IntrospectOptions, NulPolicy, Utf8Policy, ValuePolicy};
@@ -26,9 +28,22 @@ pub enum SourceSpec {
 pub struct Loaded {
     pub schema: Schema,
     pub reads: Reads,
+    /// What the command line asks for that does nothing (an `--exclude` that matches no
+    /// table, a `--cast` type no column has): not yet in `schema.warnings`, see
+    /// [`Loaded::option_warnings`].
+    option_warnings: Vec<Warning>,
 }
 
 impl Loaded {
+    /// Moves the warnings about the command line to the front of the schema's warnings (so
+    /// plan and the report list them) and returns them, for a command that does not print
+    /// the schema's warnings on stderr itself.
+    pub fn option_warnings(&mut self) -> Vec<Warning> {
+        let w = std::mem::take(&mut self.option_warnings);
+        self.schema.warnings.splice(0..0, w.iter().cloned());
+        w
+    }
+
     /// The single integer key `table` can be cut into key ranges on, if it has one.
     pub fn split(&self, table: &str) -> Option<&pgcutover_core::range::SplitKey> {
         match &self.reads {
@@ -116,19 +131,37 @@ pub async fn mysql_connect(m: &MysqlSource) -> Result<mysql_async::Conn, Exit> {
     })
 }
 
-/// Include/exclude globs over source table names.
+/// Include/exclude globs over source table names. It remembers every name it was asked about
+/// and which globs matched one, so that after introspection [`TableFilter::check`] can refuse an
+/// `--include` that matches nothing (as pg_dump does for `-t`) and warn about such an
+/// `--exclude`.
 pub struct TableFilter {
     include: Option<GlobSet>,
     exclude: GlobSet,
+    include_globs: Vec<String>,
+    exclude_globs: Vec<String>,
+    seen: Mutex<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
+    /// Every table (SQLite: and view) name of the source the filter was asked about.
+    names: BTreeSet<String>,
+    include_hits: Vec<bool>,
+    exclude_hits: Vec<bool>,
 }
 
 impl TableFilter {
     pub fn new(args: &SelectArgs) -> Result<TableFilter, Exit> {
-        let build = |globs: &[String]| -> Result<GlobSet, Exit> {
+        let build = |option: &str, globs: &[String]| -> Result<GlobSet, Exit> {
             let mut b = GlobSetBuilder::new();
             for g in globs {
                 b.add(Glob::new(g).map_err(|e| {
-                    Exit::new(ExitCode::USAGE, anyhow!("bad table glob {g:?}: {e}"), None)
+                    Exit::new(
+                        ExitCode::USAGE,
+                        anyhow!("{option} {g:?}: not a table glob: {e}"),
+                        None,
+                    )
                 })?);
             }
             b.build().map_err(|e| Exit::new(ExitCode::USAGE, e, None))
@@ -137,15 +170,238 @@ impl TableFilter {
             include: if args.include.is_empty() {
                 None
             } else {
-                Some(build(&args.include)?)
+                Some(build("--include", &args.include)?)
             },
-            exclude: build(&args.exclude)?,
+            exclude: build("--exclude", &args.exclude)?,
+            include_globs: args.include.clone(),
+            exclude_globs: args.exclude.clone(),
+            seen: Mutex::new(Seen {
+                names: BTreeSet::new(),
+                include_hits: vec![false; args.include.len()],
+                exclude_hits: vec![false; args.exclude.len()],
+            }),
         })
     }
 
     pub fn matches(&self, table: &str) -> bool {
-        self.include.as_ref().is_none_or(|g| g.is_match(table)) && !self.exclude.is_match(table)
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.names.insert(table.to_owned());
+        let included = match &self.include {
+            None => true,
+            Some(g) => {
+                let hits = g.matches(table);
+                for &i in &hits {
+                    seen.include_hits[i] = true;
+                }
+                !hits.is_empty()
+            }
+        };
+        let excluded = self.exclude.matches(table);
+        for &i in &excluded {
+            seen.exclude_hits[i] = true;
+        }
+        included && excluded.is_empty()
     }
+
+    /// After the source was introspected through [`TableFilter::matches`]: every `--include`
+    /// glob must have matched a table of the source, and something must be left to copy.
+    /// An `--exclude` glob that matched nothing is a warning. A copy of no table would record a
+    /// run that did nothing as complete, and `verify` would prove nothing: both are refused.
+    fn check(&self, schema: &Schema, source: &SourceSpec) -> Result<Vec<Warning>, Exit> {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let listing = || {
+            const SHOWN: usize = 20;
+            let mut names: Vec<String> = seen
+                .names
+                .iter()
+                .take(SHOWN)
+                .map(|n| show_ident(n))
+                .collect();
+            if seen.names.len() > SHOWN {
+                names.push(format!("… ({} in all)", seen.names.len()));
+            }
+            names.join(", ")
+        };
+        let unmatched: Vec<&String> = self
+            .include_globs
+            .iter()
+            .zip(&seen.include_hits)
+            .filter(|(_, hit)| !**hit)
+            .map(|(g, _)| g)
+            .collect();
+        if !unmatched.is_empty() {
+            return Err(Exit::new(
+                ExitCode::USAGE,
+                anyhow!(
+                    "--include {} matches no table of {}",
+                    unmatched
+                        .iter()
+                        .map(|g| format!("{g:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    source.display()
+                ),
+                Some(if seen.names.is_empty() {
+                    "nothing was written. The source has no tables: is it the right database?"
+                        .to_owned()
+                } else {
+                    format!(
+                        "nothing was written. Table names are matched exactly, case included; the source has: {}",
+                        listing()
+                    )
+                }),
+            ));
+        }
+        if schema.tables.is_empty() {
+            let filtered = !self.include_globs.is_empty() || !self.exclude_globs.is_empty();
+            return Err(if filtered {
+                Exit::new(
+                    ExitCode::USAGE,
+                    anyhow!(
+                        "--include/--exclude leave no table of {} to copy",
+                        source.display()
+                    ),
+                    Some(format!(
+                        "nothing was written. The source has: {}",
+                        listing()
+                    )),
+                )
+            } else {
+                Exit::new(
+                    ExitCode::USAGE,
+                    anyhow!("{} has no table to copy", source.display()),
+                    Some(if seen.names.is_empty() {
+                        "nothing was written. Is it the right database (or file)?".to_owned()
+                    } else {
+                        format!(
+                            "nothing was written. It has only objects that are not copied (views, virtual tables): {}",
+                            listing()
+                        )
+                    }),
+                )
+            });
+        }
+        Ok(self
+            .exclude_globs
+            .iter()
+            .zip(&seen.exclude_hits)
+            .filter(|(_, hit)| !**hit)
+            .map(|(g, _)| {
+                Warning::new(
+                    format!("--exclude {g:?}"),
+                    "matches no table of the source, so it leaves nothing out",
+                )
+            })
+            .collect())
+    }
+
+    /// Whether the source has a table of this name (compared as `--cast` compares it).
+    fn source_has(&self, table: &str) -> bool {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.names.iter().any(|n| n.eq_ignore_ascii_case(table))
+    }
+}
+
+/// Every `--cast` rule must name something of the source: a column rule's table and column
+/// exist (matched ignoring case, as the rule is applied), and a type rule matches a column of
+/// a table that is copied. A rule that names nothing is a typo that would silently leave the
+/// mapping as it was. A column rule for a table left out by --include/--exclude, and a type
+/// rule no column has, do no harm and only warn.
+fn check_casts(
+    rules: &[CastRule],
+    raw: &[String],
+    schema: &Schema,
+    filter: &TableFilter,
+) -> Result<Vec<Warning>, Exit> {
+    let mut warnings = Vec::new();
+    for (rule, text) in rules.iter().zip(raw) {
+        match &rule.matcher {
+            CastMatch::Column { table, column } => {
+                let copied = schema
+                    .tables
+                    .iter()
+                    .find(|t| t.source_name.eq_ignore_ascii_case(table));
+                match copied {
+                    Some(t) => {
+                        if !t
+                            .columns
+                            .iter()
+                            .any(|c| c.source_name.eq_ignore_ascii_case(column))
+                        {
+                            return Err(Exit::new(
+                                ExitCode::USAGE,
+                                anyhow!(
+                                    "--cast {text:?}: table {} has no column {}",
+                                    show_ident(&t.source_name),
+                                    show_ident(column)
+                                ),
+                                Some(format!(
+                                    "nothing was written. Its columns are: {}",
+                                    t.columns
+                                        .iter()
+                                        .map(|c| show_ident(&c.source_name))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                )),
+                            ));
+                        }
+                    }
+                    None if filter.source_has(table) => warnings.push(Warning::new(
+                        format!("--cast {text:?}"),
+                        format!(
+                            "table {} is left out by --include/--exclude, so the rule does nothing",
+                            show_ident(table)
+                        ),
+                    )),
+                    None => {
+                        return Err(Exit::new(
+                            ExitCode::USAGE,
+                            anyhow!(
+                                "--cast {text:?}: the source has no table {}",
+                                show_ident(table)
+                            ),
+                            Some(
+                                "nothing was written. Write TABLE.COLUMN=PGTYPE with the source's names, or TYPE=PGTYPE for every column of a MySQL type"
+                                    .to_owned(),
+                            ),
+                        ))
+                    }
+                }
+            }
+            CastMatch::Type(mysql_type) => {
+                let used = schema.tables.iter().any(|t| {
+                    t.columns.iter().any(|c| {
+                        let row = ColumnRow {
+                            table: t.source_name.clone(),
+                            name: c.source_name.clone(),
+                            data_type: base_type(&c.source_type),
+                            column_type: c.source_type.clone(),
+                            ..Default::default()
+                        };
+                        find_cast(std::slice::from_ref(rule), &row).is_some()
+                    })
+                });
+                if !used {
+                    warnings.push(Warning::new(
+                        format!("--cast {text:?}"),
+                        format!(
+                            "no column of the tables copied has the MySQL type {mysql_type}, so the rule does nothing"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(warnings)
+}
+
+/// `int(10) unsigned` → `int`: the catalog's DATA_TYPE, from its COLUMN_TYPE.
+fn base_type(column_type: &str) -> String {
+    column_type
+        .split(['(', ' '])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
 }
 
 pub fn value_policy(v: &ValueArgs) -> ValuePolicy {
@@ -225,12 +481,22 @@ pub async fn load_schema(
                     Some("the MySQL user needs SELECT on the database's tables and on information_schema".to_owned()),
                 ),
             })?;
+            let mut option_warnings = filter.check(&built.schema, spec)?;
+            option_warnings.extend(check_casts(&casts, &values.casts, &built.schema, &filter)?);
             Ok(Loaded {
                 schema: built.schema,
                 reads: Reads::Mysql(built.reads),
+                option_warnings,
             })
         }
         SourceSpec::Sqlite(path) => {
+            if let Some(rule) = values.casts.first() {
+                return Err(Exit::new(
+                    ExitCode::USAGE,
+                    anyhow!("--cast {rule:?}: --cast applies to MySQL sources only, and the source is SQLite"),
+                    Some("nothing was written. A SQLite column's type comes from its declared type and its values (see docs/type-mapping.md); leave --cast out".to_owned()),
+                ));
+            }
             if !path.exists() {
                 return Err(Exit::new(
                     ExitCode::CANNOT_CONNECT,
@@ -265,9 +531,11 @@ pub async fn load_schema(
                     redact(&path.display().to_string())
                 ))
             })?;
+            let option_warnings = filter.check(&built.schema, spec)?;
             Ok(Loaded {
                 schema: built.schema,
                 reads: Reads::Sqlite(built.reads),
+                option_warnings,
             })
         }
     }

@@ -108,6 +108,19 @@ pub struct Created {
     pub loaded: Vec<String>,
 }
 
+/// The mark a run leaves when it completes, so that `reset`, `copy --restart` and
+/// `copy --drop-existing` can tell whether its tables were written afterwards (after a
+/// cutover, the application's new rows live there). See [`written_since`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Completion {
+    /// `txid_current()` of the transaction that recorded the completion: every row the run
+    /// wrote carries an older `xmin`.
+    pub xid: i64,
+    /// Rows in each of the run's tables at completion (the rows its chunks wrote; a table it
+    /// loaded no rows into is absent and held none).
+    pub rows: BTreeMap<String, i64>,
+}
+
 /// A run as the state records it.
 #[derive(Debug, Clone)]
 pub struct Run {
@@ -119,6 +132,9 @@ pub struct Run {
     pub started_at: String,
     pub updated_at: String,
     pub exit_code: Option<i32>,
+    /// Set when the run completed (None for a run still loading, or recorded by a
+    /// pgcutover that did not keep it).
+    pub completion: Option<Completion>,
 }
 
 /// One piece of a table: a key range, or (`unit`) the whole table, emptied first.
@@ -135,6 +151,8 @@ pub struct ChunkPlan {
 pub struct ChunkRow {
     pub plan: ChunkPlan,
     pub done: Option<ChunkDone>,
+    /// Why its last try failed for good, while it is not done.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -163,6 +181,7 @@ pub async fn ensure(client: &Client) -> Result<(), tokio_postgres::Error> {
            started_at timestamptz NOT NULL DEFAULT now(),
            updated_at timestamptz NOT NULL DEFAULT now(),
            exit_code integer);
+         ALTER TABLE {runs} ADD COLUMN IF NOT EXISTS completion jsonb;
          CREATE TABLE IF NOT EXISTS {tables} (
            target_schema text NOT NULL REFERENCES {runs} ON DELETE CASCADE,
            table_name text NOT NULL,
@@ -181,6 +200,9 @@ pub async fn ensure(client: &Client) -> Result<(), tokio_postgres::Error> {
            result jsonb,
            PRIMARY KEY (target_schema, table_name, chunk),
            FOREIGN KEY (target_schema, table_name) REFERENCES {tables} ON DELETE CASCADE);
+         -- Why the chunk's last try failed for good (PostgreSQL refused its COPY); cleared
+         -- when it is done. Added to state tables an earlier version made.
+         ALTER TABLE {chunks} ADD COLUMN IF NOT EXISTS error text;
          CREATE TABLE IF NOT EXISTS {steps} (
            target_schema text NOT NULL REFERENCES {runs} ON DELETE CASCADE,
            step text NOT NULL,
@@ -240,8 +262,10 @@ pub async fn load(client: &Client, target_schema: &str) -> anyhow::Result<Option
     let row = client
         .query_opt(
             &format!(
-                "SELECT fingerprint, status, created, attempts, started_at::text, updated_at::text, exit_code \
-                 FROM {} WHERE target_schema = $1",
+                // `completion` through to_jsonb: a state schema made by an earlier pgcutover
+                // has no such column, and status/reset read it without altering it.
+                "SELECT fingerprint, status, created, attempts, started_at::text, updated_at::text, exit_code, \
+                 to_jsonb(r) -> 'completion' FROM {} r WHERE target_schema = $1",
                 t("runs")
             ),
             &[&target_schema],
@@ -256,6 +280,11 @@ pub async fn load(client: &Client, target_schema: &str) -> anyhow::Result<Option
         started_at: row.get(4),
         updated_at: row.get(5),
         exit_code: row.get(6),
+        completion: row
+            .get::<_, Option<serde_json::Value>>(7)
+            .filter(|v| !v.is_null())
+            .map(serde_json::from_value)
+            .transpose()?,
     }))
 }
 
@@ -388,7 +417,7 @@ pub async fn chunks(client: &Client, target_schema: &str) -> anyhow::Result<Vec<
     let rows = client
         .query(
             &format!(
-                "SELECT c.table_name, c.chunk, c.key_from, c.key_to, c.unit, c.result \
+                "SELECT c.table_name, c.chunk, c.key_from, c.key_to, c.unit, c.result, c.error \
                  FROM {} c JOIN {} t USING (target_schema, table_name) \
                  WHERE c.target_schema = $1 ORDER BY t.position, c.chunk",
                 t("chunks"),
@@ -411,6 +440,7 @@ pub async fn chunks(client: &Client, target_schema: &str) -> anyhow::Result<Vec<
                 unit: r.get(4),
             },
             done: result.map(serde_json::from_value).transpose()?,
+            error: r.get(6),
         });
     }
     Ok(out)
@@ -426,7 +456,7 @@ pub async fn chunk_done(
     let n = client
         .execute(
             &format!(
-                "UPDATE {} SET done_at = now(), result = $4 WHERE target_schema = $1 AND table_name = $2 AND chunk = $3 AND done_at IS NULL",
+                "UPDATE {} SET done_at = now(), result = $4, error = NULL WHERE target_schema = $1 AND table_name = $2 AND chunk = $3 AND done_at IS NULL",
                 t("chunks")
             ),
             &[&target_schema, &plan.table, &plan.chunk, &serde_json::to_value(done)?],
@@ -439,6 +469,26 @@ pub async fn chunk_done(
         show_ident(&plan.table)
     );
     Ok(())
+}
+
+/// Records why a chunk failed for good (it stays to do; the next run tries it again).
+pub async fn chunk_failed(
+    client: &Client,
+    target_schema: &str,
+    table: &str,
+    chunk: i32,
+    error: &str,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            &format!(
+                "UPDATE {} SET error = $4 WHERE target_schema = $1 AND table_name = $2 AND chunk = $3 AND done_at IS NULL",
+                t("chunks")
+            ),
+            &[&target_schema, &table, &chunk, &error],
+        )
+        .await
+        .map(drop)
 }
 
 /// A finished post-load step: its report, and whether it counts as a warning.
@@ -490,27 +540,124 @@ pub async fn step_done(
     Ok(())
 }
 
-/// Records how the run ended: `complete` once every chunk and every step is done.
+/// Records how the run ended: `complete` once every chunk and every step is done. The first
+/// time it completes, it records its [`Completion`] (`rows`: the rows in each table now); a
+/// complete run run again keeps the mark of its first completion, so rows written in between
+/// still count as written after it.
 pub async fn finish(
     client: &Client,
     target_schema: &str,
     complete: bool,
     exit_code: u8,
-) -> Result<(), tokio_postgres::Error> {
+    rows: &BTreeMap<String, i64>,
+) -> anyhow::Result<()> {
     client
         .execute(
             &format!(
-                "UPDATE {} SET status = $2, exit_code = $3, updated_at = now() WHERE target_schema = $1",
+                "UPDATE {} SET status = $2, exit_code = $3, updated_at = now(), \
+                 completion = CASE WHEN $2 = 'complete' THEN COALESCE(completion, \
+                   jsonb_build_object('xid', txid_current(), 'rows', $4::jsonb)) END \
+                 WHERE target_schema = $1",
                 t("runs")
             ),
             &[
                 &target_schema,
                 &if complete { "complete" } else { "loading" },
                 &i32::from(exit_code),
+                &serde_json::to_value(rows)?,
             ],
         )
-        .await
-        .map(drop)
+        .await?;
+    Ok(())
+}
+
+/// One of a run's tables that was written after the run completed.
+#[derive(Debug, Clone, Serialize)]
+pub struct WrittenSince {
+    pub table: String,
+    /// Rows in it when the run completed (None: the run recorded no completion).
+    pub rows_at_completion: Option<i64>,
+    pub rows_now: i64,
+    /// Rows inserted or updated since the run completed.
+    pub rows_new_or_changed: i64,
+    pub why: String,
+}
+
+/// Rows per table, and which of them were written after the run completed.
+///
+/// How "written after" is told, and why this way: at completion the run recorded the id of
+/// the transaction that completed it and the rows in each table. A row inserted or updated
+/// later is a tuple whose `xmin` is a newer transaction: `age(xmin)`, the number of
+/// transactions between the row's and ours, is then smaller than the number between the
+/// completion and ours. A delete leaves no tuple behind, but changes the row count. Both
+/// survive what pg_stat counters do not: `pg_stat_reset()`, a crash (statistics are not
+/// crash-safe), a stats collector that lags. VACUUM, VACUUM FULL and freezing keep `xmin`
+/// (PostgreSQL ≥ 9.4 freezes with a flag); a rewrite that makes new tuples (pg_repack, an
+/// `ALTER TABLE` that rewrites) counts as written, which errs on the safe side. A checksum
+/// would see the same but read every byte; this reads each table once, as the row count
+/// reset shows has to anyway.
+///
+/// Call inside a transaction: the first statement gives the transaction its id, so that
+/// `age()` counts from exactly that id. `age()` works on 32-bit ids; after more than 2^31
+/// transactions since the completion it cannot tell, and the table counts as written.
+pub async fn written_since(
+    client: &Client,
+    target_schema: &str,
+    run: &Run,
+    tables: &[String],
+) -> anyhow::Result<(BTreeMap<String, i64>, Vec<WrittenSince>)> {
+    let now: i64 = client.query_one("SELECT txid_current()", &[]).await?.get(0);
+    let mut rows = BTreeMap::new();
+    let mut written = Vec::new();
+    for table in tables {
+        let q = quote_qualified(target_schema, table);
+        let exists: bool = client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&q])
+            .await?
+            .get(0);
+        if !exists {
+            continue;
+        }
+        let since = run.completion.as_ref().map(|c| now - c.xid);
+        let row = client
+            .query_one(
+                &format!(
+                    "SELECT count(*), count(*) FILTER (WHERE age(xmin)::bigint < $1) FROM {q}"
+                ),
+                &[&since.unwrap_or(0)],
+            )
+            .await?;
+        let (count, newer): (i64, i64) = (row.get(0), row.get(1));
+        rows.insert(table.clone(), count);
+        if run.status != "complete" {
+            continue;
+        }
+        let why = match (&run.completion, since) {
+            (Some(c), Some(since)) if since < i64::from(i32::MAX) => {
+                let then = c.rows.get(table).copied().unwrap_or(0);
+                if newer > 0 {
+                    format!("{newer} row(s) inserted or updated since the run completed")
+                } else if count != then {
+                    format!("{then} row(s) when the run completed, {count} now")
+                } else {
+                    continue;
+                }
+            }
+            (Some(_), _) => "more than 2^31 transactions since the run completed: cannot tell whether it was written".to_owned(),
+            (None, _) => "the run recorded no completion mark (an earlier pgcutover): cannot tell whether it was written since".to_owned(),
+        };
+        written.push(WrittenSince {
+            table: table.clone(),
+            rows_at_completion: run
+                .completion
+                .as_ref()
+                .map(|c| c.rows.get(table).copied().unwrap_or(0)),
+            rows_now: count,
+            rows_new_or_changed: newer,
+            why,
+        });
+    }
+    Ok((rows, written))
 }
 
 /// Forgets a run (its tables and data stay). Drops the state schema when no run is left.

@@ -256,15 +256,19 @@ struct Envelope<'a> {
 pub async fn run(args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let started_at_unix = unix_now();
     let (source, target) = resolve(&args.endpoints)?;
+    if let Some(path) = &args.report {
+        crate::paths::check_writable("--report", path, false)?;
+    }
     let schema_name = args.select.target_schema.clone();
     let client = crate::copy_cmd::connect(&target).await?;
     printer.info(&format!("connected to {}", target.display()));
     let facts = TargetFacts::read(&client).await?;
     printer.info(&format!("reading the schema of {}", source.display()));
-    let loaded = Arc::new(load_schema(&source, &args.select, &args.values, &facts).await?);
-    if loaded.schema.tables.is_empty() {
-        printer.warn("no tables to verify (check --include/--exclude)");
+    let mut loaded = load_schema(&source, &args.select, &args.values, &facts).await?;
+    for w in loaded.option_warnings() {
+        printer.warn(&format!("{}: {}", w.object, w.message));
     }
+    let loaded = Arc::new(loaded);
     let expected = if args.mode == VerifyMode::Counts {
         rejects_per_table(&args.rejects)?
     } else {

@@ -68,16 +68,22 @@ async fn refuses_existing_tables_before_writing_then_drop_existing_replaces_them
         "nothing written"
     );
 
+    // The row added in the target since the run completed would be lost: --force says so.
+    let replace = [
+        "copy",
+        src.to_str().expect("path"),
+        &db.url,
+        "--drop-existing",
+    ];
+    let refused = pgcutover(dir.path(), &replace);
+    expect_code(&refused, 4);
+    assert!(
+        stderr(&refused).contains("\"public\".\"author\": 1 row(s) inserted or updated since"),
+        "{}",
+        stderr(&refused)
+    );
     expect_code(
-        &pgcutover(
-            dir.path(),
-            &[
-                "copy",
-                src.to_str().expect("path"),
-                &db.url,
-                "--drop-existing",
-            ],
-        ),
+        &pgcutover(dir.path(), &[&replace[..], &["--force"]].concat()),
         0,
     );
     assert_eq!(

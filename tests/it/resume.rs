@@ -213,7 +213,7 @@ async fn killed_at_two_dozen_points_and_resumed_each_time_the_copy_is_exact() {
             "every key after kills {kills:?}"
         );
         // The next campaign starts from nothing.
-        expect_code(&pgcutover(dir.path(), &["reset", &db.url]), 0);
+        expect_code(&pgcutover(dir.path(), &["reset", &db.url, "--yes"]), 0);
     }
     eprintln!("killed at {} points: {kills:?}", kills.len());
     assert!(kills.len() >= 20);
@@ -399,7 +399,7 @@ async fn reset_removes_what_the_run_created_and_only_that() {
         Some("12")
     );
 
-    let out = pgcutover(dir.path(), &["reset", &db.url]);
+    let out = pgcutover(dir.path(), &["reset", &db.url, "--yes"]);
     expect_code(&out, 0);
     assert!(
         stderr(&out).contains("dropped 12 table(s)"),
@@ -425,7 +425,7 @@ async fn reset_removes_what_the_run_created_and_only_that() {
     expect_code(&pgcutover(dir.path(), &args), 0);
     // --keep-data forgets the run and keeps the tables.
     expect_code(
-        &pgcutover(dir.path(), &["reset", &db.url, "--keep-data"]),
+        &pgcutover(dir.path(), &["reset", &db.url, "--keep-data", "--yes"]),
         0,
     );
     assert_eq!(

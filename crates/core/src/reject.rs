@@ -43,16 +43,21 @@ pub fn display_value(bytes_or_text: impl AsRef<[u8]>) -> String {
             }
             format!("{out:?}")
         }
-        _ => {
-            let mut out = String::from("x'");
-            for b in bytes.iter().take(MAX / 2) {
-                out.push_str(&format!("{b:02x}"));
-            }
-            if bytes.len() > MAX / 2 {
-                out.push('…');
-            }
-            out.push('\'');
-            out
-        }
+        _ => display_hex(bytes),
     }
+}
+
+/// Bytes as `x'…'` hex, cut like [`display_value`]: for a value whose bytes are the point (text
+/// that cannot be decoded in its charset, even when they happen to be valid UTF-8).
+pub fn display_hex(bytes: &[u8]) -> String {
+    const MAX: usize = 200;
+    let mut out = String::from("x'");
+    for b in bytes.iter().take(MAX / 2) {
+        out.push_str(&format!("{b:02x}"));
+    }
+    if bytes.len() > MAX / 2 {
+        out.push('…');
+    }
+    out.push('\'');
+    out
 }

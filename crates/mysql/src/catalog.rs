@@ -139,6 +139,11 @@ pub struct Catalog {
     pub foreign_keys: Vec<ForeignKeyRow>,
     pub checks: Vec<CheckRow>,
     pub others: Vec<OtherObject>,
+    /// Kinds of objects the user cannot see for want of a privilege (see [`unseen_objects`]).
+    pub unseen: Vec<Unseen>,
+    /// The charsets the copied text columns are stored in, learned from the server (see
+    /// [`crate::charset::learn`]); the built-in ones need no entry.
+    pub charsets: std::collections::HashMap<String, crate::charset::Charset>,
 }
 
 fn text(row: &Row, i: usize) -> Option<String> {
@@ -298,6 +303,12 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> Result<Catalog, my
         Err(e) => return Err(e),
     };
 
+    // What the user may not see: information_schema leaves it out without a word.
+    let user: Option<String> = conn.query_first("SELECT CURRENT_USER()").await?;
+    let user = user.unwrap_or_default();
+    let grants: Vec<String> = conn.query("SHOW GRANTS").await.unwrap_or_default();
+    let unseen = unseen_objects(&grants, database, &user);
+
     for (kind, sql) in [
         (
             "trigger",
@@ -329,12 +340,185 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> Result<Catalog, my
         foreign_keys,
         checks,
         others,
+        unseen,
+        charsets: Default::default(),
     })
+}
+
+/// A kind of object `information_schema` hides from a user without a privilege: it lists
+/// none of them, whether the database has some or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unseen {
+    /// `triggers`, `routines`, `events`, `view definitions`.
+    pub what: &'static str,
+    /// The privilege that would show them (`TRIGGER`).
+    pub privilege: &'static str,
+    /// The user, as the server names it (`ro@%`).
+    pub user: String,
+}
+
+/// What `information_schema` shows only with a privilege on the database (MariaDB and MySQL
+/// alike): TRIGGERS needs TRIGGER; ROUTINES lists a routine to its definer or to a user with
+/// EXECUTE, CREATE ROUTINE or ALTER ROUTINE; EVENTS needs EVENT; VIEWS' definitions need SHOW
+/// VIEW (the views themselves are listed with SELECT).
+const NEEDED: &[(&str, &[&str], &str)] = &[
+    ("triggers", &["TRIGGER"], "TRIGGER"),
+    (
+        "routines",
+        &["EXECUTE", "CREATE ROUTINE", "ALTER ROUTINE"],
+        "EXECUTE",
+    ),
+    ("events", &["EVENT"], "EVENT"),
+    ("view definitions", &["SHOW VIEW"], "SHOW VIEW"),
+];
+
+/// The kinds of objects of `database` that the user's grants (the lines of `SHOW GRANTS`)
+/// do not let it see. Privileges on `*.*` and on database patterns that match (`db`.*,
+/// `app\_%`.*) count; table-level grants do not (they would show only some).
+pub fn unseen_objects(grants: &[String], database: &str, user: &str) -> Vec<Unseen> {
+    let mut held = std::collections::BTreeSet::new();
+    for line in grants {
+        let Some((privileges, object)) = parse_grant(line) else {
+            continue;
+        };
+        let applies = match object.split_once('.') {
+            Some(("*", "*")) => true,
+            Some((db, "*")) => db_pattern_matches(db, database),
+            _ => false,
+        };
+        if applies {
+            held.extend(privileges);
+        }
+    }
+    if held.contains("ALL PRIVILEGES") || held.contains("ALL") {
+        return Vec::new();
+    }
+    NEEDED
+        .iter()
+        .filter(|(_, any_of, _)| !any_of.iter().any(|p| held.contains(*p)))
+        .map(|(what, _, privilege)| Unseen {
+            what,
+            privilege,
+            user: user.to_owned(),
+        })
+        .collect()
+}
+
+/// `GRANT SELECT, SHOW VIEW ON `db`.* TO `u`@`%`` → (["SELECT", "SHOW VIEW"], "db.*"), the
+/// object's names unquoted. None for a line that grants no privileges on an object (a role).
+fn parse_grant(line: &str) -> Option<(Vec<String>, String)> {
+    let rest = line.trim().strip_prefix("GRANT ")?;
+    let on = rest.find(" ON ")?;
+    let (list, after) = (&rest[..on], &rest[on + 4..]);
+    // Column lists in parentheses hold commas of their own.
+    let mut privileges = Vec::new();
+    let (mut depth, mut start) = (0, 0);
+    for (i, c) in list.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                privileges.push(list[start..i].to_owned());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    privileges.push(list[start..].to_owned());
+    let privileges = privileges
+        .iter()
+        .filter(|p| !p.contains('('))
+        .map(|p| p.trim().to_ascii_uppercase())
+        .collect();
+    // The object: `*.*`, `db`.*, `db`.`table`; PROCEDURE/FUNCTION objects are not databases.
+    let mut object = String::new();
+    let mut chars = after.chars().peekable();
+    loop {
+        match chars.next()? {
+            '`' => loop {
+                match chars.next()? {
+                    '`' if chars.peek() == Some(&'`') => {
+                        chars.next();
+                        object.push('`');
+                    }
+                    '`' => break,
+                    c => object.push(c),
+                }
+            },
+            ' ' => break,
+            c => object.push(c),
+        }
+    }
+    Some((privileges, object))
+}
+
+/// A database name in a grant is a LIKE pattern: `%` and `_` are wildcards unless escaped with
+/// a backslash (`app\_db`).
+fn db_pattern_matches(pattern: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match p.split_first() {
+            None => n.is_empty(),
+            Some(('%', rest)) => (0..=n.len()).any(|i| go(rest, &n[i..])),
+            Some(('_', rest)) => !n.is_empty() && go(rest, &n[1..]),
+            Some(('\\', rest)) if !rest.is_empty() => {
+                n.first() == Some(&rest[0]) && go(&rest[1..], &n[1..])
+            }
+            Some((c, rest)) => n.first() == Some(c) && go(rest, &n[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    go(&p, &n)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grants_that_hide_objects() {
+        let lines = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let what = |u: Vec<Unseen>| u.iter().map(|u| u.privilege).collect::<Vec<_>>();
+        // A SELECT-only user, as MariaDB 10.11 writes its grants (read off the server).
+        let ro = lines(&[
+            "GRANT USAGE ON *.* TO `ro`@`%`",
+            "GRANT SELECT ON `privtest`.* TO `ro`@`%`",
+        ]);
+        assert_eq!(
+            what(unseen_objects(&ro, "privtest", "ro@%")),
+            ["TRIGGER", "EXECUTE", "EVENT", "SHOW VIEW"]
+        );
+        let all = lines(&[
+            "GRANT SELECT, EXECUTE, SHOW VIEW, EVENT, TRIGGER ON `privtest`.* TO `ro2`@`%`",
+        ]);
+        assert!(unseen_objects(&all, "privtest", "ro2@%").is_empty());
+        // Another database's grant does not count; a pattern that matches does; ALL does.
+        let other = lines(&["GRANT TRIGGER ON `other`.* TO `u`@`%`"]);
+        assert!(what(unseen_objects(&other, "privtest", "u")).contains(&"TRIGGER"));
+        let pattern = lines(&["GRANT TRIGGER, EVENT ON `priv\\_t%`.* TO `u`@`%`"]);
+        assert_eq!(
+            what(unseen_objects(&pattern, "priv_test", "u")),
+            ["EXECUTE", "SHOW VIEW"]
+        );
+        assert!(what(unseen_objects(&pattern, "privXtest", "u")).contains(&"TRIGGER"));
+        let root = lines(&[
+            "GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION",
+            "GRANT PROXY ON ''@'%' TO 'root'@'localhost' WITH GRANT OPTION",
+        ]);
+        assert!(unseen_objects(&root, "privtest", "root@localhost").is_empty());
+        // MySQL 8: a column grant, a role, dynamic privileges on their own line.
+        let mysql8 = lines(&[
+            "GRANT USAGE ON *.* TO `app`@`%`",
+            "GRANT BACKUP_ADMIN,BINLOG_ADMIN ON *.* TO `app`@`%`",
+            "GRANT SELECT (`a`, `b`), TRIGGER ON `shop`.`t` TO `app`@`%`",
+            "GRANT SELECT, EXECUTE ON `shop`.* TO `app`@`%`",
+            "GRANT `reader`@`%` TO `app`@`%`",
+        ]);
+        assert_eq!(
+            what(unseen_objects(&mysql8, "shop", "app@%")),
+            ["TRIGGER", "EVENT", "SHOW VIEW"]
+        );
+    }
 
     #[test]
     fn flavors() {

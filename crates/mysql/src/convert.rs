@@ -3,18 +3,22 @@
 //!
 //! The binary protocol gives integers, floats, dates and times as typed values (a FLOAT arrives
 //! as its 4 bytes, not as the server's 6-digit rendering), and DECIMAL, text, JSON, ENUM, SET,
-//! BIT and spatial values as bytes. Text arrives in utf8mb4 (the session's `SET NAMES`), so the
-//! server has already decoded latin1 (cp1252), utf8mb3 and the other charsets.
+//! BIT and spatial values as bytes. Text arrives as the column stores it (the reader asks for
+//! `character_set_results = binary`) and is decoded here with the column's [`Charset`]: the
+//! server's own conversion would turn what it cannot map into `?` without a word.
 
 use std::borrow::Cow;
 
 use mysql_async::Value as My;
 use pgcutover_core::numeric::{fit_scale, normalize_decimal};
-use pgcutover_core::policy::{problem, text_from_bytes, utf8, Problem, ValuePolicy};
+use pgcutover_core::policy::{
+    problem, strip_or_reject_nul, utf8, Problem, Utf8Policy, ValuePolicy,
+};
 use pgcutover_core::temporal::{days_from_civil, MICROS_PER_DAY};
 use pgcutover_core::value::PG_EPOCH_OFFSET_DAYS;
 use pgcutover_core::{PgType, Value};
 
+use crate::charset::Charset;
 use crate::types::Kind;
 
 /// What to do with a zero date (`0000-00-00`) or a partial one (`2020-00-15`).
@@ -88,6 +92,7 @@ impl SourceZone {
 
 const HINT_ZONE: &str = "fix the value in the source, or copy DATETIME as timestamp (the default) or with a fixed --source-timezone offset";
 const HINT_TYPE: &str = "fix the value in the source, or pick another target type with --cast";
+const HINT_CHARSET: &str = "fix the value in the source; or copy the column's bytes as they are with --cast TABLE.COLUMN=bytea, or put U+FFFD for what cannot be decoded with --invalid-utf8 replace";
 const HINT_BOOL: &str = "tinyint(1) is mapped to boolean; --cast 'tinyint(1)=smallint' (or TABLE.COLUMN=smallint) keeps the numbers";
 
 /// Everything needed to convert one column's values.
@@ -99,6 +104,9 @@ pub struct ColumnConv {
     pub zero_dates: ZeroDates,
     /// For DATETIME → timestamptz: the zone the wall-clock values are in.
     pub zone: SourceZone,
+    /// How the column's text is stored (text, ENUM, SET and JSON columns; `binary` for the
+    /// rest, whose bytes are not text).
+    pub charset: Charset,
 }
 
 /// What a converted value was, besides itself.
@@ -273,7 +281,7 @@ fn convert_value<'a>(
                 // TIMESTAMP is read in the session's zone, UTC; DATETIME in --source-timezone.
                 P::Timestamptz if c.kind == Kind::Timestamp => Ok(Value::Timestamp(micros)),
                 P::Timestamptz => c.zone.to_utc(micros).map(Value::Timestamp),
-                t if t.is_text() => text_value(Cow::Owned(display(&c.kind, v)), t),
+                t if t.is_text() => text_value(Cow::Owned(display(c, v)), t),
                 _ => Err(unexpected()),
             }
         }
@@ -310,19 +318,22 @@ fn convert_value<'a>(
             };
             ewkb(b).map(|e| Value::Bytes(Cow::Owned(e))).ok_or_else(|| {
                 problem(
-                    format!(
-                        "{} is not a MySQL geometry (SRID and WKB)",
-                        display(&c.kind, v)
-                    ),
+                    format!("{} is not a MySQL geometry (SRID and WKB)", display(c, v)),
                     HINT_TYPE,
                 )
             })
         }
-        (Kind::Binary | Kind::Text { .. }, P::Uuid) => {
+        (Kind::Binary, P::Uuid) => {
             let My::Bytes(b) = v else {
                 return Err(unexpected());
             };
             to_uuid(b).map(Value::Uuid)
+        }
+        (Kind::Text { .. }, P::Uuid) => {
+            let My::Bytes(b) = v else {
+                return Err(unexpected());
+            };
+            to_uuid(decode_text(c, b, policy)?.as_bytes()).map(Value::Uuid)
         }
         (Kind::Text { .. }, P::Bytea) => {
             let My::Bytes(b) = v else {
@@ -337,7 +348,7 @@ fn convert_value<'a>(
             let My::Bytes(b) = v else {
                 return Err(unexpected());
             };
-            let text = text_from_bytes(b, policy)?;
+            let text = decode_text(c, b, policy)?;
             match t {
                 P::Jsonb => {
                     pgcutover_core::policy::check_json(
@@ -354,6 +365,20 @@ fn convert_value<'a>(
         }
         _ => Err(unexpected()),
     }
+}
+
+/// A text value's bytes as text, by the column's charset, under the NUL and invalid-text
+/// policies.
+fn decode_text<'a>(
+    c: &ColumnConv,
+    b: &'a [u8],
+    policy: &ValuePolicy,
+) -> Result<Cow<'a, str>, Problem> {
+    let text = c
+        .charset
+        .decode(b, policy.invalid_utf8 == Utf8Policy::Replace)
+        .map_err(|e| problem(e.to_string(), HINT_CHARSET))?;
+    strip_or_reject_nul(text, policy)
 }
 
 fn text_value<'a>(text: Cow<'a, str>, t: &PgType) -> Result<Value<'a>, Problem> {
@@ -468,8 +493,6 @@ fn describe(v: &My) -> &'static str {
     }
 }
 
-/// How a value shows in a reject (and a date or time as text): text as text, bytes as hex,
-/// numbers and dates as MySQL writes them.
 /// MySQL's internal geometry (a 4-byte little-endian SRID, then WKB) as PostGIS's EWKB: the
 /// same WKB with the SRID flag set in the first geometry's type and the SRID after it. SRID 0
 /// (none) gives plain WKB. None when the bytes are too short to be a geometry.
@@ -501,9 +524,16 @@ pub fn ewkb(mysql: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// A source value as MySQL would print it, for reject messages: a DATE without a time of day.
-pub fn display(kind: &Kind, v: &My) -> String {
+/// A source value as MySQL would print it, for rejects and keys: text decoded by its column's
+/// charset (its bytes in hex when it cannot be), other bytes in hex unless they are UTF-8,
+/// numbers and dates as MySQL writes them (a DATE without a time of day).
+pub fn display(c: &ColumnConv, v: &My) -> String {
+    let kind = &c.kind;
     match v {
+        My::Bytes(b) if kind.is_text() => match c.charset.decode(b, false) {
+            Ok(text) => pgcutover_core::reject::display_value(text.as_bytes()),
+            Err(_) => pgcutover_core::reject::display_hex(b),
+        },
         My::Bytes(b) => pgcutover_core::reject::display_value(b),
         My::Time(..) => format_time_of_mysql(time_micros(v).unwrap_or_default()),
         My::Date(y, mo, d, ..) if *kind == Kind::Date => format!("{y:04}-{mo:02}-{d:02}"),
@@ -529,6 +559,7 @@ mod tests {
             nullable: true,
             zero_dates: ZeroDates::Null,
             zone: SourceZone::Utc,
+            charset: Charset::Utf8 { max_bytes: 4 },
         }
     }
 

@@ -3,7 +3,7 @@
 //! [`build`] is pure: it takes catalog rows and scan facts, so it is tested on catalog rows of
 //! servers that cannot run here. [`introspect`] reads both from a live server.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -15,9 +15,10 @@ use pgcutover_core::{
 };
 
 use crate::catalog::{read_catalog, Catalog, ColumnRow, Flavor};
+use crate::charset::Charset;
 use crate::convert::{ColumnConv, SourceZone, ZeroDates};
 use crate::types::{
-    can_convert, default_type, find_cast, take_quoted, CastRule, Kind, MappingOptions,
+    can_convert, default_type, find_cast, take_quoted, take_string, CastRule, Kind, MappingOptions,
 };
 
 /// A MySQL identifier in backquotes: the one way a name reaches the source's SQL.
@@ -64,6 +65,9 @@ pub struct TableFacts {
     pub wide_times: HashSet<String>,
     /// ENUM columns holding the '' error value (index 0).
     pub empty_enums: HashSet<String>,
+    /// Per ENUM column whose catalog labels may have lost characters (see
+    /// [`enum_labels_may_be_lossy`]): the labels its rows hold, as (index, stored bytes).
+    pub enum_labels: HashMap<String, Vec<(usize, Vec<u8>)>>,
     /// min and max of the single-column integer primary key.
     pub key_range: Option<(i64, i64)>,
 }
@@ -83,7 +87,14 @@ pub async fn introspect(
     database: &str,
     opts: &IntrospectOptions<'_>,
 ) -> Result<MysqlSchema, IntrospectError> {
-    let catalog = read_catalog(conn, database).await?;
+    let mut catalog = read_catalog(conn, database).await?;
+    let charsets: BTreeSet<String> = catalog
+        .columns
+        .iter()
+        .filter(|c| is_text_type(&c.data_type) && (opts.include)(&c.table))
+        .filter_map(|c| c.charset.clone())
+        .collect();
+    catalog.charsets = crate::charset::learn_all(conn, charsets).await?;
     let mut facts = HashMap::new();
     for t in catalog.tables.iter().filter(|t| (opts.include)(&t.name)) {
         facts.insert(t.name.clone(), scan(conn, &catalog, &t.name).await?);
@@ -122,6 +133,17 @@ async fn scan(
             _ => {}
         }
     }
+    let lossy: Vec<&ColumnRow> = cols
+        .iter()
+        .copied()
+        .filter(|c| enum_labels_may_be_lossy(c))
+        .collect();
+    for c in &lossy {
+        let q = mysql_ident(&c.name);
+        exprs.push(format!(
+            "GROUP_CONCAT(DISTINCT CONCAT({q} + 0, ':', HEX({q})) SEPARATOR ',')"
+        ));
+    }
     let key = single_integer_key(catalog, table);
     if let Some(k) = key {
         let q = mysql_ident(&k.name);
@@ -157,8 +179,15 @@ async fn scan(
             set.insert((*name).to_owned());
         }
     }
+    for (i, c) in lossy.iter().enumerate() {
+        let held = match row.as_ref().and_then(|r| r.as_ref(what.len() + 1 + i)) {
+            Some(mysql_async::Value::Bytes(b)) => parse_held_labels(b),
+            _ => Vec::new(),
+        };
+        facts.enum_labels.insert(c.name.clone(), held);
+    }
     if key.is_some() {
-        let base = what.len() + 1;
+        let base = what.len() + lossy.len() + 1;
         if let (Some(lo), Some(hi)) = (n(base), n(base + 1)) {
             if let (Ok(lo), Ok(hi)) = (i64::try_from(lo), i64::try_from(hi)) {
                 facts.key_range = Some((lo, hi));
@@ -166,6 +195,92 @@ async fn scan(
         }
     }
     Ok(facts)
+}
+
+/// The charset a text column's bytes are decoded with.
+fn column_charset(c: &ColumnRow, learned: &HashMap<String, Charset>) -> Result<Charset, String> {
+    // Only MySQL 8's JSON type has no charset: it is utf8mb4.
+    let name = c.charset.as_deref().unwrap_or("utf8mb4");
+    Charset::builtin(name)
+        .or_else(|| learned.get(name).cloned())
+        .ok_or_else(|| {
+            format!("its charset {name} is not one the server could describe; copy its bytes with --cast {}.{}=bytea", c.table, c.name)
+        })
+}
+
+/// Column types whose values are text in a charset.
+fn is_text_type(data_type: &str) -> bool {
+    matches!(
+        data_type,
+        "char"
+            | "varchar"
+            | "tinytext"
+            | "text"
+            | "mediumtext"
+            | "longtext"
+            | "enum"
+            | "set"
+            | "json"
+    )
+}
+
+/// An ENUM whose labels `information_schema` may show with `?` in place of characters: the
+/// catalog is utf8mb3, so a label character beyond the Basic Multilingual Plane (an emoji, in a
+/// utf8mb4, utf16 or utf32 column) comes out as `?`, even in SHOW CREATE TABLE. The rows hold
+/// the real label, so the scan reads the labels they use.
+fn enum_labels_may_be_lossy(c: &ColumnRow) -> bool {
+    c.data_type == "enum"
+        && c.column_type.contains('?')
+        && matches!(
+            c.charset.as_deref().map(str::to_ascii_lowercase).as_deref(),
+            Some("utf8mb4" | "utf16" | "utf16le" | "utf32" | "gb18030")
+        )
+}
+
+/// `index:HEX,index:HEX,…` (the scan's GROUP_CONCAT) → (index, bytes). A pair that does not
+/// parse (the list was cut at group_concat_max_len) is left out.
+fn parse_held_labels(list: &[u8]) -> Vec<(usize, Vec<u8>)> {
+    let text = String::from_utf8_lossy(list);
+    text.split(',')
+        .filter_map(|pair| {
+            let (index, hex) = pair.split_once(':')?;
+            let bytes: Option<Vec<u8>> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+                .collect();
+            Some((index.parse().ok()?, bytes?))
+        })
+        .collect()
+}
+
+/// Puts back the characters the catalog showed as `?` (see [`enum_labels_may_be_lossy`]) in
+/// the labels some row holds; returns the positions of labels still in doubt.
+fn recover_labels(
+    labels: &mut [String],
+    held: &[(usize, Vec<u8>)],
+    charset: &crate::charset::Charset,
+) -> Vec<usize> {
+    let mut confirmed = HashSet::new();
+    for (index, bytes) in held {
+        let Some(i) = index.checked_sub(1).filter(|&i| i < labels.len()) else {
+            continue;
+        };
+        let Ok(real) = charset.decode(bytes, false) else {
+            continue;
+        };
+        // The catalog writes each character utf8mb3 cannot hold as one `?`.
+        let shown: String = real
+            .chars()
+            .map(|c| if c.len_utf8() > 3 { '?' } else { c })
+            .collect();
+        if labels[i] == shown {
+            labels[i] = real.into_owned();
+            confirmed.insert(i);
+        }
+    }
+    (0..labels.len())
+        .filter(|i| labels[*i].contains('?') && !confirmed.contains(i))
+        .collect()
 }
 
 /// The primary key's column when it is a single integer column (what a table can be split on).
@@ -226,6 +341,20 @@ pub fn build(
         ));
     }
 
+    for u in &catalog.unseen {
+        warnings.push(Warning::new(
+            format!("source user {}", u.user),
+            format!(
+                "has no {} privilege on database {}: MySQL hides its {} from it, so any there are cannot be listed here (GRANT {} ON {}.* TO … to see them)",
+                u.privilege,
+                mysql_ident(db),
+                u.what,
+                u.privilege,
+                mysql_ident(db)
+            ),
+        ));
+    }
+
     // JSON columns (MariaDB) and the CHECKs that only say so.
     let mut json_cols: HashSet<(String, String)> = HashSet::new();
     for ch in &catalog.checks {
@@ -241,7 +370,7 @@ pub fn build(
         .collect();
     let mut tables = Vec::new();
     let mut reads = HashMap::new();
-    let mut all_kinds: HashMap<String, Vec<Kind>> = HashMap::new();
+    let mut all_kinds: HashMap<String, Vec<(Kind, Charset)>> = HashMap::new();
     // Table names first, so the first claimant of a name is always the table.
     let targets: Vec<String> = included.iter().map(|t| names.allocate(&t.name)).collect();
     let by_source: HashMap<&str, &str> = included
@@ -275,7 +404,7 @@ pub fn build(
         let mut generation: Vec<Option<(String, bool)>> = Vec::new();
         for c in &rows {
             let json = json_cols.contains(&(t.name.clone(), c.name.clone()));
-            let kind = Kind::of(c, json)
+            let mut kind = Kind::of(c, json)
                 .map_err(|e| IntrospectError::Mapping(format!("{}: {e}", object(&c.name))))?;
             let name = col_names.allocate(&c.name);
             let (mut pg_type, mut note) = default_type(&kind, &opts.mapping);
@@ -304,6 +433,25 @@ pub fn build(
                 pg_type = PgType::BigInt;
                 note = "bigint unsigned AUTO_INCREMENT → bigint identity (a value above 2^63-1 is rejected)".into();
             }
+            // Text is decoded by its charset, unless it is copied as its bytes.
+            let charset = if kind.is_text() && pg_type != PgType::Bytea {
+                column_charset(c, &catalog.charsets)
+                    .map_err(|e| IntrospectError::Mapping(format!("{}: {e}", object(&c.name))))?
+            } else {
+                Charset::Binary
+            };
+            if let (Kind::Enum { labels }, Some(held)) = (&mut kind, f.enum_labels.get(&c.name)) {
+                for i in recover_labels(labels, held, &charset) {
+                    warnings.push(Warning::new(
+                        object(&c.name),
+                        format!(
+                            "label {} reads {:?} in the catalog, which writes each character beyond U+FFFF as '?', and no row holds it to read it from; check the label in PostgreSQL (ALTER TYPE … RENAME VALUE)",
+                            i + 1,
+                            labels[i]
+                        ),
+                    ));
+                }
+            }
             // MySQL's invalid-enum value '' (index 0) sorts before every label; a column that
             // holds it gets it as its first label.
             let add_empty = |labels: &[String], warnings: &mut Vec<Warning>| -> Vec<String> {
@@ -328,6 +476,22 @@ pub fn build(
                 }
                 _ => None,
             };
+            // PostgreSQL enum labels are at most 63 bytes (NAMEDATALEN) and, like all its
+            // text, hold no NUL; MySQL's may be 255 characters long. Such a column is text.
+            if let (PgType::Enum { .. }, Some(labels)) = (&pg_type, &labels) {
+                if let Some(bad) = labels.iter().find(|l| l.len() > 63 || l.contains('\0')) {
+                    warnings.push(Warning::new(
+                        object(&c.name),
+                        format!(
+                            "ENUM → text with a CHECK on the labels: the label {bad:?} cannot be a PostgreSQL enum label (at most 63 bytes, no NUL)"
+                        ),
+                    ));
+                    pg_type = PgType::Text;
+                    note = "enum → text with a CHECK on the labels (a label does not fit a PostgreSQL enum)".into();
+                }
+            }
+            // A NUL cannot be in a CHECK's literal either (nor in any value PostgreSQL holds).
+            let labels = labels.filter(|l| !l.iter().any(|l| l.contains('\0')));
             match (&mut pg_type, labels) {
                 (PgType::Enum { name: enum_name }, Some(labels)) => {
                     *enum_name = names.allocate(&format!("{target}_{name}"));
@@ -402,7 +566,7 @@ pub fn build(
             if identity.is_some() {
                 note.push_str("; AUTO_INCREMENT → identity");
             }
-            kinds.push(kind);
+            kinds.push((kind, charset));
             columns.push(Column {
                 source_name: c.name.clone(),
                 name,
@@ -577,7 +741,7 @@ pub fn build(
     }
     warnings.extend(pgcutover_core::harmonize_fk_types(
         &mut tables,
-        |t, ci, ty| can_convert(&all_kinds[&t.name][ci], ty),
+        |t, ci, ty| can_convert(&all_kinds[&t.name][ci].0, ty),
     ));
     // Each column's conversion follows from its kind and its final target column.
     for t in &tables {
@@ -586,12 +750,18 @@ pub fn build(
         read.convs = kinds
             .into_iter()
             .zip(&t.columns)
-            .map(|(kind, c)| ColumnConv {
+            .map(|((kind, charset), c)| ColumnConv {
                 kind,
                 target: c.pg_type.clone(),
                 nullable: c.nullable,
                 zero_dates: opts.zero_dates,
                 zone: opts.zone.clone(),
+                // A foreign key may have made the column bytea: then its bytes go as they are.
+                charset: if c.pg_type == PgType::Bytea {
+                    Charset::Binary
+                } else {
+                    charset
+                },
             })
             .collect();
     }
@@ -888,12 +1058,13 @@ fn translate_generated(
                     }
                     (quote_ident(&c.name), used)
                 }
-                '\'' => {
-                    let (lit, used) = take_quoted(rest, '\'')?;
-                    if lit.contains('\\') {
-                        return None;
+                '\'' | '_' => {
+                    let skip = introducer(rest);
+                    let (lit, used) = take_string(&rest[skip..])?;
+                    if lit.contains('\0') {
+                        return None; // PostgreSQL text cannot hold it
                     }
-                    (quote_literal(&lit), used)
+                    (quote_literal(&lit), skip + used)
                 }
                 _ => return None,
             };
@@ -976,6 +1147,23 @@ fn translate_generated(
     (!out.trim().is_empty()).then(|| format!("({})", out.trim()))
 }
 
+/// The length of a charset introducer (`_utf8mb4` in MySQL 8's `_utf8mb4'text'`) at the start
+/// of `s`, when a quoted literal follows it; else 0. The server has already turned the
+/// literal's text into the catalog's charset, so the introducer says nothing more.
+fn introducer(s: &str) -> usize {
+    let Some(rest) = s.strip_prefix('_') else {
+        return 0;
+    };
+    let word = rest
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        .count();
+    match rest.as_bytes().get(word) {
+        Some(b'\'') if word > 0 => 1 + word,
+        _ => 0,
+    }
+}
+
 fn translate_check(clause: &str, table: &Table) -> Option<String> {
     let mut out = String::new();
     let b = clause.as_bytes();
@@ -989,12 +1177,16 @@ fn translate_check(clause: &str, table: &Table) -> Option<String> {
                 let target = table.columns.iter().find(|c| c.source_name == name)?;
                 out.push_str(&quote_ident(&target.name));
             }
-            '\'' => {
-                let (lit, used) = take_quoted(&clause[i..], '\'')?;
-                if lit.contains('\\') {
-                    return None; // MySQL's backslash escapes mean something else in PostgreSQL
+            '\'' | '_' if introducer(&clause[i..]) > 0 || ch == '\'' => {
+                // The literal's text, escapes read as MySQL reads them; PostgreSQL's standard
+                // strings then hold exactly that text (a LIKE pattern's `\%` included: both
+                // engines escape LIKE with a backslash).
+                let skip = introducer(&clause[i..]);
+                let (lit, used) = take_string(&clause[i + skip..])?;
+                if lit.contains('\0') {
+                    return None; // PostgreSQL text cannot hold it
                 }
-                i += used;
+                i += skip + used;
                 out.push_str(&quote_literal(&lit));
             }
             c if c.is_ascii_digit() || c == '.' => {
@@ -1082,12 +1274,11 @@ pub fn translate_default(
     }
     // The literal's text: quoted on MariaDB ≥ 10.2.7, bare on MySQL (where expressions are
     // marked DEFAULT_GENERATED, and bit literals are written b'…').
-    let literal: String = if let Some(inner) = raw
-        .strip_prefix('\'')
-        .and_then(|r| r.strip_suffix('\''))
-        .filter(|_| quoted_literals)
-    {
-        inner.replace("''", "'").replace("\\\\", "\\")
+    let literal: String = if quoted_literals && raw.starts_with('\'') {
+        match take_string(raw) {
+            Some((text, used)) if used == raw.len() => text,
+            _ => return Err(format!("cannot read the literal {raw}")),
+        }
     } else if let Some(bits) = lower.strip_prefix("b'").and_then(|r| r.strip_suffix('\'')) {
         let n = u64::from_str_radix(bits, 2).map_err(|_| format!("bad bit literal {raw}"))?;
         return match target {
@@ -1108,6 +1299,9 @@ pub fn translate_default(
     } else {
         raw.to_owned()
     };
+    if literal.contains('\0') {
+        return Err("it contains a NUL character, which PostgreSQL text cannot hold".into());
+    }
     let typed = |ty: &str| Ok(Some(format!("{}::{ty}", quote_literal(&literal))));
     match target {
         PgType::Boolean => match literal.as_str() {
@@ -1234,6 +1428,15 @@ mod tests {
             t("concat(`f`,' ',`l`,'it''s')", PgType::Text).as_deref(),
             Some(r#"("f" || ' ' || "l" || 'it''s')"#)
         );
+        // Escapes as MySQL reads them; MySQL 8 writes charset introducers.
+        assert_eq!(
+            t("concat(`f`,'a\\\\b\\'c')", PgType::Text).as_deref(),
+            Some(r#"("f" || 'a\b''c')"#)
+        );
+        assert_eq!(
+            t("concat(`f`,_utf8mb4' ',`l`)", PgType::Text).as_deref(),
+            Some(r#"("f" || ' ' || "l")"#)
+        );
         for (expr, target, why) in [
             ("`price` / `qty`", dec(12, 2), "division"),
             (
@@ -1265,12 +1468,59 @@ mod tests {
                 "a function",
             ),
             ("concat(`qty`,'x')", PgType::Text, "a number in concat"),
-            ("concat(`f`,'a\\b')", PgType::Text, "a backslash escape"),
+            (
+                "concat(`f`,'a\\0')",
+                PgType::Text,
+                "a NUL PostgreSQL cannot hold",
+            ),
             ("`qty` > 1", PgType::Boolean, "a comparison"),
             ("`nope` + 1", PgType::Integer, "an unknown column"),
         ] {
             assert_eq!(t(expr, target), None, "{expr} must not translate: {why}");
         }
+    }
+
+    #[test]
+    fn check_literals_are_read_as_mysql_reads_them() {
+        let col = |name: &str| Column {
+            source_name: name.into(),
+            name: name.into(),
+            source_type: String::new(),
+            pg_type: PgType::Text,
+            nullable: true,
+            default: None,
+            identity: None,
+            mapping_note: String::new(),
+            on_update_now: false,
+            comment: None,
+            generated: None,
+        };
+        let table = Table {
+            source_name: "t".into(),
+            name: "t".into(),
+            columns: vec![col("a"), col("b")],
+            primary_key: None,
+            uniques: vec![],
+            indexes: vec![],
+            foreign_keys: vec![],
+            checks: vec![],
+            source_rows: None,
+            comment: None,
+        };
+        // As MariaDB 10.11 writes CHECK_CLAUSE (read off the server): `\'` for a quote, `\\`
+        // for a backslash, `\n` for a newline; a LIKE pattern's `\%` keeps its backslash.
+        assert_eq!(
+            translate_check(r"`a` <> 'q\\\n\'z' and `b` like 'a\\%b'", &table).as_deref(),
+            Some("\"a\" <> 'q\\\n''z' AND \"b\" LIKE 'a\\%b'")
+        );
+        // MySQL 8 writes charset introducers.
+        assert_eq!(
+            translate_check("(`a` <> _utf8mb4'x')", &table).as_deref(),
+            Some("(\"a\" <> 'x')")
+        );
+        // A NUL cannot be in PostgreSQL text; an unknown word is not translated.
+        assert_eq!(translate_check(r"`a` <> 'x\0'", &table), None);
+        assert_eq!(translate_check("`a` <> _nope", &table), None);
     }
 
     fn pk(table: &str, column: &str) -> IndexRow {
@@ -1351,6 +1601,8 @@ mod tests {
             foreign_keys: vec![],
             checks: vec![],
             others: vec![],
+            unseen: vec![],
+            charsets: Default::default(),
         };
         let built = build_default(&catalog);
         let users = &built.schema.tables[0];
@@ -1465,6 +1717,8 @@ mod tests {
                 clause: "(`amount` >= 0)".into(),
             }],
             others: vec![],
+            unseen: vec![],
+            charsets: Default::default(),
         }
     }
 

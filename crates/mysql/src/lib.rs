@@ -2,6 +2,7 @@
 //!
 //! - [`connect`]: the `mysql://` URL, passwords, TLS, and what to check when a login fails;
 //! - [`catalog`]: `information_schema` as plain rows (testable with other servers' rows);
+//! - [`charset`]: a text column's stored bytes → Unicode, by the column's charset;
 //! - [`types`]: column type → PostgreSQL type, and `--cast` rules;
 //! - [`mod@introspect`]: catalog → [`pgcutover_core::Schema`], with warnings for everything not
 //!   carried over;
@@ -9,6 +10,7 @@
 //! - [`read`]: streams a table (or a key range of it) into a [`pgcutover_core::RowSink`].
 
 pub mod catalog;
+pub mod charset;
 pub mod connect;
 pub mod convert;
 pub mod introspect;

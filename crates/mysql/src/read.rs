@@ -2,7 +2,8 @@
 //! rows or rejects to a [`RowSink`].
 //!
 //! Rows come one at a time off the socket (binary protocol, no buffering of the result set), so
-//! memory is one row plus the sink's batch, however big the table.
+//! memory is one row plus the sink's batch, however big the table. Text comes as the column
+//! stores it, and [`crate::convert`] decodes it with the column's charset.
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -42,6 +43,11 @@ pub async fn read_table<S: RowSink>(
         Some(cond) => format!("{} WHERE {cond}", read.select),
         None => read.select.clone(),
     };
+    // Every value as stored: a conversion by the server would turn what it cannot map into `?`.
+    // Set here, by the one function that reads values, so no session can miss it.
+    conn.query_drop("SET character_set_results = binary")
+        .await
+        .map_err(ReadError::Source)?;
     let mut result = conn.exec_iter(sql, ()).await.map_err(ReadError::Source)?;
     let mut stats = ReadStats {
         rows_read: 0,
@@ -83,7 +89,7 @@ pub async fn read_table<S: RowSink>(
                             format!(
                                 "{}={}",
                                 table.columns[k].name,
-                                display(&read.convs[k].kind, &raw[k])
+                                display(&read.convs[k], &raw[k])
                             )
                         })
                         .collect::<Vec<_>>()
@@ -93,7 +99,7 @@ pub async fn read_table<S: RowSink>(
                     table: table.name.clone(),
                     key,
                     column: table.columns[i].name.clone(),
-                    value: display(&read.convs[i].kind, &raw[i]),
+                    value: display(&read.convs[i], &raw[i]),
                     reason: p.reason,
                     hint: p.hint.to_owned(),
                 })

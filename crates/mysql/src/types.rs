@@ -100,12 +100,21 @@ impl Kind {
         })
     }
 
+    /// Whether the column's values are text in a charset (its bytes are decoded by it).
+    pub fn is_text(&self) -> bool {
+        matches!(
+            self,
+            Kind::Text { .. } | Kind::Enum { .. } | Kind::Set { .. } | Kind::Json
+        )
+    }
+
     pub fn is_temporal_date(&self) -> bool {
         matches!(self, Kind::Date | Kind::DateTime | Kind::Timestamp)
     }
 }
 
-/// Labels of `enum('a','b''c')` / `set(…)`, in declaration order. Quotes are doubled inside.
+/// Labels of `enum('a','b''c')` / `set(…)`, in declaration order, written as MySQL string
+/// literals (see [`take_string`]).
 pub fn parse_labels(column_type: &str) -> Result<Vec<String>, String> {
     let bad = || format!("cannot read the labels of {column_type}");
     let open = column_type.find('(').ok_or_else(bad)?;
@@ -119,14 +128,15 @@ pub fn parse_labels(column_type: &str) -> Result<Vec<String>, String> {
         if rest.is_empty() {
             return Ok(labels);
         }
-        let (label, used) = take_quoted(rest, '\'').ok_or_else(bad)?;
+        let (label, used) = take_string(rest).ok_or_else(bad)?;
         labels.push(label);
         rest = &rest[used..];
     }
 }
 
-/// Reads a `quote`-delimited token at the start of `s` (the quote doubled inside stands for
-/// itself): its content, and how many bytes it took. None if `s` does not start with one.
+/// Reads a `quote`-delimited identifier at the start of `s` (the quote doubled inside stands
+/// for itself; there are no other escapes in an identifier): its content, and how many bytes
+/// it took. None if `s` does not start with one.
 pub(crate) fn take_quoted(s: &str, quote: char) -> Option<(String, usize)> {
     let mut chars = s.char_indices().peekable();
     if chars.next()?.1 != quote {
@@ -141,6 +151,52 @@ pub(crate) fn take_quoted(s: &str, quote: char) -> Option<(String, usize)> {
             out.push(quote);
         } else {
             return Some((out, i + c.len_utf8()));
+        }
+    }
+    None
+}
+
+/// Reads a MySQL string literal at the start of `s`, quoted with `'` or `"`, the way the
+/// server reads one: the quote doubled inside stands for itself, and a backslash escapes the
+/// next character (`\0` NUL, `\b`, `\n`, `\r`, `\t`, `\Z` (0x1A); `\%` and `\_` keep their
+/// backslash, for LIKE; any other `\x` is `x`). This is how the catalog writes every quoted
+/// text: ENUM/SET labels in COLUMN_TYPE (`'back\\slash'`, `'it''s'`, `'a\nb'`), MariaDB's
+/// quoted defaults, CHECK clauses (`'it\'s'`) and generation expressions. Returns the text and
+/// how many bytes the literal took; None if `s` does not start with a complete one.
+pub fn take_string(s: &str) -> Option<(String, usize)> {
+    let mut chars = s.char_indices().peekable();
+    let quote = chars
+        .next()
+        .map(|(_, c)| c)
+        .filter(|c| *c == '\'' || *c == '"')?;
+    let mut out = String::new();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {
+                let (_, e) = chars.next()?;
+                match e {
+                    '0' => out.push('\0'),
+                    'b' => out.push('\u{8}'),
+                    'n' => out.push('\n'),
+                    'r' => out.push('\r'),
+                    't' => out.push('\t'),
+                    'Z' => out.push('\u{1a}'),
+                    '%' | '_' => {
+                        out.push('\\');
+                        out.push(e);
+                    }
+                    other => out.push(other),
+                }
+            }
+            c if c == quote => {
+                if chars.peek().map(|&(_, n)| n) == Some(quote) {
+                    chars.next();
+                    out.push(quote);
+                } else {
+                    return Some((out, i + c.len_utf8()));
+                }
+            }
+            c => out.push(c),
         }
     }
     None
@@ -444,10 +500,42 @@ mod tests {
             parse_labels("enum('G','PG','PG-13','it''s','a,b','')").unwrap(),
             vec!["G", "PG", "PG-13", "it's", "a,b", ""]
         );
+        // As MariaDB 10.11 writes COLUMN_TYPE (read off the server): a backslash doubled, a
+        // quote doubled, NUL, LF and CR escaped, a tab and 0x1A as they are.
+        assert_eq!(
+            parse_labels(
+                "enum('back\\\\slash','it''s','a,b',' lead','é€','x\"y','tab\tz','n\\nl','c\\rr','z\u{1a}z','nul\\0x','pct%','us_')"
+            )
+            .unwrap(),
+            vec![
+                "back\\slash", "it's", "a,b", " lead", "é€", "x\"y", "tab\tz", "n\nl", "c\rr",
+                "z\u{1a}z", "nul\0x", "pct%", "us_"
+            ]
+        );
         assert_eq!(
             parse_labels("set('Trailers','Commentaries')").unwrap(),
             vec!["Trailers", "Commentaries"]
         );
+        assert!(parse_labels("enum('unterminated)").is_err());
+        assert!(parse_labels("enum('a\\')").is_err());
+    }
+
+    #[test]
+    fn mysql_string_literals() {
+        fn t(s: &str) -> Option<(String, &str)> {
+            take_string(s).map(|(v, used)| (v, &s[used..]))
+        }
+        assert_eq!(t("'a''b' rest"), Some(("a'b".into(), " rest")));
+        assert_eq!(t("'it\\'s'"), Some(("it's".into(), "")));
+        assert_eq!(t("'\\\\'"), Some(("\\".into(), "")));
+        assert_eq!(t("'a\\%b\\_'"), Some(("a\\%b\\_".into(), "")));
+        assert_eq!(
+            t("'\\0\\b\\n\\r\\t\\Z\\q'"),
+            Some(("\0\u{8}\n\r\t\u{1a}q".into(), ""))
+        );
+        assert_eq!(t("\"say \"\"hi\"\"\""), Some(("say \"hi\"".into(), "")));
+        assert_eq!(t("'open"), None);
+        assert_eq!(t("bare"), None);
     }
 
     #[test]

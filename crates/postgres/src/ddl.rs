@@ -148,6 +148,8 @@ pub struct OrphanCheck {
     pub sql: String,
     /// The key as a person reads it: `"orders" ("customer_id") → "customer" ("id")`.
     pub subject: String,
+    /// The referenced table: the key waits until its rows are in.
+    pub parent: String,
 }
 
 /// Every post-load step, in the order they must run (sorted by kind; FKs after all keys).
@@ -238,6 +240,7 @@ pub fn post_load_steps(schema: &str, model: &Schema) -> Vec<Step> {
                         show_ident(&fk.ref_table),
                         show_list(&fk.ref_columns)
                     ),
+                    parent: fk.ref_table.clone(),
                 }),
                 ..step(
                 StepKind::ForeignKey,
