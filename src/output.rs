@@ -198,10 +198,12 @@ impl<W: std::io::Write> std::io::Write for TerminalText<W> {
             Err(e) if e.valid_up_to() > 0 => {
                 std::str::from_utf8(&buf[..e.valid_up_to()]).expect("checked up to here")
             }
-            Err(_) => {
-                let escaped: String = buf.iter().map(|b| format!("\\x{b:02x}")).collect();
+            Err(e) => {
+                // Bytes that are not UTF-8 (or a character cut at the end): shown as hex.
+                let bad = &buf[..e.error_len().unwrap_or(buf.len())];
+                let escaped: String = bad.iter().map(|b| format!("\\x{b:02x}")).collect();
                 self.0.write_all(escaped.as_bytes())?;
-                return Ok(buf.len());
+                return Ok(bad.len());
             }
         };
         self.0.write_all(show_lines(valid).as_bytes())?;
@@ -241,7 +243,7 @@ mod tests {
             "table \\x1b]0;pwned\\x07\né\\u{202e}"
         );
         let mut out = TerminalText(Vec::new());
-        out.write_all(b"ok \xff\x1b").expect("writes");
-        assert_eq!(String::from_utf8(out.0).expect("utf-8"), "ok \\xff\\x1b");
+        out.write_all(b"ok \xff\x1b \xc3\xa9").expect("writes");
+        assert_eq!(String::from_utf8(out.0).expect("utf-8"), "ok \\xff\\x1b é");
     }
 }
