@@ -18,7 +18,7 @@ use std::time::Instant;
 use anyhow::{anyhow, Context};
 use futures::StreamExt;
 use pgcutover_core::range::{split_range, KeyRange, SplitKey};
-use pgcutover_core::{quote_ident, quote_qualified, Table};
+use pgcutover_core::{quote_qualified, show_ident, show_qualified, Table};
 use pgcutover_postgres::{load, Target};
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
@@ -264,8 +264,7 @@ impl Loader<'_> {
                         // Whatever went wrong, the chunk's transaction is gone with this
                         // connection; the next try starts clean on a new one.
                         client = None;
-                        let what =
-                            format!("chunk {} of {}", chunk.chunk, quote_ident(&chunk.table));
+                        let what = format!("chunk {} of {}", chunk.chunk, show_ident(&chunk.table));
                         match e.fault {
                             Fault::Transient if attempt < self.retries => {
                                 attempt += 1;
@@ -406,7 +405,7 @@ impl Loader<'_> {
                     .any(|c| c.downcast_ref::<std::io::Error>().is_some());
                 let e = e.context(format!(
                     "reading {} from the source",
-                    quote_ident(&t.source_name)
+                    show_ident(&t.source_name)
                 ));
                 return Err(if rejects {
                     ChunkError::whole_run(e)
@@ -418,7 +417,7 @@ impl Loader<'_> {
                 uncount();
                 return Err(ChunkError::new(anyhow!(
                     "the reader of {} stopped without a result",
-                    quote_ident(&t.name)
+                    show_ident(&t.name)
                 )));
             }
         };
@@ -432,7 +431,7 @@ impl Loader<'_> {
                 uncount();
                 let mut err = ChunkError::new(anyhow::Error::new(e).context(format!(
                     "COPY into {}",
-                    quote_qualified(self.schema_name, &t.name)
+                    show_qualified(self.schema_name, &t.name)
                 )));
                 if err.fault == Fault::Fatal {
                     err.hint = Some(if self.data_only {
@@ -448,7 +447,7 @@ impl Loader<'_> {
             uncount();
             return Err(ChunkError::new(anyhow!(
                 "table {}: read {} rows, rejected {}, but PostgreSQL loaded {}",
-                quote_ident(&t.name),
+                show_ident(&t.name),
                 outcome.rows_read,
                 outcome.rejected,
                 written
@@ -487,7 +486,7 @@ impl Loader<'_> {
             client.batch_execute("COMMIT").await.map_err(|e| {
                 ChunkError::new(anyhow::Error::new(e).context(format!(
                     "committing the COPY into {}",
-                    quote_qualified(self.schema_name, &t.name)
+                    show_qualified(self.schema_name, &t.name)
                 )))
             })?;
             Ok::<_, ChunkError>(())
@@ -503,7 +502,7 @@ impl Loader<'_> {
                     .warn(&format!("rejected {r}\n  hint: {}", r.hint));
                 self.printer.warn(&format!(
                     "every rejected row of {} is in {}",
-                    quote_ident(&t.name),
+                    show_ident(&t.name),
                     self.rejects.path().display()
                 ));
             }
@@ -527,7 +526,7 @@ impl Loader<'_> {
         self.printer.warn(&format!(
             "chunk {} of {} FAILED and was rolled back (the other chunks go on): {error}",
             chunk.chunk,
-            quote_ident(&chunk.table)
+            show_ident(&chunk.table)
         ));
         if let Some(hint) = &e.hint {
             self.printer.warn(&format!("  hint: {hint}"));
@@ -556,8 +555,8 @@ impl Loader<'_> {
         for (col, n) in &done.zero_dates {
             self.printer.warn(&format!(
                 "{}.{}: {n} zero date(s) became NULL",
-                quote_ident(&chunk.table),
-                quote_ident(col)
+                show_ident(&chunk.table),
+                show_ident(col)
             ));
         }
         if track.left.fetch_sub(1, Ordering::Relaxed) == 1 {
@@ -571,7 +570,7 @@ impl Loader<'_> {
             }
             self.printer.info(&format!(
                 "copied {}: {} rows in {:.1}s",
-                quote_ident(&chunk.table),
+                show_ident(&chunk.table),
                 track.rows.load(Ordering::Relaxed),
                 track.started.elapsed().as_secs_f64()
             ));

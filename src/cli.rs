@@ -330,33 +330,10 @@ pub fn command_without(args: impl IntoIterator<Item = String>, drop: &[&str]) ->
         args.into_iter()
             .skip(1)
             .filter(|a| !drop.contains(&a.as_str()))
-            .map(|a| shell_quote(&mask_password(&a))),
+            // The one redaction every echoed argument goes through (pgcutover_core::redact).
+            .map(|a| shell_quote(&pgcutover_core::redact(&a))),
     );
     out.join(" ")
-}
-
-/// `scheme://user:secret@host` → `scheme://user:****@host`; `password=secret` → `password=****`.
-fn mask_password(arg: &str) -> String {
-    let mut s = arg.to_owned();
-    if let Some(start) = s.find("://").map(|i| i + 3) {
-        let rest = &s[start..];
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        if let Some(at) = rest[..end].rfind('@') {
-            if let Some(colon) = rest[..at].find(':') {
-                s.replace_range(start + colon + 1..start + at, "****");
-            }
-        }
-    }
-    let mut from = 0;
-    while let Some(i) = s[from..].to_ascii_lowercase().find("password=") {
-        let value = from + i + "password=".len();
-        let end = s[value..]
-            .find(|c: char| c == '&' || c.is_whitespace())
-            .map_or(s.len(), |e| value + e);
-        s.replace_range(value..end, "****");
-        from = value + 4;
-    }
-    s
 }
 
 fn shell_quote(a: &str) -> String {
@@ -412,18 +389,19 @@ mod tests {
 
     #[test]
     fn passwords_are_masked() {
-        assert_eq!(
-            mask_password("mysql://app:s3cret@db:3306/shop?ssl-mode=required"),
-            "mysql://app:****@db:3306/shop?ssl-mode=required"
+        let got = command_without(
+            args(&[
+                "pgcutover",
+                "copy",
+                "mysql://app:s3cret@db:3306/shop?ssl-mode=required",
+                "host=h PASSWORD='x y' user=u",
+                "--restart",
+            ]),
+            &["--restart"],
         );
         assert_eq!(
-            mask_password("postgresql://u@h/d?password=hunter2&sslmode=require"),
-            "postgresql://u@h/d?password=****&sslmode=require"
+            got,
+            "pgcutover copy 'mysql://app:***@db:3306/shop?ssl-mode=required' 'host=h PASSWORD=*** user=u'"
         );
-        assert_eq!(
-            mask_password("host=h PASSWORD=x user=u"),
-            "host=h PASSWORD=**** user=u"
-        );
-        assert_eq!(mask_password("sqlite:a@b:c.db"), "sqlite:a@b:c.db");
     }
 }

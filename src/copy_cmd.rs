@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{anyhow, Context};
-use pgcutover_core::{quote_ident, quote_qualified, Schema};
+use pgcutover_core::{quote_qualified, show_ident, show_qualified, Schema};
 use pgcutover_postgres::ddl::{self, OrphanCheck, Step, StepKind};
 use pgcutover_postgres::{load, Target};
 use tokio_postgres::Client;
@@ -91,7 +91,11 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let loaded = Arc::new(loaded);
     let schema = &loaded.schema;
     for w in &schema.warnings {
-        printer.warn(&format!("{}: {}", w.object, w.message));
+        printer.warn(&format!(
+            "{}: {}",
+            pgcutover_core::show(&w.object),
+            pgcutover_core::show(&w.message)
+        ));
     }
     let steps = planned_steps(&args, &schema_name, schema, data_only.as_ref());
     let fingerprint = fingerprint(&args, &source, &target, schema, &steps);
@@ -107,7 +111,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             ExitCode::TARGET_NOT_EMPTY,
             anyhow!(
                 "another pgcutover is running against schema {} of this database",
-                quote_ident(&schema_name)
+                show_ident(&schema_name)
             ),
             Some(
                 "wait for it to finish, or stop it; `pgcutover status TARGET` shows its progress"
@@ -148,7 +152,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
                 ExitCode::TARGET_NOT_EMPTY,
                 anyhow!(
                     "schema {} holds an unfinished run (started {}) that this command cannot resume:\n  - {}",
-                    quote_ident(&schema_name),
+                    show_ident(&schema_name),
                     run.started_at,
                     differences.join("\n  - ")
                 ),
@@ -262,7 +266,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             printer.info(&format!(
                 "created {} table(s) in schema {}",
                 schema.tables.len(),
-                quote_ident(&schema_name)
+                show_ident(&schema_name)
             ));
         }
         testpoint::hit("created");
@@ -384,7 +388,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
                 "post-load: {steps_waiting} step(s) wait until the rows of {} are in",
                 incomplete
                     .iter()
-                    .map(|t| quote_ident(t))
+                    .map(|t| show_ident(t))
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
@@ -421,7 +425,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             _ => continue,
         };
         report.warnings.push(pgcutover_core::Warning::new(
-            format!("{} {}", s.kind.label(), quote_ident(&s.object)),
+            format!("{} {}", s.kind.label(), show_ident(&s.object)),
             message,
         ));
     }
@@ -583,9 +587,12 @@ fn fingerprint(
     let source = match source {
         SourceSpec::Sqlite(p) => format!(
             "sqlite:{}",
-            std::fs::canonicalize(p)
-                .unwrap_or_else(|_| p.clone())
-                .display()
+            pgcutover_core::redact(
+                &std::fs::canonicalize(p)
+                    .unwrap_or_else(|_| p.clone())
+                    .display()
+                    .to_string()
+            )
         ),
         SourceSpec::Mysql(m) => m.display(),
     };
@@ -666,7 +673,7 @@ async fn check_target(
         if !full.is_empty() {
             return Err(Exit::new(
                 ExitCode::TARGET_NOT_EMPTY,
-                anyhow!("--data-only: {} already hold(s) rows: {}", full.len(), full.iter().map(|n| quote_ident(n)).collect::<Vec<_>>().join(", ")),
+                anyhow!("--data-only: {} already hold(s) rows: {}", full.len(), full.iter().map(|n| show_ident(n)).collect::<Vec<_>>().join(", ")),
                 Some("nothing was written. Add --truncate to empty the tables first, or load into empty tables".to_owned()),
             ));
         }
@@ -682,7 +689,7 @@ async fn check_target(
     if !existing.is_empty() {
         return Err(Exit::new(
             ExitCode::TARGET_NOT_EMPTY,
-            anyhow!("the target already has {} table(s) this copy would create: {}", existing.len(), existing.iter().map(|n| quote_ident(n)).collect::<Vec<_>>().join(", ")),
+            anyhow!("the target already has {} table(s) this copy would create: {}", existing.len(), existing.iter().map(|n| show_ident(n)).collect::<Vec<_>>().join(", ")),
             Some("nothing was written. Use --drop-existing to replace them, --data-only to load into them, or --target-schema to copy elsewhere".to_owned()),
         ));
     }
@@ -696,7 +703,7 @@ async fn check_target(
             .await
             .context("checking the target for existing types")?;
         if row.get(0) {
-            others.push(format!("type {q}"));
+            others.push(format!("type {}", show_qualified(schema_name, &e.name)));
         }
     }
     for s in steps.iter().filter(|s| s.kind == StepKind::Trigger) {
@@ -706,7 +713,10 @@ async fn check_target(
             .await
             .context("checking the target for existing functions")?;
         if row.get(0) {
-            others.push(format!("function {q}"));
+            others.push(format!(
+                "function {}()",
+                show_qualified(schema_name, &s.object)
+            ));
         }
     }
     if !others.is_empty() {
@@ -917,7 +927,7 @@ async fn foreign_key(
     let orphans = format!(
         "{count} orphan row(s): {} finds no parent for {}{}",
         check.subject,
-        examples.join("; "),
+        pgcutover_core::show(&examples.join("; ")),
         // The query lists at most five distinct keys.
         if examples.len() >= 5 { "; …" } else { "" }
     );
@@ -1098,7 +1108,7 @@ async fn step_worker(
                 }
                 Err(e) => {
                     client = None;
-                    let what = format!("{} {}", step.kind.label(), quote_ident(&step.object));
+                    let what = format!("{} {}", step.kind.label(), show_ident(&step.object));
                     if crate::retry::classify(&e) == Fault::Transient && attempt < settings.retries
                     {
                         attempt += 1;
@@ -1133,8 +1143,8 @@ fn print_step(printer: &Printer, r: &StepReport) {
         printer.warn(&format!(
             "{} {} on {}: {note}",
             r.kind.label(),
-            quote_ident(&r.object),
-            quote_ident(&r.table)
+            show_ident(&r.object),
+            show_ident(&r.table)
         ));
     } else if let Some(e) = &r.error {
         let what = if r.demoted_to_warning {
@@ -1145,8 +1155,8 @@ fn print_step(printer: &Printer, r: &StepReport) {
         printer.warn(&format!(
             "{} {} on {} {what}: {e}",
             r.kind.label(),
-            quote_ident(&r.object),
-            quote_ident(&r.table)
+            show_ident(&r.object),
+            show_ident(&r.table)
         ));
     }
 }

@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 
 use anyhow::{anyhow, Context};
+use pgcutover_core::show_ident;
 use pgcutover_core::{quote_ident, quote_qualified, FkAction, ForeignKey, PgType, Schema};
 use pgcutover_postgres::ddl::{self, OrphanCheck, Step, StepKind};
 use tokio_postgres::Client;
@@ -72,7 +73,7 @@ pub fn match_name<'a>(name: &str, candidates: &'a [String]) -> Result<&'a String
         many => Err(format!(
             "ambiguous: {} all match ignoring case",
             many.iter()
-                .map(|m| quote_ident(m))
+                .map(|m| show_ident(m))
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
@@ -132,8 +133,8 @@ pub async fn inspect(
             Err(why) => {
                 findings.problems.push(format!(
                     "table {}: the target schema {} has no table to load it into ({why})",
-                    quote_ident(&t.name),
-                    quote_ident(schema_name)
+                    show_ident(&t.name),
+                    show_ident(schema_name)
                 ));
                 continue;
             }
@@ -165,7 +166,7 @@ pub async fn inspect(
         let names: Vec<String> = target_cols.iter().map(|c| c.name.clone()).collect();
         let mut matched = vec![false; target_cols.len()];
         for c in t.columns.iter_mut().filter(|c| c.is_copied()) {
-            let here = format!("{}.{}", quote_ident(&target), quote_ident(&c.name));
+            let here = format!("{}.{}", show_ident(&target), show_ident(&c.name));
             let i = match match_name(&c.name, &names) {
                 Ok(n) => names
                     .iter()
@@ -203,8 +204,8 @@ pub async fn inspect(
             if !m && tc.not_null && !tc.has_default && !tc.identity && !tc.generated {
                 findings.problems.push(format!(
                     "column {}.{}: NOT NULL without a default in the target, and the source has no such column",
-                    quote_ident(&target),
-                    quote_ident(&tc.name)
+                    show_ident(&target),
+                    show_ident(&tc.name)
                 ));
             }
         }
@@ -236,7 +237,7 @@ pub async fn prepare(
             ExitCode::USAGE,
             anyhow!(
                 "--data-only cannot load into schema {}:\n  - {}",
-                quote_ident(schema_name),
+                show_ident(schema_name),
                 findings.problems.join("\n  - ")
             ),
             Some("nothing was written. Create the tables first (your migration tool, or `pgcutover copy --schema-only`); `pgcutover plan --data-only SOURCE TARGET` lists every mismatch, which your migrations or the mapping (--cast, --include/--exclude) can resolve".to_owned()),
@@ -330,7 +331,7 @@ async fn plan_load(
             if !superuser {
                 findings.problems.push(format!(
                     "{} reference{} {} in a cycle of foreign keys; loading them needs the checks off for the load, which needs a superuser",
-                    members.iter().map(|m| quote_ident(m)).collect::<Vec<_>>().join(", "),
+                    members.iter().map(|m| show_ident(m)).collect::<Vec<_>>().join(", "),
                     if members.len() == 1 { "s" } else { "" },
                     if members.len() == 1 { "itself" } else { "each other" },
                 ));
@@ -359,7 +360,7 @@ async fn plan_load(
         };
         let list = |c: &[String]| {
             c.iter()
-                .map(|x| quote_ident(x))
+                .map(|x| show_ident(x))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -373,9 +374,9 @@ async fn plan_load(
                 sql: ddl::orphan_query(schema_name, table, &fk),
                 subject: format!(
                     "{} ({}) → {} ({})",
-                    quote_ident(&f.child),
+                    show_ident(&f.child),
                     list(&f.columns),
-                    quote_ident(&f.parent),
+                    show_ident(&f.parent),
                     list(&f.ref_columns)
                 ),
                 parent: f.parent.clone(),

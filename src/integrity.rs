@@ -7,6 +7,7 @@
 //! applies `--orphans`.
 
 use mysql_async::prelude::Queryable;
+use pgcutover_core::show_ident;
 use pgcutover_core::{quote_ident, ForeignKey, Table};
 use pgcutover_mysql::mysql_ident;
 use serde::Serialize;
@@ -101,7 +102,7 @@ pub async fn source_orphans(source: &SourceSpec, loaded: &Loaded) -> Result<Vec<
                     mysql_orphans(conn, &from, &cols).await.map_err(|e| {
                         anyhow::Error::new(e).context(format!(
                             "counting orphans of foreign key {} in the source",
-                            quote_ident(&fk.name)
+                            show_ident(&fk.name)
                         ))
                     })?
                 }
@@ -120,7 +121,7 @@ pub async fn source_orphans(source: &SourceSpec, loaded: &Loaded) -> Result<Vec<
                         .map_err(|e| {
                             e.context(format!(
                                 "counting orphans of foreign key {} in the source",
-                                quote_ident(&fk.name)
+                                show_ident(&fk.name)
                             ))
                         })?
                 }

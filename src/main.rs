@@ -61,13 +61,14 @@ fn main() -> std::process::ExitCode {
             ExitCode::OK
         }
         Err(exit) => {
+            // Through for_terminal: an error may quote a name or a server's message.
             eprintln!(
                 "{}: {}",
                 printer.error_label(),
-                exit::error_chain(&exit.error)
+                output::for_terminal(&exit::error_chain(&exit.error))
             );
             if let Some(hint) = &exit.hint {
-                eprintln!("hint: {hint}");
+                eprintln!("hint: {}", output::for_terminal(hint));
             }
             exit.code
         }

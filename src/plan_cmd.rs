@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use pgcutover_core::{quote_ident, Schema, Warning};
+use pgcutover_core::{show, show_ident, show_sql, Schema, Warning};
 use pgcutover_postgres::ddl::{self, Step};
 use pgcutover_postgres::Target;
 use serde::Serialize;
@@ -176,7 +176,7 @@ pub async fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => crate::output::print_json(&mut out, "plan", &plan)?,
-        Format::Text => write_text(&mut out, &plan)?,
+        Format::Text => write_text(&mut crate::output::TerminalText(&mut out), &plan)?,
     }
     Ok(ExitCode::OK)
 }
@@ -186,28 +186,28 @@ fn write_text(out: &mut impl Write, plan: &Plan<'_>) -> std::io::Result<()> {
     writeln!(
         out,
         "Plan: {} → {} (schema {})",
-        plan.source,
-        plan.target,
-        quote_ident(plan.target_schema)
+        show(&plan.source),
+        show(&plan.target),
+        show_ident(plan.target_schema)
     )?;
     writeln!(out, "\nTables: {} with {} rows", plan.tables.len(), total)?;
     let width = plan
         .tables
         .iter()
-        .map(|t| quote_ident(t.name).len())
+        .map(|t| show_ident(t.name).len())
         .max()
         .unwrap_or(0);
     for t in &plan.tables {
         let rows = t.source_rows.map_or("?".to_owned(), |r| r.to_string());
         let renamed = if t.name != t.source_name {
-            format!("  (source {})", quote_ident(t.source_name))
+            format!("  (source {})", show_ident(t.source_name))
         } else {
             String::new()
         };
         writeln!(
             out,
             "  {:width$}  {rows:>10} rows{renamed}",
-            quote_ident(t.name)
+            show_ident(t.name)
         )?;
     }
     writeln!(out, "\nType mapping:")?;
@@ -226,10 +226,12 @@ fn write_text(out: &mut impl Write, plan: &Plan<'_>) -> std::io::Result<()> {
             }
             writeln!(
                 out,
-                "  {}.{}  {declared} → {target}  -- {}",
-                quote_ident(t.name),
-                quote_ident(c.name),
-                c.note
+                "  {}.{}  {} → {}  -- {}",
+                show_ident(t.name),
+                show_ident(c.name),
+                show(declared),
+                show(&target),
+                show(c.note)
             )?;
         }
     }
@@ -243,7 +245,7 @@ fn write_text(out: &mut impl Write, plan: &Plan<'_>) -> std::io::Result<()> {
                 out,
                 "  {}",
                 c.iter()
-                    .map(|n| quote_ident(n))
+                    .map(|n| show_ident(n))
                     .collect::<Vec<_>>()
                     .join(" ↔ ")
             )?;
@@ -258,7 +260,7 @@ fn write_text(out: &mut impl Write, plan: &Plan<'_>) -> std::io::Result<()> {
         writeln!(out, "  nothing")?;
     }
     for w in plan.warnings {
-        writeln!(out, "  warning: {}: {}", w.object, w.message)?;
+        writeln!(out, "  warning: {}: {}", show(&w.object), show(&w.message))?;
     }
     if !plan.orphans.is_empty() {
         let policy = match plan.orphan_policy {
@@ -273,21 +275,21 @@ fn write_text(out: &mut impl Write, plan: &Plan<'_>) -> std::io::Result<()> {
             writeln!(
                 out,
                 "  {} on {} ({}) → {} ({}): {} orphan row(s), e.g. {}{}",
-                quote_ident(&o.foreign_key),
-                quote_ident(&o.table),
+                show_ident(&o.foreign_key),
+                show_ident(&o.table),
                 o.columns
                     .iter()
-                    .map(|c| quote_ident(c))
+                    .map(|c| show_ident(c))
                     .collect::<Vec<_>>()
                     .join(", "),
-                quote_ident(&o.ref_table),
+                show_ident(&o.ref_table),
                 o.ref_columns
                     .iter()
-                    .map(|c| quote_ident(c))
+                    .map(|c| show_ident(c))
                     .collect::<Vec<_>>()
                     .join(", "),
                 o.orphans,
-                o.examples.join("; "),
+                show(&o.examples.join("; ")),
                 if o.examples.len() >= 5 { "; …" } else { "" }
             )?;
         }
@@ -301,8 +303,8 @@ fn write_text(out: &mut impl Write, plan: &Plan<'_>) -> std::io::Result<()> {
             writeln!(
                 out,
                 "  {}.{}",
-                quote_ident(plan.target_schema),
-                quote_ident(t)
+                show_ident(plan.target_schema),
+                show_ident(t)
             )?;
         }
     }
@@ -310,21 +312,21 @@ fn write_text(out: &mut impl Write, plan: &Plan<'_>) -> std::io::Result<()> {
         writeln!(
             out,
             "\nData-only: loading into the existing tables of {}",
-            quote_ident(plan.target_schema)
+            show_ident(plan.target_schema)
         )?;
         for (from, to) in &d.findings.renamed {
             writeln!(
                 out,
                 "  {} loads into {} (matched ignoring case)",
-                quote_ident(from),
-                quote_ident(to)
+                show_ident(from),
+                show_ident(to)
             )?;
         }
         for p in &d.findings.problems {
-            writeln!(out, "  mismatch: {p}")?;
+            writeln!(out, "  mismatch: {}", show(p))?;
         }
         for w in &d.findings.warnings {
-            writeln!(out, "  warning: {w}")?;
+            writeln!(out, "  warning: {}", show(w))?;
         }
         if d.findings.problems.is_empty() {
             writeln!(out, "  load order (foreign keys):")?;
@@ -334,7 +336,7 @@ fn write_text(out: &mut impl Write, plan: &Plan<'_>) -> std::io::Result<()> {
                     "    {}{}",
                     tables
                         .iter()
-                        .map(|t| quote_ident(t))
+                        .map(|t| show_ident(t))
                         .collect::<Vec<_>>()
                         .join(", "),
                     if *replica {
@@ -353,11 +355,11 @@ fn write_text(out: &mut impl Write, plan: &Plan<'_>) -> std::io::Result<()> {
     }
     writeln!(out, "\n-- Schema, before the data")?;
     for s in &plan.schema_ddl {
-        writeln!(out, "{s};")?;
+        writeln!(out, "{};", show_sql(s))?;
     }
     writeln!(out, "\n-- After the data")?;
     for s in &plan.post_load {
-        writeln!(out, "{};", s.sql)?;
+        writeln!(out, "{};", show_sql(&s.sql))?;
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ use bytes::{Bytes, BytesMut};
 use mysql_async::prelude::Queryable;
 use pgcutover_core::policy::ValuePolicy;
 use pgcutover_core::range::KeyRange;
-use pgcutover_core::{quote_ident, Reject, RowSink, Value};
+use pgcutover_core::{show_ident, Reject, RowSink, Value};
 use pgcutover_mysql::MysqlSource;
 use pgcutover_postgres::copy_encoder;
 use tokio::sync::{mpsc, oneshot};
@@ -153,7 +153,7 @@ fn finish<E: std::error::Error + Send + Sync + 'static>(
             Err(anyhow!(e).context(format!("writing {path}")))
         }
         Err(ReadFailure::Source(e)) => {
-            sink.abort(format!("reading {} failed", quote_ident(table)));
+            sink.abort(format!("reading {} failed", show_ident(table)));
             Err(anyhow::Error::new(e))
         }
     }

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use pgcutover_core::{quote_ident, Warning};
+use pgcutover_core::{show, show_ident, Warning};
 use pgcutover_postgres::ddl::{Step, StepKind};
 use pgcutover_postgres::Target;
 use serde::Serialize;
@@ -256,6 +256,7 @@ impl Report {
         if format == Format::Json {
             return crate::output::print_json(&mut out, "report", self);
         }
+        let mut out = crate::output::TerminalText(out);
         let name_w = crate::output::name_width(self.tables.iter().map(|t| t.table.as_str()));
         writeln!(
             out,
@@ -266,7 +267,7 @@ impl Report {
             writeln!(
                 out,
                 "{:name_w$}  {:>12}  {:>12}  {:>9}  {:>8.2}  {:>9.2}",
-                quote_ident(&t.table),
+                show_ident(&t.table),
                 t.rows_read,
                 t.rows_written,
                 t.rows_rejected,
@@ -289,10 +290,11 @@ impl Report {
             if let Some(e) = &t.error {
                 writeln!(
                     out,
-                    "FAILED: {}: {} of {} chunk(s) not loaded: {e}",
-                    quote_ident(&t.table),
+                    "FAILED: {}: {} of {} chunk(s) not loaded: {}",
+                    show_ident(&t.table),
                     t.chunks - t.chunks_done,
-                    t.chunks
+                    t.chunks,
+                    show(e)
                 )?;
             }
         }
@@ -318,10 +320,11 @@ impl Report {
             };
             writeln!(
                 out,
-                "  {what}: {} {} on {}: {detail}",
+                "  {what}: {} {} on {}: {}",
                 s.kind.label(),
-                quote_ident(&s.object),
-                quote_ident(&s.table)
+                show_ident(&s.object),
+                show_ident(&s.table),
+                show(detail)
             )?;
         }
         if !self.warnings.is_empty() {
@@ -332,7 +335,12 @@ impl Report {
             )?;
         }
         if let Some(f) = &self.rejects_file {
-            writeln!(out, "rejected rows: {} written to {f}", tot.rows_rejected)?;
+            writeln!(
+                out,
+                "rejected rows: {} written to {}",
+                tot.rows_rejected,
+                show(f)
+            )?;
         }
         if let Some(v) = &self.verification {
             v.print_text(&mut out)?;
@@ -368,7 +376,7 @@ impl Report {
             .as_ref()
             .map_or(String::new(), |c| format!(":\n  {c}"));
         if let Some(why) = &self.interrupted {
-            writeln!(out, "interrupted: {why}")?;
+            writeln!(out, "interrupted: {}", show(why))?;
         }
         if self.exit_code == ExitCode::LOAD_FAILED.0 {
             writeln!(out, "hint: PostgreSQL refused the rows of the table(s) marked FAILED (each chunk was rolled back; everything else is in). Fix the cause named above, then {again}: it loads only what failed, then the post-load steps that wait for it{shown}")?;

@@ -4,6 +4,7 @@ use std::io::Write;
 
 use anyhow::{anyhow, Context};
 use pgcutover_core::{quote_ident, quote_qualified};
+use pgcutover_core::{show_ident, show_qualified};
 use pgcutover_postgres::Target;
 use serde::Serialize;
 use tokio_postgres::Client;
@@ -14,7 +15,7 @@ use crate::output::Printer;
 use crate::state::{self, Run, WrittenSince};
 
 fn parse_target(s: &str) -> Result<Target, Exit> {
-    Target::parse(s).map_err(|e| Exit::new(ExitCode::USAGE, e, None))
+    crate::source::parse_target(s)
 }
 
 #[derive(Debug, Serialize)]
@@ -103,6 +104,7 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, Exit> {
         crate::output::print_json(&mut w, "status", &out)?;
         return Ok(ExitCode::OK);
     }
+    let mut w = crate::output::TerminalText(w);
     if out.is_empty() {
         writeln!(w, "no pgcutover run is recorded in {}", target.display())?;
         return Ok(ExitCode::OK);
@@ -111,10 +113,10 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, Exit> {
         writeln!(
             w,
             "run into schema {}: {} ({}, from {})",
-            quote_ident(&r.target_schema),
+            show_ident(&r.target_schema),
             r.status,
             r.mode,
-            r.source
+            pgcutover_core::show(&r.source)
         )?;
         writeln!(
             w,
@@ -140,14 +142,14 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, Exit> {
             writeln!(
                 w,
                 "  {:width$}  {:>9}  {:>12}  {:>12}  {:>9}",
-                quote_ident(&t.table),
+                show_ident(&t.table),
                 format!("{}/{}", t.chunks_done, t.chunks),
                 t.rows_written,
                 t.source_rows.map_or("?".to_owned(), |n| n.to_string()),
                 t.rows_rejected
             )?;
             for e in &t.errors {
-                writeln!(w, "    FAILED {e}")?;
+                writeln!(w, "    FAILED {}", pgcutover_core::show(e))?;
             }
         }
         if r.status != "complete" {
@@ -202,36 +204,36 @@ impl ResetList {
         let ts = &self.target_schema;
         let mut out = vec![format!(
             "the run into schema {} ({}; {} copy from {}, started {})",
-            quote_ident(ts),
+            show_ident(ts),
             self.run_status,
             self.mode,
-            self.source,
+            pgcutover_core::show(&self.source),
             self.started_at
         )];
         for t in &self.drop_tables {
             out.push(format!(
                 "  drop table {}: {} row(s)",
-                quote_qualified(ts, &t.table),
+                show_qualified(ts, &t.table),
                 t.rows
             ));
         }
         for t in &self.empty_tables {
             out.push(format!(
                 "  empty table {} (loaded by the data-only run): {} row(s)",
-                quote_qualified(ts, &t.table),
+                show_qualified(ts, &t.table),
                 t.rows
             ));
         }
         for e in &self.drop_types {
-            out.push(format!("  drop type {}", quote_qualified(ts, e)));
+            out.push(format!("  drop type {}", show_qualified(ts, e)));
         }
         for f in &self.drop_functions {
-            out.push(format!("  drop function {}()", quote_qualified(ts, f)));
+            out.push(format!("  drop function {}()", show_qualified(ts, f)));
         }
         if let Some(s) = &self.drop_schema {
             out.push(format!(
                 "  drop schema {} (the run created it), if nothing else is left in it",
-                quote_ident(s)
+                show_ident(s)
             ));
         }
         if !self.keep_tables.is_empty() {
@@ -240,14 +242,14 @@ impl ResetList {
                 self.keep_tables.len(),
                 self.keep_tables
                     .iter()
-                    .map(|t| quote_qualified(ts, t))
+                    .map(|t| show_qualified(ts, t))
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
         }
         out.push(format!(
             "  forget the run (and drop the schema {} once no run is left in it)",
-            quote_ident(state::SCHEMA)
+            show_ident(state::SCHEMA)
         ));
         if !self.keep_data {
             out.push(format!(
@@ -259,7 +261,7 @@ impl ResetList {
         for w in &self.written_after_completion {
             out.push(format!(
                 "  WRITTEN AFTER THE RUN COMPLETED: {}: {}",
-                quote_qualified(ts, &w.table),
+                show_qualified(ts, &w.table),
                 w.why
             ));
         }
@@ -295,7 +297,7 @@ pub async fn list(
     result.map_err(|e| {
         Exit::from(e.context(format!(
             "listing what the run into schema {} created",
-            quote_ident(ts)
+            show_ident(ts)
         )))
     })
 }
@@ -390,10 +392,10 @@ pub fn refuse_written(ts: &str, written: &[WrittenSince], how: &str) -> Exit {
         ExitCode::TARGET_NOT_EMPTY,
         anyhow!(
             "the tables of the run into schema {} were written after the run completed, so they may hold rows that exist nowhere else (after a cutover, the application's):\n  - {}",
-            quote_ident(ts),
+            show_ident(ts),
             written
                 .iter()
-                .map(|w| format!("{}: {}", quote_qualified(ts, &w.table), w.why))
+                .map(|w| format!("{}: {}", show_qualified(ts, &w.table), w.why))
                 .collect::<Vec<_>>()
                 .join("\n  - ")
         ),
@@ -431,7 +433,7 @@ pub async fn reset(args: ResetArgs, printer: &Printer) -> Result<ExitCode, Exit>
                     target.display(),
                     many.len(),
                     many.iter()
-                        .map(|r| quote_ident(&r.fingerprint.target_schema))
+                        .map(|r| show_ident(&r.fingerprint.target_schema))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
@@ -458,10 +460,7 @@ pub async fn reset(args: ResetArgs, printer: &Printer) -> Result<ExitCode, Exit>
             "no pgcutover run{} is recorded in {}; nothing to reset",
             args.target_schema
                 .as_ref()
-                .map_or(String::new(), |s| format!(
-                    " into schema {}",
-                    quote_ident(s)
-                )),
+                .map_or(String::new(), |s| format!(" into schema {}", show_ident(s))),
             target.display()
         ));
         print(None, false, None)?;
@@ -474,14 +473,14 @@ pub async fn reset(args: ResetArgs, printer: &Printer) -> Result<ExitCode, Exit>
             ExitCode::TARGET_NOT_EMPTY,
             anyhow!(
                 "a pgcutover run into schema {} is running now",
-                quote_ident(&ts)
+                show_ident(&ts)
             ),
             Some("stop it first (Ctrl-C), then reset".to_owned()),
         ));
     }
     let list = list(&client, &ts, run, args.keep_data).await?;
     if !json {
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::output::TerminalText(std::io::stdout().lock());
         writeln!(
             out,
             "{}{}:",
@@ -529,7 +528,7 @@ pub async fn reset(args: ResetArgs, printer: &Printer) -> Result<ExitCode, Exit>
         client.batch_execute("COMMIT").await.context("reset")?;
         printer.info(&format!(
             "forgot the run into schema {}; its tables and rows stay",
-            quote_ident(&ts)
+            show_ident(&ts)
         ));
         print(Some(&list), true, None)?;
         return Ok(ExitCode::OK);
@@ -561,7 +560,10 @@ fn confirm(ts: &str, list: &ResetList) -> Result<(), Exit> {
             list.rows_lost
         )
     };
-    eprint!("{what}\nType the name of the schema ({ts}) to go on, anything else to stop: ");
+    eprint!(
+        "{what}\nType the name of the schema ({}) to go on, anything else to stop: ",
+        pgcutover_core::show(ts)
+    );
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     stdin
@@ -655,7 +657,7 @@ pub async fn undo(
             client
                 .batch_execute(s)
                 .await
-                .with_context(|| format!("running {s}"))?;
+                .with_context(|| format!("running {}", pgcutover_core::show_sql(s)))?;
         }
         if let Some(schema) = &c.schema {
             // Only when nothing else lives in it now.
@@ -695,7 +697,7 @@ pub async fn undo(
                 ExitCode::FAILED,
                 e.context(format!(
                     "resetting the run into schema {} (nothing was changed)",
-                    quote_ident(ts)
+                    show_ident(ts)
                 )),
                 Some("another object may depend on a table the run created (a view, a foreign key from your own table), or a session holds its tables; drop it or end it first".to_owned()),
             ));
@@ -723,7 +725,7 @@ pub async fn undo(
     parts.push("forgot the run".to_owned());
     printer.info(&format!(
         "reset the run into schema {}: {}",
-        quote_ident(ts),
+        show_ident(ts),
         parts.join(", ")
     ));
     Ok(list)

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use anyhow::{anyhow, Context};
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use pgcutover_core::{quote_ident, Schema, Warning};
+use pgcutover_core::{redact, show_ident, Schema, Warning};
 use pgcutover_mysql::catalog::ColumnRow;
 use pgcutover_mysql::types::{find_cast, CastMatch, CastRule, MappingOptions};
 use pgcutover_mysql::{MysqlSource, SourceZone, ZeroDates};
@@ -67,13 +67,9 @@ impl SourceSpec {
             return Ok(SourceSpec::Sqlite(PathBuf::from(path)));
         }
         let lower = s.to_ascii_lowercase();
-        if [".db", ".sqlite", ".sqlite3"]
-            .iter()
-            .any(|ext| lower.ends_with(ext))
-        {
-            return Ok(SourceSpec::Sqlite(PathBuf::from(s)));
-        }
-        if lower.starts_with("mysql://") || lower.starts_with("mariadb://") {
+        // Before the file extensions: mysql://u@h/shop.db is a MySQL database, and a mistyped
+        // mysql:/… gets the MySQL URL's own error.
+        if lower.starts_with("mysql:") || lower.starts_with("mariadb:") {
             return MysqlSource::parse(s, password_file, std::env::var("MYSQL_PWD").ok())
                 .map(SourceSpec::Mysql)
                 .map_err(|e| {
@@ -84,16 +80,25 @@ impl SourceSpec {
                     )
                 });
         }
+        if [".db", ".sqlite", ".sqlite3"]
+            .iter()
+            .any(|ext| lower.ends_with(ext))
+        {
+            return Ok(SourceSpec::Sqlite(PathBuf::from(s)));
+        }
         Err(Exit::new(
             ExitCode::USAGE,
-            anyhow!("cannot tell what kind of source {s:?} is"),
+            anyhow!(
+                "cannot tell what kind of source \"{}\" is",
+                pgcutover_core::show(&redact(s))
+            ),
             Some("write mysql://user@host/database, mariadb://…, sqlite:PATH, or a path ending in .db, .sqlite or .sqlite3".to_owned()),
         ))
     }
 
     pub fn display(&self) -> String {
         match self {
-            SourceSpec::Sqlite(p) => format!("sqlite:{}", p.display()),
+            SourceSpec::Sqlite(p) => format!("sqlite:{}", redact(&p.display().to_string())),
             SourceSpec::Mysql(m) => m.display(),
         }
     }
@@ -102,8 +107,20 @@ impl SourceSpec {
 /// The SOURCE and TARGET arguments, parsed (nothing is opened yet).
 pub fn resolve(e: &Endpoints) -> Result<(SourceSpec, Target), Exit> {
     let source = SourceSpec::parse(&e.source, e.source_password_file.as_deref())?;
-    let target = Target::parse(&e.target).map_err(|err| Exit::new(ExitCode::USAGE, err, None))?;
+    let target = parse_target(&e.target)?;
     Ok((source, target))
+}
+
+/// The TARGET argument: a libpq URI or keyword/value string, or a usage error (exit 2) that
+/// echoes it with its password masked. Nothing is connected to.
+pub fn parse_target(s: &str) -> Result<Target, Exit> {
+    Target::parse(s).map_err(|e| {
+        Exit::new(
+            ExitCode::USAGE,
+            e,
+            Some(pgcutover_postgres::connect::TARGET_FORMS.to_owned()),
+        )
+    })
 }
 
 /// Opens one MySQL session, or says what to check.
@@ -198,7 +215,7 @@ impl TableFilter {
                 .names
                 .iter()
                 .take(SHOWN)
-                .map(|n| quote_ident(n))
+                .map(|n| show_ident(n))
                 .collect();
             if seen.names.len() > SHOWN {
                 names.push(format!("… ({} in all)", seen.names.len()));
@@ -315,14 +332,14 @@ fn check_casts(
                                 ExitCode::USAGE,
                                 anyhow!(
                                     "--cast {text:?}: table {} has no column {}",
-                                    quote_ident(&t.source_name),
-                                    quote_ident(column)
+                                    show_ident(&t.source_name),
+                                    show_ident(column)
                                 ),
                                 Some(format!(
                                     "nothing was written. Its columns are: {}",
                                     t.columns
                                         .iter()
-                                        .map(|c| quote_ident(&c.source_name))
+                                        .map(|c| show_ident(&c.source_name))
                                         .collect::<Vec<_>>()
                                         .join(", ")
                                 )),
@@ -333,7 +350,7 @@ fn check_casts(
                         format!("--cast {text:?}"),
                         format!(
                             "table {} is left out by --include/--exclude, so the rule does nothing",
-                            quote_ident(table)
+                            show_ident(table)
                         ),
                     )),
                     None => {
@@ -341,7 +358,7 @@ fn check_casts(
                             ExitCode::USAGE,
                             anyhow!(
                                 "--cast {text:?}: the source has no table {}",
-                                quote_ident(table)
+                                show_ident(table)
                             ),
                             Some(
                                 "nothing was written. Write TABLE.COLUMN=PGTYPE with the source's names, or TYPE=PGTYPE for every column of a MySQL type"
@@ -483,7 +500,10 @@ pub async fn load_schema(
             if !path.exists() {
                 return Err(Exit::new(
                     ExitCode::CANNOT_CONNECT,
-                    anyhow!("SQLite file {} does not exist", path.display()),
+                    anyhow!(
+                        "SQLite file {} does not exist",
+                        redact(&path.display().to_string())
+                    ),
                     Some("check the path; pgcutover never creates a source".to_owned()),
                 ));
             }
@@ -506,7 +526,10 @@ pub async fn load_schema(
                 count_rows: true,
             };
             let built = pgcutover_sqlite::introspect(&conn, &opts).map_err(|e| {
-                anyhow::Error::new(e).context(format!("reading the schema of {}", path.display()))
+                anyhow::Error::new(e).context(format!(
+                    "reading the schema of {}",
+                    redact(&path.display().to_string())
+                ))
             })?;
             let option_warnings = filter.check(&built.schema, spec)?;
             Ok(Loaded {

@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use pgcutover_core::range::KeyRange;
+use pgcutover_core::show_ident;
 use pgcutover_core::{quote_ident, quote_qualified};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
@@ -465,7 +466,7 @@ pub async fn chunk_done(
         n == 1,
         "chunk {} of {} was already marked done: another pgcutover is loading this target",
         plan.chunk,
-        quote_ident(&plan.table)
+        show_ident(&plan.table)
     );
     Ok(())
 }

@@ -20,6 +20,7 @@ use anyhow::{anyhow, Context};
 use bytes::BytesMut;
 use futures::StreamExt;
 use pgcutover_core::policy::ValuePolicy;
+use pgcutover_core::show_ident;
 use pgcutover_core::{quote_ident, quote_qualified, PgType, Reject, RowSink, Table, Value};
 use pgcutover_mysql::KeyRange;
 use pgcutover_postgres::{copy_encoder, Target};
@@ -170,7 +171,7 @@ impl VerifyReport {
             writeln!(
                 out,
                 "{:name_w$}  {:>12}  {:>12}  {:>8}  {:>7}  {:>9}  {:>7.2}  {}",
-                quote_ident(&t.table),
+                show_ident(&t.table),
                 t.source_rows,
                 t.target_rows,
                 t.rejected,
@@ -185,9 +186,9 @@ impl VerifyReport {
             )?;
         }
         for t in self.tables.iter().filter(|t| t.status == "differs") {
-            writeln!(out, "\n{}:", quote_ident(&t.table))?;
+            writeln!(out, "\n{}:", show_ident(&t.table))?;
             if let Some(p) = &t.problem {
-                writeln!(out, "  {p}")?;
+                writeln!(out, "  {}", pgcutover_core::show(p))?;
             }
             if t.differences.is_empty() && t.problem.is_none() {
                 writeln!(
@@ -204,9 +205,14 @@ impl VerifyReport {
                             .iter()
                             .map(|c| format!("{}: {} → {}", c.column, c.source, c.target))
                             .collect();
-                        writeln!(out, "  changed  {}: {}", d.key, cols.join("; "))?;
+                        writeln!(
+                            out,
+                            "  changed  {}: {}",
+                            pgcutover_core::show(&d.key),
+                            pgcutover_core::show(&cols.join("; "))
+                        )?;
                     }
-                    kind => writeln!(out, "  {kind:<8} {}", d.key)?,
+                    kind => writeln!(out, "  {kind:<8} {}", pgcutover_core::show(&d.key))?,
                 }
             }
             if t.unlisted > 0 {
@@ -297,7 +303,7 @@ pub async fn run(args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Exit> 
         let mut out = std::io::stdout().lock();
         match args.format {
             Format::Json => print_json(&mut out, "verify", &envelope)?,
-            Format::Text => report.print_text(&mut out)?,
+            Format::Text => report.print_text(&mut crate::output::TerminalText(&mut out))?,
         }
     }
     if let Some(path) = &args.report {
@@ -383,7 +389,7 @@ pub async fn verify_all(
             verdict.seconds = t0.elapsed().as_secs_f64();
             printer.info(&format!(
                 "verified {}: {} ({} source / {} target rows{}{})",
-                quote_ident(&table.name),
+                show_ident(&table.name),
                 verdict.status,
                 verdict.source_rows,
                 verdict.target_rows,
@@ -948,7 +954,7 @@ async fn scan_source(
             ExitCode::FAILED,
             e.context(format!(
                 "reading table {} from the source",
-                quote_ident(&ctx.table().source_name)
+                show_ident(&ctx.table().source_name)
             )),
             None,
         )

@@ -25,5 +25,6 @@ mod operator_safety;
 mod orphans;
 mod refused_copy;
 mod resume;
+mod secrets;
 mod sqlite_booleans;
 mod verify;

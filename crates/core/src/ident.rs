@@ -1,10 +1,20 @@
-//! Identifiers and literals: the only way a name or a string reaches SQL text.
+//! Identifiers and literals: the only way a name or a string reaches SQL text, and the way a name
+//! or a value reaches a human.
+//!
+//! Two audiences, two functions. [`quote_ident`] writes a name for PostgreSQL: exact, whatever
+//! bytes it holds. [`show_ident`] writes it for a terminal or a log: the same quoting, but a
+//! control character (ESC, CR, LF, …) or a bidi override is written as a visible escape, so a
+//! table named `\x1b[2J` cannot clear the operator's screen and a name holding a newline cannot
+//! forge a log line. [`show`] does the same for free text and values, [`show_lines`] for whole
+//! messages that are multi-line on purpose, and [`show_sql`] for SQL that is printed (the plan),
+//! keeping it valid SQL.
 //!
 //! PostgreSQL truncates identifiers longer than 63 bytes (NAMEDATALEN - 1) silently, which turns
 //! two long, distinct source names into one. [`fit_identifier`] shortens deterministically with a
 //! hash suffix instead, and [`NameAllocator`] keeps names unique where PostgreSQL needs them to be
 //! (relations and indexes share one namespace per schema).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
@@ -14,7 +24,8 @@ pub const MAX_IDENT_BYTES: usize = 63;
 /// Quotes an identifier for PostgreSQL: wraps it in double quotes and doubles any inside.
 ///
 /// Every identifier that reaches SQL text goes through here, so a table named
-/// `x"; DROP TABLE y; --` is just a table with that name.
+/// `x"; DROP TABLE y; --` is just a table with that name. The result is for SQL only: it keeps
+/// control characters as they are. A name shown to a human goes through [`show_ident`].
 pub fn quote_ident(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 2);
     out.push('"');
@@ -26,6 +37,148 @@ pub fn quote_ident(name: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// Quotes a name for a human (terminal, log, error message): like [`quote_ident`], but every
+/// character a terminal would act on instead of printing is written as a visible escape (`\n`,
+/// `\r`, `\t`, `\x1b`, `\u{202e}`; see [`show`]).
+///
+/// Never use the result in SQL: `show_ident("a\nb")` names another table than `a`, newline, `b`.
+pub fn show_ident(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for c in name.chars() {
+        if c == '"' {
+            out.push('"');
+        }
+        push_shown(&mut out, c);
+    }
+    out.push('"');
+    out
+}
+
+/// `"schema"."name"` for a human; see [`show_ident`].
+pub fn show_qualified(schema: &str, name: &str) -> String {
+    format!("{}.{}", show_ident(schema), show_ident(name))
+}
+
+/// Free text or a value for a human: every control character (C0, DEL, C1), line and paragraph
+/// separator and bidi override or isolate written as a visible escape, the rest unchanged. Not
+/// quoted; for names use [`show_ident`].
+pub fn show(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        push_shown(&mut out, c);
+    }
+    Cow::Owned(out)
+}
+
+/// A whole message for a terminal, multi-line on purpose: like [`show`] but a `\n` stays a line
+/// break. A line break in a *name* must have been escaped before (by [`show_ident`]); this is the
+/// last line of defence, so that no raw ESC reaches the terminal even from a missed call site.
+pub fn show_lines(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c != '\n' && needs_escape(c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c == '\n' {
+            out.push(c);
+        } else {
+            push_shown(&mut out, c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// SQL text to print (the plan's DDL): still valid SQL that does the same, but without a raw
+/// control character. A quoted identifier or string literal that holds one is rewritten in
+/// PostgreSQL's Unicode-escape form (`U&"red\001B[31m"`, `U&'a\000Ab'`), which names the same
+/// object or value; line breaks between tokens stay. Outside quotes (where the renderers never
+/// put one) a control character is escaped as [`show`] does, which is no longer SQL but safe.
+pub fn show_sql(sql: &str) -> Cow<'_, str> {
+    if !sql.chars().any(needs_escape) {
+        return Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut rest = sql;
+    while let Some(c) = rest.chars().next() {
+        if c == '"' || c == '\'' {
+            // The token runs to the first closing quote that is not doubled.
+            let mut end = None;
+            let mut iter = rest.char_indices().skip(1).peekable();
+            while let Some((i, d)) = iter.next() {
+                if d == c {
+                    if iter.peek().is_some_and(|&(_, n)| n == c) {
+                        iter.next();
+                    } else {
+                        end = Some(i);
+                        break;
+                    }
+                }
+            }
+            let Some(end) = end else {
+                // Unterminated: not SQL the renderers produce; show the rest safely.
+                out.push_str(&show(rest));
+                break;
+            };
+            let body = &rest[1..end];
+            if body.chars().any(needs_escape) {
+                out.push_str("U&");
+                out.push(c);
+                for d in body.chars() {
+                    match d {
+                        '\\' => out.push_str("\\\\"),
+                        d if needs_escape(d) => {
+                            let _ = write!(out, "\\{:04X}", u32::from(d));
+                        }
+                        d => out.push(d),
+                    }
+                }
+                out.push(c);
+            } else {
+                out.push_str(&rest[..=end]);
+            }
+            rest = &rest[end + 1..];
+        } else {
+            if c == '\n' {
+                out.push(c);
+            } else {
+                push_shown(&mut out, c);
+            }
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Would a terminal act on `c` (move the cursor, change colours, set the title, reorder the
+/// text) or a log reader take it for a line break? C0, DEL and C1 controls, U+2028/U+2029, and
+/// the bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069).
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+fn push_shown(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c if needs_escape(c) && u32::from(c) < 0x80 => {
+            let _ = write!(out, "\\x{:02x}", u32::from(c));
+        }
+        c if needs_escape(c) => {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        }
+        c => out.push(c),
+    }
 }
 
 /// `"schema"."name"`.
@@ -132,6 +285,55 @@ mod tests {
     }
 
     #[test]
+    fn names_for_humans_have_no_raw_control_characters() {
+        let cases: &[(&str, &str)] = &[
+            ("plain", r#""plain""#),
+            (r#"say "hi""#, r#""say ""hi""""#),
+            ("red\x1b[31mtext", r#""red\x1b[31mtext""#),
+            ("title\x1b]0;pwned\x07", r#""title\x1b]0;pwned\x07""#),
+            ("a\nerror: forged", r#""a\nerror: forged""#),
+            ("cr\rover", r#""cr\rover""#),
+            ("tab\there", r#""tab\there""#),
+            ("del\x7f", r#""del\x7f""#),
+            ("c1\u{9b}31m", r#""c1\u{9b}31m""#),
+            ("evil\u{202e}gnp.exe", r#""evil\u{202e}gnp.exe""#),
+            ("iso\u{2066}x\u{2069}", r#""iso\u{2066}x\u{2069}""#),
+            ("line\u{2028}sep", r#""line\u{2028}sep""#),
+            ("back\\slash é ü 名前", r#""back\slash é ü 名前""#),
+        ];
+        for (name, shown) in cases {
+            assert_eq!(show_ident(name), *shown, "show_ident({name:?})");
+            // The same name for SQL keeps every byte.
+            assert!(quote_ident(name).contains(name.replace('"', "\"\"").as_str()));
+        }
+        assert_eq!(show("value\x1b[2J\r\n"), r"value\x1b[2J\r\n");
+        assert!(matches!(show("nothing to do"), Cow::Borrowed(_)));
+        assert_eq!(
+            show_lines("first\nsecond \x1b[2J\r\u{202e}"),
+            "first\nsecond \\x1b[2J\\r\\u{202e}"
+        );
+    }
+
+    #[test]
+    fn printed_sql_stays_sql_and_loses_its_control_characters() {
+        let plain = "CREATE TABLE \"t\" (\n  \"c\" text DEFAULT 'it''s'\n)";
+        assert_eq!(show_sql(plain), plain);
+        assert_eq!(
+            show_sql("CREATE TABLE \"public\".\"red\x1b[31m\" (\n  \"a\nb\" text DEFAULT 'x\ry''s'\n)"),
+            "CREATE TABLE \"public\".U&\"red\\001B[31m\" (\n  U&\"a\\000Ab\" text DEFAULT U&'x\\000Dy''s'\n)"
+        );
+        // A backslash in an escaped token is doubled (it is U&'s escape character); a quote
+        // inside stays doubled.
+        assert_eq!(
+            show_sql("SELECT 'a\\b\x07', \"q\"\"\u{202e}\""),
+            "SELECT U&'a\\\\b\\0007', U&\"q\"\"\\202E\""
+        );
+        // Outside quotes, which the renderers never produce: escaped, no longer SQL, but safe.
+        assert_eq!(show_sql("x\x1by"), "x\\x1by");
+        assert_eq!(show_sql("'open\x1b"), "'open\\x1b");
+    }
+
+    #[test]
     fn long_names_are_shortened_deterministically_and_distinctly() {
         let a = format!("{}_alpha", "x".repeat(70));
         let b = format!("{}_beta", "x".repeat(70));
@@ -164,6 +366,15 @@ mod tests {
             prop_assert!(q.starts_with('"') && q.ends_with('"'));
             let inner = &q[1..q.len() - 1];
             prop_assert_eq!(inner.replace("\"\"", "\""), name);
+        }
+
+        #[test]
+        fn shown_text_never_holds_a_control_character(text in any::<String>()) {
+            let no_raw = |s: &str| !s.chars().any(needs_escape);
+            prop_assert!(no_raw(&show_ident(&text)));
+            prop_assert!(no_raw(&show(&text)));
+            prop_assert!(no_raw(&show_sql(&text)));
+            prop_assert!(show_lines(&text).chars().all(|c| c == '\n' || !needs_escape(c)));
         }
 
         #[test]

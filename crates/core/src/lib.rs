@@ -3,8 +3,9 @@
 //! This crate owns the words every other crate speaks: the schema model that a source's
 //! introspection produces and the target renders ([`schema`]), the PostgreSQL types a column can
 //! be given ([`schema::PgType`]), the converted values that flow from a source to the target
-//! ([`value::Value`]), rejected rows ([`reject::Reject`]) and the one function through which an
-//! identifier reaches SQL ([`ident::quote_ident`]).
+//! ([`value::Value`]), rejected rows ([`reject::Reject`]), the one function through which an
+//! identifier reaches SQL ([`ident::quote_ident`]) and the ones through which names, values and
+//! connection strings reach a human ([`ident::show_ident`], [`ident::show`], [`redact::redact`]).
 //!
 //! It does no I/O and knows no driver. Data flows source → [`RowSink`] → target: a source reader
 //! converts each value to its target column's type and hands whole rows (or rejects) to a sink;
@@ -14,12 +15,17 @@ pub mod ident;
 pub mod numeric;
 pub mod policy;
 pub mod range;
+pub mod redact;
 pub mod reject;
 pub mod schema;
 pub mod temporal;
 pub mod value;
 
-pub use ident::{quote_ident, quote_literal, quote_qualified, NameAllocator};
+pub use ident::{
+    quote_ident, quote_literal, quote_qualified, show, show_ident, show_lines, show_qualified,
+    show_sql, NameAllocator,
+};
+pub use redact::redact;
 pub use reject::Reject;
 pub use schema::{
     harmonize_fk_types, Check, Column, EnumType, FkAction, ForeignKey, Index, IndexPart, Key,

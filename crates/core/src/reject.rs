@@ -18,10 +18,15 @@ pub struct Reject {
 
 impl std::fmt::Display for Reject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // For a terminal: the key holds source column names and values.
         write!(
             f,
-            "table {:?} row {} column {:?} value {}: {}",
-            self.table, self.key, self.column, self.value, self.reason
+            "table {} row {} column {} value {}: {}",
+            crate::show_ident(&self.table),
+            crate::show(&self.key),
+            crate::show_ident(&self.column),
+            crate::show(&self.value),
+            crate::show(&self.reason)
         )
     }
 }

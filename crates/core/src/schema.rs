@@ -192,8 +192,8 @@ pub fn harmonize_fk_types(
                     if t.columns[ci].pg_type != pc.pg_type && !refused.contains(&(ti, ci)) {
                         let from = format!(
                             "{}.{}",
-                            crate::quote_ident(&parent.name),
-                            crate::quote_ident(&pc.name)
+                            crate::show_ident(&parent.name),
+                            crate::show_ident(&pc.name)
                         );
                         changes.push((ti, ci, pc.pg_type.clone(), from));
                     }
@@ -208,7 +208,7 @@ pub fn harmonize_fk_types(
                 refused.push((ti, ci));
                 let t = &tables[ti];
                 warnings.push(Warning::new(
-                    format!("table {} column {}", crate::quote_ident(&t.name), crate::quote_ident(&t.columns[ci].name)),
+                    format!("table {} column {}", crate::show_ident(&t.name), crate::show_ident(&t.columns[ci].name)),
                     format!("cannot take the type {} of {from}, which it references; its foreign key may fail", ty.sql()),
                 ));
                 continue;

@@ -78,8 +78,9 @@ impl std::fmt::Debug for MysqlSource {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceUrlError {
-    #[error("{0}")]
-    Invalid(String),
+    /// `shown` is the URL as typed with its password masked ([`pgcutover_core::redact`]).
+    #[error("SOURCE \"{shown}\": {why}")]
+    Invalid { shown: String, why: String },
     #[error("cannot read the password file {path}: {source}")]
     PasswordFile {
         path: String,
@@ -96,12 +97,25 @@ impl MysqlSource {
         password_file: Option<&Path>,
         env_password: Option<String>,
     ) -> Result<MysqlSource, SourceUrlError> {
-        let invalid = |m: &str| SourceUrlError::Invalid(m.to_owned());
-        let url = url::Url::parse(uri)
-            .map_err(|e| SourceUrlError::Invalid(format!("not a valid mysql:// URL ({e})")))?;
-        if !matches!(url.scheme(), "mysql" | "mariadb") {
+        // Every error echoes the URL, with its password masked: a mistyped URL is where a
+        // password sits where no parser expects it.
+        let invalid = |why: &str| SourceUrlError::Invalid {
+            shown: pgcutover_core::show(&pgcutover_core::redact(uri)).into_owned(),
+            why: why.to_owned(),
+        };
+        let lower = uri.to_ascii_lowercase();
+        if !(lower.starts_with("mysql://") || lower.starts_with("mariadb://")) {
             return Err(invalid(
                 "the source URL must start with mysql:// or mariadb://",
+            ));
+        }
+        let url = url::Url::parse(uri)
+            .map_err(|e| invalid(&format!("not a valid mysql:// URL ({e})")))?;
+        // `url` takes mysql://host/user:password@db as a database named "user:password@db",
+        // which the server would then echo back.
+        if url.path().contains('@') {
+            return Err(invalid(
+                "an @ after the host: write mysql://user@host/database (a literal @ in a database name is written %40)",
             ));
         }
         let decode = |s: &str| {
@@ -136,16 +150,18 @@ impl MysqlSource {
                 "ssl-mode" | "sslmode" => {
                     mode_given = true;
                     source.ssl_mode = SslMode::parse(&v).ok_or_else(|| {
-                        SourceUrlError::Invalid(format!(
-                            "ssl-mode={v} is not one of disabled, preferred, required, verify-ca, verify-identity"
+                        invalid(&format!(
+                            "ssl-mode={} is not one of disabled, preferred, required, verify-ca, verify-identity",
+                            pgcutover_core::show(&v)
                         ))
                     })?
                 }
                 "ssl-ca" | "sslrootcert" => source.ssl_ca = Some(PathBuf::from(v.as_ref())),
                 "socket" => source.socket = Some(PathBuf::from(v.as_ref())),
                 other => {
-                    return Err(SourceUrlError::Invalid(format!(
-                        "unknown source URL option {other:?} (known: ssl-mode, ssl-ca, socket)"
+                    return Err(invalid(&format!(
+                        "unknown source URL option \"{}\" (known: ssl-mode, ssl-ca, socket)",
+                        pgcutover_core::show(other)
                     )))
                 }
             }
@@ -430,6 +446,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.ssl_mode, SslMode::Required);
+    }
+
+    #[test]
+    fn every_refusal_echoes_the_url_without_its_password() {
+        for bad in [
+            "mysql:/ann:S3KRIT@h/db",
+            "mysql:ann:S3KRIT@h/db",
+            "mysql//ann:S3KRIT@h/db",
+            "mysql://ann:S3KRIT@h",
+            "mysql://ann:S3KRIT@h:port/db",
+            "mysql://h/ann:S3KRIT@db",
+            "mysql://ann:S3KRIT@h/db?ssl-mode=maybe",
+            "mysql://ann:S3KRIT@h/db?password=S3KRIT",
+            "mysql://ann@h/db?ssl-mode=disabled&password=S3KRIT",
+            "postgresql://ann:S3KRIT@h/db",
+        ] {
+            let e = MysqlSource::parse(bad, None, None).unwrap_err().to_string();
+            assert!(!e.contains("S3KRIT"), "{bad}: {e}");
+            assert!(e.starts_with("SOURCE \""), "{bad}: {e}");
+        }
     }
 
     #[test]

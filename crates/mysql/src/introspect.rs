@@ -12,6 +12,7 @@ use pgcutover_core::{
     quote_ident, quote_literal, Check, Column, EnumType, FkAction, ForeignKey, Index, IndexPart,
     Key, NameAllocator, PgType, Schema, Table, Warning,
 };
+use pgcutover_core::{show, show_ident};
 
 use crate::catalog::{read_catalog, Catalog, ColumnRow, Flavor};
 use crate::charset::Charset;
@@ -335,21 +336,21 @@ pub fn build(
             _ => "not carried over",
         };
         warnings.push(Warning::new(
-            format!("{} {}", o.kind, quote_ident(&o.name)),
+            format!("{} {}", o.kind, show_ident(&o.name)),
             what,
         ));
     }
 
     for u in &catalog.unseen {
         warnings.push(Warning::new(
-            format!("source user {}", u.user),
+            format!("source user {}", show(&u.user)),
             format!(
                 "has no {} privilege on database {}: MySQL hides its {} from it, so any there are cannot be listed here (GRANT {} ON {}.* TO … to see them)",
                 u.privilege,
-                mysql_ident(db),
+                show(&mysql_ident(db)),
                 u.what,
                 u.privilege,
-                mysql_ident(db)
+                show(&mysql_ident(db))
             ),
         ));
     }
@@ -380,13 +381,13 @@ pub fn build(
 
     for (t, target) in included.iter().zip(&targets) {
         let f = facts.get(&t.name).cloned().unwrap_or_default();
-        let object = |c: &str| format!("table {} column {}", quote_ident(target), quote_ident(c));
+        let object = |c: &str| format!("table {} column {}", show_ident(target), show_ident(c));
         if t.create_options
             .to_ascii_lowercase()
             .contains("partitioned")
         {
             warnings.push(Warning::new(
-                format!("table {}", quote_ident(target)),
+                format!("table {}", show_ident(target)),
                 "partitioned in the source: copied as one plain table (partitioning is not carried over)",
             ));
         }
@@ -681,8 +682,8 @@ pub fn build(
         };
         let object = format!(
             "foreign key {} on {}",
-            quote_ident(name),
-            quote_ident(&tables[ti].name)
+            show_ident(name),
+            show_ident(&tables[ti].name)
         );
         let first = parts[0];
         if !first.ref_schema.eq_ignore_ascii_case(db) {
@@ -700,7 +701,7 @@ pub fn build(
                 object,
                 format!(
                     "references {}, which is not copied (--include/--exclude); not carried over",
-                    quote_ident(&first.ref_table)
+                    show_ident(&first.ref_table)
                 ),
             ));
             continue;
@@ -826,11 +827,7 @@ fn add_indexes(
         }
     };
     for (name, parts) in ordered {
-        let object = format!(
-            "index {} on {}",
-            quote_ident(name),
-            quote_ident(&table.name)
-        );
+        let object = format!("index {} on {}", show_ident(name), show_ident(&table.name));
         let kind = parts[0].index_type.to_ascii_uppercase();
         let unique = !parts[0].non_unique;
         if parts.iter().any(|p| p.column.is_none()) {
@@ -971,8 +968,8 @@ fn unique_ci_warning(
         .collect();
     if !ci.is_empty() {
         warnings.push(Warning::new(
-            format!("unique key {} on {}", quote_ident(&parts[0].name), quote_ident(&table.name)),
-            format!("{} compare case-insensitively in the source (collation *_ci) but case-sensitively in PostgreSQL: values differing only in case will no longer collide", ci.join(", ")),
+            format!("unique key {} on {}", show_ident(&parts[0].name), show_ident(&table.name)),
+            format!("{} compare case-insensitively in the source (collation *_ci) but case-sensitively in PostgreSQL: values differing only in case will no longer collide", ci.iter().map(|c| show_ident(c)).collect::<Vec<_>>().join(", ")),
         ));
     }
 }
@@ -990,8 +987,8 @@ fn add_checks(
         }
         let object = format!(
             "check {} on {}",
-            quote_ident(&ch.name),
-            quote_ident(&table.name)
+            show_ident(&ch.name),
+            show_ident(&table.name)
         );
         match translate_check(&ch.clause, table) {
             Some(expression) => table.checks.push(Check {

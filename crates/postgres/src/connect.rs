@@ -1,7 +1,8 @@
 //! Target connection settings, resolved the way libpq resolves them, and connecting.
 //!
-//! A `postgresql://` URI is read first; what it leaves out comes from PGHOST, PGPORT, PGUSER,
-//! PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT and PGCONNECT_TIMEOUT, then from
+//! A `postgresql://` URI or a keyword/value string (`host=db dbname=app`) is read first (anything
+//! else is refused before a connection is tried); what it leaves out comes from PGHOST, PGPORT,
+//! PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT and PGCONNECT_TIMEOUT, then from
 //! `~/.pgpass` (or PGPASSFILE) for the password, then libpq's defaults. `sslmode` takes libpq's
 //! spellings; `verify-ca` and `verify-full` check the server certificate against `sslrootcert`
 //! (default `~/.postgresql/root.crt`) or the system roots.
@@ -42,7 +43,10 @@ impl SslMode {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("invalid PostgreSQL URI: {0}")]
+    /// Not a connection string libpq would read; `shown` is the string with its password masked.
+    #[error("TARGET \"{shown}\" is not a PostgreSQL connection string: {why}")]
+    Malformed { shown: String, why: String },
+    #[error("invalid PostgreSQL connection setting: {0}")]
     Invalid(String),
     #[error("cannot read sslrootcert {path}")]
     RootCert {
@@ -110,58 +114,137 @@ impl Env for ProcessEnv {
     }
 }
 
-impl Target {
-    pub fn parse(uri: &str) -> Result<Target, ConfigError> {
-        Self::parse_with(uri, &ProcessEnv)
-    }
+/// What the connection string says, before the environment and libpq's defaults fill the gaps.
+/// Both forms (URI and keyword/value) fill this, so they resolve the same way. An empty value
+/// counts as not given.
+#[derive(Default)]
+struct Given {
+    host: Option<String>,
+    port: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    dbname: Option<String>,
+    sslmode: Option<SslMode>,
+    root_cert: Option<PathBuf>,
+    connect_timeout: Option<String>,
+    application_name: Option<String>,
+}
 
-    pub fn parse_with(uri: &str, env: &dyn Env) -> Result<Target, ConfigError> {
-        let url = url::Url::parse(uri).map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        if url.scheme() != "postgresql" && url.scheme() != "postgres" {
-            return Err(ConfigError::Invalid(format!(
-                "scheme {:?} (expected postgresql://)",
-                url.scheme()
-            )));
-        }
-        let decode = |s: &str| percent_decode(s);
-        let mut host = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .map(|h| decode(h.trim_start_matches('[').trim_end_matches(']')));
-        let mut port = url.port();
-        let mut user = (!url.username().is_empty()).then(|| decode(url.username()));
-        let mut password = url.password().map(decode);
-        let mut dbname = Some(url.path().trim_start_matches('/'))
-            .filter(|p| !p.is_empty())
-            .map(decode);
-        let mut sslmode = None;
-        let mut root_cert = None;
-        let mut connect_timeout = None;
-        let mut application_name = None;
-        for (k, v) in url.query_pairs() {
-            let v = v.into_owned();
-            match k.as_ref() {
-                "host" => host = Some(v),
-                "port" => {
-                    port = Some(
-                        v.parse()
-                            .map_err(|_| ConfigError::Invalid(format!("port {v:?}")))?,
-                    )
-                }
-                "user" => user = Some(v),
-                "password" => password = Some(v),
-                "dbname" => dbname = Some(v),
-                "sslmode" => sslmode = Some(SslMode::parse(&v)?),
-                "sslrootcert" => root_cert = Some(PathBuf::from(v)),
-                "connect_timeout" => connect_timeout = Some(v),
-                "application_name" => application_name = Some(v),
-                other => {
-                    return Err(ConfigError::Invalid(format!(
-                        "unsupported parameter {other:?}"
-                    )))
-                }
+impl Given {
+    /// One `key=value` setting, from a URI's query or a keyword/value string (libpq's names).
+    fn set(&mut self, key: &str, value: String) -> Result<(), ConfigError> {
+        let value = Some(value).filter(|v| !v.is_empty());
+        match key {
+            "host" => self.host = value,
+            "port" => self.port = value,
+            "user" => self.user = value,
+            "password" => self.password = value,
+            "dbname" => self.dbname = value,
+            "sslmode" => self.sslmode = value.as_deref().map(SslMode::parse).transpose()?,
+            "sslrootcert" => self.root_cert = value.map(PathBuf::from),
+            "connect_timeout" => self.connect_timeout = value,
+            "application_name" => self.application_name = value,
+            other => {
+                return Err(ConfigError::Invalid(format!(
+                    "unsupported parameter {:?} (supported: host, port, dbname, user, password, sslmode, sslrootcert, connect_timeout, application_name)",
+                    pgcutover_core::show(other)
+                )))
             }
         }
+        Ok(())
+    }
+}
+
+/// libpq reads a string as a URI when it starts with exactly one of these (case matters).
+const URI_PREFIXES: [&str; 2] = ["postgresql://", "postgres://"];
+
+/// The two forms a TARGET may take, for a hint after a refusal.
+pub const TARGET_FORMS: &str = "write the TARGET as a URI, postgresql://user@host:port/database?sslmode=…, or as libpq keyword/value pairs, 'host=… port=… dbname=… user=…'; keep the password in PGPASSWORD or ~/.pgpass";
+
+impl Target {
+    pub fn parse(conninfo: &str) -> Result<Target, ConfigError> {
+        Self::parse_with(conninfo, &ProcessEnv)
+    }
+
+    /// Reads a libpq connection string: a URI starting with `postgresql://` or `postgres://`,
+    /// or keyword/value pairs (`host=db port=5432 dbname=app`), told apart as libpq does (a
+    /// string that is not a URI must hold a `=`). Anything else, such as `postgres:/u@h/db`, is
+    /// refused here, so a malformed target never reaches a server as a database name.
+    pub fn parse_with(conninfo: &str, env: &dyn Env) -> Result<Target, ConfigError> {
+        let malformed = |why: &str| ConfigError::Malformed {
+            shown: pgcutover_core::show(&pgcutover_core::redact(conninfo)).into_owned(),
+            why: why.to_owned(),
+        };
+        let given = if URI_PREFIXES.iter().any(|p| conninfo.starts_with(p)) {
+            Self::given_by_uri(conninfo, malformed)?
+        } else if conninfo.contains('=') {
+            let mut given = Given::default();
+            for (key, value) in parse_keywords(conninfo).map_err(&malformed)? {
+                given.set(&key, value)?;
+            }
+            given
+        } else {
+            let why = if conninfo.starts_with("postgres") {
+                "a URI starts with postgresql:// or postgres://"
+            } else {
+                "neither a postgresql:// URI nor keyword=value pairs"
+            };
+            return Err(malformed(why));
+        };
+        Self::resolve(given, env)
+    }
+
+    /// The settings in a URI.
+    fn given_by_uri(
+        uri: &str,
+        malformed: impl Fn(&str) -> ConfigError,
+    ) -> Result<Given, ConfigError> {
+        let url = url::Url::parse(uri).map_err(|e| malformed(&e.to_string()))?;
+        // `url` accepts what libpq would read as part of the database name, e.g. the
+        // user:password@host of postgresql:///user:password@host/db. A literal `@` in a
+        // database name is written %40.
+        if url.path().contains('@') {
+            return Err(malformed("an @ after the host (user information goes before it: postgresql://user@host/database; a literal @ in a database name is written %40)"));
+        }
+        let decode = |s: &str| percent_decode(s);
+        let mut given = Given {
+            host: url
+                .host_str()
+                .filter(|h| !h.is_empty())
+                .map(|h| decode(h.trim_start_matches('[').trim_end_matches(']'))),
+            port: url.port().map(|p| p.to_string()),
+            user: (!url.username().is_empty()).then(|| decode(url.username())),
+            password: url.password().map(decode),
+            dbname: Some(url.path().trim_start_matches('/'))
+                .filter(|p| !p.is_empty())
+                .map(decode),
+            ..Given::default()
+        };
+        for (k, v) in url.query_pairs() {
+            given.set(&k, v.into_owned())?;
+        }
+        Ok(given)
+    }
+
+    fn resolve(given: Given, env: &dyn Env) -> Result<Target, ConfigError> {
+        let Given {
+            host,
+            port,
+            user,
+            password,
+            dbname,
+            sslmode,
+            root_cert,
+            connect_timeout,
+            application_name,
+        } = given;
+        let port = port
+            .map(|v| {
+                v.parse::<u16>().map_err(|_| {
+                    ConfigError::Invalid(format!("port {:?}", pgcutover_core::show(&v)))
+                })
+            })
+            .transpose()?;
         let host = host
             .or_else(|| env.var("PGHOST"))
             .unwrap_or_else(default_host);
@@ -308,6 +391,50 @@ impl Target {
     }
 }
 
+/// Splits a libpq keyword/value string into its pairs, as libpq's `conninfo_parse` does: blanks
+/// around `=` are allowed, a value is either single-quoted (`\'` and `\\` escaped, blanks kept)
+/// or runs to the next blank (a backslash escapes the next character there too). The error says
+/// what is wrong without quoting the string: a stray word may be half a password.
+fn parse_keywords(s: &str) -> Result<Vec<(String, String)>, &'static str> {
+    let mut pairs = Vec::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_ascii_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            return Ok(pairs);
+        }
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|&c| c != '=' && !c.is_ascii_whitespace()) {
+            key.push(c);
+        }
+        while chars.next_if(|c| c.is_ascii_whitespace()).is_some() {}
+        if chars.next() != Some('=') {
+            return Err("a word without \"=\" after it (write keyword=value pairs separated by blanks; quote a value holding blanks: password='a b')");
+        }
+        while chars.next_if(|c| c.is_ascii_whitespace()).is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'\'').is_some() {
+            loop {
+                match chars.next() {
+                    None => return Err("a quoted value without its closing quote"),
+                    Some('\\') => value.extend(chars.next()),
+                    Some('\'') => break,
+                    Some(c) => value.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_ascii_whitespace()) {
+                if c == '\\' {
+                    value.extend(chars.next());
+                } else {
+                    value.push(c);
+                }
+            }
+        }
+        pairs.push((key, value));
+    }
+}
+
 fn default_host() -> String {
     ["/var/run/postgresql", "/tmp"]
         .into_iter()
@@ -428,6 +555,105 @@ mod tests {
         assert!(Target::parse_with("postgresql://h/db?sslmode=maybe", &env).is_err());
         assert!(Target::parse_with("mysql://h/db", &env).is_err());
         assert!(Target::parse_with("postgresql://h/db?bogus=1", &env).is_err());
+    }
+
+    #[test]
+    fn keyword_value_pairs_are_split_as_libpq_splits_them() {
+        let ok: &[(&str, &[(&str, &str)])] = &[
+            ("host=db", &[("host", "db")]),
+            (
+                "  host = db\tport=5433  dbname=app ",
+                &[("host", "db"), ("port", "5433"), ("dbname", "app")],
+            ),
+            (
+                r"password='it\'s a \\ secret' user=ann",
+                &[("password", r"it's a \ secret"), ("user", "ann")],
+            ),
+            (r"password=a\ b\\c", &[("password", r"a b\c")]),
+            ("dbname='' user=x", &[("dbname", ""), ("user", "x")]),
+            ("application_name=a=b", &[("application_name", "a=b")]),
+            // libpq skips blanks after '=', so an empty unquoted value takes the next word.
+            ("host= port=5432", &[("host", "port=5432")]),
+            ("", &[]),
+        ];
+        for (input, want) in ok {
+            let got = parse_keywords(input).unwrap();
+            let want: Vec<(String, String)> = want
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            assert_eq!(got, want, "{input:?}");
+        }
+        for bad in ["host=db secret", "password='open", "host", "host=db =x y"] {
+            assert!(parse_keywords(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn keyword_value_resolves_like_the_uri() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(".pgpass"),
+            "db.example:5433:app:alice:from-pgpass\n",
+        )
+        .unwrap();
+        let env = FakeEnv(
+            HashMap::from([
+                ("PGPORT", "5433".to_owned()),
+                ("PGUSER", "alice".to_owned()),
+            ]),
+            Some(dir.path().to_owned()),
+        );
+        let uri = Target::parse_with("postgresql://db.example/app?sslmode=require", &env).unwrap();
+        let kv = Target::parse_with("host=db.example dbname=app sslmode=require", &env).unwrap();
+        assert_eq!(kv.display(), uri.display());
+        assert_eq!(kv.display(), "postgresql://alice@db.example:5433/app");
+        assert_eq!(kv.config.get_password(), Some(&b"from-pgpass"[..]));
+        assert_eq!(kv.ssl, SslMode::Require);
+
+        let kv = Target::parse_with(
+            "host=/var/run/postgresql port=5432 user=postgres dbname=test password='x y' application_name=me connect_timeout=5",
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            kv.display(),
+            "postgresql://postgres@/test?host=/var/run/postgresql&port=5432"
+        );
+        assert_eq!(kv.config.get_password(), Some(&b"x y"[..]));
+        assert_eq!(kv.config.get_application_name(), Some("me"));
+        assert!(Target::parse_with("host=h sslmode=maybe", &env).is_err());
+        assert!(Target::parse_with("host=h port=http", &env).is_err());
+        assert!(Target::parse_with("host=h hostaddr=1.2.3.4", &env).is_err());
+    }
+
+    #[test]
+    fn malformed_targets_are_refused_with_the_password_masked() {
+        let env = FakeEnv(HashMap::new(), None);
+        for bad in [
+            "postgres:/user:S3KRIT@127.0.0.1/db",
+            "postgresql:user:S3KRIT@127.0.0.1/db",
+            "postgresql:/user:S3KRIT@127.0.0.1/db",
+            "POSTGRESQL://user:S3KRIT@127.0.0.1/db",
+            "postgresql//user:S3KRIT@127.0.0.1/db",
+            "user:S3KRIT@127.0.0.1/db",
+            "postgresql:///user:S3KRIT@127.0.0.1/db",
+            "postgresql://127.0.0.1/user:S3KRIT@x",
+            "postgresql://user:S3KRIT@127.0.0.1:port/db",
+            "host=127.0.0.1 password=S3KRIT dbname",
+            "host=127.0.0.1 password='S3KRIT",
+            "host=127.0.0.1 password=S3KRIT more",
+            "app",
+        ] {
+            match Target::parse_with(bad, &env) {
+                Err(e @ ConfigError::Malformed { .. }) => {
+                    let shown = e.to_string();
+                    assert!(!shown.contains("S3KRIT"), "{bad}: {shown}");
+                    assert!(shown.starts_with("TARGET \""), "{shown}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,8 @@
 
 use pgcutover_core::ident::fit_identifier;
 use pgcutover_core::{
-    quote_ident, quote_literal, quote_qualified, EnumType, ForeignKey, IndexPart, Schema, Table,
+    quote_ident, quote_literal, quote_qualified, show_ident, EnumType, ForeignKey, IndexPart,
+    Schema, Table,
 };
 use serde::Serialize;
 
@@ -231,12 +232,13 @@ pub fn post_load_steps(schema: &str, model: &Schema) -> Vec<Step> {
             steps.push(Step {
                 orphan_check: Some(OrphanCheck {
                     sql: orphan_query(schema, t, fk),
+                    // For the operator (the step's report and warning), not for SQL.
                     subject: format!(
                         "{} ({}) → {} ({})",
-                        quote_ident(&t.name),
-                        column_list(&fk.columns),
-                        quote_ident(&fk.ref_table),
-                        column_list(&fk.ref_columns)
+                        show_ident(&t.name),
+                        show_list(&fk.columns),
+                        show_ident(&fk.ref_table),
+                        show_list(&fk.ref_columns)
                     ),
                     parent: fk.ref_table.clone(),
                 }),
@@ -372,6 +374,14 @@ fn on_update_trigger(schema: &str, table: &Table, name: &str, columns: &[&str]) 
 fn column_list(cols: &[String]) -> String {
     cols.iter()
         .map(|c| quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// [`column_list`] for a human.
+fn show_list(cols: &[String]) -> String {
+    cols.iter()
+        .map(|c| show_ident(c))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use pgcutover_core::range::SplitKey;
 use pgcutover_core::schema::{Check, Identity};
+use pgcutover_core::show_ident;
 use pgcutover_core::{
     quote_ident, Column, FkAction, ForeignKey, Index, IndexPart, Key, NameAllocator, PgType,
     Schema, Table, Warning,
@@ -96,11 +97,11 @@ pub fn introspect(conn: &Connection, opts: &IntrospectOptions<'_>) -> Result<Sql
     for (kind, name, sql) in &objects {
         match kind.as_str() {
             "view" if (opts.include)(name) => warnings.push(Warning::new(
-                format!("view {}", quote_ident(name)),
+                format!("view {}", show_ident(name)),
                 "views are not carried over (their SQL is SQLite's); recreate them in PostgreSQL",
             )),
             "trigger" => warnings.push(Warning::new(
-                format!("trigger {}", quote_ident(name)),
+                format!("trigger {}", show_ident(name)),
                 "triggers are not carried over; recreate them in PostgreSQL",
             )),
             "table" if (opts.include)(name) => {
@@ -111,7 +112,7 @@ pub fn introspect(conn: &Connection, opts: &IntrospectOptions<'_>) -> Result<Sql
                     .starts_with("CREATE VIRTUAL")
                 {
                     warnings.push(Warning::new(
-                        format!("table {}", quote_ident(name)),
+                        format!("table {}", show_ident(name)),
                         "virtual tables (FTS, R*Tree, …) are not carried over",
                     ));
                     continue;
@@ -195,7 +196,7 @@ fn introspect_table(
         })?
         .collect::<Result<_, _>>()?;
     let qt = quote_ident(source);
-    let object = |c: &str| format!("table {} column {}", quote_ident(target), quote_ident(c));
+    let object = |c: &str| format!("table {} column {}", show_ident(target), show_ident(c));
 
     let declared: Vec<Declared> = raw.iter().map(|c| map_declared(&c.declared)).collect();
     // Pre-scan: storage classes of dynamic columns, integer range of date columns.
@@ -429,10 +430,10 @@ fn add_keys_and_indexes(
             .prepare("SELECT cid, name, \"desc\", coll FROM pragma_index_xinfo(?1) WHERE key = 1 ORDER BY seqno")?
             .query_map([&index], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
             .collect::<Result<_, _>>()?;
-        let object = format!("index {}", quote_ident(&index));
+        let object = format!("index {}", show_ident(&index));
         for (_, col, _, coll) in &parts {
             if !coll.eq_ignore_ascii_case("BINARY") {
-                warnings.push(Warning::new(&object, format!("collation {coll} on {} is not carried over; PostgreSQL compares bytes (use lower() in queries or citext)", col.as_deref().unwrap_or("an expression"))));
+                warnings.push(Warning::new(&object, format!("collation {} on {} is not carried over; PostgreSQL compares bytes (use lower() in queries or citext)", pgcutover_core::show(coll), col.as_deref().map_or("an expression".to_owned(), show_ident))));
             }
         }
         if origin == "u" {
@@ -559,8 +560,8 @@ fn foreign_keys(
         let parent_source = &group[0].1;
         let object = format!(
             "foreign key {} → {}",
-            quote_ident(&me.name),
-            quote_ident(parent_source)
+            show_ident(&me.name),
+            show_ident(parent_source)
         );
         let Some(parent) = by_source
             .get(&parent_source.to_lowercase())
@@ -640,7 +641,7 @@ fn checks(
                 out.push(Check { name, expression });
             }
             Err(why) => warnings.push(Warning::new(
-                format!("table {} CHECK", quote_ident(&table.name)),
+                format!("table {} CHECK", show_ident(&table.name)),
                 format!("not carried over: {why}"),
             )),
         }
