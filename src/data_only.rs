@@ -173,8 +173,15 @@ pub async fn inspect(
                     .position(|x| x == n)
                     .expect("matched a name in the list"),
                 Err(why) => {
+                    // A column renamed for PostgreSQL (a system column's name, a name too long)
+                    // is looked for under the name a full copy gives it.
+                    let source = if c.source_name != c.name {
+                        format!(" (source column {})", show_ident(&c.source_name))
+                    } else {
+                        String::new()
+                    };
                     findings.problems.push(format!(
-                        "column {here}: the target table has no such column ({why}); its values would be lost"
+                        "column {here}{source}: the target table has no such column ({why}); its values would be lost"
                     ));
                     continue;
                 }

@@ -224,9 +224,14 @@ fn write_text(out: &mut impl Write, plan: &Plan<'_>) -> std::io::Result<()> {
             } else if !c.nullable {
                 target.push_str(" not null");
             }
+            let renamed = if c.name != c.source_name {
+                format!(" (source {})", show_ident(c.source_name))
+            } else {
+                String::new()
+            };
             writeln!(
                 out,
-                "  {}.{}  {} → {}  -- {}",
+                "  {}.{}{renamed}  {} → {}  -- {}",
                 show_ident(t.name),
                 show_ident(c.name),
                 show(declared),

@@ -27,4 +27,5 @@ mod refused_copy;
 mod resume;
 mod secrets;
 mod sqlite_booleans;
+mod system_columns;
 mod verify;

@@ -266,6 +266,70 @@ impl NameAllocator {
     }
 }
 
+/// PostgreSQL's system columns: every table has them, so no column of a table may be named so
+/// (`CREATE TABLE t (xmin int)` fails). `oid` stopped being one in PostgreSQL 12.
+pub const SYSTEM_COLUMNS: [&str; 6] = ["tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"];
+
+/// A source column whose name PostgreSQL reserves, and the name it gets instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renamed {
+    pub source: String,
+    pub target: String,
+}
+
+impl Renamed {
+    /// What `plan`, `copy` and the report say of it; `table` is the target table's name.
+    pub fn warning(&self, table: &str) -> crate::Warning {
+        crate::Warning::new(
+            format!(
+                "table {} column {}",
+                show_ident(table),
+                show_ident(&self.source)
+            ),
+            format!(
+                "renamed to {}: PostgreSQL reserves the name {} for a system column of every table",
+                show_ident(&self.target),
+                show_ident(&self.source)
+            ),
+        )
+    }
+}
+
+/// PostgreSQL names for one table's columns, in order: each source name as it is (shortened
+/// to fit, made unique), except a system column's name ([`SYSTEM_COLUMNS`]), which gets a
+/// suffix (`xmin` → `xmin_2`) chosen after every other column has its name, so no other
+/// column is ever renamed on its account. The same source names always give the same names:
+/// `copy`, `verify` and `--data-only` all rely on it. Returns the names, and the renames.
+pub fn column_names<'a>(source: impl IntoIterator<Item = &'a str>) -> (Vec<String>, Vec<Renamed>) {
+    let source: Vec<&str> = source.into_iter().collect();
+    let mut names = NameAllocator::new();
+    for system in SYSTEM_COLUMNS {
+        names.reserve(system);
+    }
+    let reserved = |n: &str| SYSTEM_COLUMNS.contains(&n);
+    let mut out: Vec<Option<String>> = source
+        .iter()
+        .map(|n| (!reserved(n)).then(|| names.allocate(n)))
+        .collect();
+    let mut renamed = Vec::new();
+    for (slot, n) in out.iter_mut().zip(&source) {
+        if slot.is_none() {
+            let target = names.allocate(n);
+            renamed.push(Renamed {
+                source: (*n).to_owned(),
+                target: target.clone(),
+            });
+            *slot = Some(target);
+        }
+    }
+    (
+        out.into_iter()
+            .map(|n| n.expect("every column was named in one of the two passes"))
+            .collect(),
+        renamed,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,6 +408,31 @@ mod tests {
         // multi-byte characters are never split
         let c = "é".repeat(40);
         assert!(fit_identifier(&c).len() <= MAX_IDENT_BYTES);
+    }
+
+    #[test]
+    fn system_column_names_are_renamed_and_nothing_else() {
+        let (names, renamed) = column_names(["id", "xmin", "xmin_2", "ctid", "XMIN", "cmax"]);
+        assert_eq!(
+            names,
+            ["id", "xmin_3", "xmin_2", "ctid_2", "XMIN", "cmax_2"]
+        );
+        assert_eq!(
+            renamed
+                .iter()
+                .map(|r| r.source.as_str())
+                .collect::<Vec<_>>(),
+            ["xmin", "ctid", "cmax"]
+        );
+        assert_eq!(renamed[0].target, "xmin_3");
+        // Deterministic: the same names, the same answer.
+        assert_eq!(
+            column_names(["xmin_2", "xmin", "id"]).0,
+            ["xmin_2", "xmin_3", "id"]
+        );
+        let (plain, none) = column_names(["a", "oid", "tableoid_x"]);
+        assert_eq!(plain, ["a", "oid", "tableoid_x"]);
+        assert!(none.is_empty());
     }
 
     #[test]

@@ -22,8 +22,8 @@ pub mod temporal;
 pub mod value;
 
 pub use ident::{
-    quote_ident, quote_literal, quote_qualified, show, show_ident, show_lines, show_qualified,
-    show_sql, NameAllocator,
+    column_names, quote_ident, quote_literal, quote_qualified, show, show_ident, show_lines,
+    show_qualified, show_sql, NameAllocator, Renamed,
 };
 pub use redact::redact;
 pub use reject::Reject;

@@ -9,8 +9,8 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use pgcutover_core::schema::Identity;
 use pgcutover_core::{
-    quote_ident, quote_literal, Check, Column, EnumType, FkAction, ForeignKey, Index, IndexPart,
-    Key, NameAllocator, PgType, Schema, Table, Warning,
+    column_names, quote_ident, quote_literal, Check, Column, EnumType, FkAction, ForeignKey, Index,
+    IndexPart, Key, NameAllocator, PgType, Schema, Table, Warning,
 };
 use pgcutover_core::{show, show_ident};
 
@@ -396,17 +396,17 @@ pub fn build(
             .iter()
             .filter(|c| c.table == t.name)
             .collect();
-        let mut col_names = NameAllocator::new();
+        let (col_names, renamed) = column_names(rows.iter().map(|c| c.name.as_str()));
+        warnings.extend(renamed.iter().map(|r| r.warning(target)));
         let mut columns = Vec::new();
         let mut kinds = Vec::new();
         let mut checks = Vec::new();
         // Per column: its generation expression and whether it is VIRTUAL.
         let mut generation: Vec<Option<(String, bool)>> = Vec::new();
-        for c in &rows {
+        for (c, name) in rows.iter().zip(col_names) {
             let json = json_cols.contains(&(t.name.clone(), c.name.clone()));
             let mut kind = Kind::of(c, json)
                 .map_err(|e| IntrospectError::Mapping(format!("{}: {e}", object(&c.name))))?;
-            let name = col_names.allocate(&c.name);
             let (mut pg_type, mut note) = default_type(&kind, &opts.mapping);
             if kind == Kind::Time && f.wide_times.contains(&c.name) {
                 pg_type = PgType::Interval;

@@ -264,11 +264,11 @@ fn introspect_table(
         .map(|t| t.iter().any(|x| is_word(x, "AUTOINCREMENT")))
         .unwrap_or(false);
 
-    let mut col_names = NameAllocator::new();
+    let (col_names, renamed) = pgcutover_core::column_names(raw.iter().map(|c| c.name.as_str()));
+    warnings.extend(renamed.iter().map(|r| r.warning(target)));
     let mut columns = Vec::with_capacity(raw.len());
     let mut epochs = Vec::with_capacity(raw.len());
-    for (i, c) in raw.iter().enumerate() {
-        let name = col_names.allocate(&c.name);
+    for (i, (c, name)) in raw.iter().zip(col_names).enumerate() {
         let (pg_type, note): (PgType, String) = match &declared[i] {
             Declared::Mapped { pg_type, note } => (pg_type.clone(), (*note).to_owned()),
             Declared::Dynamic { note } => {
