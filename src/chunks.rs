@@ -118,6 +118,25 @@ struct Track {
     started: Instant,
 }
 
+impl Track {
+    /// Counts a chunk of the table as ended (done or failed); true for its last one, whose end
+    /// also ends the progress bar.
+    fn chunk_ended(&self) -> bool {
+        if self.left.fetch_sub(1, Ordering::Relaxed) != 1 {
+            return false;
+        }
+        if let Some(p) = self
+            .progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            p.finish();
+        }
+        true
+    }
+}
+
 /// Why a chunk did not commit.
 struct ChunkError {
     error: anyhow::Error,
@@ -539,16 +558,7 @@ impl Loader<'_> {
                 chunk: chunk.chunk,
                 error,
             });
-        if track.left.fetch_sub(1, Ordering::Relaxed) == 1 {
-            if let Some(p) = track
-                .progress
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take()
-            {
-                p.finish();
-            }
-        }
+        track.chunk_ended();
     }
 
     fn chunk_finished(&self, chunk: &ChunkPlan, track: &Track, done: &ChunkDone) {
@@ -559,15 +569,7 @@ impl Loader<'_> {
                 show_ident(col)
             ));
         }
-        if track.left.fetch_sub(1, Ordering::Relaxed) == 1 {
-            if let Some(p) = track
-                .progress
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take()
-            {
-                p.finish();
-            }
+        if track.chunk_ended() {
             self.printer.info(&format!(
                 "copied {}: {} rows in {:.1}s",
                 show_ident(&chunk.table),

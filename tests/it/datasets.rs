@@ -5,32 +5,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::compare::assert_same_data;
-use crate::harness::{
-    assert_fks_and_identity, assert_no_false_positives, datasets_dir, expect_code, pgcutover,
-    read_json, TestDb,
-};
+use crate::harness::{assert_fks_and_identity, copy_verified, datasets_dir, TestDb};
 
 async fn copies_exactly(tag: &str, file: &Path, fks: usize, identity: Option<(&str, &str, i64)>) {
     let db = TestDb::new(tag).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let report = dir.path().join("report.json");
     let source = format!("sqlite:{}", file.display());
-    let out = pgcutover(
-        dir.path(),
-        &[
-            "copy",
-            &source,
-            &db.url,
-            "--verify",
-            "checksums",
-            "--report",
-            report.to_str().expect("utf-8 path"),
-        ],
-    );
-    expect_code(&out, 0);
-    let report = read_json(&report);
+    let report = copy_verified(dir.path(), &source, &db.url, 0);
     assert_eq!(report["outcome"], "ok");
-    assert_no_false_positives(&report);
     assert_eq!(report["totals"]["rows_rejected"], 0);
     assert!(
         !dir.path().join("pgcutover-rejects.jsonl").exists(),

@@ -214,6 +214,38 @@ pub fn rejected_rows(dir: &Path) -> Vec<(String, String, String, String)> {
     got
 }
 
+/// The entry for `name` in a report's (or a verification's) `tables`.
+pub fn report_table<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["tables"]
+        .as_array()
+        .expect("tables")
+        .iter()
+        .find(|t| t["table"] == name)
+        .unwrap_or_else(|| panic!("no table {name} in the report"))
+}
+
+/// `copy SOURCE TARGET --verify checksums --report …` in `dir`: asserts the exit code and that
+/// verify found no difference the copy did not make, and returns the report.
+pub fn copy_verified(dir: &Path, source: &str, target: &str, code: i32) -> serde_json::Value {
+    let report_path = dir.join("report.json");
+    let out = pgcutover(
+        dir,
+        &[
+            "copy",
+            source,
+            target,
+            "--verify",
+            "checksums",
+            "--report",
+            report_path.to_str().expect("utf-8 path"),
+        ],
+    );
+    expect_code(&out, code);
+    let report = read_json(&report_path);
+    assert_no_false_positives(&report);
+    report
+}
+
 /// A copy's `--verify checksums` found every table identical (or different only by the rows the
 /// copy rejected), after comparing every row.
 pub fn assert_no_false_positives(report: &serde_json::Value) {

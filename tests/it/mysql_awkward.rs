@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use mysql_async::prelude::Queryable;
 
-use crate::harness::{
-    assert_no_false_positives, expect_code, one, pgcutover, read_json, rejected_rows, TestDb,
-};
+use crate::harness::{copy_verified, expect_code, one, pgcutover, rejected_rows, TestDb};
 use crate::mysql_compare::{assert_same_mysql_data, mysql};
 use crate::mysql_datasets::source_url;
 
@@ -51,23 +49,8 @@ async fn awkward_values_arrive_exactly_or_are_rejected_loudly() {
 
     let db = TestDb::new("my_awkward").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let report_path = dir.path().join("report.json");
-    let out = pgcutover(
-        dir.path(),
-        &[
-            "copy",
-            &source_url(name),
-            &db.url,
-            "--verify",
-            "checksums",
-            "--report",
-            report_path.to_str().expect("utf-8"),
-        ],
-    );
     // Rows were rejected: exit 5, everything else committed.
-    expect_code(&out, 5);
-    let report = read_json(&report_path);
-    assert_no_false_positives(&report);
+    let report = copy_verified(dir.path(), &source_url(name), &db.url, 5);
     // Counts pushed down to both servers through every hostile name; the rejects file the copy
     // wrote makes its rows expected (5, not 7). plan's orphan queries quote them too.
     let counts = pgcutover(

@@ -10,9 +10,7 @@ use std::collections::BTreeMap;
 
 use mysql_async::prelude::Queryable;
 
-use crate::harness::{
-    assert_no_false_positives, expect_code, pgcutover, read_json, read_rejects, TestDb,
-};
+use crate::harness::{copy_verified, read_rejects, TestDb};
 use crate::mysql_compare::mysql;
 use crate::mysql_datasets::source_url;
 
@@ -146,21 +144,7 @@ async fn every_charset_arrives_exactly_or_is_rejected_with_its_bytes() {
 
     let db = TestDb::new("my_charsets").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let report_path = dir.path().join("report.json");
-    let out = pgcutover(
-        dir.path(),
-        &[
-            "copy",
-            &source_url(name),
-            &db.url,
-            "--verify",
-            "checksums",
-            "--report",
-            report_path.to_str().expect("utf-8"),
-        ],
-    );
-    expect_code(&out, 5);
-    assert_no_false_positives(&read_json(&report_path));
+    copy_verified(dir.path(), &source_url(name), &db.url, 5);
 
     // Rejected: exactly the rows the server cannot convert, each with its bytes in hex.
     let mut rejected: BTreeMap<String, Vec<i64>> = BTreeMap::new();
@@ -273,22 +257,7 @@ async fn enum_and_set_labels_reach_postgresql_exactly() {
     crate::mysql_awkward::mysql_db_from_sql(name, sql).await;
     let db = TestDb::new("my_labels").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let report_path = dir.path().join("report.json");
-    let out = pgcutover(
-        dir.path(),
-        &[
-            "copy",
-            &source_url(name),
-            &db.url,
-            "--verify",
-            "checksums",
-            "--report",
-            report_path.to_str().expect("utf-8"),
-        ],
-    );
-    expect_code(&out, 0);
-    let report = read_json(&report_path);
-    assert_no_false_positives(&report);
+    let report = copy_verified(dir.path(), &source_url(name), &db.url, 0);
     let warnings = report["warnings"].to_string();
     assert!(
         warnings.contains("label 1 reads") && warnings.contains("no row holds it"),

@@ -5,10 +5,7 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use crate::harness::{
-    assert_fks_and_identity, assert_no_false_positives, datasets_dir, expect_code, one, pgcutover,
-    read_json, TestDb,
-};
+use crate::harness::{assert_fks_and_identity, copy_verified, datasets_dir, one, TestDb};
 use crate::mysql_compare::{assert_same_mysql_data, mysql_admin_url};
 
 /// Loads a dataset with its own loader into `pgctit_<name>` databases. Returns false (skip) when
@@ -63,23 +60,8 @@ async fn copies_exactly(
 ) -> serde_json::Value {
     let db = TestDb::new(&format!("my_{db_name}")).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let report = dir.path().join("report.json");
-    let out = pgcutover(
-        dir.path(),
-        &[
-            "copy",
-            &source_url(db_name),
-            &db.url,
-            "--verify",
-            "checksums",
-            "--report",
-            report.to_str().expect("utf-8"),
-        ],
-    );
-    expect_code(&out, 0);
-    let report = read_json(&report);
+    let report = copy_verified(dir.path(), &source_url(db_name), &db.url, 0);
     assert_eq!(report["outcome"], "ok");
-    assert_no_false_positives(&report);
     assert_eq!(report["totals"]["rows_rejected"], 0);
     let client = db.client().await;
     let compared = assert_same_mysql_data(db_name, &client, &BTreeMap::new()).await;

@@ -6,7 +6,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use serde_json::Value as J;
 
@@ -15,7 +14,7 @@ use crate::harness::{
 };
 use crate::mysql_awkward::mysql_db_from_sql;
 use crate::mysql_datasets::source_url;
-use crate::resume::{output_of, spawn_stopping, wait_for_stop, Stop};
+use crate::resume::interrupt_at;
 
 const SMALL: &str = "
 CREATE TABLE author (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
@@ -688,16 +687,7 @@ async fn an_interrupted_restart_says_to_resume_without_restart() {
     expect_code(&pgcutover(dir.path(), &plain), 0);
 
     let restart = [&plain[..], &["--restart"]].concat();
-    let (mut child, stop) = spawn_stopping(dir.path(), &restart, "chunk-committed", 3);
-    assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill -INT");
-    assert!(sent.success());
-    std::thread::sleep(Duration::from_millis(200));
-    std::fs::remove_file(&stop).expect("let it go on");
-    let out = output_of(child);
+    let out = interrupt_at(dir.path(), &restart, "chunk-committed", 3);
     expect_code(&out, 8);
     let said = stdout(&out);
     assert!(

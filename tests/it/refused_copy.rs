@@ -6,7 +6,8 @@
 use serde_json::Value as J;
 
 use crate::harness::{
-    expect_code, one, pgcutover, read_json, sqlite_from_sql, stderr, stdout, TestDb,
+    expect_code, one, pgcutover, read_json, report_table as table, sqlite_from_sql, stderr, stdout,
+    TestDb,
 };
 use crate::resume::{assert_identical, output_of, spawn_stopping, wait_for_stop, Stop};
 
@@ -20,15 +21,6 @@ const SOURCE: &str = "
     INSERT INTO orders SELECT i, 1 + i % 50, CASE WHEN i = 777 THEN -1 ELSE 1 + i % 9 END FROM n;
     INSERT INTO note VALUES ('a'), ('b');
 ";
-
-fn table<'a>(report: &'a J, name: &str) -> &'a J {
-    report["tables"]
-        .as_array()
-        .expect("tables")
-        .iter()
-        .find(|t| t["table"] == name)
-        .unwrap_or_else(|| panic!("{name} in the report"))
-}
 
 #[tokio::test]
 async fn a_refused_chunk_fails_alone_and_the_same_command_loads_only_it() {

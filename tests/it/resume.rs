@@ -83,6 +83,24 @@ pub fn kill_at(dir: &Path, args: &[&str], point: &str, nth: u64) {
     let _ = child.wait();
 }
 
+/// Runs `pgcutover` until its `nth` pass of `point`, sends it SIGINT there, lets it go on, and
+/// returns how it ended.
+pub fn interrupt_at(dir: &Path, args: &[&str], point: &str, nth: u64) -> std::process::Output {
+    let (mut child, stop) = spawn_stopping(dir, args, point, nth);
+    assert!(
+        matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint),
+        "the run ended before {point}:{nth}"
+    );
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success());
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::remove_file(&stop).expect("let it go on");
+    output_of(child)
+}
+
 pub fn output_of(child: Child) -> std::process::Output {
     child.wait_with_output().expect("wait for pgcutover")
 }
@@ -229,16 +247,7 @@ async fn sigint_stops_gracefully_and_the_same_command_resumes() {
     let src = src.to_str().expect("path");
     let db = TestDb::new("resume_sigint").await;
     let args = ["copy", src, &db.url, "--chunk-rows", "400", "--jobs", "1"];
-    let (mut child, stop) = spawn_stopping(dir.path(), &args, "chunk-committed", 3);
-    assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill -INT");
-    assert!(sent.success());
-    std::thread::sleep(Duration::from_millis(200));
-    std::fs::remove_file(&stop).expect("let it go on");
-    let out = output_of(child);
+    let out = interrupt_at(dir.path(), &args, "chunk-committed", 3);
     expect_code(&out, 8);
     assert!(
         stderr(&out).contains("SIGINT: stopping"),

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use serde_json::Value as J;
 
-use crate::harness::{expect_code, pgcutover, read_json, sqlite_from_sql, stdout, TestDb};
+use crate::harness::{
+    expect_code, pgcutover, read_json, report_table as table, sqlite_from_sql, stdout, TestDb,
+};
 use crate::mysql_datasets::{load_dataset_with_prefix, source_url};
 
 /// Runs `verify --format json` and returns its exit code and report.
@@ -52,15 +54,6 @@ fn set(items: &[(&str, &str, &str, &str)]) -> BTreeSet<(String, String, String, 
         .iter()
         .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string()))
         .collect()
-}
-
-fn table<'a>(report: &'a J, name: &str) -> &'a J {
-    report["tables"]
-        .as_array()
-        .expect("tables")
-        .iter()
-        .find(|t| t["table"] == name)
-        .unwrap_or_else(|| panic!("no table {name} in the report"))
 }
 
 #[tokio::test]

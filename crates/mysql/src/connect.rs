@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use mysql_async::{Conn, Opts, OptsBuilder, SslOpts};
 
-/// Every session reads in UTF-8 and UTC, and does not time out while the target is slow.
-/// `net_write_timeout` is how long the server waits for us to take the next packet of a result.
+/// Every session speaks utf8mb4 (catalog text, errors) and UTC, and does not time out while the
+/// target is slow. `net_write_timeout` is how long the server waits for us to take the next
+/// packet of a result. Table values are read as stored: [`crate::read::read_table`] asks for
+/// `character_set_results = binary` itself, and decodes each column by its charset.
 pub const SESSION_SETUP: &[&str] = &[
     "SET NAMES utf8mb4",
     "SET time_zone = '+00:00'",

@@ -1380,9 +1380,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn generated_expressions_translate_only_when_they_mean_the_same() {
-        let c = |name: &str, pg_type: PgType| Column {
+    /// A nullable column of that name and type, nothing else about it.
+    fn plain_column(name: &str, pg_type: PgType) -> Column {
+        Column {
             source_name: name.into(),
             name: name.into(),
             source_type: String::new(),
@@ -1394,7 +1394,12 @@ mod tests {
             on_update_now: false,
             comment: None,
             generated: None,
-        };
+        }
+    }
+
+    #[test]
+    fn generated_expressions_translate_only_when_they_mean_the_same() {
+        let c = plain_column;
         let dec = |p, s| PgType::Numeric {
             precision_scale: Some((p, s)),
         };
@@ -1482,19 +1487,7 @@ mod tests {
 
     #[test]
     fn check_literals_are_read_as_mysql_reads_them() {
-        let col = |name: &str| Column {
-            source_name: name.into(),
-            name: name.into(),
-            source_type: String::new(),
-            pg_type: PgType::Text,
-            nullable: true,
-            default: None,
-            identity: None,
-            mapping_note: String::new(),
-            on_update_now: false,
-            comment: None,
-            generated: None,
-        };
+        let col = |name: &str| plain_column(name, PgType::Text);
         let table = Table {
             source_name: "t".into(),
             name: "t".into(),

@@ -519,20 +519,24 @@ mod tests {
         }
     }
 
-    #[test]
-    fn uri_wins_then_env_then_pgpass() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join(".pgpass"),
-            "# comment\nother:*:*:*:nope\ndb.example:5433:app:alice:s3cr\\:et\n",
-        )
-        .unwrap();
-        let env = FakeEnv(
+    /// PGPORT=5433 and PGUSER=alice, and a home whose ~/.pgpass holds `pgpass`.
+    fn alice_env(dir: &Path, pgpass: &str) -> FakeEnv {
+        std::fs::write(dir.join(".pgpass"), pgpass).unwrap();
+        FakeEnv(
             HashMap::from([
                 ("PGPORT", "5433".to_owned()),
                 ("PGUSER", "alice".to_owned()),
             ]),
-            Some(dir.path().to_owned()),
+            Some(dir.to_owned()),
+        )
+    }
+
+    #[test]
+    fn uri_wins_then_env_then_pgpass() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = alice_env(
+            dir.path(),
+            "# comment\nother:*:*:*:nope\ndb.example:5433:app:alice:s3cr\\:et\n",
         );
         let t = Target::parse_with("postgresql://db.example/app?sslmode=require", &env).unwrap();
         assert_eq!(t.display(), "postgresql://alice@db.example:5433/app");
@@ -592,18 +596,7 @@ mod tests {
     #[test]
     fn keyword_value_resolves_like_the_uri() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join(".pgpass"),
-            "db.example:5433:app:alice:from-pgpass\n",
-        )
-        .unwrap();
-        let env = FakeEnv(
-            HashMap::from([
-                ("PGPORT", "5433".to_owned()),
-                ("PGUSER", "alice".to_owned()),
-            ]),
-            Some(dir.path().to_owned()),
-        );
+        let env = alice_env(dir.path(), "db.example:5433:app:alice:from-pgpass\n");
         let uri = Target::parse_with("postgresql://db.example/app?sslmode=require", &env).unwrap();
         let kv = Target::parse_with("host=db.example dbname=app sslmode=require", &env).unwrap();
         assert_eq!(kv.display(), uri.display());
