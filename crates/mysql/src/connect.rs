@@ -80,7 +80,7 @@ impl std::fmt::Debug for MysqlSource {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceUrlError {
-    /// `shown` is the URL as typed with its password masked ([`pgcutover_core::redact`]).
+    /// `shown` is the URL as typed with its password masked ([`pgcutover_core::redact()`]).
     #[error("SOURCE \"{shown}\": {why}")]
     Invalid { shown: String, why: String },
     #[error("cannot read the password file {path}: {source}")]

@@ -66,7 +66,7 @@ pub struct TableFacts {
     /// ENUM columns holding the '' error value (index 0).
     pub empty_enums: HashSet<String>,
     /// Per ENUM column whose catalog labels may have lost characters (see
-    /// [`enum_labels_may_be_lossy`]): the labels its rows hold, as (index, stored bytes).
+    /// `enum_labels_may_be_lossy`): the labels its rows hold, as (index, stored bytes).
     pub enum_labels: HashMap<String, Vec<(usize, Vec<u8>)>>,
     /// min and max of the single-column integer primary key.
     pub key_range: Option<(i64, i64)>,
