@@ -239,8 +239,12 @@ async fn enum_and_set_labels_reach_postgresql_exactly() {
           lost ENUM('🎉 never used','plain') CHARACTER SET utf8mb4,
           wide ENUM('a','this label is far longer than the sixty-three bytes a PostgreSQL enum label may be') CHARACTER SET utf8mb4,
           d VARCHAR(20) CHARACTER SET utf8mb4 DEFAULT 'back\\slash ''q'' \n',
-          CONSTRAINT quoted CHECK (d <> 'it\'s \\ bad')
+          smile ENUM('😀','b') CHARACTER SET utf8mb4 DEFAULT '😀',
+          emoji_default VARCHAR(10) CHARACTER SET utf8mb4 DEFAULT '🎉',
+          CONSTRAINT quoted CHECK (d <> 'it\'s \\ bad'),
+          CONSTRAINT no_party CHECK (d <> 'x🎈')
         ) ENGINE=InnoDB;
+        INSERT INTO labels (id, smile) VALUES (100, '😀');
         INSERT INTO labels (id, e, l, g, s, lost, wide) VALUES
           (1, 'back\\slash', 'é', '中', 'p\\q', 'plain', 'a'),
           (2, 'it''s', '€', '文', 'r''s, t', 'plain', 'this label is far longer than the sixty-three bytes a PostgreSQL enum label may be'),
@@ -267,6 +271,15 @@ async fn enum_and_set_labels_reach_postgresql_exactly() {
         warnings.contains("cannot be a PostgreSQL enum label"),
         "{warnings}"
     );
+    // Catalog text with a '?' that may stand for an emoji is not trusted: the ENUM's default
+    // is the label read back from the rows; another default, and a CHECK, are left out, loudly.
+    // (MariaDB itself refuses two labels that both read '?'; see the unit tests for MySQL's.)
+    for said in [
+        "default '?' not carried over",
+        "(`d` <> 'x????') not carried over",
+    ] {
+        assert!(warnings.contains(said), "{said}: {warnings}");
+    }
 
     let client = db.client().await;
     assert_eq!(
@@ -290,6 +303,18 @@ async fn enum_and_set_labels_reach_postgresql_exactly() {
         ["é", "€", "ÿ", "Œ"]
     );
     assert_eq!(enum_labels(&client, "labels", "g").await, ["中", "文", "x"]);
+    assert_eq!(enum_labels(&client, "labels", "smile").await, ["😀", "b"]);
+    assert_eq!(
+        crate::harness::one(
+            &client,
+            "SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef d JOIN pg_attribute a \
+             ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
+             WHERE d.adrelid = 'labels'::regclass AND a.attname = 'smile'"
+        )
+        .await
+        .as_deref(),
+        Some("'😀'::labels_smile")
+    );
     // The unused label keeps the catalog's '?' (and the warning above says so).
     assert_eq!(
         enum_labels(&client, "labels", "lost").await,
@@ -316,7 +341,9 @@ async fn enum_and_set_labels_reach_postgresql_exactly() {
     assert_eq!(
         crate::harness::one(
             &client,
-            "SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = 'labels'::regclass"
+            "SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef d JOIN pg_attribute a \
+             ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
+             WHERE d.adrelid = 'labels'::regclass AND a.attname = 'd'"
         )
         .await
         .as_deref(),
@@ -329,5 +356,41 @@ async fn enum_and_set_labels_reach_postgresql_exactly() {
     .await
     .expect("the CHECK is carried over");
     assert!(check.contains(r"'it''s \ bad'"), "{check}");
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn replace_puts_one_u_fffd_for_a_whole_unmapped_code() {
+    let name = "pgctit_charset_replace";
+    // gbk A2E3 is a well-formed code MariaDB maps to no Unicode character; then 你好.
+    crate::mysql_awkward::mysql_db_from_sql(
+        name,
+        "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10) CHARACTER SET gbk);
+         INSERT INTO t VALUES (1, x'A2E3C4E3BAC3'), (2, x'C4E3A2E3');",
+    )
+    .await;
+    let db = TestDb::new("my_charset_replace").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = crate::harness::pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            &source_url(name),
+            &db.url,
+            "--invalid-utf8",
+            "replace",
+        ],
+    );
+    crate::harness::expect_code(&out, 0);
+    let client = db.client().await;
+    let got: Vec<String> = client
+        .query("SELECT v FROM t ORDER BY id", &[])
+        .await
+        .expect("read")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // The server's own reading is ?你好 and 你?: the same, with U+FFFD for its '?'.
+    assert_eq!(got, ["\u{fffd}你好", "你\u{fffd}"]);
     db.drop().await;
 }

@@ -144,6 +144,15 @@ fn a_malformed_target_exits_2_before_any_connection_and_never_shows_its_password
         format!("host=127.0.0.1 port={p} password='{s}"),
         format!("host=127.0.0.1 port={p} password={s} bogus=1"),
         format!("host=127.0.0.1 port={p} password='{s} x' sslmode=maybe"),
+        // Typos with a query string: not a URI, so keyword/value, whose first "key" holds the
+        // password.
+        format!("postgres:/ann:{s}@127.0.0.1:{p}/db?sslmode=require"),
+        format!("postgresql:ann:{s}@127.0.0.1:{p}/db?sslmode=require"),
+        format!("ann:{s}@127.0.0.1:{p}/db?sslmode=require"),
+        format!("mysql://ann:{s}@127.0.0.1:{p}/db?ssl-mode=required"),
+        // A ? or # in an unencoded password: url reads a query or a fragment.
+        format!("postgresql://ann:12?{s}@127.0.0.1:{p}/db"),
+        format!("postgresql://ann:12#{s}@127.0.0.1:{p}/db"),
     ];
     let reset_yes = reset_args(dir.path());
     for target in &targets {

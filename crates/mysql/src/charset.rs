@@ -48,8 +48,8 @@ pub enum Charset {
     Table(Arc<CodeTable>),
 }
 
-/// A byte sequence that is not a character of its charset (invalid, or one the server cannot
-/// convert to Unicode).
+/// A byte sequence that is not a character of its charset, or one the server has no Unicode
+/// character for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Undecodable {
     pub charset: String,
@@ -57,21 +57,42 @@ pub struct Undecodable {
     pub offset: usize,
     /// The sequence (a few bytes at most).
     pub bytes: Vec<u8>,
+    /// A well-formed code of a learned charset that the server cannot convert (where a utf8mb4
+    /// connection reads `?`), rather than bytes that are no code at all.
+    pub unmapped: bool,
 }
 
 impl std::fmt::Display for Undecodable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let hex: String = self.bytes.iter().map(|b| format!("{b:02x}")).collect();
-        write!(
-            f,
-            "bytes x'{hex}' at byte {} are not a character of charset {} (a utf8mb4 connection would have read them as '?')",
-            self.offset, self.charset
-        )
+        if self.unmapped {
+            write!(
+                f,
+                "bytes x'{hex}' at byte {} are a character of charset {} that the server maps to no Unicode character (a utf8mb4 connection would have read it as '?')",
+                self.offset, self.charset
+            )
+        } else {
+            write!(
+                f,
+                "bytes x'{hex}' at byte {} are not a character of charset {}",
+                self.offset, self.charset
+            )
+        }
     }
 }
 
-/// No character: a table entry for a code the server does not map.
+/// No character: a table entry for bytes that are not a code of the charset.
 const NONE: u32 = u32::MAX;
+/// A well-formed code the server converts to no Unicode character (it sends `?`).
+const UNMAPPED: u32 = u32::MAX - 1;
+
+/// What the bytes at some position are.
+enum Next {
+    Char(char, usize),
+    /// A well-formed code of this many bytes with no Unicode character.
+    Unmapped(usize),
+    Invalid,
+}
 
 /// MySQL latin1's 0x80–0x9F (0xA0–0xFF are U+00A0–U+00FF, 0x00–0x7F are ASCII).
 const LATIN1_80_9F: [u16; 32] = [
@@ -190,6 +211,7 @@ impl Charset {
                         charset: self.name().to_owned(),
                         offset: i,
                         bytes: b[i..b.len().min(i + width * 2)].to_vec(),
+                        unmapped: false,
                     })
                 }
             }
@@ -227,6 +249,7 @@ fn decode_utf8<'a>(
                 charset: name.to_owned(),
                 offset,
                 bytes: b[offset..offset + c.len_utf8()].to_vec(),
+                unmapped: false,
             })
         }
         Err(_) if replace => Ok(String::from_utf8_lossy(b)),
@@ -237,6 +260,7 @@ fn decode_utf8<'a>(
                 charset: name.to_owned(),
                 offset,
                 bytes: b[offset..offset + len.max(1)].to_vec(),
+                unmapped: false,
             })
         }
     }
@@ -244,8 +268,8 @@ fn decode_utf8<'a>(
 
 /// One charset as the server maps it to Unicode: every one-byte code, every two-byte code
 /// with a lead byte ≥ 0x80, and the three-byte codes behind lead bytes that begin no shorter
-/// code (EUC-JP's 0x8F plane). Codes the server does not map, or that are not characters of
-/// the charset, have no entry.
+/// code (EUC-JP's 0x8F plane). A well-formed code the server does not map is marked so (its
+/// whole length is known); bytes that are no code have no entry.
 #[derive(Debug, PartialEq, Eq)]
 pub struct CodeTable {
     name: String,
@@ -259,8 +283,12 @@ pub struct CodeTable {
 }
 
 impl CodeTable {
-    /// A table from `(code, character)` pairs, codes written big-endian in 1, 2 or 3 bytes.
-    pub fn from_codes(name: &str, codes: impl IntoIterator<Item = (u32, char)>) -> CodeTable {
+    /// A table from `(code, character)` pairs, codes written big-endian in 1, 2 or 3 bytes;
+    /// `None` for a well-formed code the server maps to no Unicode character.
+    pub fn from_codes(
+        name: &str,
+        codes: impl IntoIterator<Item = (u32, Option<char>)>,
+    ) -> CodeTable {
         let mut t = CodeTable {
             name: name.to_owned(),
             single: vec![NONE; 256],
@@ -269,7 +297,7 @@ impl CodeTable {
             ascii: false,
         };
         for (code, c) in codes {
-            let c = u32::from(c);
+            let c = c.map_or(UNMAPPED, u32::from);
             match code {
                 0..=0xFF => t.single[code as usize] = c,
                 0x8000..=0xFFFF => {
@@ -310,48 +338,64 @@ impl CodeTable {
         let mut out = String::with_capacity(b.len() * 2);
         let mut i = 0;
         while i < b.len() {
-            match self.next(&b[i..]) {
-                Some((c, used)) => {
+            let (len, unmapped) = match self.next(&b[i..]) {
+                Next::Char(c, used) => {
                     out.push(c);
                     i += used;
+                    continue;
                 }
-                None if replace => {
-                    out.push(char::REPLACEMENT_CHARACTER);
-                    i += 1;
-                }
-                None => {
-                    return Err(Undecodable {
-                        charset: self.name.clone(),
-                        offset: i,
-                        bytes: b[i..b.len().min(i + 2)].to_vec(),
-                    })
-                }
+                Next::Unmapped(used) => (used, true),
+                Next::Invalid => (1, false),
+            };
+            if !replace {
+                return Err(Undecodable {
+                    charset: self.name.clone(),
+                    offset: i,
+                    bytes: b[i..b.len().min(i + len.max(2))].to_vec(),
+                    unmapped,
+                });
             }
+            // One U+FFFD for the whole code, as the server writes one `?` for it.
+            out.push(char::REPLACEMENT_CHARACTER);
+            i += len;
         }
         Ok(Cow::Owned(out))
     }
 
-    /// The character at the start of `b`, and its length in bytes.
-    fn next(&self, b: &[u8]) -> Option<(char, usize)> {
+    /// What the bytes at the start of `b` are. A one-byte character first; then a two- and a
+    /// three-byte code (a lead byte alone, which the server also counts as one unconvertible
+    /// character, is only that when no longer code starts with it).
+    fn next(&self, b: &[u8]) -> Next {
         let lead = b[0];
         let one = self.single[usize::from(lead)];
-        if one != NONE {
-            return char::from_u32(one).map(|c| (c, 1));
-        }
-        if lead < 0x80 {
-            return None;
-        }
-        if let (Some(&trail), false) = (b.get(1), self.double.is_empty()) {
-            let two = self.double[(usize::from(lead - 0x80) << 8) | usize::from(trail)];
-            if two != NONE {
-                return char::from_u32(two).map(|c| (c, 2));
+        let found = |entry: u32, len: usize| match entry {
+            NONE => None,
+            UNMAPPED => Some(Next::Unmapped(len)),
+            c => Some(char::from_u32(c).map_or(Next::Invalid, |c| Next::Char(c, len))),
+        };
+        if one != UNMAPPED {
+            if let Some(n) = found(one, 1) {
+                return n;
             }
         }
-        let (_, plane) = self.triple.iter().find(|(l, _)| *l == lead)?;
-        let three = plane[(usize::from(*b.get(1)?) << 8) | usize::from(*b.get(2)?)];
-        (three != NONE)
-            .then(|| char::from_u32(three).map(|c| (c, 3)))
-            .flatten()
+        if lead >= 0x80 {
+            if let (Some(&trail), false) = (b.get(1), self.double.is_empty()) {
+                let i = (usize::from(lead - 0x80) << 8) | usize::from(trail);
+                if let Some(n) = found(self.double[i], 2) {
+                    return n;
+                }
+            }
+            if let (Some((_, plane)), Some(&second), Some(&third)) = (
+                self.triple.iter().find(|(l, _)| *l == lead),
+                b.get(1),
+                b.get(2),
+            ) {
+                if let Some(n) = found(plane[(usize::from(second) << 8) | usize::from(third)], 3) {
+                    return n;
+                }
+            }
+        }
+        found(one, 1).unwrap_or(Next::Invalid)
     }
 }
 
@@ -376,7 +420,8 @@ fn nibbles(alias: &str) -> String {
 }
 
 /// The query that converts every code `first ..= last` of `charset` (written in `bytes` bytes)
-/// whose bytes are one character there and not `?` in utf8mb4.
+/// whose bytes are one character there (well-formed: the server counts them as one), to one
+/// character of utf8mb4 (`?` when it has none).
 fn table_query(charset: &str, first: u32, last: u32, bytes: usize) -> String {
     let digits = if last - first < 0x100 { 2 } else { 4 };
     let names: Vec<String> = (0..digits).map(|i| format!("d{i}")).collect();
@@ -395,14 +440,14 @@ fn table_query(charset: &str, first: u32, last: u32, bytes: usize) -> String {
            SELECT code, CONVERT(t USING utf8mb4) u, CHAR_LENGTH(t) len FROM (\
              SELECT code, CAST(UNHEX(LPAD(HEX(code), {hex_len}, '0')) AS CHAR CHARACTER SET {charset}) t \
              FROM (SELECT {first} + {value} AS code FROM {from}) codes WHERE code <= {last}) typed) converted \
-         WHERE len = 1 AND CHAR_LENGTH(u) = 1 AND (u <> _utf8mb4'?' COLLATE utf8mb4_bin OR code = 63)"
+         WHERE len = 1 AND CHAR_LENGTH(u) = 1"
     )
 }
 
 async fn codes(
     conn: &mut Conn,
     sql: String,
-    out: &mut Vec<(u32, char)>,
+    out: &mut Vec<(u32, Option<char>)>,
 ) -> Result<(), mysql_async::Error> {
     let rows: Vec<(u64, String)> = conn.query(sql).await?;
     for (code, hex) in rows {
@@ -413,8 +458,14 @@ async fn codes(
         let c = bytes
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|s| s.chars().next());
-        if let (Ok(code), Some(c)) = (u32::try_from(code), c) {
-            out.push((code, c));
+        let Ok(code) = u32::try_from(code) else {
+            continue;
+        };
+        match c {
+            // `?` for any code but `?` itself is the server's "no such character".
+            Some('?') if code != u32::from(b'?') => out.push((code, None)),
+            Some(c) => out.push((code, Some(c))),
+            None => {}
         }
     }
     Ok(())
@@ -445,10 +496,14 @@ pub async fn learn(conn: &mut Conn, name: &str) -> Result<Option<Charset>, mysql
     if maxlen >= 3 {
         // Lead bytes that begin neither a one- nor a two-byte code may begin three-byte ones
         // (EUC-JP's 0x8F, for JIS X 0212).
-        let leads: BTreeSet<u32> = found.iter().map(|(code, _)| code >> 8).collect();
+        let leads: BTreeSet<u32> = found
+            .iter()
+            .filter(|(code, _)| *code > 0xFF)
+            .map(|(code, _)| code >> 8)
+            .collect();
         let singles: BTreeSet<u32> = found
             .iter()
-            .filter(|(code, _)| *code < 0x100)
+            .filter(|(code, c)| *code < 0x100 && c.is_some())
             .map(|(code, _)| *code)
             .collect();
         for lead in 0x80..=0xFFu32 {
@@ -547,38 +602,61 @@ mod tests {
         );
     }
 
+    fn ascii() -> Vec<(u32, Option<char>)> {
+        (0u32..0x80).map(|b| (b, char::from_u32(b))).collect()
+    }
+
     #[test]
     fn learned_tables_decode_one_two_and_three_byte_codes() {
-        // A made-up EUC-like charset: ASCII, 0xA1A1 → 中, 0x8FA1A1 → 丂, 0xC1 alone → ア.
-        let mut codes: Vec<(u32, char)> = (0u32..0x80)
-            .map(|b| (b, char::from_u32(b).unwrap()))
-            .collect();
-        codes.extend([(0xA1A1, '中'), (0x8F_A1A1, '丂'), (0xC1, 'ア')]);
+        // A made-up EUC-like charset: ASCII, 0xA1A1 → 中, 0x8FA1A1 → 丂, 0xC1 alone → ア; the
+        // well-formed 0xA2E3 has no Unicode character; a lone 0xA1 is counted by the server as
+        // one unconvertible character, as MariaDB does.
+        let mut codes = ascii();
+        codes.extend([
+            (0xA1A1, Some('中')),
+            (0x8F_A1A1, Some('丂')),
+            (0xC1, Some('ア')),
+            (0xA2E3, None),
+            (0xA1, None),
+        ]);
         let t = Charset::Table(Arc::new(CodeTable::from_codes("eucx", codes)));
         assert!(matches!(t.decode(b"abc", false), Ok(Cow::Borrowed("abc"))));
         assert_eq!(
             text(&t, &[b'x', 0xA1, 0xA1, 0x8F, 0xA1, 0xA1, 0xC1]),
             "x中丂ア"
         );
-        // A lead byte without its trail, an unmapped pair, a lone 0x8F.
+        // A lead byte without its trail, a pair that is no code, a lone 0x8F.
         for bad in [&[0xA1][..], &[0xA1, 0xA2], &[b'a', 0x8F, 0xA1]] {
             assert!(t.decode(bad, false).is_err(), "{bad:x?}");
         }
         let e = t.decode(&[b'a', 0xA1, 0xA2], false).unwrap_err();
-        assert_eq!((e.charset.as_str(), e.offset), ("eucx", 1));
         assert_eq!(
-            t.decode(&[b'a', 0xA1, 0xA2], true).unwrap(),
-            "a\u{fffd}\u{fffd}"
+            (e.charset.as_str(), e.offset, e.unmapped),
+            ("eucx", 1, true)
+        );
+        // An unmapped code: named whole, and replaced whole, so what follows it is read right.
+        let e = t.decode(&[0xA2, 0xE3, 0xA1, 0xA1], false).unwrap_err();
+        assert_eq!((e.bytes.clone(), e.unmapped), (vec![0xA2, 0xE3], true));
+        assert!(e.to_string().contains("maps to no Unicode character"));
+        assert_eq!(
+            t.decode(&[0xA2, 0xE3, 0xA1, 0xA1, b'!'], true).unwrap(),
+            "\u{fffd}中!"
+        );
+        // Bytes that are no code at all: one U+FFFD each.
+        assert_eq!(t.decode(&[b'a', 0xFF, b'b'], true).unwrap(), "a\u{fffd}b");
+        let e = t.decode(&[0xFF], false).unwrap_err();
+        assert!(
+            !e.unmapped
+                && e.to_string()
+                    .contains("are not a character of charset eucx")
         );
     }
 
     #[test]
     fn a_table_whose_low_half_is_not_ascii_decodes_every_byte() {
         // swe7 maps 0x40 to É: ASCII-looking text is not itself there.
-        let mut codes: Vec<(u32, char)> = (0u32..0x80)
-            .map(|b| (b, char::from_u32(b).unwrap()))
-            .collect();
-        codes[0x40] = (0x40, 'É');
+        let mut codes = ascii();
+        codes[0x40] = (0x40, Some('É'));
         let t = Charset::Table(Arc::new(CodeTable::from_codes("swe7", codes)));
         assert_eq!(text(&t, b"a@b"), "aÉb");
     }

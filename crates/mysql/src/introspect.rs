@@ -91,7 +91,7 @@ pub async fn introspect(
     let charsets: BTreeSet<String> = catalog
         .columns
         .iter()
-        .filter(|c| is_text_type(&c.data_type) && (opts.include)(&c.table))
+        .filter(|c| is_text_type(&c.data_type) && !server_converts(c) && (opts.include)(&c.table))
         .filter_map(|c| c.charset.clone())
         .collect();
     catalog.charsets = crate::charset::learn_all(conn, charsets).await?;
@@ -199,6 +199,9 @@ async fn scan(
 
 /// The charset a text column's bytes are decoded with.
 fn column_charset(c: &ColumnRow, learned: &HashMap<String, Charset>) -> Result<Charset, String> {
+    if server_converts(c) {
+        return Ok(Charset::Utf8 { max_bytes: 4 });
+    }
     // Only MySQL 8's JSON type has no charset: it is utf8mb4.
     let name = c.charset.as_deref().unwrap_or("utf8mb4");
     Charset::builtin(name)
@@ -206,6 +209,69 @@ fn column_charset(c: &ColumnRow, learned: &HashMap<String, Charset>) -> Result<C
         .ok_or_else(|| {
             format!("its charset {name} is not one the server could describe; copy its bytes with --cast {}.{}=bytea", c.table, c.name)
         })
+}
+
+/// MySQL 8's gb18030 encodes every Unicode character (its four-byte codes cover all planes),
+/// so the server's conversion to utf8mb4 loses nothing, and a column stored in it is read
+/// converted (`CONVERT(col USING utf8mb4)`) rather than decoded by a learned table, which
+/// would hold only its one- and two-byte codes.
+fn server_converts(c: &ColumnRow) -> bool {
+    is_text_type(&c.data_type)
+        && c.charset
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case("gb18030"))
+}
+
+/// Whether text of this charset can hold characters beyond U+FFFF, which the utf8mb3 catalog
+/// writes as `?` (in labels, defaults and expressions).
+fn holds_beyond_bmp(charset: Option<&str>) -> bool {
+    matches!(
+        charset.map(str::to_ascii_lowercase).as_deref(),
+        Some("utf8mb4" | "utf16" | "utf16le" | "utf32" | "gb18030")
+    )
+}
+
+/// A column's charset, or why it has none pgcutover can decode (which matters only if the
+/// column is not copied as its bytes).
+type ColumnCharset = Result<Charset, String>;
+
+/// Why catalog text with a `?` in it is not trusted.
+const LOSSY_QUESTION_MARK: &str = "it holds a '?', and the catalog (utf8mb3) writes each character beyond U+FFFF (an emoji) as '?', so it may not be what MySQL holds; recreate it in PostgreSQL";
+
+/// How the utf8mb3 catalog writes `text`: each character beyond U+FFFF as `?`.
+fn shown_in_catalog(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.len_utf8() > 3 { '?' } else { c })
+        .collect()
+}
+
+/// A default with a `?` in a column that can hold characters beyond U+FFFF: an ENUM's is the
+/// one label (as read back from the rows, see [`recover_labels`]) the catalog writes that way;
+/// any other is not trusted.
+fn lossy_default(
+    c: &ColumnRow,
+    quoted_literals: bool,
+    kind: &Kind,
+) -> Result<Option<String>, String> {
+    let raw = c.default.as_deref().unwrap_or_default().trim();
+    let literal = if quoted_literals {
+        match take_string(raw) {
+            Some((text, used)) if used == raw.len() => text,
+            _ => return Err(format!("cannot read the literal {raw}")),
+        }
+    } else {
+        raw.to_owned()
+    };
+    if let Kind::Enum { labels } = kind {
+        let matching: Vec<&String> = labels
+            .iter()
+            .filter(|l| shown_in_catalog(l) == literal)
+            .collect();
+        if let [label] = matching.as_slice() {
+            return Ok(Some(quote_literal(label)));
+        }
+    }
+    Err(LOSSY_QUESTION_MARK.to_owned())
 }
 
 /// Column types whose values are text in a charset.
@@ -229,12 +295,7 @@ fn is_text_type(data_type: &str) -> bool {
 /// utf8mb4, utf16 or utf32 column) comes out as `?`, even in SHOW CREATE TABLE. The rows hold
 /// the real label, so the scan reads the labels they use.
 fn enum_labels_may_be_lossy(c: &ColumnRow) -> bool {
-    c.data_type == "enum"
-        && c.column_type.contains('?')
-        && matches!(
-            c.charset.as_deref().map(str::to_ascii_lowercase).as_deref(),
-            Some("utf8mb4" | "utf16" | "utf16le" | "utf32" | "gb18030")
-        )
+    c.data_type == "enum" && c.column_type.contains('?') && holds_beyond_bmp(c.charset.as_deref())
 }
 
 /// `index:HEX,index:HEX,…` (the scan's GROUP_CONCAT) → (index, bytes). A pair that does not
@@ -268,12 +329,7 @@ fn recover_labels(
         let Ok(real) = charset.decode(bytes, false) else {
             continue;
         };
-        // The catalog writes each character utf8mb3 cannot hold as one `?`.
-        let shown: String = real
-            .chars()
-            .map(|c| if c.len_utf8() > 3 { '?' } else { c })
-            .collect();
-        if labels[i] == shown {
+        if labels[i] == shown_in_catalog(&real) {
             labels[i] = real.into_owned();
             confirmed.insert(i);
         }
@@ -370,7 +426,7 @@ pub fn build(
         .collect();
     let mut tables = Vec::new();
     let mut reads = HashMap::new();
-    let mut all_kinds: HashMap<String, Vec<(Kind, Charset)>> = HashMap::new();
+    let mut all_kinds: HashMap<String, Vec<(Kind, ColumnCharset)>> = HashMap::new();
     // Table names first, so the first claimant of a name is always the table.
     let targets: Vec<String> = included.iter().map(|t| names.allocate(&t.name)).collect();
     let by_source: HashMap<&str, &str> = included
@@ -433,15 +489,17 @@ pub fn build(
                 pg_type = PgType::BigInt;
                 note = "bigint unsigned AUTO_INCREMENT → bigint identity (a value above 2^63-1 is rejected)".into();
             }
-            // Text is decoded by its charset, unless it is copied as its bytes.
-            let charset = if kind.is_text() && pg_type != PgType::Bytea {
+            // Text is decoded by its charset; whether it is copied as its bytes instead is
+            // decided by its final type, once foreign keys have settled it.
+            let charset = if kind.is_text() {
                 column_charset(c, &catalog.charsets)
-                    .map_err(|e| IntrospectError::Mapping(format!("{}: {e}", object(&c.name))))?
             } else {
-                Charset::Binary
+                Ok(Charset::Binary)
             };
-            if let (Kind::Enum { labels }, Some(held)) = (&mut kind, f.enum_labels.get(&c.name)) {
-                for i in recover_labels(labels, held, &charset) {
+            if let (Kind::Enum { labels }, Some(held), Ok(charset)) =
+                (&mut kind, f.enum_labels.get(&c.name), &charset)
+            {
+                for i in recover_labels(labels, held, charset) {
                     warnings.push(Warning::new(
                         object(&c.name),
                         format!(
@@ -476,22 +534,33 @@ pub fn build(
                 }
                 _ => None,
             };
-            // PostgreSQL enum labels are at most 63 bytes (NAMEDATALEN) and, like all its
-            // text, hold no NUL; MySQL's may be 255 characters long. Such a column is text.
+            // PostgreSQL enum labels are at most 63 bytes (NAMEDATALEN), distinct, and, like all
+            // its text, hold no NUL; MySQL's may be 255 characters long, and two the catalog
+            // shows as `?` may look alike. Such a column is text, with a CHECK on its labels
+            // when they can be written as one.
+            let unique = |l: &[String]| l.iter().collect::<HashSet<_>>().len() == l.len();
+            let checkable = |l: &[String]| unique(l) && !l.iter().any(|l| l.contains('\0'));
             if let (PgType::Enum { .. }, Some(labels)) = (&pg_type, &labels) {
-                if let Some(bad) = labels.iter().find(|l| l.len() > 63 || l.contains('\0')) {
+                let bad = labels.iter().find(|l| l.len() > 63 || l.contains('\0'));
+                if bad.is_some() || !unique(labels) {
+                    let why = match bad {
+                        Some(bad) => format!("the label {bad:?} cannot be a PostgreSQL enum label (at most 63 bytes, no NUL)"),
+                        None => "two of its labels read alike in the catalog (see the warning above)".to_owned(),
+                    };
+                    let check = if checkable(labels) {
+                        "with a CHECK on the labels"
+                    } else {
+                        "without a CHECK on the labels"
+                    };
                     warnings.push(Warning::new(
                         object(&c.name),
-                        format!(
-                            "ENUM → text with a CHECK on the labels: the label {bad:?} cannot be a PostgreSQL enum label (at most 63 bytes, no NUL)"
-                        ),
+                        format!("ENUM → text {check}: {why}"),
                     ));
                     pg_type = PgType::Text;
-                    note = "enum → text with a CHECK on the labels (a label does not fit a PostgreSQL enum)".into();
+                    note = format!("enum → text {check} (the labels do not fit a PostgreSQL enum)");
                 }
             }
-            // A NUL cannot be in a CHECK's literal either (nor in any value PostgreSQL holds).
-            let labels = labels.filter(|l| !l.iter().any(|l| l.contains('\0')));
+            let labels = labels.filter(|l| checkable(l));
             match (&mut pg_type, labels) {
                 (PgType::Enum { name: enum_name }, Some(labels)) => {
                     *enum_name = names.allocate(&format!("{target}_{name}"));
@@ -527,12 +596,15 @@ pub fn build(
             let default = if generated || auto_increment {
                 None
             } else {
-                match translate_default(
-                    c,
-                    catalog.flavor.quotes_default_literals(),
-                    &kind,
-                    &pg_type,
-                ) {
+                let quoted = catalog.flavor.quotes_default_literals();
+                let lossy = c.default.as_deref().is_some_and(|d| d.contains('?'))
+                    && holds_beyond_bmp(c.charset.as_deref());
+                let translated = if lossy {
+                    lossy_default(c, quoted, &kind)
+                } else {
+                    translate_default(c, quoted, &kind, &pg_type)
+                };
+                match translated {
                     Ok(d) => d,
                     Err(why) => {
                         warnings.push(Warning::new(
@@ -593,6 +665,13 @@ pub fn build(
             let Some((expr, is_virtual)) = g else {
                 continue;
             };
+            if expr.contains('?') {
+                warnings.push(Warning::new(
+                    object(&rows[i].name),
+                    format!("generated column ({expr}) copied as a plain column holding its values, not computed: {LOSSY_QUESTION_MARK}"),
+                ));
+                continue;
+            }
             match translate_generated(expr, &columns[i].pg_type, &columns, &generation) {
                 Some(pg) => {
                     if *is_virtual {
@@ -615,7 +694,14 @@ pub fn build(
         let select = format!(
             "SELECT {} FROM {}.{}",
             rows.iter()
-                .map(|c| mysql_ident(&c.name))
+                .zip(&columns)
+                .map(|(c, col)| {
+                    if server_converts(c) && col.pg_type != PgType::Bytea {
+                        format!("CONVERT({} USING utf8mb4)", mysql_ident(&c.name))
+                    } else {
+                        mysql_ident(&c.name)
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
             mysql_ident(db),
@@ -750,20 +836,29 @@ pub fn build(
         read.convs = kinds
             .into_iter()
             .zip(&t.columns)
-            .map(|((kind, charset), c)| ColumnConv {
-                kind,
-                target: c.pg_type.clone(),
-                nullable: c.nullable,
-                zero_dates: opts.zero_dates,
-                zone: opts.zone.clone(),
-                // A foreign key may have made the column bytea: then its bytes go as they are.
-                charset: if c.pg_type == PgType::Bytea {
+            .map(|((kind, charset), c)| {
+                // A bytea column (a --cast, or a foreign key to one) holds the bytes as they are.
+                let charset = if c.pg_type == PgType::Bytea {
                     Charset::Binary
                 } else {
-                    charset
-                },
+                    charset.map_err(|e| {
+                        IntrospectError::Mapping(format!(
+                            "table {} column {}: {e}",
+                            show_ident(&t.name),
+                            show_ident(&c.name)
+                        ))
+                    })?
+                };
+                Ok(ColumnConv {
+                    kind,
+                    target: c.pg_type.clone(),
+                    nullable: c.nullable,
+                    zero_dates: opts.zero_dates,
+                    zone: opts.zone.clone(),
+                    charset,
+                })
             })
-            .collect();
+            .collect::<Result<_, IntrospectError>>()?;
     }
 
     Ok(MysqlSchema {
@@ -990,6 +1085,13 @@ fn add_checks(
             show_ident(&ch.name),
             show_ident(&table.name)
         );
+        if ch.clause.contains('?') {
+            warnings.push(Warning::new(
+                object,
+                format!("({}) not carried over: {LOSSY_QUESTION_MARK}", ch.clause),
+            ));
+            continue;
+        }
         match translate_check(&ch.clause, table) {
             Some(expression) => table.checks.push(Check {
                 name: names.allocate(&ch.name),
@@ -1555,6 +1657,105 @@ mod tests {
             include: &include,
         };
         build(catalog, &HashMap::new(), &opts).unwrap()
+    }
+
+    #[test]
+    fn catalog_text_beyond_the_bmp_and_gb18030() {
+        // MySQL 8 catalog rows: labels an emoji made '?' (MySQL accepts two of them; MariaDB
+        // refuses them as duplicates), an ENUM default and a text default the same way, and a
+        // gb18030 column.
+        let utf8mb4 =
+            |name: &str, data_type: &str, column_type: &str, default: Option<&str>| ColumnRow {
+                charset: Some("utf8mb4".into()),
+                nullable: true,
+                ..col("t", name, data_type, column_type, "", default)
+            };
+        let catalog = Catalog {
+            flavor: Flavor::parse("8.0.36"),
+            database: "shop".into(),
+            tables: vec![TableRow {
+                name: "t".into(),
+                ..Default::default()
+            }],
+            columns: vec![
+                col("t", "id", "int", "int", "", None),
+                utf8mb4("twins", "enum", "enum('?','?','x')", None),
+                utf8mb4("mood", "enum", "enum('?','b')", Some("?")),
+                utf8mb4("note", "varchar", "varchar(10)", Some("?")),
+                ColumnRow {
+                    charset: Some("gb18030".into()),
+                    ..col("t", "cn", "varchar", "varchar(10)", "", None)
+                },
+            ],
+            indexes: vec![pk("t", "id")],
+            foreign_keys: vec![],
+            checks: vec![],
+            others: vec![],
+            unseen: vec![],
+            charsets: Default::default(),
+        };
+        // The scan found no row holding any of the '?' labels.
+        let facts = HashMap::from([(
+            "t".to_owned(),
+            TableFacts {
+                enum_labels: HashMap::from([
+                    ("twins".to_owned(), vec![]),
+                    ("mood".to_owned(), vec![]),
+                ]),
+                ..Default::default()
+            },
+        )]);
+        let include = |_: &str| true;
+        let opts = IntrospectOptions {
+            mapping: MappingOptions::default(),
+            casts: &[],
+            zero_dates: ZeroDates::Null,
+            zone: SourceZone::Utc,
+            include: &include,
+        };
+        let built = build(&catalog, &facts, &opts).unwrap();
+        let t = &built.schema.tables[0];
+        let warning = |column: &str| {
+            built
+                .schema
+                .warnings
+                .iter()
+                .filter(|w| w.object.ends_with(&format!("column \"{column}\"")))
+                .map(|w| w.message.clone())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
+        // Two labels that read alike cannot be an enum, nor a CHECK.
+        assert_eq!(t.column("twins").unwrap().pg_type, PgType::Text);
+        assert!(
+            warning("twins").contains("without a CHECK"),
+            "{}",
+            warning("twins")
+        );
+        assert!(t.checks.is_empty(), "{:?}", t.checks);
+        // No row held the label: it stays the catalog's '?', named in a warning, and the
+        // default is that label (renaming the label later carries the default along). A text
+        // default is not trusted.
+        assert_eq!(t.column("mood").unwrap().default.as_deref(), Some("'?'"));
+        assert!(
+            warning("mood").contains("no row holds it"),
+            "{}",
+            warning("mood")
+        );
+        assert_eq!(t.column("note").unwrap().default, None);
+        assert!(
+            warning("note").contains("default ? not carried over"),
+            "{}",
+            warning("note")
+        );
+        // gb18030 is read through the server's conversion, which loses nothing.
+        let read = &built.reads["t"];
+        assert!(
+            read.select.contains("CONVERT(`cn` USING utf8mb4)"),
+            "{}",
+            read.select
+        );
+        assert_eq!(read.convs[4].charset, Charset::Utf8 { max_bytes: 4 });
     }
 
     #[test]

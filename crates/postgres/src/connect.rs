@@ -132,7 +132,10 @@ struct Given {
 
 impl Given {
     /// One `key=value` setting, from a URI's query or a keyword/value string (libpq's names).
-    fn set(&mut self, key: &str, value: String) -> Result<(), ConfigError> {
+    /// `Err`: why not, without the key or the value, which in a mistyped string can hold the
+    /// password (`postgres:/ann:pw@db/app?sslmode=require` reads as one long key); the caller
+    /// shows the whole string redacted.
+    fn set(&mut self, key: &str, value: String) -> Result<(), String> {
         let value = Some(value).filter(|v| !v.is_empty());
         match key {
             "host" => self.host = value,
@@ -140,15 +143,27 @@ impl Given {
             "user" => self.user = value,
             "password" => self.password = value,
             "dbname" => self.dbname = value,
-            "sslmode" => self.sslmode = value.as_deref().map(SslMode::parse).transpose()?,
+            "sslmode" => self.sslmode = value.as_deref().map(SslMode::parse).transpose().map_err(
+                |_| {
+                    "sslmode is not one of disable, allow, prefer, require, verify-ca, verify-full"
+                        .to_owned()
+                },
+            )?,
             "sslrootcert" => self.root_cert = value.map(PathBuf::from),
             "connect_timeout" => self.connect_timeout = value,
             "application_name" => self.application_name = value,
             other => {
-                return Err(ConfigError::Invalid(format!(
-                    "unsupported parameter {:?} (supported: host, port, dbname, user, password, sslmode, sslrootcert, connect_timeout, application_name)",
-                    pgcutover_core::show(other)
-                )))
+                // A plain word may be named; anything else may be part of a password.
+                let named = if !other.is_empty()
+                    && other.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                {
+                    format!(" {other:?}")
+                } else {
+                    String::new()
+                };
+                return Err(format!(
+                    "unsupported parameter{named} (supported: host, port, dbname, user, password, sslmode, sslrootcert, connect_timeout, application_name)"
+                ));
             }
         }
         Ok(())
@@ -180,7 +195,7 @@ impl Target {
         } else if conninfo.contains('=') {
             let mut given = Given::default();
             for (key, value) in parse_keywords(conninfo).map_err(&malformed)? {
-                given.set(&key, value)?;
+                given.set(&key, value).map_err(|why| malformed(&why))?;
             }
             given
         } else {
@@ -200,6 +215,13 @@ impl Target {
         malformed: impl Fn(&str) -> ConfigError,
     ) -> Result<Given, ConfigError> {
         let url = url::Url::parse(uri).map_err(|e| malformed(&e.to_string()))?;
+        // libpq has no fragment: `postgresql://u:12#x@h/db` is a password with a `#` in it,
+        // which `url` would read as host u, port 12.
+        if url.fragment().is_some() {
+            return Err(malformed(
+                "a # in the URI (a literal # in a password or name is written %23)",
+            ));
+        }
         // `url` accepts what libpq would read as part of the database name, e.g. the
         // user:password@host of postgresql:///user:password@host/db. A literal `@` in a
         // database name is written %40.
@@ -221,7 +243,9 @@ impl Target {
             ..Given::default()
         };
         for (k, v) in url.query_pairs() {
-            given.set(&k, v.into_owned())?;
+            given
+                .set(&k, v.into_owned())
+                .map_err(|why| malformed(&why))?;
         }
         Ok(given)
     }
