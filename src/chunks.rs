@@ -115,6 +115,8 @@ struct Track {
     rows: AtomicU64,
     left: AtomicUsize,
     warned: AtomicBool,
+    /// Chunks of the table that failed in this invocation.
+    failed: AtomicUsize,
     started: Instant,
 }
 
@@ -142,19 +144,40 @@ struct ChunkError {
     error: anyhow::Error,
     fault: Fault,
     hint: Option<String>,
-    /// A fatal fault that is not this chunk's own (the rejects file cannot be written, the run
-    /// state says another pgcutover loads the target): the run stops. Any other fatal fault
-    /// fails only the chunk.
+    /// A fatal fault that is not this chunk's own (see [`rows_refused`]): the run stops, as
+    /// every other chunk would meet it too. A chunk's own fails only the chunk.
     whole_run: bool,
+}
+
+/// Whether an error is about this chunk's rows, so the other chunks can go on: PostgreSQL
+/// refused them (a data exception, class 22; an integrity constraint, 23, deferred ones at
+/// COMMIT included; a trigger's exception, P0; a value too big for an index, 54), or the
+/// source could not read them (an error the server or SQLite gave for this table). A login
+/// refused, a permission denied, a full disk, a timeout, a bug, would fail every chunk alike.
+fn rows_refused(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        if let Some(code) = cause
+            .downcast_ref::<tokio_postgres::Error>()
+            .and_then(tokio_postgres::Error::code)
+        {
+            return ["22", "23", "P0", "54"]
+                .iter()
+                .any(|class| code.code().starts_with(class));
+        }
+        matches!(
+            cause.downcast_ref::<mysql_async::Error>(),
+            Some(mysql_async::Error::Server(_))
+        ) || cause.downcast_ref::<rusqlite::Error>().is_some()
+    })
 }
 
 impl ChunkError {
     fn new(error: anyhow::Error) -> ChunkError {
         ChunkError {
             fault: classify(&error),
+            whole_run: !rows_refused(&error),
             error,
             hint: None,
-            whole_run: false,
         }
     }
 
@@ -183,6 +206,7 @@ impl Loader<'_> {
                     rows: AtomicU64::new(done_rows.get(&c.table).copied().unwrap_or(0)),
                     left: AtomicUsize::new(0),
                     warned: AtomicBool::new(false),
+                    failed: AtomicUsize::new(0),
                     started: Instant::now(),
                 })
             });
@@ -418,19 +442,10 @@ impl Loader<'_> {
             Ok(Ok(o)) => o,
             Ok(Err(e)) => {
                 uncount();
-                // The rejects file is the run's, not this chunk's.
-                let rejects = e
-                    .chain()
-                    .any(|c| c.downcast_ref::<std::io::Error>().is_some());
-                let e = e.context(format!(
+                return Err(ChunkError::new(e.context(format!(
                     "reading {} from the source",
                     show_ident(&t.source_name)
-                ));
-                return Err(if rejects {
-                    ChunkError::whole_run(e)
-                } else {
-                    ChunkError::new(e)
-                });
+                ))));
             }
             Err(_) => {
                 uncount();
@@ -558,7 +573,10 @@ impl Loader<'_> {
                 chunk: chunk.chunk,
                 error,
             });
-        track.chunk_ended();
+        track.failed.fetch_add(1, Ordering::Relaxed);
+        if track.chunk_ended() {
+            self.report_table_end(chunk, track);
+        }
     }
 
     fn chunk_finished(&self, chunk: &ChunkPlan, track: &Track, done: &ChunkDone) {
@@ -570,12 +588,22 @@ impl Loader<'_> {
             ));
         }
         if track.chunk_ended() {
-            self.printer.info(&format!(
-                "copied {}: {} rows in {:.1}s",
-                show_ident(&chunk.table),
-                track.rows.load(Ordering::Relaxed),
-                track.started.elapsed().as_secs_f64()
-            ));
+            self.report_table_end(chunk, track);
+        }
+    }
+
+    /// The line for a table whose last chunk of this invocation has ended.
+    fn report_table_end(&self, chunk: &ChunkPlan, track: &Track) {
+        let rows = track.rows.load(Ordering::Relaxed);
+        let seconds = track.started.elapsed().as_secs_f64();
+        let table = show_ident(&chunk.table);
+        match track.failed.load(Ordering::Relaxed) {
+            0 => self
+                .printer
+                .info(&format!("copied {table}: {rows} rows in {seconds:.1}s")),
+            n => self.printer.warn(&format!(
+                "{table}: {rows} rows in, {n} chunk(s) FAILED (see above); {seconds:.1}s"
+            )),
         }
     }
 }
@@ -597,6 +625,28 @@ mod tests {
             source_rows: Some(rows),
             comment: None,
         }
+    }
+
+    #[test]
+    fn only_a_chunks_own_rows_fail_it_alone() {
+        let server = mysql_async::Error::Server(mysql_async::ServerError {
+            code: 1194,
+            message: "Table 't' is marked as crashed and should be repaired".into(),
+            state: "HY000".into(),
+        });
+        assert!(rows_refused(
+            &anyhow::Error::new(server).context("reading \"t\" from the source")
+        ));
+        assert!(rows_refused(&anyhow::Error::new(
+            rusqlite::Error::InvalidColumnIndex(3)
+        )));
+        // The rejects file, a count that does not add up: every chunk would meet them.
+        assert!(!rows_refused(&anyhow::Error::new(std::io::Error::other(
+            "disk full"
+        ))));
+        assert!(!rows_refused(&anyhow!(
+            "read 10 rows, rejected 0, but PostgreSQL loaded 9"
+        )));
     }
 
     #[test]

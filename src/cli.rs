@@ -235,8 +235,9 @@ pub struct CopyArgs {
     /// It lists what it removes; tables written after the run completed need --force.
     #[arg(long)]
     pub restart: bool,
-    /// With --restart or --drop-existing: go on even though the earlier run's tables were
-    /// written after it completed (after a cutover, the application's rows live there).
+    /// With --restart, --drop-existing or --data-only --truncate: go on even though the earlier
+    /// run's tables were written after it completed (after a cutover, the application's rows
+    /// live there).
     #[arg(long)]
     pub force: bool,
     /// Rows per chunk: a table with a single integer key is copied and checkpointed in key
@@ -341,13 +342,20 @@ fn shell_quote(a: &str) -> String {
     if !a.is_empty() && a.chars().all(plain) {
         return a.to_owned();
     }
-    if a.chars().any(char::is_control) {
+    // Controls (C0, DEL, C1) and the characters that reorder or break a line on screen.
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if a.chars().any(hidden) {
         let mut q = String::from("$'");
         for c in a.chars() {
             match c {
                 '\'' => q.push_str("\\'"),
                 '\\' => q.push_str("\\\\"),
-                c if c.is_control() => q.push_str(&format!("\\x{:02x}", c as u32)),
+                c if hidden(c) && c.is_ascii() => q.push_str(&format!("\\x{:02x}", c as u32)),
+                // \u, not \x: bash's \x9b is the byte 0x9B, not the character U+009B.
+                c if hidden(c) => q.push_str(&format!("\\u{:04x}", c as u32)),
                 c => q.push(c),
             }
         }
@@ -378,12 +386,14 @@ mod tests {
                 "it's",
                 "--target-schema",
                 "a\u{1b}[2Jb",
+                "--exclude",
+                "c1\u{9b}x\u{202e}y",
             ]),
             &["--restart"],
         );
         assert_eq!(
             got,
-            r"pgcutover copy 'my data.sqlite' postgresql://postgres@db:5432/app --include 'it'\''s' --target-schema $'a\x1b[2Jb'"
+            r"pgcutover copy 'my data.sqlite' postgresql://postgres@db:5432/app --include 'it'\''s' --target-schema $'a\x1b[2Jb' --exclude $'c1\u009bx\u202ey'"
         );
     }
 

@@ -71,6 +71,13 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             Some("copy into another schema".to_owned()),
         ));
     }
+    if args.force && !(args.restart || args.drop_existing || args.truncate) {
+        return Err(Exit::new(
+            ExitCode::USAGE,
+            anyhow!("--force changes only what --restart, --drop-existing and --data-only --truncate do"),
+            Some("leave it out; to be sure what a run would destroy, see `pgcutover reset TARGET --dry-run`".to_owned()),
+        ));
+    }
     let jobs = crate::cli::jobs_or_cores(args.jobs);
     let policy = value_policy(&args.values);
 
@@ -142,7 +149,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
                     "--restart would destroy those rows. Add --force to start over anyway, or copy into another --target-schema",
                 ));
             }
-            crate::run_cmd::undo(&client, &schema_name, run, printer, args.force).await?;
+            crate::run_cmd::undo(&client, &schema_name, run, printer, args.force, list).await?;
             state::ensure(&client)
                 .await
                 .context("creating the run state schema in the target")?;
@@ -177,7 +184,18 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             replaced = Some(run.created.clone());
             previous = None;
         } else if !differences.is_empty() {
-            // A finished run is a record, not work to protect: this run replaces it.
+            // A finished run is a record, not work to protect: this run replaces it. Its
+            // tables' rows are, when a data-only --truncate is about to empty them.
+            if args.data_only && args.truncate && !args.force {
+                let list = crate::run_cmd::list(&client, &schema_name, run, false).await?;
+                if !list.written_after_completion.is_empty() {
+                    return Err(crate::run_cmd::refuse_written(
+                        &schema_name,
+                        &list.written_after_completion,
+                        "--truncate would destroy those rows. Add --force to empty the tables anyway",
+                    ));
+                }
+            }
             previous = None;
         }
     }

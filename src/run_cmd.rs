@@ -533,7 +533,7 @@ pub async fn reset(args: ResetArgs, printer: &Printer) -> Result<ExitCode, Exit>
         print(Some(&list), true, None)?;
         return Ok(ExitCode::OK);
     }
-    let done = undo(&client, &ts, run, printer, args.force).await?;
+    let done = undo(&client, &ts, run, printer, args.force, list).await?;
     print(Some(&done), true, None)?;
     Ok(ExitCode::OK)
 }
@@ -590,6 +590,7 @@ pub async fn undo(
     run: &Run,
     printer: &Printer,
     force: bool,
+    listed: ResetList,
 ) -> Result<ResetList, Exit> {
     let c = &run.created;
     let mut sql = Vec::new();
@@ -649,10 +650,17 @@ pub async fn undo(
                 .await
                 .context("locking the run's tables")?;
         }
-        let list = read_list(client, ts, run, false).await?;
-        if !force && !list.written_after_completion.is_empty() {
-            return Ok(Err(list));
-        }
+        // With --force the operator has seen the list and chosen: no second scan of every
+        // table while the application waits on the lock.
+        let list = if force {
+            None
+        } else {
+            let list = read_list(client, ts, run, false).await?;
+            if !list.written_after_completion.is_empty() {
+                return Ok(Err(list));
+            }
+            Some(list)
+        };
         for s in &sql {
             client
                 .batch_execute(s)
@@ -682,7 +690,7 @@ pub async fn undo(
     }
     .await;
     let list = match result {
-        Ok(Ok(list)) => list,
+        Ok(Ok(list)) => list.unwrap_or(listed),
         Ok(Err(list)) => {
             let _ = client.batch_execute("ROLLBACK").await;
             return Err(refuse_written(

@@ -417,7 +417,9 @@ pub async fn chunks(client: &Client, target_schema: &str) -> anyhow::Result<Vec<
     let rows = client
         .query(
             &format!(
-                "SELECT c.table_name, c.chunk, c.key_from, c.key_to, c.unit, c.result, c.error \
+                // to_jsonb: state an earlier pgcutover made, read by `status` (which does not
+                // upgrade it), has no error column.
+                "SELECT c.table_name, c.chunk, c.key_from, c.key_to, c.unit, c.result, to_jsonb(c) ->> 'error' \
                  FROM {} c JOIN {} t USING (target_schema, table_name) \
                  WHERE c.target_schema = $1 ORDER BY t.position, c.chunk",
                 t("chunks"),

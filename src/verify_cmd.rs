@@ -752,7 +752,7 @@ async fn target_select(
         .map_err(|e| db_error(e, format!("reading the columns of {qualified}")))?;
     let mut list = Vec::with_capacity(names.len());
     for (name, row) in names.iter().zip(&rows) {
-        let col = quote_ident(name);
+        let col = show_ident(name);
         if !row.get::<_, bool>(0) {
             return Ok(Err(format!(
                 "the target table has no column {col}, which the source has"

@@ -719,3 +719,56 @@ async fn an_interrupted_restart_says_to_resume_without_restart() {
     );
     db.drop().await;
 }
+
+#[tokio::test]
+async fn a_data_only_truncate_will_not_empty_tables_written_after_the_copy() {
+    let db = TestDb::new("ops_truncate").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = small_db(dir.path());
+    // The application's schema, loaded once by a data-only run.
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "CREATE TABLE author (id bigint PRIMARY KEY, name text NOT NULL);
+             CREATE TABLE book (id bigint PRIMARY KEY, author_id bigint REFERENCES author (id), title text);",
+        )
+        .await
+        .expect("the application's schema");
+    let load = ["copy", src.as_str(), db.url.as_str(), "--data-only"];
+    expect_code(&pgcutover(dir.path(), &load), 0);
+    // After the cutover the application writes; then someone loads again with --truncate
+    // (other options: another run, which would replace the complete one).
+    client
+        .batch_execute("INSERT INTO book VALUES (99, 1, 'Written by the application')")
+        .await
+        .expect("the application's row");
+    let again = [&load[..], &["--truncate", "--nul-bytes", "strip"]].concat();
+    let out = pgcutover(dir.path(), &again);
+    expect_code(&out, 4);
+    assert!(
+        stderr(&out).contains("written after the run completed") && stderr(&out).contains("book"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        one(&client, "SELECT count(*)::text FROM book")
+            .await
+            .as_deref(),
+        Some("4"),
+        "nothing was emptied"
+    );
+    // --force on its own means nothing, and is refused; with --truncate it goes ahead.
+    expect_code(
+        &pgcutover(dir.path(), &[&load[..], &["--force"]].concat()),
+        2,
+    );
+    let forced = [&again[..], &["--force"]].concat();
+    expect_code(&pgcutover(dir.path(), &forced), 0);
+    assert_eq!(
+        one(&client, "SELECT count(*)::text FROM book")
+            .await
+            .as_deref(),
+        Some("3")
+    );
+    db.drop().await;
+}

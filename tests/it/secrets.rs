@@ -74,17 +74,6 @@ fn assert_no_secret(what: &str, text: &str) {
     );
 }
 
-/// `reset` asks for a confirmation once the operator-safety work (issue 12, section 4) is in;
-/// this passes `--yes` when the binary knows it.
-fn reset_args(dir: &Path) -> Vec<&'static str> {
-    let help = pgcutover(dir, &["reset", "--help"]);
-    if stdout(&help).contains("--yes") {
-        vec!["--yes"]
-    } else {
-        Vec::new()
-    }
-}
-
 /// Every row of every table of the run state, as text.
 async fn run_state(client: &Client) -> String {
     let tables = query_strings(
@@ -154,10 +143,9 @@ fn a_malformed_target_exits_2_before_any_connection_and_never_shows_its_password
         format!("postgresql://ann:12?{s}@127.0.0.1:{p}/db"),
         format!("postgresql://ann:12#{s}@127.0.0.1:{p}/db"),
     ];
-    let reset_yes = reset_args(dir.path());
     for target in &targets {
         let mut reset = vec!["reset", target.as_str()];
-        reset.extend(&reset_yes);
+        reset.push("--yes");
         let runs: [Vec<&str>; 5] = [
             vec!["plan", src, target],
             vec!["copy", src, target],
@@ -355,7 +343,7 @@ async fn a_keyword_value_target_copies_end_to_end_and_no_password_is_kept_anywhe
         ("run state", run_state(&client).await),
     ];
     let mut reset = vec!["reset", kv.as_str(), "--target-schema", "public"];
-    reset.extend(reset_args(dir.path()));
+    reset.push("--yes");
     let out = pgcutover(dir.path(), &reset);
     expect_code(&out, 0);
     seen.push(("reset", all_output(&out)));
@@ -568,7 +556,7 @@ async fn hostile_names_and_values_are_escaped_on_the_terminal_and_arrive_exactly
     fresh.drop().await;
 
     let mut reset = vec!["reset", db.url.as_str()];
-    reset.extend(reset_args(dir.path()));
+    reset.push("--yes");
     let out = pgcutover(dir.path(), &reset);
     expect_code(&out, 0);
     assert_terminal_safe("reset", &out);

@@ -115,7 +115,6 @@ pub fn recycle<'b>(mut v: Vec<Value<'_>>) -> Vec<Value<'b>> {
     v.into_iter().map(|_| Value::Null).collect()
 }
 
-/// Parses the 36-character text form of a UUID (`8-4-4-4-12` hex digits).
 /// A boolean written as text, read exactly as PostgreSQL's `boolin` reads one: surrounding
 /// whitespace ignored, case ignored, and `true`/`false`, `yes`/`no`, `on`/`off`, `1`/`0` or
 /// any unambiguous prefix of the words (`t`, `tr`, `f`, `y`, `n`, `of`; not `o`). Rails before
@@ -139,6 +138,7 @@ pub fn parse_pg_bool(text: &str) -> Option<bool> {
     }
 }
 
+/// Parses the 36-character text form of a UUID (`8-4-4-4-12` hex digits).
 pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
     let groups: Vec<&str> = s.split('-').collect();
     if s.len() != 36 || groups.iter().map(|g| g.len()).collect::<Vec<_>>() != [8, 4, 4, 4, 12] {

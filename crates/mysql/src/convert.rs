@@ -92,7 +92,7 @@ impl SourceZone {
 
 const HINT_ZONE: &str = "fix the value in the source, or copy DATETIME as timestamp (the default) or with a fixed --source-timezone offset";
 const HINT_TYPE: &str = "fix the value in the source, or pick another target type with --cast";
-const HINT_CHARSET: &str = "fix the value in the source; or copy the column's bytes as they are with --cast TABLE.COLUMN=bytea, or put U+FFFD for what cannot be decoded with --invalid-utf8 replace";
+const HINT_CHARSET: &str = "fix the value in the source; or copy a text column's bytes as they are with --cast TABLE.COLUMN=bytea, or put U+FFFD for what cannot be decoded with --invalid-utf8 replace";
 const HINT_BOOL: &str = "tinyint(1) is mapped to boolean; --cast 'tinyint(1)=smallint' (or TABLE.COLUMN=smallint) keeps the numbers";
 
 /// Everything needed to convert one column's values.

@@ -88,10 +88,20 @@ pub async fn introspect(
     opts: &IntrospectOptions<'_>,
 ) -> Result<MysqlSchema, IntrospectError> {
     let mut catalog = read_catalog(conn, database).await?;
+    // The base tables only (a view's columns are in COLUMNS too, and `include` counts what
+    // its patterns matched).
+    let included: HashSet<&str> = catalog
+        .tables
+        .iter()
+        .filter(|t| (opts.include)(&t.name))
+        .map(|t| t.name.as_str())
+        .collect();
     let charsets: BTreeSet<String> = catalog
         .columns
         .iter()
-        .filter(|c| is_text_type(&c.data_type) && !server_converts(c) && (opts.include)(&c.table))
+        .filter(|c| {
+            is_text_type(&c.data_type) && !server_converts(c) && included.contains(c.table.as_str())
+        })
         .filter_map(|c| c.charset.clone())
         .collect();
     catalog.charsets = crate::charset::learn_all(conn, charsets).await?;
@@ -401,9 +411,14 @@ pub fn build(
         warnings.push(Warning::new(
             format!("source user {}", show(&u.user)),
             format!(
-                "has no {} privilege on database {}: MySQL hides its {} from it, so any there are cannot be listed here (GRANT {} ON {}.* TO … to see them)",
+                "has no {} privilege on database {}{}: MySQL hides its {} from it, so any there are cannot be listed here (GRANT {} ON {}.* TO … to see them)",
                 u.privilege,
                 show(&mysql_ident(db)),
+                if u.has_roles {
+                    " (unless one of its roles grants it: SHOW GRANTS does not list a role's privileges)"
+                } else {
+                    ""
+                },
                 u.what,
                 u.privilege,
                 show(&mysql_ident(db))
