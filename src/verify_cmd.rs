@@ -752,10 +752,11 @@ async fn target_select(
         .map_err(|e| db_error(e, format!("reading the columns of {qualified}")))?;
     let mut list = Vec::with_capacity(names.len());
     for (name, row) in names.iter().zip(&rows) {
-        let col = show_ident(name);
+        let col = quote_ident(name);
         if !row.get::<_, bool>(0) {
             return Ok(Err(format!(
-                "the target table has no column {col}, which the source has"
+                "the target table has no column {}, which the source has",
+                show_ident(name)
             )));
         }
         match (row.get::<_, bool>(1), row.get::<_, Option<String>>(2)) {
