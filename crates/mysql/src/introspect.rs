@@ -511,6 +511,14 @@ pub fn build(
             } else {
                 Ok(Charset::Binary)
             };
+            // Say how text other than utf8mb4 is read: its charset decides what can arrive.
+            if let (true, Ok(cs)) = (kind.is_text(), &charset) {
+                if !matches!(cs, Charset::Utf8 { max_bytes: 4 }) {
+                    note.push_str(&format!("; {} text, decoded as MySQL maps it", cs.name()));
+                } else if server_converts(c) {
+                    note.push_str("; gb18030 text, read through the server's lossless conversion");
+                }
+            }
             if let (Kind::Enum { labels }, Some(held), Ok(charset)) =
                 (&mut kind, f.enum_labels.get(&c.name), &charset)
             {
