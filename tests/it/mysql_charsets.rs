@@ -208,6 +208,24 @@ async fn every_charset_arrives_exactly_or_is_rejected_with_its_bytes() {
     db.drop().await;
 }
 
+/// A column's default as PostgreSQL writes it.
+async fn column_default(
+    client: &tokio_postgres::Client,
+    table: &str,
+    column: &str,
+) -> Option<String> {
+    client
+        .query_opt(
+            "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a \
+             ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
+             WHERE d.adrelid = quote_ident($1)::regclass AND a.attname = $2",
+            &[&table, &column],
+        )
+        .await
+        .expect("column default")
+        .map(|r| r.get(0))
+}
+
 /// The labels of an ENUM as PostgreSQL has them, in order.
 async fn enum_labels(client: &tokio_postgres::Client, table: &str, column: &str) -> Vec<String> {
     client
@@ -305,14 +323,7 @@ async fn enum_and_set_labels_reach_postgresql_exactly() {
     assert_eq!(enum_labels(&client, "labels", "g").await, ["中", "文", "x"]);
     assert_eq!(enum_labels(&client, "labels", "smile").await, ["😀", "b"]);
     assert_eq!(
-        crate::harness::one(
-            &client,
-            "SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef d JOIN pg_attribute a \
-             ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
-             WHERE d.adrelid = 'labels'::regclass AND a.attname = 'smile'"
-        )
-        .await
-        .as_deref(),
+        column_default(&client, "labels", "smile").await.as_deref(),
         Some("'😀'::labels_smile")
     );
     // The unused label keeps the catalog's '?' (and the warning above says so).
@@ -339,14 +350,7 @@ async fn enum_and_set_labels_reach_postgresql_exactly() {
     assert_eq!(rows[2][3].as_deref(), Some("p\\q|ü"));
     // The default and the CHECK's literal, read as MySQL reads them.
     assert_eq!(
-        crate::harness::one(
-            &client,
-            "SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef d JOIN pg_attribute a \
-             ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
-             WHERE d.adrelid = 'labels'::regclass AND a.attname = 'd'"
-        )
-        .await
-        .as_deref(),
+        column_default(&client, "labels", "d").await.as_deref(),
         Some("'back\\slash ''q'' \n'::character varying")
     );
     let check = crate::harness::one(
