@@ -142,13 +142,10 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             for line in &lines[1..] {
                 printer.info(line);
             }
-            if !args.force && !list.written_after_completion.is_empty() {
-                return Err(crate::run_cmd::refuse_written(
-                    &schema_name,
-                    &list.written_after_completion,
-                    "--restart would destroy those rows. Add --force to start over anyway, or copy into another --target-schema",
-                ));
-            }
+            list.refuse_unless(
+                args.force,
+                "--restart would destroy those rows. Add --force to start over anyway, or copy into another --target-schema",
+            )?;
             crate::run_cmd::undo(&client, &schema_name, run, printer, args.force, list).await?;
             state::ensure(&client)
                 .await
@@ -169,13 +166,10 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             // --drop-existing asks for the copy to be made again: it replaces the run, and
             // drops all it created, unless the tables were written since it completed.
             let list = crate::run_cmd::list(&client, &schema_name, run, false).await?;
-            if !args.force && !list.written_after_completion.is_empty() {
-                return Err(crate::run_cmd::refuse_written(
-                    &schema_name,
-                    &list.written_after_completion,
-                    "--drop-existing would destroy those rows. Add --force to replace them anyway, or copy into another --target-schema",
-                ));
-            }
+            list.refuse_unless(
+                args.force,
+                "--drop-existing would destroy those rows. Add --force to replace them anyway, or copy into another --target-schema",
+            )?;
             let lines = list.lines();
             printer.info(&format!("--drop-existing: replacing {}:", lines[0]));
             for line in &lines[1..] {
@@ -187,14 +181,12 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             // A finished run is a record, not work to protect: this run replaces it. Its
             // tables' rows are, when a data-only --truncate is about to empty them.
             if args.data_only && args.truncate && !args.force {
-                let list = crate::run_cmd::list(&client, &schema_name, run, false).await?;
-                if !list.written_after_completion.is_empty() {
-                    return Err(crate::run_cmd::refuse_written(
-                        &schema_name,
-                        &list.written_after_completion,
+                crate::run_cmd::list(&client, &schema_name, run, false)
+                    .await?
+                    .refuse_unless(
+                        false,
                         "--truncate would destroy those rows. Add --force to empty the tables anyway",
-                    ));
-                }
+                    )?;
             }
             previous = None;
         }
@@ -858,9 +850,7 @@ async fn create(
 
 /// `--drop-existing`: drops what this run creates and what the run it replaces had created,
 /// whatever exists of it (after `reset --keep-data` there is no record, and only this run's
-/// names are known). Tables first (their triggers go with them), then the trigger functions,
-/// then the enum types, which only the tables used: no CASCADE into objects of yours beyond
-/// what dropping the tables has always done.
+/// names are known), with CASCADE as dropping the tables has always done.
 fn drop_existing(
     schema_name: &str,
     mine: &state::Created,
@@ -875,29 +865,13 @@ fn drop_existing(
         }
         out
     };
-    let tables = union(|c| &c.tables);
-    let functions = union(|c| &c.functions);
-    let enums = union(|c| &c.enums);
-    let mut sql = Vec::new();
-    for t in &tables {
-        sql.push(format!(
-            "DROP TABLE IF EXISTS {} CASCADE",
-            quote_qualified(schema_name, t)
-        ));
+    state::Created {
+        tables: union(|c| &c.tables),
+        functions: union(|c| &c.functions),
+        enums: union(|c| &c.enums),
+        ..state::Created::default()
     }
-    for f in &functions {
-        sql.push(format!(
-            "DROP FUNCTION IF EXISTS {}()",
-            quote_qualified(schema_name, f)
-        ));
-    }
-    for e in &enums {
-        sql.push(format!(
-            "DROP TYPE IF EXISTS {}",
-            quote_qualified(schema_name, e)
-        ));
-    }
-    sql
+    .drop_sql(schema_name, true)
 }
 
 pub async fn connect(target: &Target) -> Result<Client, Exit> {

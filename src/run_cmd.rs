@@ -199,6 +199,19 @@ pub struct TableRows {
 }
 
 impl ResetList {
+    /// The refusal (exit 4) when the run's tables were written after it completed, unless the
+    /// operator said `force`. `how`: what they can do instead.
+    pub fn refuse_unless(&self, force: bool, how: &str) -> Result<(), Exit> {
+        if force || self.written_after_completion.is_empty() {
+            return Ok(());
+        }
+        Err(refuse_written(
+            &self.target_schema,
+            &self.written_after_completion,
+            how,
+        ))
+    }
+
     /// The list for a person, one line per object.
     pub fn lines(&self) -> Vec<String> {
         let ts = &self.target_schema;
@@ -593,26 +606,7 @@ pub async fn undo(
     listed: ResetList,
 ) -> Result<ResetList, Exit> {
     let c = &run.created;
-    let mut sql = Vec::new();
-    if !c.tables.is_empty() {
-        sql.push(format!(
-            "DROP TABLE IF EXISTS {}",
-            c.tables
-                .iter()
-                .map(|t| quote_qualified(ts, t))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    for f in &c.functions {
-        sql.push(format!(
-            "DROP FUNCTION IF EXISTS {}()",
-            quote_qualified(ts, f)
-        ));
-    }
-    for e in &c.enums {
-        sql.push(format!("DROP TYPE IF EXISTS {}", quote_qualified(ts, e)));
-    }
+    let mut sql = c.drop_sql(ts, false);
     if !c.loaded.is_empty() {
         sql.push(format!(
             "TRUNCATE {}",

@@ -7,8 +7,7 @@ use std::sync::Mutex;
 use anyhow::{anyhow, Context};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use pgcutover_core::{redact, show_ident, Schema, Warning};
-use pgcutover_mysql::catalog::ColumnRow;
-use pgcutover_mysql::types::{find_cast, CastMatch, CastRule, MappingOptions};
+use pgcutover_mysql::types::{CastMatch, CastRule, MappingOptions};
 use pgcutover_mysql::{MysqlSource, SourceZone, ZeroDates};
 use pgcutover_postgres::Target;
 use pgcutover_sqlite::{EpochSetting, IntrospectOptions, NulPolicy, Utf8Policy, ValuePolicy};
@@ -310,11 +309,12 @@ impl TableFilter {
 fn check_casts(
     rules: &[CastRule],
     raw: &[String],
+    used: &[bool],
     schema: &Schema,
     filter: &TableFilter,
 ) -> Result<Vec<Warning>, Exit> {
     let mut warnings = Vec::new();
-    for (rule, text) in rules.iter().zip(raw) {
+    for ((rule, text), &used) in rules.iter().zip(raw).zip(used) {
         match &rule.matcher {
             CastMatch::Column { table, column } => {
                 let copied = schema
@@ -368,40 +368,17 @@ fn check_casts(
                     }
                 }
             }
-            CastMatch::Type(mysql_type) => {
-                let used = schema.tables.iter().any(|t| {
-                    t.columns.iter().any(|c| {
-                        let row = ColumnRow {
-                            table: t.source_name.clone(),
-                            name: c.source_name.clone(),
-                            data_type: base_type(&c.source_type),
-                            column_type: c.source_type.clone(),
-                            ..Default::default()
-                        };
-                        find_cast(std::slice::from_ref(rule), &row).is_some()
-                    })
-                });
-                if !used {
-                    warnings.push(Warning::new(
-                        format!("--cast {text:?}"),
-                        format!(
-                            "no column of the tables copied has the MySQL type {mysql_type}, so the rule does nothing"
-                        ),
-                    ));
-                }
-            }
+            // The mapping says which rules decided a column's type.
+            CastMatch::Type(mysql_type) if !used => warnings.push(Warning::new(
+                format!("--cast {text:?}"),
+                format!(
+                    "no column of the tables copied has the MySQL type {mysql_type} without a more specific rule deciding it, so the rule does nothing"
+                ),
+            )),
+            CastMatch::Type(_) => {}
         }
     }
     Ok(warnings)
-}
-
-/// `int(10) unsigned` → `int`: the catalog's DATA_TYPE, from its COLUMN_TYPE.
-fn base_type(column_type: &str) -> String {
-    column_type
-        .split(['(', ' '])
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase()
 }
 
 pub fn value_policy(v: &ValueArgs) -> ValuePolicy {
@@ -482,7 +459,13 @@ pub async fn load_schema(
                 ),
             })?;
             let mut option_warnings = filter.check(&built.schema, spec)?;
-            option_warnings.extend(check_casts(&casts, &values.casts, &built.schema, &filter)?);
+            option_warnings.extend(check_casts(
+                &casts,
+                &values.casts,
+                &built.casts_used,
+                &built.schema,
+                &filter,
+            )?);
             Ok(Loaded {
                 schema: built.schema,
                 reads: Reads::Mysql(built.reads),

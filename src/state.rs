@@ -108,6 +108,41 @@ pub struct Created {
     pub loaded: Vec<String>,
 }
 
+impl Created {
+    /// The statements that drop what a run created in `schema`, whatever of it still exists:
+    /// the tables (their triggers go with them), then the trigger functions, then the enum
+    /// types only those tables used. `cascade` also drops what depends on the tables (views,
+    /// foreign keys of other tables), as `--drop-existing` has always done; without it a
+    /// dependent object makes the drop fail, which `reset` reports.
+    pub fn drop_sql(&self, schema: &str, cascade: bool) -> Vec<String> {
+        let mut sql = Vec::new();
+        if !self.tables.is_empty() {
+            sql.push(format!(
+                "DROP TABLE IF EXISTS {}{}",
+                self.tables
+                    .iter()
+                    .map(|t| quote_qualified(schema, t))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if cascade { " CASCADE" } else { "" }
+            ));
+        }
+        for f in &self.functions {
+            sql.push(format!(
+                "DROP FUNCTION IF EXISTS {}()",
+                quote_qualified(schema, f)
+            ));
+        }
+        for e in &self.enums {
+            sql.push(format!(
+                "DROP TYPE IF EXISTS {}",
+                quote_qualified(schema, e)
+            ));
+        }
+        sql
+    }
+}
+
 /// The mark a run leaves when it completes, so that `reset`, `copy --restart` and
 /// `copy --drop-existing` can tell whether its tables were written afterwards (after a
 /// cutover, the application's new rows live there). See [`written_since`].

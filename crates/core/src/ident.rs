@@ -45,16 +45,7 @@ pub fn quote_ident(name: &str) -> String {
 ///
 /// Never use the result in SQL: `show_ident("a\nb")` names another table than `a`, newline, `b`.
 pub fn show_ident(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 2);
-    out.push('"');
-    for c in name.chars() {
-        if c == '"' {
-            out.push('"');
-        }
-        push_shown(&mut out, c);
-    }
-    out.push('"');
-    out
+    show(&quote_ident(name)).into_owned()
 }
 
 /// `"schema"."name"` for a human; see [`show_ident`].

@@ -123,32 +123,13 @@ fn user_info_secret(s: &str) -> Option<Range<usize>> {
 
 /// Does a `key=` name a secret? `key` is percent-decoded and compared in lower case.
 fn is_secret_key(key: &str) -> bool {
-    let key = percent_decode(key).to_ascii_lowercase();
+    let key = percent_encoding::percent_decode_str(key)
+        .decode_utf8_lossy()
+        .to_ascii_lowercase();
     key == "pw"
         || ["pass", "pwd", "secret", "token"]
             .iter()
             .any(|word| key.contains(word))
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn is_key_byte(c: u8) -> bool {

@@ -31,9 +31,11 @@ impl std::fmt::Display for Reject {
     }
 }
 
+/// How much of a value a reject shows: characters of text, or twice the bytes shown as hex.
+const MAX: usize = 200;
+
 /// Renders a value for a reject record, cut so a 50 MB blob does not become a 100 MB line.
 pub fn display_value(bytes_or_text: impl AsRef<[u8]>) -> String {
-    const MAX: usize = 200;
     let bytes = bytes_or_text.as_ref();
     match std::str::from_utf8(bytes) {
         Ok(s) if !s.contains('\0') => {
@@ -50,7 +52,6 @@ pub fn display_value(bytes_or_text: impl AsRef<[u8]>) -> String {
 /// Bytes as `x'…'` hex, cut like [`display_value`]: for a value whose bytes are the point (text
 /// that cannot be decoded in its charset, even when they happen to be valid UTF-8).
 pub fn display_hex(bytes: &[u8]) -> String {
-    const MAX: usize = 200;
     let mut out = String::from("x'");
     for b in bytes.iter().take(MAX / 2) {
         out.push_str(&format!("{b:02x}"));

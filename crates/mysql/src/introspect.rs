@@ -53,6 +53,8 @@ pub struct MysqlSchema {
     pub schema: Schema,
     pub reads: HashMap<String, TableRead>,
     pub flavor: Flavor,
+    /// Per `--cast` rule (in the order given): whether it decided some copied column's type.
+    pub casts_used: Vec<bool>,
 }
 
 /// Facts only a scan of the data gives, one query per table.
@@ -387,6 +389,7 @@ pub fn build(
     opts: &IntrospectOptions<'_>,
 ) -> Result<MysqlSchema, IntrospectError> {
     let mut warnings = Vec::new();
+    let mut casts_used = vec![false; opts.casts.len()];
     let mut names = NameAllocator::new();
     let mut enums = Vec::new();
     let db = &catalog.database;
@@ -484,6 +487,9 @@ pub fn build(
                 note = "time → interval: it holds values beyond 24 hours or negative".into();
             }
             let cast = find_cast(opts.casts, c);
+            if let Some(i) = cast.and_then(|r| opts.casts.iter().position(|x| std::ptr::eq(x, r))) {
+                casts_used[i] = true;
+            }
             if let Some(rule) = cast {
                 if !can_convert(&kind, &rule.target) {
                     return Err(IntrospectError::Mapping(format!(
@@ -892,6 +898,7 @@ pub fn build(
         },
         reads,
         flavor: catalog.flavor.clone(),
+        casts_used,
     })
 }
 

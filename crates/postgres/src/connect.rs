@@ -228,7 +228,11 @@ impl Target {
         if url.path().contains('@') {
             return Err(malformed("an @ after the host (user information goes before it: postgresql://user@host/database; a literal @ in a database name is written %40)"));
         }
-        let decode = |s: &str| percent_decode(s);
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
         let mut given = Given {
             host: url
                 .host_str()
@@ -465,24 +469,6 @@ fn default_host() -> String {
         .find(|d| Path::new(d).join(".s.PGSQL.5432").exists())
         .map(str::to_owned)
         .unwrap_or_else(|| "localhost".to_owned())
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Looks a password up in a pgpass file: `host:port:database:user:password`, `*` matching
