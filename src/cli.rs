@@ -116,10 +116,16 @@ pub struct ValueArgs {
     /// --source-timezone).
     #[arg(long, value_enum, default_value_t = DatetimeAs::Timestamp)]
     pub datetime_as: DatetimeAs,
-    /// MySQL: the zone DATETIME values are wall-clock times in, for --datetime-as timestamptz:
-    /// an IANA name (Europe/Paris) or an offset (+02:00).
+    /// The zone the source's wall-clock times are in: MySQL DATETIME for --datetime-as
+    /// timestamptz, and any wall-clock time (or instant) going into a target column with (or
+    /// without) a time zone in a --data-only load. An IANA name (Europe/Paris) or an offset
+    /// (+02:00).
     #[arg(long, value_name = "ZONE", default_value = "UTC")]
     pub source_timezone: String,
+    /// --data-only: a fraction of a second finer than the target column keeps (timestamp(0),
+    /// time(3)): reject the row, or round it as PostgreSQL rounds.
+    #[arg(long, value_enum, default_value_t = FractionsArg::Reject)]
+    pub fractional_seconds: FractionsArg,
     /// MySQL: zero and partial dates (0000-00-00, 2020-00-15): NULL (counted in the report; the
     /// column becomes nullable) or reject the row.
     #[arg(long, value_enum, default_value_t = ZeroDatesArg::Null)]
@@ -146,6 +152,12 @@ pub enum OrphanPolicy {
 pub enum DatetimeAs {
     Timestamp,
     Timestamptz,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FractionsArg {
+    Reject,
+    Round,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -91,7 +91,16 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     // Printed below with the schema's own warnings, and kept in the report.
     loaded.option_warnings();
     let data_only = if args.data_only {
-        Some(crate::data_only::prepare(&client, &schema_name, &mut loaded, printer).await?)
+        Some(
+            crate::data_only::prepare(
+                &client,
+                &schema_name,
+                &mut loaded,
+                &crate::source::adapt_options(&args.values)?,
+                printer,
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -646,6 +655,10 @@ fn fingerprint(
     put("orphans", format!("{:?}", args.orphans).to_lowercase());
     if args.data_only {
         put("truncate", args.truncate.to_string());
+        put(
+            "fractional-seconds",
+            format!("{:?}", v.fractional_seconds).to_lowercase(),
+        );
     }
     state::Fingerprint {
         version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -13,14 +13,17 @@
 use std::collections::HashMap;
 
 use anyhow::{anyhow, Context};
+use std::sync::Arc;
+
+use pgcutover_core::adapt::{self, AdaptOptions, Adapter, TargetType};
 use pgcutover_core::show_ident;
-use pgcutover_core::{quote_ident, quote_qualified, FkAction, ForeignKey, PgType, Schema};
+use pgcutover_core::{quote_qualified, FkAction, ForeignKey, Schema};
 use pgcutover_postgres::ddl::{self, OrphanCheck, Step, StepKind};
 use tokio_postgres::Client;
 
 use crate::chunks::Group;
 use crate::exit::{Exit, ExitCode};
-use crate::source::{Loaded, Reads};
+use crate::source::{Loaded, Reads, TargetTypes};
 
 /// How a data-only load goes.
 #[derive(Debug, Clone)]
@@ -37,13 +40,59 @@ pub struct DataOnly {
 pub struct Findings {
     /// Source table → target table, where the names differ (matched ignoring case).
     pub renamed: Vec<(String, String)>,
+    /// Per loaded column: source type → target type, and what happens to the values.
+    pub columns: Vec<ColumnLoad>,
+    /// The target's tables no source table loads into; left alone.
+    pub target_only: Vec<String>,
+    /// Source tables that hold an application's migration history; never loaded (the target's
+    /// own history says which migrations made its schema).
+    pub migration_history: Vec<String>,
     pub problems: Vec<String>,
     pub warnings: Vec<String>,
+}
+
+/// How one column's values go into the target's column.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ColumnLoad {
+    pub table: String,
+    pub column: String,
+    pub source_type: String,
+    pub target_type: String,
+    /// What happens to each value.
+    pub conversion: String,
+    /// Whether some values may be rejected (with their keys, in the rejects file).
+    pub may_reject: bool,
+}
+
+/// Tables in which migration tools record which migrations ran: Prisma, Alembic, Laravel,
+/// Rails, Django, Flyway, Knex, Sequelize, Doctrine, Entity Framework, goose.
+const MIGRATION_HISTORY: &[&str] = &[
+    "_prisma_migrations",
+    "alembic_version",
+    "migrations",
+    "schema_migrations",
+    "ar_internal_metadata",
+    "django_migrations",
+    "flyway_schema_history",
+    "knex_migrations",
+    "knex_migrations_lock",
+    "SequelizeMeta",
+    "doctrine_migration_versions",
+    "__EFMigrationsHistory",
+    "goose_db_version",
+];
+
+fn is_migration_history(name: &str) -> bool {
+    MIGRATION_HISTORY
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(name))
 }
 
 struct TargetColumn {
     name: String,
     type_sql: String,
+    /// The type as pgcutover can write it, or why it cannot.
+    ty: Result<TargetType, String>,
     not_null: bool,
     has_default: bool,
     generated: bool,
@@ -80,40 +129,104 @@ pub fn match_name<'a>(name: &str, candidates: &'a [String]) -> Result<&'a String
     }
 }
 
-/// Whether binary COPY can carry a value of `source` into a column of type `target` unchanged.
-fn copy_compatible(source: &PgType, target: &str) -> bool {
-    let s = source.sql();
-    if s == target {
-        return true;
+/// The columns of a target table, each with its type resolved through domains to what
+/// pgcutover can write.
+async fn target_columns(client: &Client, qualified: &str) -> Result<Vec<TargetColumn>, Exit> {
+    let rows = client
+        .query(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef, \
+                    a.attgenerated <> '', a.attidentity <> '', a.atttypid, a.atttypmod \
+             FROM pg_attribute a WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY a.attnum",
+            &[&qualified],
+        )
+        .await
+        .with_context(|| format!("reading the columns of {qualified}"))?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let type_sql: String = r.get(1);
+        let (ty, domain_not_null) = resolve_type(client, r.get(6), r.get(7)).await?;
+        out.push(TargetColumn {
+            name: r.get(0),
+            ty: ty.ok_or_else(|| format!("pgcutover cannot write values of type {type_sql}")),
+            type_sql,
+            not_null: r.get::<_, bool>(2) || domain_not_null,
+            has_default: r.get(3),
+            generated: r.get(4),
+            identity: r.get(5),
+        });
     }
-    let texty = |t: &str| t == "text" || t.starts_with("character varying") || t == "varchar";
-    let source_texty = matches!(source, PgType::Text | PgType::Varchar { .. });
-    // A longer value than varchar(n) takes fails loudly; text-like types share one format.
-    if source_texty && texty(target) {
-        return true;
-    }
-    matches!(
-        (source, target),
-        (PgType::Timestamp, "timestamp without time zone")
-            | (PgType::Timestamptz, "timestamp with time zone")
-            | (PgType::Time, "time without time zone")
-            | (PgType::Double, "double precision")
-            | (PgType::TextArray, "text[]")
-    ) || matches!(source, PgType::Numeric { precision_scale: Some((p, sc)) } if target == format!("numeric({p},{sc})"))
-        || matches!(source, PgType::VarBit { length } if target == format!("bit varying({length})"))
-        || matches!(source, PgType::Enum { name } if target.trim_matches('"') == name || target.ends_with(&format!(".{}", quote_ident(name))) || target.ends_with(&format!(".{name}")))
-        || matches!(source, PgType::Geometry { .. } if target.starts_with("geometry"))
+    Ok(out)
 }
 
-/// Maps the source schema onto the target's tables (renaming the source's tables and columns
-/// to the target's names) and plans the load. Problems come back in the findings; `copy`
-/// refuses when there are any.
-pub async fn inspect(
+/// A type by OID and modifier: domains by their base type (and whether one of them is NOT
+/// NULL), enums with their labels, arrays by their element type. `None` for a type pgcutover
+/// cannot write.
+async fn resolve_type(
+    client: &Client,
+    oid: u32,
+    typmod: i32,
+) -> Result<(Option<TargetType>, bool), Exit> {
+    let (mut oid, mut typmod, mut not_null) = (oid, typmod, false);
+    // Domains over domains, to a depth no real schema reaches.
+    for _ in 0..32 {
+        let r = client
+            .query_one(
+                "SELECT t.typtype::text, t.typbasetype, t.typtypmod, t.typname::text, t.typelem, \
+                        t.typcategory::text, t.typnotnull, \
+                        ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) \
+                 FROM pg_type t WHERE t.oid = $1",
+                &[&oid],
+            )
+            .await
+            .context("reading a target column's type")?;
+        let (kind, name, elem, category): (String, String, u32, String) =
+            (r.get(0), r.get(3), r.get(4), r.get(5));
+        if kind == "d" {
+            not_null |= r.get::<_, bool>(6);
+            if typmod < 0 {
+                typmod = r.get(2);
+            }
+            oid = r.get(1);
+            continue;
+        }
+        let ty = if kind == "e" {
+            Some(TargetType::Enum { labels: r.get(7) })
+        } else if category == "A" && elem != 0 {
+            let inner = Box::pin(resolve_type(client, elem, typmod)).await?.0;
+            inner
+                .filter(|e| matches!(e, TargetType::Text { .. } | TargetType::Enum { .. }))
+                .map(|e| TargetType::Array {
+                    elem_oid: elem,
+                    elem: Box::new(e),
+                })
+        } else if name == "citext" {
+            Some(TargetType::Text {
+                max_chars: None,
+                padded: false,
+            })
+        } else if name == "geometry" {
+            Some(TargetType::Geometry)
+        } else {
+            TargetType::builtin(oid, typmod)
+        };
+        return Ok((ty, not_null));
+    }
+    Ok((None, not_null))
+}
+
+/// Maps the source's tables and columns onto the target's (renaming the source's to the
+/// target's names) and decides, per column, how values go into the target column's type: the
+/// conversions go into `loaded`, what `plan` shows and `copy` refuses into the findings. With
+/// `data_only`, a source table holding a migration history is taken out of the load.
+pub async fn match_target(
     client: &Client,
     schema_name: &str,
     loaded: &mut Loaded,
-) -> Result<(DataOnly, Findings), Exit> {
-    let mut findings = Findings::default();
+    options: &AdaptOptions,
+    data_only: bool,
+    findings: &mut Findings,
+) -> Result<(), Exit> {
     let target_tables: Vec<String> = client
         .query(
             "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -126,7 +239,18 @@ pub async fn inspect(
         .map(|r| r.get(0))
         .collect();
 
+    let history: Vec<String> = loaded
+        .schema
+        .tables
+        .iter()
+        .filter(|t| data_only && is_migration_history(&t.name))
+        .map(|t| t.name.clone())
+        .collect();
+    loaded.schema.tables.retain(|t| !history.contains(&t.name));
+    findings.migration_history = history;
+
     let mut renames: HashMap<String, String> = HashMap::new();
+    let mut used: Vec<String> = Vec::new();
     for t in &mut loaded.schema.tables {
         let target = match match_name(&t.name, &target_tables) {
             Ok(n) => n.clone(),
@@ -139,32 +263,19 @@ pub async fn inspect(
                 continue;
             }
         };
+        used.push(target.clone());
         if target != t.name {
             findings.renamed.push((t.name.clone(), target.clone()));
             renames.insert(t.name.clone(), target.clone());
         }
         let qt = quote_qualified(schema_name, &target);
-        let cols = client
-            .query(
-                "SELECT attname::text, format_type(atttypid, atttypmod), attnotnull, atthasdef, attgenerated <> '', attidentity <> '' \
-                 FROM pg_attribute WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-                &[&qt],
-            )
-            .await
-            .with_context(|| format!("reading the columns of {qt}"))?;
-        let target_cols: Vec<TargetColumn> = cols
-            .iter()
-            .map(|r| TargetColumn {
-                name: r.get(0),
-                type_sql: r.get(1),
-                not_null: r.get(2),
-                has_default: r.get(3),
-                generated: r.get(4),
-                identity: r.get(5),
-            })
-            .collect();
+        let target_cols = target_columns(client, &qt).await?;
         let names: Vec<String> = target_cols.iter().map(|c| c.name.clone()).collect();
         let mut matched = vec![false; target_cols.len()];
+        let mut types = TargetTypes {
+            adapters: Vec::new(),
+            shapes: Vec::new(),
+        };
         for c in t.columns.iter_mut().filter(|c| c.is_copied()) {
             let here = format!("{}.{}", show_ident(&target), show_ident(&c.name));
             let i = match match_name(&c.name, &names) {
@@ -183,6 +294,8 @@ pub async fn inspect(
                     findings.problems.push(format!(
                         "column {here}{source}: the target table has no such column ({why}); its values would be lost"
                     ));
+                    types.adapters.push(None);
+                    types.shapes.push(c.pg_type.clone());
                     continue;
                 }
             };
@@ -193,16 +306,43 @@ pub async fn inspect(
                     "column {here}: the target computes it (GENERATED ALWAYS), so it cannot be loaded"
                 ));
             }
-            if !copy_compatible(&c.pg_type, &tc.type_sql) {
-                findings.problems.push(format!(
-                    "column {here}: the source's values map to {}, but the target column is {}",
-                    c.pg_type.sql(),
-                    tc.type_sql
-                ));
+            let planned = tc
+                .ty
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|ty| adapt::Step::plan(&c.pg_type, ty).map(|conv| (ty, conv)));
+            match planned {
+                Ok((ty, conv)) => {
+                    findings.columns.push(ColumnLoad {
+                        table: target.clone(),
+                        column: tc.name.clone(),
+                        source_type: c.pg_type.sql(),
+                        target_type: tc.type_sql.clone(),
+                        conversion: conv.how.clone(),
+                        may_reject: conv.may_reject || (tc.not_null && c.nullable),
+                    });
+                    types.adapters.push(Adapter::new(
+                        &conv,
+                        &c.pg_type,
+                        c.nullable,
+                        tc.not_null,
+                        options,
+                    ));
+                    types.shapes.push(ty.shape());
+                }
+                Err(why) => {
+                    findings.problems.push(format!(
+                        "column {here}: the source's values map to {}, but the target column is {}: {why}",
+                        c.pg_type.sql(),
+                        tc.type_sql
+                    ));
+                    types.adapters.push(None);
+                    types.shapes.push(c.pg_type.clone());
+                }
             }
             if tc.not_null && c.nullable {
                 findings.warnings.push(format!(
-                    "column {here}: NOT NULL in the target but nullable in the source; a NULL fails its chunk"
+                    "column {here}: NOT NULL in the target but nullable in the source; a row with a NULL there is rejected"
                 ));
             }
             c.name = tc.name.clone();
@@ -216,9 +356,36 @@ pub async fn inspect(
                 ));
             }
         }
+        let copied_types = t
+            .columns
+            .iter()
+            .filter(|c| c.is_copied())
+            .map(|c| &c.pg_type);
+        let differs = types.adapters.iter().any(Option::is_some)
+            || types.shapes.iter().zip(copied_types).any(|(s, c)| s != c);
+        if differs {
+            loaded.adapters.insert(target.clone(), Arc::new(types));
+        }
         t.name = target;
     }
+    findings.target_only = target_tables
+        .into_iter()
+        .filter(|t| !used.contains(t))
+        .collect();
     rename_reads(&mut loaded.reads, &renames);
+    Ok(())
+}
+
+/// Maps the source schema onto the target's tables ([`match_target`]) and plans the load.
+/// Problems come back in the findings; `copy` refuses when there are any.
+pub async fn inspect(
+    client: &Client,
+    schema_name: &str,
+    loaded: &mut Loaded,
+    options: &AdaptOptions,
+) -> Result<(DataOnly, Findings), Exit> {
+    let mut findings = Findings::default();
+    match_target(client, schema_name, loaded, options, true, &mut findings).await?;
     if findings.problems.iter().any(|p| p.starts_with("table ")) {
         // Without every table, there is no load to plan.
         let empty = DataOnly {
@@ -236,9 +403,10 @@ pub async fn prepare(
     client: &Client,
     schema_name: &str,
     loaded: &mut Loaded,
+    options: &AdaptOptions,
     printer: &crate::output::Printer,
 ) -> Result<DataOnly, Exit> {
-    let (plan, findings) = inspect(client, schema_name, loaded).await?;
+    let (plan, findings) = inspect(client, schema_name, loaded, options).await?;
     if !findings.problems.is_empty() {
         return Err(Exit::new(
             ExitCode::USAGE,
@@ -458,34 +626,5 @@ mod tests {
         assert_eq!(match_name("TAG", &c).unwrap(), "tag");
         assert!(match_name("USER", &c).unwrap_err().contains("ambiguous"));
         assert_eq!(match_name("comment", &c).unwrap_err(), "no such name");
-    }
-
-    #[test]
-    fn only_types_binary_copy_carries_unchanged_are_compatible() {
-        assert!(copy_compatible(&PgType::BigInt, "bigint"));
-        assert!(copy_compatible(&PgType::Text, "character varying(40)"));
-        assert!(copy_compatible(&PgType::Varchar { length: 40 }, "text"));
-        assert!(copy_compatible(
-            &PgType::Timestamp,
-            "timestamp without time zone"
-        ));
-        assert!(copy_compatible(
-            &PgType::Numeric {
-                precision_scale: Some((10, 2))
-            },
-            "numeric(10,2)"
-        ));
-        assert!(!copy_compatible(&PgType::BigInt, "integer"));
-        assert!(!copy_compatible(
-            &PgType::Timestamp,
-            "timestamp with time zone"
-        ));
-        assert!(!copy_compatible(
-            &PgType::Numeric {
-                precision_scale: Some((10, 2))
-            },
-            "numeric(10,1)"
-        ));
-        assert!(!copy_compatible(&PgType::Text, "jsonb"));
     }
 }

@@ -145,7 +145,9 @@ pub async fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     }
     let data_only = match (&client, args.data_only) {
         (Some(c), true) => {
-            let (d, findings) = crate::data_only::inspect(c, schema_name, &mut loaded).await?;
+            let options = crate::source::adapt_options(&args.values)?;
+            let (d, findings) =
+                crate::data_only::inspect(c, schema_name, &mut loaded, &options).await?;
             Some(DataOnlyPlan {
                 findings,
                 load_groups: d
@@ -326,6 +328,38 @@ fn write_text(out: &mut impl Write, plan: &Plan<'_>) -> std::io::Result<()> {
                 show_ident(from),
                 show_ident(to)
             )?;
+        }
+        let mut table = None;
+        for c in &d.findings.columns {
+            if table != Some(&c.table) {
+                writeln!(out, "  {}:", show_ident(&c.table))?;
+                table = Some(&c.table);
+            }
+            writeln!(
+                out,
+                "    {:<24} {} → {}: {}{}",
+                show_ident(&c.column),
+                c.source_type,
+                show(&c.target_type),
+                c.conversion,
+                if c.may_reject { "  [may reject]" } else { "" }
+            )?;
+        }
+        for t in &d.findings.migration_history {
+            writeln!(
+                out,
+                "  left out: {}, the source's migration history (the target keeps its own)",
+                show_ident(t)
+            )?;
+        }
+        let history = &d.findings.migration_history;
+        for t in d
+            .findings
+            .target_only
+            .iter()
+            .filter(|t| !history.contains(t))
+        {
+            writeln!(out, "  left alone: {} is only in the target", show_ident(t))?;
         }
         for p in &d.findings.problems {
             writeln!(out, "  mismatch: {}", show(p))?;

@@ -13,9 +13,10 @@ use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use anyhow::{anyhow, Context};
 use bytes::{Bytes, BytesMut};
 use mysql_async::prelude::Queryable;
+use pgcutover_core::adapt::adapt_row;
 use pgcutover_core::policy::ValuePolicy;
 use pgcutover_core::range::KeyRange;
-use pgcutover_core::{show_ident, Reject, RowSink, Value};
+use pgcutover_core::{show_ident, Reject, RowOutcome, RowSink, Value};
 use pgcutover_mysql::MysqlSource;
 use pgcutover_postgres::copy_encoder;
 use tokio::sync::{mpsc, oneshot};
@@ -23,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::exit::{Exit, ExitCode};
 use crate::rejects::RejectLog;
 use crate::retry::ResumableError;
-use crate::source::{mysql_connect, Loaded, Reads};
+use crate::source::{mysql_connect, Loaded, Reads, TableAdapters};
 
 /// A batch is sent when it holds `--batch-rows` rows or this many bytes, whichever comes first,
 /// so memory stays bounded in bytes however wide the rows are.
@@ -58,6 +59,8 @@ struct BatchingSink<'a> {
     chunk: i32,
     rejected: u64,
     first_reject: Option<Reject>,
+    /// Conversions into the target's own column types (a data-only load).
+    adapters: Option<TableAdapters>,
 }
 
 #[derive(Debug)]
@@ -67,7 +70,13 @@ enum SinkStop {
 }
 
 impl<'a> BatchingSink<'a> {
-    fn new(batch_rows: usize, tx: BatchSender, rejects: &'a RejectLog, chunk: i32) -> Self {
+    fn new(
+        batch_rows: usize,
+        tx: BatchSender,
+        rejects: &'a RejectLog,
+        chunk: i32,
+        adapters: Option<TableAdapters>,
+    ) -> Self {
         BatchingSink {
             buf: BytesMut::with_capacity(256 << 10),
             rows_in_buf: 0,
@@ -77,6 +86,7 @@ impl<'a> BatchingSink<'a> {
             chunk,
             rejected: 0,
             first_reject: None,
+            adapters,
         }
     }
 
@@ -111,13 +121,18 @@ fn blocking_send(tx: &BatchSender, item: Result<Batch, String>) -> Result<(), ()
 impl RowSink for BatchingSink<'_> {
     type Error = SinkStop;
 
-    fn row(&mut self, values: &[Value<'_>]) -> Result<(), SinkStop> {
+    fn row(&mut self, values: &mut [Value<'_>]) -> Result<RowOutcome, SinkStop> {
+        if let Some(a) = &self.adapters {
+            if let refused @ RowOutcome::Refused { .. } = adapt_row(&a.adapters, values) {
+                return Ok(refused);
+            }
+        }
         copy_encoder::write_row(&mut self.buf, values);
         self.rows_in_buf += 1;
         if self.rows_in_buf >= self.batch_rows || self.buf.len() >= BATCH_BYTES {
             self.flush()?;
         }
-        Ok(())
+        Ok(RowOutcome::Written)
     }
 
     fn reject(&mut self, reject: Reject) -> Result<(), SinkStop> {
@@ -233,7 +248,8 @@ fn read_sqlite(
         unreachable!("SQLite readers read SQLite tables")
     };
     let read = &reads[&table.name];
-    let mut sink = BatchingSink::new(job.batch_rows, tx, rejects, job.chunk);
+    let adapters = loaded.adapters.get(&table.name).cloned();
+    let mut sink = BatchingSink::new(job.batch_rows, tx, rejects, job.chunk, adapters);
     let result = pgcutover_sqlite::open_read_only(path)
         .map_err(pgcutover_sqlite::ReadError::Source)
         .and_then(|conn| {
@@ -483,6 +499,7 @@ async fn run_job(
         job.tx.clone(),
         &job.rejects,
         job.read.chunk,
+        job.loaded.adapters.get(&table.name).cloned(),
     );
     let result =
         pgcutover_mysql::read_table(conn, table, read, job.read.range(), policy, &mut sink).await;

@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use pgcutover_core::adapt::{AdaptOptions, Fractions};
 
 use anyhow::{anyhow, Context};
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -13,7 +15,8 @@ use pgcutover_postgres::Target;
 use pgcutover_sqlite::{EpochSetting, IntrospectOptions, NulPolicy, Utf8Policy, ValuePolicy};
 
 use crate::cli::{
-    DatetimeAs, Endpoints, EnumAs, EpochArg, NulArg, SelectArgs, Utf8Arg, ValueArgs, ZeroDatesArg,
+    DatetimeAs, Endpoints, EnumAs, EpochArg, FractionsArg, NulArg, SelectArgs, Utf8Arg, ValueArgs,
+    ZeroDatesArg,
 };
 use crate::exit::{Exit, ExitCode};
 
@@ -27,11 +30,25 @@ pub enum SourceSpec {
 pub struct Loaded {
     pub schema: Schema,
     pub reads: Reads,
+    /// Per table (target name), per copied column: the conversion into a column type the
+    /// target chose (a data-only load, a verification), where it differs from the mapping's.
+    pub adapters: HashMap<String, TableAdapters>,
     /// What the command line asks for that does nothing (an `--exclude` that matches no
     /// table, a `--cast` type no column has): not yet in `schema.warnings`, see
     /// [`Loaded::option_warnings`].
     option_warnings: Vec<Warning>,
 }
+
+/// How a table's values go into the column types the target chose, per copied column.
+#[derive(Debug)]
+pub struct TargetTypes {
+    /// `None` where a value goes as the mapping converted it.
+    pub adapters: Vec<Option<pgcutover_core::adapt::Adapter>>,
+    /// The types the target holds the values as (what a verification hashes).
+    pub shapes: Vec<pgcutover_core::PgType>,
+}
+
+pub type TableAdapters = Arc<TargetTypes>;
 
 impl Loaded {
     /// Moves the warnings about the command line to the front of the schema's warnings (so
@@ -381,6 +398,18 @@ fn check_casts(
     Ok(warnings)
 }
 
+/// How values go into column types the target chose (`--data-only`, and verify after one).
+pub fn adapt_options(v: &ValueArgs) -> Result<AdaptOptions, Exit> {
+    Ok(AdaptOptions {
+        fractions: match v.fractional_seconds {
+            FractionsArg::Reject => Fractions::Reject,
+            FractionsArg::Round => Fractions::Round,
+        },
+        zone: SourceZone::parse(&v.source_timezone)
+            .map_err(|e| Exit::new(ExitCode::USAGE, anyhow!("--source-timezone: {e}"), None))?,
+    })
+}
+
 pub fn value_policy(v: &ValueArgs) -> ValuePolicy {
     ValuePolicy {
         nul_bytes: match v.nul_bytes {
@@ -426,8 +455,7 @@ pub async fn load_schema(
                 .map(|c| CastRule::parse(c))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| Exit::new(ExitCode::USAGE, anyhow!(e), None))?;
-            let zone = SourceZone::parse(&values.source_timezone)
-                .map_err(|e| Exit::new(ExitCode::USAGE, anyhow!("--source-timezone: {e}"), None))?;
+            let zone = adapt_options(values)?.zone;
             let include = |name: &str| filter.matches(name);
             let opts = pgcutover_mysql::IntrospectOptions {
                 mapping: MappingOptions {
@@ -469,6 +497,7 @@ pub async fn load_schema(
             Ok(Loaded {
                 schema: built.schema,
                 reads: Reads::Mysql(built.reads),
+                adapters: HashMap::new(),
                 option_warnings,
             })
         }
@@ -518,6 +547,7 @@ pub async fn load_schema(
             Ok(Loaded {
                 schema: built.schema,
                 reads: Reads::Sqlite(built.reads),
+                adapters: HashMap::new(),
                 option_warnings,
             })
         }

@@ -19,9 +19,12 @@ use std::time::Instant;
 use anyhow::{anyhow, Context};
 use bytes::BytesMut;
 use futures::StreamExt;
+use pgcutover_core::adapt::adapt_row;
 use pgcutover_core::policy::ValuePolicy;
 use pgcutover_core::show_ident;
-use pgcutover_core::{quote_ident, quote_qualified, PgType, Reject, RowSink, Table, Value};
+use pgcutover_core::{
+    quote_ident, quote_qualified, PgType, Reject, RowOutcome, RowSink, Table, Value,
+};
 use pgcutover_mysql::KeyRange;
 use pgcutover_postgres::{copy_encoder, Target};
 use pgcutover_verify::canonical::render;
@@ -36,7 +39,8 @@ use crate::exit::{Exit, ExitCode};
 use crate::output::{print_json, write_json_file, Printer};
 use crate::report::{peak_memory_bytes, unix_now};
 use crate::source::{
-    load_schema, mysql_connect, resolve, value_policy, Loaded, Reads, SourceSpec, TargetFacts,
+    load_schema, mysql_connect, resolve, value_policy, Loaded, Reads, SourceSpec, TableAdapters,
+    TargetFacts,
 };
 
 /// At most this many key ranges are pushed down to the servers in one pass; more, and the
@@ -268,6 +272,23 @@ pub async fn run(args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Exit> 
     for w in loaded.option_warnings() {
         printer.warn(&format!("{}: {}", w.object, w.message));
     }
+    // The target's own names and column types, as a data-only load matched them; a run that
+    // was one left the source's migration history out.
+    let data_only = crate::state::runs(&client)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .any(|r| r.fingerprint.target_schema == schema_name && r.fingerprint.mode == "data-only");
+    let mut findings = crate::data_only::Findings::default();
+    crate::data_only::match_target(
+        &client,
+        &schema_name,
+        &mut loaded,
+        &crate::source::adapt_options(&args.values)?,
+        data_only,
+        &mut findings,
+    )
+    .await?;
     let loaded = Arc::new(loaded);
     let expected = if args.mode == VerifyMode::Counts {
         rejects_per_table(&args.rejects)?
@@ -585,10 +606,14 @@ async fn checksum_table(ctx: &TableCtx<'_>) -> Result<TableVerdict, Exit> {
     let copied: Vec<usize> = (0..table.columns.len())
         .filter(|&i| table.columns[i].is_copied())
         .collect();
-    let types: Vec<PgType> = copied
-        .iter()
-        .map(|&i| table.columns[i].pg_type.clone())
-        .collect();
+    // What the target holds: its own column types where they differ from the mapping's.
+    let types: Vec<PgType> = match ctx.loaded.adapters.get(&table.name) {
+        Some(t) => t.shapes.clone(),
+        None => copied
+            .iter()
+            .map(|&i| table.columns[i].pg_type.clone())
+            .collect(),
+    };
     let key = choose_key(table, &copied);
     let key_names: Vec<String> = key
         .iter()
@@ -717,11 +742,8 @@ async fn checksum_table(ctx: &TableCtx<'_>) -> Result<TableVerdict, Exit> {
     Ok(v)
 }
 
-/// The target's SELECT list: each copied column, cast to the type the copy gives it where the
-/// target's column has another type (a schema made by a migration tool, for a data-only load).
-/// The cast is to the type without its modifier (`numeric`, not `numeric(5,2)`; `character
-/// varying`, not `varchar(10)`), so it never rounds or truncates a value into agreement.
-/// `Err` names a column the target lacks.
+/// The target's SELECT list: each copied column in the target's own type (the source's values
+/// are converted into it as the copy converts them). `Err` names a column the target lacks.
 async fn target_select(
     client: &Client,
     ctx: &TableCtx<'_>,
@@ -729,46 +751,31 @@ async fn target_select(
 ) -> Result<Result<String, String>, Exit> {
     let table = ctx.table();
     let qualified = ctx.qualified();
-    let expected: Vec<String> = copied
-        .iter()
-        .map(|&i| table.columns[i].pg_type.sql_in(ctx.schema_name))
-        .collect();
     let names: Vec<String> = copied
         .iter()
         .map(|&i| table.columns[i].name.clone())
         .collect();
-    let rows = client
+    let present: Vec<String> = client
         .query(
-            "SELECT a.attnum IS NOT NULL,
-                    coalesce(a.atttypid = to_regtype(c.expected)::oid, true),
-                    format_type(to_regtype(c.expected), NULL)
-             FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS c(name, expected, n)
-             LEFT JOIN pg_attribute a
-               ON a.attrelid = to_regclass($1) AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
-             ORDER BY c.n",
-            &[&qualified, &names, &expected],
+            "SELECT attname::text FROM pg_attribute \
+             WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+            &[&qualified],
         )
         .await
-        .map_err(|e| db_error(e, format!("reading the columns of {qualified}")))?;
-    let mut list = Vec::with_capacity(names.len());
-    for (name, row) in names.iter().zip(&rows) {
-        let col = quote_ident(name);
-        if !row.get::<_, bool>(0) {
-            return Ok(Err(format!(
-                "the target table has no column {}, which the source has",
-                show_ident(name)
-            )));
-        }
-        match (row.get::<_, bool>(1), row.get::<_, Option<String>>(2)) {
-            // format_type's output is a type name the server quoted itself.
-            (false, Some(base)) => list.push(format!("{col}::{base}")),
-            _ => list.push(col),
-        }
+        .map_err(|e| db_error(e, format!("reading the columns of {qualified}")))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if let Some(missing) = names.iter().find(|n| !present.contains(n)) {
+        return Ok(Err(format!(
+            "the target table has no column {}, which the source has",
+            show_ident(missing)
+        )));
     }
+    let list: Vec<String> = names.iter().map(|n| quote_ident(n)).collect();
     Ok(Ok(format!("SELECT {} FROM {qualified}", list.join(", "))))
 }
 
-/// min and max of an integer key column in the source.
 async fn source_int_bounds(ctx: &TableCtx<'_>, column: usize) -> Result<Option<(i64, i64)>, Exit> {
     let table = ctx.table();
     match (ctx.source, &ctx.loaded.reads) {
@@ -900,10 +907,13 @@ struct TallySink<'a> {
     buf: BytesMut,
     fields: Vec<Option<Span<usize>>>,
     rejected: u64,
+    /// The copy's conversions into the target's own column types, so both sides hash the
+    /// values the target holds.
+    adapters: Option<TableAdapters>,
 }
 
 impl<'a> TallySink<'a> {
-    fn new(hasher: RowHasher, pass: &'a Pass) -> TallySink<'a> {
+    fn new(hasher: RowHasher, pass: &'a Pass, adapters: Option<TableAdapters>) -> TallySink<'a> {
         TallySink {
             hasher,
             pass,
@@ -911,6 +921,7 @@ impl<'a> TallySink<'a> {
             buf: BytesMut::new(),
             fields: Vec::new(),
             rejected: 0,
+            adapters,
         }
     }
 }
@@ -918,7 +929,12 @@ impl<'a> TallySink<'a> {
 impl RowSink for TallySink<'_> {
     type Error = Mismatch;
 
-    fn row(&mut self, values: &[Value<'_>]) -> Result<(), Mismatch> {
+    fn row(&mut self, values: &mut [Value<'_>]) -> Result<RowOutcome, Mismatch> {
+        if let Some(a) = &self.adapters {
+            if let refused @ RowOutcome::Refused { .. } = adapt_row(&a.adapters, values) {
+                return Ok(refused);
+            }
+        }
         self.buf.clear();
         copy_encoder::write_row(&mut self.buf, values);
         match parse_tuple(&self.buf, &mut self.fields) {
@@ -928,6 +944,7 @@ impl RowSink for TallySink<'_> {
             }
             _ => Err(Mismatch("the encoder wrote a row the reader cannot read")),
         }
+        .map(|()| RowOutcome::Written)
     }
 
     fn reject(&mut self, _reject: Reject) -> Result<(), Mismatch> {
@@ -969,7 +986,8 @@ async fn scan_source(
                     unreachable!("SQLite reads for a SQLite source")
                 };
                 let read = &reads[&table.name];
-                let mut sink = TallySink::new(hasher, &pass);
+                let mut sink =
+                    TallySink::new(hasher, &pass, loaded.adapters.get(&table.name).cloned());
                 let conn = pgcutover_sqlite::open_read_only(&path)?;
                 for range in pushed_or_all(pushed.as_deref(), read.split.is_some()) {
                     pgcutover_sqlite::read_table(&conn, table, read, range, &policy, &mut sink)
@@ -995,7 +1013,8 @@ async fn scan_source(
                     unreachable!("MySQL reads for a MySQL source")
                 };
                 let read = &reads[&table.name];
-                let mut sink = TallySink::new(hasher, &pass);
+                let mut sink =
+                    TallySink::new(hasher, &pass, loaded.adapters.get(&table.name).cloned());
                 for range in pushed_or_all(pushed.as_deref(), read.split.is_some()) {
                     pgcutover_mysql::read_table(&mut conn, table, read, range, &policy, &mut sink)
                         .await

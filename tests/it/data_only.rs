@@ -148,22 +148,22 @@ async fn data_only_reports_and_refuses_mismatched_types_and_orphans() {
     let client = db.client().await;
     client
         .batch_execute(&TARGET.replace(
-            "CREATE TABLE project (id bigserial PRIMARY KEY",
-            "CREATE TABLE project (id integer PRIMARY KEY",
+            "CREATE TABLE project (id bigserial PRIMARY KEY, title text",
+            "CREATE TABLE project (id bigserial PRIMARY KEY, title point",
         ))
         .await
         .expect("schema");
     let plan = pgcutover(dir.path(), &["plan", src_s, &db.url, "--data-only"]);
     expect_code(&plan, 0);
     assert!(
-        stdout(&plan).contains("mismatch: column \"project\".\"id\": the source's values map to bigint, but the target column is integer"),
+        stdout(&plan).contains("mismatch: column \"project\".\"title\": the source's values map to text, but the target column is point: pgcutover cannot write values of type point"),
         "{}",
         stdout(&plan)
     );
     let copy = pgcutover(dir.path(), &["copy", src_s, &db.url, "--data-only"]);
     expect_code(&copy, 2);
     assert!(
-        stderr(&copy).contains("\"project\".\"id\""),
+        stderr(&copy).contains("\"project\".\"title\""),
         "{}",
         stderr(&copy)
     );

@@ -11,6 +11,7 @@
 //! converts each value to its target column's type and hands whole rows (or rejects) to a sink;
 //! the binary's sink encodes them for PostgreSQL's binary COPY.
 
+pub mod adapt;
 pub mod ident;
 pub mod numeric;
 pub mod policy;
@@ -20,6 +21,7 @@ pub mod reject;
 pub mod schema;
 pub mod temporal;
 pub mod value;
+pub mod zone;
 
 pub use ident::{
     column_names, quote_ident, quote_literal, quote_qualified, show, show_ident, show_lines,
@@ -33,13 +35,28 @@ pub use schema::{
 };
 pub use value::Value;
 
-/// Where a source reader delivers rows, already converted to the target columns' types.
+/// Where a source reader delivers rows, already converted to the types pgcutover maps the
+/// source's columns to.
 ///
-/// `row` receives one value per column of the table, in column order. `reject` receives a row
-/// that could not be converted exactly; the sink decides where it goes (rejects file, counters).
-/// Returning an error stops the reader (e.g. the writer went away, or the run was cancelled).
+/// `row` receives one value per copied column of the table, in column order; the sink may
+/// convert them further (into the types of a schema the target already has, see [`adapt`]),
+/// and says when one of them cannot arrive: the reader then rejects the row with its key, as
+/// it rejects a value it could not convert itself. `reject` receives a row that could not be
+/// converted exactly; the sink decides where it goes (rejects file, counters). Returning an
+/// error stops the reader (e.g. the writer went away, or the run was cancelled).
 pub trait RowSink {
     type Error;
-    fn row(&mut self, values: &[Value<'_>]) -> Result<(), Self::Error>;
+    fn row(&mut self, values: &mut [Value<'_>]) -> Result<RowOutcome, Self::Error>;
     fn reject(&mut self, reject: Reject) -> Result<(), Self::Error>;
+}
+
+/// What a sink did with a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowOutcome {
+    Written,
+    /// The value at this position (among the values handed over) cannot arrive.
+    Refused {
+        value: usize,
+        problem: policy::Problem,
+    },
 }

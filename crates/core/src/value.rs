@@ -38,6 +38,13 @@ pub enum Value<'a> {
     Interval(i64),
     /// A comma-separated list (MySQL SET), sent as `text[]`; the empty string is the empty array.
     CommaList(Cow<'a, str>),
+    /// A comma-separated list sent as a one-dimensional array of the type `elem_oid` names
+    /// (an enum array, `varchar[]`): each element in its text form, which is also its binary
+    /// form for those types.
+    TypedList {
+        elem_oid: u32,
+        list: Cow<'a, str>,
+    },
     /// `bit varying`: `bits` significant bits, most significant first, left-aligned in `data`.
     Bits {
         bits: u32,
@@ -46,6 +53,38 @@ pub enum Value<'a> {
 }
 
 impl Value<'_> {
+    /// The value, owning what it borrowed.
+    pub fn into_owned(self) -> Value<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        match self {
+            Value::Null => Value::Null,
+            Value::Bool(b) => Value::Bool(b),
+            Value::I16(i) => Value::I16(i),
+            Value::I32(i) => Value::I32(i),
+            Value::I64(i) => Value::I64(i),
+            Value::F32(f) => Value::F32(f),
+            Value::F64(f) => Value::F64(f),
+            Value::Numeric(t) => Value::Numeric(own(t)),
+            Value::Text(t) => Value::Text(own(t)),
+            Value::Bytes(b) => Value::Bytes(Cow::Owned(b.into_owned())),
+            Value::Date(d) => Value::Date(d),
+            Value::Time(t) => Value::Time(t),
+            Value::Timestamp(t) => Value::Timestamp(t),
+            Value::Json(t) => Value::Json(own(t)),
+            Value::Uuid(u) => Value::Uuid(u),
+            Value::Interval(i) => Value::Interval(i),
+            Value::CommaList(t) => Value::CommaList(own(t)),
+            Value::TypedList { elem_oid, list } => Value::TypedList {
+                elem_oid,
+                list: own(list),
+            },
+            Value::Bits { bits, data } => Value::Bits {
+                bits,
+                data: Cow::Owned(data.into_owned()),
+            },
+        }
+    }
+
     /// The value as a PostgreSQL literal of type `ty` (for DEFAULT clauses and plans).
     pub fn to_sql_literal(&self, ty: &crate::PgType) -> String {
         use crate::quote_literal;
@@ -68,7 +107,7 @@ impl Value<'_> {
             Value::Date(d) => typed(&format_date(*d)),
             Value::Time(t) => typed(&format_time(*t)),
             Value::Interval(us) => typed(&format!("{us} microseconds")),
-            Value::CommaList(s) => {
+            Value::CommaList(s) | Value::TypedList { list: s, .. } => {
                 let items: Vec<String> = if s.is_empty() {
                     Vec::new()
                 } else {

@@ -31,64 +31,7 @@ pub enum ZeroDates {
     Error,
 }
 
-/// A fixed or named zone that DATETIME values are read in (`--source-timezone`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SourceZone {
-    Utc,
-    Offset(i32),
-    Named(chrono_tz::Tz),
-}
-
-impl SourceZone {
-    pub fn parse(s: &str) -> Result<SourceZone, String> {
-        let t = s.trim();
-        if t.eq_ignore_ascii_case("utc") || t == "+00:00" || t == "Z" {
-            return Ok(SourceZone::Utc);
-        }
-        if let Some(sign) = t.chars().next().filter(|c| *c == '+' || *c == '-') {
-            let (h, m) = t[1..].split_once(':').unwrap_or((&t[1..], "0"));
-            let (h, m): (i32, i32) = (
-                h.parse().map_err(|_| format!("bad offset {t:?}"))?,
-                m.parse().map_err(|_| format!("bad offset {t:?}"))?,
-            );
-            if h > 14 || m > 59 {
-                return Err(format!("offset {t:?} is out of range"));
-            }
-            let secs = (h * 3600 + m * 60) * if sign == '-' { -1 } else { 1 };
-            return Ok(SourceZone::Offset(secs));
-        }
-        t.parse::<chrono_tz::Tz>().map(SourceZone::Named).map_err(|_| {
-            format!("{t:?} is not a time zone: write an IANA name like Europe/Paris, or an offset like +02:00")
-        })
-    }
-
-    /// Wall-clock microseconds since 2000-01-01 in this zone → UTC microseconds since then.
-    fn to_utc(&self, local: i64) -> Result<i64, Problem> {
-        match self {
-            SourceZone::Utc => Ok(local),
-            SourceZone::Offset(secs) => Ok(local - i64::from(*secs) * 1_000_000),
-            SourceZone::Named(tz) => {
-                use chrono::{NaiveDateTime, Offset, TimeZone};
-                let unix = local + pgcutover_core::value::PG_EPOCH_OFFSET_MICROS;
-                let naive = chrono::DateTime::from_timestamp_micros(unix)
-                    .map(|d| d.naive_utc())
-                    .ok_or_else(|| problem("datetime out of range", HINT_ZONE))?;
-                let offset = |n: &NaiveDateTime| match tz.offset_from_local_datetime(n) {
-                    chrono::LocalResult::Single(o) => Ok(o.fix().local_minus_utc()),
-                    chrono::LocalResult::Ambiguous(_, _) => Err(problem(
-                        format!("{n} happens twice in {tz} (clocks went back); it is ambiguous"),
-                        HINT_ZONE,
-                    )),
-                    chrono::LocalResult::None => Err(problem(
-                        format!("{n} does not exist in {tz} (clocks went forward)"),
-                        HINT_ZONE,
-                    )),
-                };
-                Ok(local - i64::from(offset(&naive)?) * 1_000_000)
-            }
-        }
-    }
-}
+pub use pgcutover_core::zone::SourceZone;
 
 const HINT_ZONE: &str = "fix the value in the source, or copy DATETIME as timestamp (the default) or with a fixed --source-timezone offset";
 const HINT_TYPE: &str = "fix the value in the source, or pick another target type with --cast";
@@ -280,7 +223,11 @@ fn convert_value<'a>(
                 P::Timestamp => Ok(Value::Timestamp(micros)),
                 // TIMESTAMP is read in the session's zone, UTC; DATETIME in --source-timezone.
                 P::Timestamptz if c.kind == Kind::Timestamp => Ok(Value::Timestamp(micros)),
-                P::Timestamptz => c.zone.to_utc(micros).map(Value::Timestamp),
+                P::Timestamptz => c
+                    .zone
+                    .to_utc(micros)
+                    .map(Value::Timestamp)
+                    .map_err(|e| problem(e, HINT_ZONE)),
                 t if t.is_text() => text_value(Cow::Owned(display(c, v)), t),
                 _ => Err(unexpected()),
             }
@@ -565,29 +512,7 @@ mod tests {
 
     fn ok(c: &ColumnConv, v: My) -> Value<'static> {
         let (out, _) = convert(c, &ValuePolicy::default(), &v).unwrap();
-        match out {
-            Value::Text(t) => Value::Text(Cow::Owned(t.into_owned())),
-            Value::Numeric(t) => Value::Numeric(Cow::Owned(t.into_owned())),
-            Value::Bytes(b) => Value::Bytes(Cow::Owned(b.into_owned())),
-            Value::Bits { bits, data } => Value::Bits {
-                bits,
-                data: Cow::Owned(data.into_owned()),
-            },
-            Value::Json(t) => Value::Json(Cow::Owned(t.into_owned())),
-            Value::CommaList(t) => Value::CommaList(Cow::Owned(t.into_owned())),
-            Value::Null => Value::Null,
-            Value::Bool(b) => Value::Bool(b),
-            Value::I16(i) => Value::I16(i),
-            Value::I32(i) => Value::I32(i),
-            Value::I64(i) => Value::I64(i),
-            Value::F32(f) => Value::F32(f),
-            Value::F64(f) => Value::F64(f),
-            Value::Date(d) => Value::Date(d),
-            Value::Time(t) => Value::Time(t),
-            Value::Timestamp(t) => Value::Timestamp(t),
-            Value::Uuid(u) => Value::Uuid(u),
-            Value::Interval(i) => Value::Interval(i),
-        }
+        out.into_owned()
     }
 
     fn err(c: &ColumnConv, v: My) -> String {

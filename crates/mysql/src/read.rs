@@ -10,7 +10,7 @@ use mysql_async::Conn;
 use pgcutover_core::policy::ValuePolicy;
 use pgcutover_core::range::KeyRange;
 use pgcutover_core::value::recycle;
-use pgcutover_core::{Reject, RowSink, Table, Value};
+use pgcutover_core::{Reject, RowOutcome, RowSink, Table, Value};
 
 use crate::convert::{convert, display, Note};
 use crate::introspect::TableRead;
@@ -76,8 +76,20 @@ pub async fn read_table<S: RowSink>(
                 }
             }
         }
+        if bad.is_none() {
+            if let RowOutcome::Refused { value, problem } =
+                sink.row(&mut values).map_err(ReadError::Sink)?
+            {
+                // The position among the copied columns, as a column of the table.
+                let column = (0..table.columns.len())
+                    .filter(|&c| table.columns[c].is_copied())
+                    .nth(value)
+                    .expect("one value per copied column");
+                bad = Some((column, problem));
+            }
+        }
         match bad {
-            None => sink.row(&values).map_err(ReadError::Sink)?,
+            None => {}
             Some((i, p)) => {
                 values.clear();
                 let key = if read.key_columns.is_empty() {

@@ -77,7 +77,8 @@ fn write_value(buf: &mut BytesMut, v: &Value<'_>) {
             buf.put_i32(0); // days
             buf.put_i32(0); // months
         }
-        Value::CommaList(s) => write_text_array(buf, s),
+        Value::CommaList(s) => write_text_array(buf, s, TEXT_OID),
+        Value::TypedList { elem_oid, list } => write_text_array(buf, list, *elem_oid),
         Value::Bits { bits, data } => {
             buf.put_i32(len_i32(4 + data.len()));
             buf.put_i32(i32::try_from(*bits).expect("bit varying length fits i32"));
@@ -86,18 +87,18 @@ fn write_value(buf: &mut BytesMut, v: &Value<'_>) {
     }
 }
 
-/// OID of `text`, the element type of `text[]`.
+/// OID of `text`, the element type of `text[]` (a MySQL SET's default type).
 const TEXT_OID: u32 = 25;
 
 /// A one-dimensional `text[]` from a comma-separated list: dimensions, a no-NULLs flag, the
 /// element type, then per dimension its length and lower bound (1), then the elements.
-fn write_text_array(buf: &mut BytesMut, list: &str) {
+fn write_text_array(buf: &mut BytesMut, list: &str, elem_oid: u32) {
     if list.is_empty() {
         // The empty array has no dimensions.
         buf.put_i32(12);
         buf.put_i32(0);
         buf.put_i32(0);
-        buf.put_u32(TEXT_OID);
+        buf.put_u32(elem_oid);
         return;
     }
     let n = list.split(',').count();
@@ -105,7 +106,7 @@ fn write_text_array(buf: &mut BytesMut, list: &str) {
     buf.put_i32(len_i32(len));
     buf.put_i32(1);
     buf.put_i32(0);
-    buf.put_u32(TEXT_OID);
+    buf.put_u32(elem_oid);
     buf.put_i32(len_i32(n));
     buf.put_i32(1);
     for item in list.split(',') {

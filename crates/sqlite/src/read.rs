@@ -9,7 +9,7 @@ use std::path::Path;
 use pgcutover_core::range::KeyRange;
 use pgcutover_core::reject::display_value;
 use pgcutover_core::value::recycle;
-use pgcutover_core::{quote_ident, Reject, RowSink, Table, Value};
+use pgcutover_core::{quote_ident, Reject, RowOutcome, RowSink, Table, Value};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
@@ -111,8 +111,15 @@ pub fn read_table<S: RowSink>(
                 }
             }
         }
+        if failed.is_none() {
+            if let RowOutcome::Refused { value, problem } =
+                sink.row(&mut vals).map_err(ReadError::Sink)?
+            {
+                failed = Some((value, row.get_ref(value)?, problem));
+            }
+        }
         match failed {
-            None => sink.row(&vals).map_err(ReadError::Sink)?,
+            None => {}
             Some((i, raw, p)) => {
                 stats.rows_rejected += 1;
                 let key = row_key(table, read, row, n)?;
