@@ -11,6 +11,7 @@ mod compare;
 mod data_only;
 mod datasets;
 mod harness;
+mod migration_tools;
 mod mysql_awkward;
 mod mysql_charsets;
 mod mysql_cli;
