@@ -301,6 +301,7 @@ pub async fn match_target(
             };
             matched[i] = true;
             let tc = &target_cols[i];
+            let here = format!("{}.{}", show_ident(&target), show_ident(&tc.name));
             if tc.generated {
                 findings.problems.push(format!(
                     "column {here}: the target computes it (GENERATED ALWAYS), so it cannot be loaded"
