@@ -149,6 +149,18 @@ struct ChunkError {
     whole_run: bool,
 }
 
+/// The line (from 1) and column a COPY error's context names: `COPY t, line 2, column v`.
+fn copy_place(context: &str) -> Option<(u64, Option<&str>)> {
+    let place = context.lines().find(|l| l.starts_with("COPY "))?;
+    let after = &place[place.find(", line ")? + 7..];
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    let line = digits.parse().ok()?;
+    let column = after[digits.len()..]
+        .strip_prefix(", column ")
+        .map(|c| c.split_once(':').map_or(c, |(name, _)| name));
+    Some((line, column))
+}
+
 /// Whether an error is about this chunk's rows, so the other chunks can go on: PostgreSQL
 /// refused them (a data exception, class 22; an integrity constraint, 23, deferred ones at
 /// COMMIT included; a trigger's exception, P0; a value too big for an index, 54), or the
@@ -405,6 +417,7 @@ impl Loader<'_> {
                     range: chunk.range,
                     chunk: chunk.chunk,
                     batch_rows: self.batch_rows,
+                    find: None,
                 },
                 self.rejects,
                 tx,
@@ -463,10 +476,15 @@ impl Loader<'_> {
             }
             Err(load::CopyError::Db(e)) => {
                 uncount();
-                let mut err = ChunkError::new(anyhow::Error::new(e).context(format!(
+                let row = self.refused_row(table, chunk, &e).await;
+                let mut err = anyhow::Error::new(e).context(format!(
                     "COPY into {}",
                     show_qualified(self.schema_name, &t.name)
-                )));
+                ));
+                if let Some(row) = row {
+                    err = err.context(row);
+                }
+                let mut err = ChunkError::new(err);
                 if err.fault == Fault::Fatal {
                     err.hint = Some(if self.data_only {
                         "the target table's columns or constraints do not accept what the source holds (`pgcutover plan --data-only` lists type and nullability mismatches); fix that, then run the same command again: it loads only what failed".to_owned()
@@ -542,6 +560,51 @@ impl Loader<'_> {
             }
         }
         Ok(done)
+    }
+
+    /// Which row PostgreSQL refused (a constraint, a domain's CHECK, a unique key): its error
+    /// names the COPY's line, so the chunk is read again up to that row, for its key.
+    async fn refused_row(
+        &self,
+        table: usize,
+        chunk: &ChunkPlan,
+        e: &tokio_postgres::Error,
+    ) -> Option<String> {
+        let db = e.as_db_error()?;
+        if !db.code().code().starts_with("23") {
+            return None;
+        }
+        let (line, column) = copy_place(db.where_()?)?;
+        let t = &self.loaded.schema.tables[table];
+        let copied: Vec<&str> = t
+            .columns
+            .iter()
+            .filter(|c| c.is_copied())
+            .map(|c| c.name.as_str())
+            .collect();
+        let value = column.and_then(|c| copied.iter().position(|n| *n == c));
+        let (tx, _rx) = mpsc::channel::<Result<Batch, String>>(1);
+        let job = ReadJob {
+            index: table,
+            range: chunk.range,
+            chunk: chunk.chunk,
+            batch_rows: self.batch_rows,
+            find: Some((line, value.unwrap_or(0))),
+        };
+        let reader = self
+            .readers
+            .start(self.loaded, job, self.rejects, tx)
+            .ok()?;
+        let found = reader.await.ok()?.ok()?.first_reject?;
+        Some(match value {
+            Some(_) => format!(
+                "the row {} ({} = {})",
+                found.key,
+                show_ident(&found.column),
+                found.value
+            ),
+            None => format!("the row {}", found.key),
+        })
     }
 
     fn show_progress(&self, t: &Table, track: &Track) {
@@ -647,6 +710,20 @@ mod tests {
         assert!(!rows_refused(&anyhow!(
             "read 10 rows, rejected 0, but PostgreSQL loaded 9"
         )));
+    }
+
+    #[test]
+    fn a_copy_error_names_its_line_and_column() {
+        assert_eq!(copy_place("COPY t, line 2, column v"), Some((2, Some("v"))));
+        assert_eq!(
+            copy_place("SQL function\nCOPY \"a b\", line 17"),
+            Some((17, None))
+        );
+        assert_eq!(
+            copy_place("COPY t, line 3, column v: \"x\""),
+            Some((3, Some("v")))
+        );
+        assert_eq!(copy_place("PL/pgSQL function f()"), None);
     }
 
     #[test]

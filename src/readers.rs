@@ -14,7 +14,7 @@ use anyhow::{anyhow, Context};
 use bytes::{Bytes, BytesMut};
 use mysql_async::prelude::Queryable;
 use pgcutover_core::adapt::adapt_row;
-use pgcutover_core::policy::ValuePolicy;
+use pgcutover_core::policy::{problem, ValuePolicy};
 use pgcutover_core::range::KeyRange;
 use pgcutover_core::{show_ident, Reject, RowOutcome, RowSink, Value};
 use pgcutover_mysql::MysqlSource;
@@ -61,11 +61,18 @@ struct BatchingSink<'a> {
     first_reject: Option<Reject>,
     /// Conversions into the target's own column types (a data-only load).
     adapters: Option<TableAdapters>,
+    /// See [`ReadJob::find`]: rows written so far, and whether the reject to come is the
+    /// row looked for.
+    find: Option<(u64, usize)>,
+    written: u64,
+    found: bool,
 }
 
 #[derive(Debug)]
 enum SinkStop {
     WriterGone,
+    /// The row [`ReadJob::find`] looks for is in `first_reject`.
+    Found,
     Rejects(std::io::Error),
 }
 
@@ -76,6 +83,7 @@ impl<'a> BatchingSink<'a> {
         rejects: &'a RejectLog,
         chunk: i32,
         adapters: Option<TableAdapters>,
+        find: Option<(u64, usize)>,
     ) -> Self {
         BatchingSink {
             buf: BytesMut::with_capacity(256 << 10),
@@ -87,6 +95,9 @@ impl<'a> BatchingSink<'a> {
             rejected: 0,
             first_reject: None,
             adapters,
+            find,
+            written: 0,
+            found: false,
         }
     }
 
@@ -127,6 +138,17 @@ impl RowSink for BatchingSink<'_> {
                 return Ok(refused);
             }
         }
+        if let Some((n, value)) = self.find {
+            self.written += 1;
+            if self.written < n {
+                return Ok(RowOutcome::Written);
+            }
+            self.found = true;
+            return Ok(RowOutcome::Refused {
+                value,
+                problem: problem("refused by the target", ""),
+            });
+        }
         copy_encoder::write_row(&mut self.buf, values);
         self.rows_in_buf += 1;
         if self.rows_in_buf >= self.batch_rows || self.buf.len() >= BATCH_BYTES {
@@ -136,6 +158,14 @@ impl RowSink for BatchingSink<'_> {
     }
 
     fn reject(&mut self, reject: Reject) -> Result<(), SinkStop> {
+        if self.find.is_some() {
+            // Rows the source could not convert were rejected when the chunk was loaded.
+            if self.found {
+                self.first_reject = Some(reject);
+                return Err(SinkStop::Found);
+            }
+            return Ok(());
+        }
         self.rejects
             .write(&reject, self.chunk)
             .map_err(SinkStop::Rejects)?;
@@ -162,6 +192,10 @@ fn finish<E: std::error::Error + Send + Sync + 'static>(
         }),
         // The writer stopped first; its error is the one to report.
         Err(ReadFailure::Sink(SinkStop::WriterGone)) => Ok(ReaderOutcome::default()),
+        Err(ReadFailure::Sink(SinkStop::Found)) => Ok(ReaderOutcome {
+            first_reject: sink.first_reject,
+            ..ReaderOutcome::default()
+        }),
         Err(ReadFailure::Sink(SinkStop::Rejects(e))) => {
             let path = sink.rejects.path().display().to_string();
             sink.abort(format!("cannot write the rejects file {path}: {e}"));
@@ -226,6 +260,10 @@ pub struct ReadJob {
     pub range: KeyRange,
     pub chunk: i32,
     pub batch_rows: usize,
+    /// Instead of loading: find the row PostgreSQL refused, the n-th (from 1) this chunk
+    /// wrote, with the position of the value it named among the copied columns; the reader's
+    /// outcome then holds it as its `first_reject`, with its key.
+    pub find: Option<(u64, usize)>,
 }
 
 impl ReadJob {
@@ -249,7 +287,7 @@ fn read_sqlite(
     };
     let read = &reads[&table.name];
     let adapters = loaded.adapters.get(&table.name).cloned();
-    let mut sink = BatchingSink::new(job.batch_rows, tx, rejects, job.chunk, adapters);
+    let mut sink = BatchingSink::new(job.batch_rows, tx, rejects, job.chunk, adapters, job.find);
     let result = pgcutover_sqlite::open_read_only(path)
         .map_err(pgcutover_sqlite::ReadError::Source)
         .and_then(|conn| {
@@ -500,6 +538,7 @@ async fn run_job(
         &job.rejects,
         job.read.chunk,
         job.loaded.adapters.get(&table.name).cloned(),
+        job.read.find,
     );
     let result =
         pgcutover_mysql::read_table(conn, table, read, job.read.range(), policy, &mut sink).await;

@@ -188,3 +188,52 @@ async fn data_only_reports_and_refuses_mismatched_types_and_orphans() {
     db.drop().await;
     db2.drop().await;
 }
+
+/// A domain's CHECK is PostgreSQL's to enforce: the chunk it refuses fails alone (exit 9), and
+/// the failure names the row by its key, found by reading the chunk again up to the line
+/// PostgreSQL named. Once the source is fixed, the same command loads the rest.
+#[tokio::test]
+async fn a_domain_check_violation_names_the_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("items.sqlite");
+    sqlite_from_sql(
+        &src,
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, code TEXT, qty INTEGER);
+         INSERT INTO items VALUES (1, 'ab', 1), (2, 'abc', 4), (3, 'cd', -5), (4, 'ok', 3);",
+    );
+    let src_s = src.to_str().expect("path");
+    let db = TestDb::new("data_only_domain").await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "CREATE DOMAIN positive AS integer CHECK (VALUE > 0);
+             CREATE DOMAIN code AS varchar(5);
+             CREATE TABLE items (id serial PRIMARY KEY, code code, qty positive);",
+        )
+        .await
+        .expect("schema");
+    let out = pgcutover(dir.path(), &["copy", src_s, &db.url, "--data-only"]);
+    expect_code(&out, 9);
+    assert!(
+        stdout(&out).contains("the row id=3 (\"qty\" = -5)")
+            && stdout(&out).contains("positive_check"),
+        "{}",
+        stdout(&out)
+    );
+    rusqlite::Connection::open(&src)
+        .expect("open")
+        .execute_batch("UPDATE items SET qty = 5 WHERE id = 3;")
+        .expect("fix");
+    let again = pgcutover(dir.path(), &["copy", src_s, &db.url, "--data-only"]);
+    expect_code(&again, 0);
+    assert_eq!(
+        one(
+            &client,
+            "SELECT string_agg(id || ':' || code || ':' || qty, ',' ORDER BY id) FROM items"
+        )
+        .await
+        .as_deref(),
+        Some("1:ab:1,2:abc:4,3:cd:5,4:ok:3")
+    );
+    db.drop().await;
+}
