@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use pgcutover_core::adapt::{self, AdaptOptions, Adapter, TargetType};
 use pgcutover_core::show_ident;
-use pgcutover_core::{quote_qualified, FkAction, ForeignKey, Schema};
+use pgcutover_core::{quote_qualified, FkAction, ForeignKey, PgType, Schema};
 use pgcutover_postgres::ddl::{self, OrphanCheck, Step, StepKind};
 use tokio_postgres::Client;
 
@@ -276,7 +276,10 @@ pub async fn match_target(
             adapters: Vec::new(),
             shapes: Vec::new(),
         };
-        for c in t.columns.iter_mut().filter(|c| c.is_copied()) {
+        for (ci, c) in t.columns.iter_mut().enumerate() {
+            if !c.is_copied() {
+                continue;
+            }
             let here = format!("{}.{}", show_ident(&target), show_ident(&c.name));
             let i = match match_name(&c.name, &names) {
                 Ok(n) => names
@@ -306,6 +309,12 @@ pub async fn match_target(
                 findings.problems.push(format!(
                     "column {here}: the target computes it (GENERATED ALWAYS), so it cannot be loaded"
                 ));
+            }
+            // A boolean the mapping makes of integers (MySQL tinyint(1), SQLite BOOLEAN) goes
+            // into an integer column as the numbers it holds: there, 2 is a value, not an error.
+            if c.pg_type == PgType::Boolean && matches!(tc.ty, Ok(TargetType::Int { .. })) {
+                read_as_smallint(&mut loaded.reads, &t.name, ci);
+                c.pg_type = PgType::SmallInt;
             }
             let planned = tc
                 .ty
@@ -423,6 +432,19 @@ pub async fn prepare(
         printer.warn(w);
     }
     Ok(plan)
+}
+
+/// Has the source read column `index` of `table` as `smallint` instead of `boolean`.
+fn read_as_smallint(reads: &mut Reads, table: &str, index: usize) {
+    match reads {
+        // SQLite columns are converted to their column's type as they are read.
+        Reads::Sqlite(_) => {}
+        Reads::Mysql(m) => {
+            if let Some(conv) = m.get_mut(table).and_then(|r| r.convs.get_mut(index)) {
+                conv.target = PgType::SmallInt;
+            }
+        }
+    }
 }
 
 fn rename_reads(reads: &mut Reads, renames: &HashMap<String, String>) {

@@ -237,3 +237,56 @@ async fn a_domain_check_violation_names_the_row() {
     );
     db.drop().await;
 }
+
+/// A tinyint(1) (MySQL) or BOOLEAN (SQLite) column is a boolean to a full copy, which rejects
+/// a 2 in it. Into a target column of an integer type, its numbers go as they are.
+#[tokio::test]
+async fn booleans_made_of_integers_load_into_integer_columns_as_numbers() {
+    use crate::mysql_awkward::mysql_db_from_sql;
+    use crate::mysql_datasets::source_url;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("flags.sqlite");
+    sqlite_from_sql(
+        &src,
+        "CREATE TABLE flags (id INTEGER PRIMARY KEY, active BOOLEAN NOT NULL, level TINYINT(1));
+         INSERT INTO flags VALUES (1, 0, 1), (2, 1, NULL), (3, 2, 2);",
+    );
+    mysql_db_from_sql(
+        "pgctit_data_only_flags",
+        "CREATE TABLE flags (id INT PRIMARY KEY, active TINYINT(1) NOT NULL, level TINYINT(1));
+         INSERT INTO flags VALUES (1, 0, 1), (2, 1, NULL), (3, 2, 2);",
+    )
+    .await;
+    let mysql_src = source_url("pgctit_data_only_flags");
+    for (tag, source) in [
+        ("sqlite", src.to_str().expect("path")),
+        ("mysql", mysql_src.as_str()),
+    ] {
+        let db = TestDb::new(&format!("data_only_flags_{tag}")).await;
+        let client = db.client().await;
+        client
+            .batch_execute("CREATE TABLE flags (id integer PRIMARY KEY, active smallint NOT NULL, level integer)")
+            .await
+            .expect("schema");
+        let out = pgcutover(
+            dir.path(),
+            &[
+                "copy",
+                source,
+                &db.url,
+                "--data-only",
+                "--verify",
+                "checksums",
+            ],
+        );
+        expect_code(&out, 0);
+        assert_eq!(
+            one(&client, "SELECT string_agg(id || ':' || active || ':' || coalesce(level::text, '-'), ',' ORDER BY id) FROM flags")
+                .await
+                .as_deref(),
+            Some("1:0:1,2:1:-,3:2:2"),
+            "{tag}"
+        );
+        db.drop().await;
+    }
+}
