@@ -733,7 +733,7 @@ impl Adapter {
                             })?),
                         }
                     }
-                    Value::Uuid(u) => Cow::Owned(format_uuid(&u)),
+                    Value::Uuid(u) => Cow::Owned(crate::value::format_uuid(&u)),
                     Value::I16(i) => Cow::Owned(i.to_string()),
                     Value::I32(i) => Cow::Owned(i.to_string()),
                     Value::I64(i) => Cow::Owned(i.to_string()),
@@ -1081,18 +1081,6 @@ fn fit_text<'a>(text: Cow<'a, str>, max: Option<u32>, padded: bool) -> Result<Va
         }
     }
     Ok(Value::Text(text))
-}
-
-fn format_uuid(u: &[u8; 16]) -> String {
-    let h: String = u.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }
 
 /// jsonb keeps one value per key; text with a key twice would lose the other.

@@ -132,17 +132,7 @@ impl Value<'_> {
                 _ => typed(&format_timestamp(*t)),
             },
             Value::Json(s) => typed(s),
-            Value::Uuid(u) => {
-                let h: String = u.iter().map(|x| format!("{x:02x}")).collect();
-                typed(&format!(
-                    "{}-{}-{}-{}-{}",
-                    &h[0..8],
-                    &h[8..12],
-                    &h[12..16],
-                    &h[16..20],
-                    &h[20..32]
-                ))
-            }
+            Value::Uuid(u) => typed(&format_uuid(u)),
         }
     }
 }
@@ -175,6 +165,19 @@ pub fn parse_pg_bool(text: &str) -> Option<bool> {
         b'0' if lower.len() == 1 => Some(false),
         _ => None,
     }
+}
+
+/// A UUID in its 36-character text form (lower-case hex, `8-4-4-4-12`).
+pub fn format_uuid(u: &[u8; 16]) -> String {
+    let h: String = u.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// Parses the 36-character text form of a UUID (`8-4-4-4-12` hex digits).

@@ -270,18 +270,10 @@ pub fn render(ty: &PgType, bytes: &[u8], cut: bool) -> String {
             .get(..8)
             .and_then(int)
             .map(|us| format!("{us} microseconds")),
-        PgType::Uuid if bytes.len() == 16 => {
-            let h = hex(bytes);
-            Some(format!(
-                "{}-{}-{}-{}-{}",
-                &h[0..8],
-                &h[8..12],
-                &h[12..16],
-                &h[16..20],
-                &h[20..32]
-            ))
-        }
-        PgType::Uuid | PgType::Bytea | PgType::Geometry { .. } | PgType::TextArray => None,
+        PgType::Uuid => <[u8; 16]>::try_from(bytes)
+            .ok()
+            .map(|u| pgcutover_core::value::format_uuid(&u)),
+        PgType::Bytea | PgType::Geometry { .. } | PgType::TextArray => None,
         PgType::VarBit { .. } => None,
     };
     let mut out = shown.unwrap_or_else(|| format!("\\x{}", hex(bytes)));
