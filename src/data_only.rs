@@ -316,11 +316,14 @@ pub async fn match_target(
                 read_as_smallint(&mut loaded.reads, &t.name, ci);
                 c.pg_type = PgType::SmallInt;
             }
-            let planned = tc
-                .ty
-                .as_ref()
-                .map_err(Clone::clone)
-                .and_then(|ty| adapt::Step::plan(&c.pg_type, ty).map(|conv| (ty, conv)));
+            let planned = tc.ty.as_ref().map_err(Clone::clone).and_then(|ty| {
+                let plan = if data_only {
+                    adapt::Step::plan_data_only
+                } else {
+                    adapt::Step::plan
+                };
+                plan(&c.pg_type, ty).map(|conv| (ty, conv))
+            });
             match planned {
                 Ok((ty, conv)) => {
                     findings.columns.push(ColumnLoad {

@@ -9,6 +9,7 @@ mod awkward;
 mod cli;
 mod compare;
 mod data_only;
+mod data_only_conversions;
 mod datasets;
 mod harness;
 mod migration_tools;

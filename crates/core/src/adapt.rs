@@ -551,6 +551,23 @@ impl Step {
         }
     }
 
+    /// [`Step::plan`] for a load into a schema someone else made (`--data-only`, and the
+    /// verification of such a load): JSON going into `jsonb` is also checked for an object with
+    /// a key twice, which jsonb would keep only once. The source's JSON (MariaDB's LONGTEXT,
+    /// SQLite's text) keeps every key, so without the check a value would change silently.
+    /// A full copy's own `jsonb` columns keep jsonb's rule, the last key wins, as
+    /// docs/verify.md describes; their verification is not changed by this.
+    pub fn plan_data_only(source: &PgType, target: &TargetType) -> Result<Conversion, String> {
+        if matches!((target, source), (TargetType::Jsonb, PgType::Jsonb)) {
+            return conv(
+                Step::Jsonb,
+                "the JSON; an object with a key twice (jsonb would keep only the last) is rejected",
+                true,
+            );
+        }
+        Step::plan(source, target)
+    }
+
     fn describe_target(&self) -> &'static str {
         match self {
             Step::Same => "the column",
@@ -1394,6 +1411,29 @@ mod tests {
             ok(&plain, Value::Json("[1]".into())),
             Value::Text("[1]".into())
         );
+    }
+
+    /// MariaDB keeps `{"a": 1, "a": 2}` in a JSON column; jsonb would keep `{"a": 2}`.
+    #[test]
+    fn data_only_json_into_jsonb_refuses_a_key_given_twice() {
+        assert_eq!(
+            Step::plan(&PgType::Jsonb, &TargetType::Jsonb).unwrap().step,
+            Step::Same,
+            "a full copy's own jsonb keeps jsonb's rule"
+        );
+        let c = Step::plan_data_only(&PgType::Jsonb, &TargetType::Jsonb).unwrap();
+        assert!(c.may_reject);
+        let a = Adapter::new(&c, &PgType::Jsonb, true, false, &AdaptOptions::default())
+            .expect("values are checked");
+        assert_eq!(
+            ok(&a, Value::Json("{\"a\": [1, {\"a\": 2}]}".into())),
+            Value::Json("{\"a\": [1, {\"a\": 2}]}".into())
+        );
+        assert!(a
+            .apply(Value::Json("{\"a\": 1, \"a\": 2}".into()))
+            .unwrap_err()
+            .reason
+            .contains("appears twice"));
     }
 
     #[test]
