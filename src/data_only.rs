@@ -316,6 +316,16 @@ pub async fn match_target(
                 read_as_smallint(&mut loaded.reads, &t.name, ci);
                 c.pg_type = PgType::SmallInt;
             }
+            let mut read_in_zone = false;
+            // A SQLite date going into timestamptz is read as an instant (its epoch or offset
+            // as it is, offset-less text in --source-timezone), not as a wall-clock time.
+            if c.pg_type == PgType::Timestamp
+                && matches!(loaded.reads, Reads::Sqlite(_))
+                && matches!(tc.ty, Ok(TargetType::Timestamptz { .. }))
+            {
+                c.pg_type = PgType::Timestamptz;
+                read_in_zone = true;
+            }
             let planned = tc.ty.as_ref().map_err(Clone::clone).and_then(|ty| {
                 let plan = if data_only {
                     adapt::Step::plan_data_only
@@ -331,8 +341,12 @@ pub async fn match_target(
                         column: tc.name.clone(),
                         source_type: c.pg_type.sql(),
                         target_type: tc.type_sql.clone(),
-                        conversion: conv.how.clone(),
-                        may_reject: conv.may_reject || (tc.not_null && c.nullable),
+                        conversion: if read_in_zone {
+                            format!("{}; Unix epochs and text with an offset are instants, text without one is read in --source-timezone (a time that zone skips or repeats is rejected)", conv.how)
+                        } else {
+                            conv.how.clone()
+                        },
+                        may_reject: conv.may_reject || read_in_zone || (tc.not_null && c.nullable),
                     });
                     types.adapters.push(Adapter::new(
                         &conv,

@@ -420,6 +420,8 @@ pub fn value_policy(v: &ValueArgs) -> ValuePolicy {
             Utf8Arg::Reject => Utf8Policy::Reject,
             Utf8Arg::Replace => Utf8Policy::Replace,
         },
+        // Checked when the schema is loaded (`load_schema`), which every command does first.
+        zone: SourceZone::parse(&v.source_timezone).unwrap_or_default(),
     }
 }
 
@@ -447,6 +449,8 @@ pub async fn load_schema(
     target: &TargetFacts,
 ) -> Result<Loaded, Exit> {
     let filter = TableFilter::new(select)?;
+    // An unreadable --source-timezone is a usage error, whatever the source.
+    adapt_options(values)?;
     match spec {
         SourceSpec::Mysql(m) => {
             let casts = values

@@ -379,6 +379,8 @@ impl Step {
                     None => "the number as the source shows it".to_owned(),
                 };
                 let lossless = match (s, precision_scale) {
+                    // NaN and the infinities are floats that numeric here does not take.
+                    (S::Real | S::Double, None) => false,
                     (_, None) => !textual,
                     (S::SmallInt, Some((p, sc))) => p - sc >= 5,
                     (S::Integer, Some((p, sc))) => p - sc >= 10,

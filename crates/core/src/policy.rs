@@ -24,6 +24,10 @@ pub enum Utf8Policy {
 pub struct ValuePolicy {
     pub nul_bytes: NulPolicy,
     pub invalid_utf8: Utf8Policy,
+    /// The zone a SQLite source's wall-clock times are in (`--source-timezone`): what an
+    /// instant (a Unix epoch, text with an offset) shows in a `timestamp` column, and what
+    /// offset-less text means in a `timestamptz` one.
+    pub zone: crate::zone::SourceZone,
 }
 
 /// Why a value cannot arrive exactly, and what the operator can do about it.

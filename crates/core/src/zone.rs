@@ -8,7 +8,7 @@ use chrono::{NaiveDateTime, Offset, TimeZone};
 use crate::value::PG_EPOCH_OFFSET_MICROS;
 
 /// A fixed or named zone.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SourceZone {
     #[default]
     Utc,

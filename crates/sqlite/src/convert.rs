@@ -11,6 +11,7 @@ use pgcutover_core::temporal::{
     parse_datetime, parse_time_of_day, unix_to_pg_micros, MICROS_PER_DAY,
 };
 use pgcutover_core::value::PG_EPOCH_OFFSET_MICROS;
+use pgcutover_core::zone::SourceZone;
 use pgcutover_core::{PgType, Value};
 use rusqlite::types::ValueRef;
 
@@ -104,7 +105,7 @@ pub fn convert<'a>(
                 HINT_TYPE,
             )),
         },
-        PgType::Date => to_date(v, conv.epoch).map(Value::Date),
+        PgType::Date => to_date(v, conv.epoch, &policy.zone).map(Value::Date),
         PgType::Time => match v {
             ValueRef::Text(b) => {
                 let s = utf8(b)?;
@@ -117,8 +118,9 @@ pub fn convert<'a>(
                 HINT_TYPE,
             )),
         },
-        PgType::Timestamp | PgType::Timestamptz => {
-            to_timestamp(v, conv.epoch).map(Value::Timestamp)
+        PgType::Timestamp => to_timestamp(v, conv.epoch, &policy.zone, false).map(Value::Timestamp),
+        PgType::Timestamptz => {
+            to_timestamp(v, conv.epoch, &policy.zone, true).map(Value::Timestamp)
         }
         PgType::Jsonb => to_json(v, policy).map(Value::Json),
         PgType::Uuid => to_uuid(v).map(Value::Uuid),
@@ -273,27 +275,49 @@ fn to_text<'a>(v: ValueRef<'a>, policy: &ValuePolicy) -> Result<Cow<'a, str>, Pr
     strip_or_reject_nul(text, policy)
 }
 
-fn to_timestamp(v: ValueRef<'_>, epoch: EpochUnit) -> Result<i64, Problem> {
+/// A SQLite date as microseconds since 2000-01-01: an instant (`instant`, for `timestamptz`) or
+/// a wall-clock time in `zone`. Unix epochs, Julian days and text with an offset are instants;
+/// text without one is a wall-clock time in `zone` (UTC unless --source-timezone says
+/// otherwise, as SQLite's own date functions write it).
+fn to_timestamp(
+    v: ValueRef<'_>,
+    epoch: EpochUnit,
+    zone: &SourceZone,
+    instant: bool,
+) -> Result<i64, Problem> {
     const HINT: &str =
         "dates must be ISO-8601 text, Unix epoch integers (see --sqlite-epoch) or Julian-day reals";
-    match v {
+    const HINT_ZONE: &str = "--source-timezone names the zone the source's wall-clock times are in; a time that zone skips or repeats cannot be placed";
+    let utc = match v {
         ValueRef::Text(b) => {
             let dt = parse_datetime(utf8(b)?.trim_end())
                 .map_err(|e| problem(format!("not a timestamp: {e}"), HINT))?;
-            Ok(dt.utc_micros())
+            if dt.offset_seconds.is_none() {
+                return if instant {
+                    zone.to_utc(dt.micros).map_err(|e| problem(e, HINT_ZONE))
+                } else {
+                    Ok(dt.micros)
+                };
+            }
+            dt.utc_micros()
         }
         ValueRef::Integer(i) => unix_to_pg_micros(i, epoch == EpochUnit::Millis)
-            .ok_or_else(|| problem(format!("epoch {i} ({epoch}) is out of range"), HINT)),
+            .ok_or_else(|| problem(format!("epoch {i} ({epoch}) is out of range"), HINT))?,
         ValueRef::Real(jd) => julian_to_pg_micros(jd)
-            .ok_or_else(|| problem(format!("Julian day {jd} is out of range"), HINT)),
+            .ok_or_else(|| problem(format!("Julian day {jd} is out of range"), HINT))?,
         ValueRef::Blob(_) | ValueRef::Null => {
-            Err(problem(format!("{} in a timestamp column", class(v)), HINT))
+            return Err(problem(format!("{} in a timestamp column", class(v)), HINT))
         }
+    };
+    if instant {
+        Ok(utc)
+    } else {
+        zone.from_utc(utc).map_err(|e| problem(e, HINT))
     }
 }
 
-fn to_date(v: ValueRef<'_>, epoch: EpochUnit) -> Result<i32, Problem> {
-    let micros = to_timestamp(v, epoch)?;
+fn to_date(v: ValueRef<'_>, epoch: EpochUnit, zone: &SourceZone) -> Result<i32, Problem> {
+    let micros = to_timestamp(v, epoch, zone, false)?;
     if micros.rem_euclid(MICROS_PER_DAY) != 0 {
         return Err(problem(
             "has a time of day; a date column would drop it",
