@@ -883,7 +883,7 @@ pub fn build(
                     target: c.pg_type.clone(),
                     nullable: c.nullable,
                     zero_dates: opts.zero_dates,
-                    zone: opts.zone.clone(),
+                    zone: opts.zone,
                     charset,
                 })
             })
