@@ -155,9 +155,10 @@ fn copy_place(context: &str) -> Option<(u64, Option<&str>)> {
     let after = &place[place.find(", line ")? + 7..];
     let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
     let line = digits.parse().ok()?;
+    // `, column NAME` or `, column NAME: "value"`; a name may itself hold ": ".
     let column = after[digits.len()..]
         .strip_prefix(", column ")
-        .map(|c| c.split_once(':').map_or(c, |(name, _)| name));
+        .map(|c| c.rsplit_once(": \"").map_or(c, |(name, _)| name));
     Some((line, column))
 }
 
@@ -575,6 +576,8 @@ impl Loader<'_> {
             return None;
         }
         let (line, column) = copy_place(db.where_()?)?;
+        // A NOT NULL violation names its column in the error, not in the COPY's context.
+        let column = column.or(db.column());
         let t = &self.loaded.schema.tables[table];
         let copied: Vec<&str> = t
             .columns

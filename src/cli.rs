@@ -276,6 +276,10 @@ pub struct VerifyArgs {
     /// `counts`: `count(*)` on both servers only (fast, proves no row was lost or doubled).
     #[arg(long, value_enum, default_value_t = VerifyMode::Checksums)]
     pub mode: VerifyMode,
+    /// The target was loaded with `copy --data-only` (leave the source's migration history
+    /// out). Known from the target's run state, unless `reset` forgot the run.
+    #[arg(long)]
+    pub data_only: bool,
     /// Differing rows listed per table (all are counted).
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub max_diffs: u32,

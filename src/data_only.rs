@@ -64,28 +64,36 @@ pub struct ColumnLoad {
     pub may_reject: bool,
 }
 
-/// Tables in which migration tools record which migrations ran: Prisma, Alembic, Laravel,
-/// Rails, Django, Flyway, Knex, Sequelize, Doctrine, Entity Framework, goose.
-const MIGRATION_HISTORY: &[&str] = &[
-    "_prisma_migrations",
-    "alembic_version",
-    "migrations",
-    "schema_migrations",
-    "ar_internal_metadata",
-    "django_migrations",
-    "flyway_schema_history",
-    "knex_migrations",
-    "knex_migrations_lock",
-    "SequelizeMeta",
-    "doctrine_migration_versions",
-    "__EFMigrationsHistory",
-    "goose_db_version",
+/// Tables in which migration tools record which migrations ran, with the columns each tool
+/// gives its table: Prisma, Alembic, Laravel, Rails, Django, Flyway, Knex, Sequelize, Doctrine,
+/// Entity Framework, goose. A source table is taken for one only when both name and columns
+/// match, so an application's own `migrations` table (of birds, say) still loads.
+const MIGRATION_HISTORY: &[(&str, &[&str])] = &[
+    ("_prisma_migrations", &["id", "checksum", "migration_name"]),
+    ("alembic_version", &["version_num"]),
+    ("migrations", &["migration", "batch"]),
+    ("schema_migrations", &["version"]),
+    ("ar_internal_metadata", &["key", "value"]),
+    ("django_migrations", &["app", "name", "applied"]),
+    ("flyway_schema_history", &["installed_rank", "script"]),
+    ("knex_migrations", &["name", "batch"]),
+    ("knex_migrations_lock", &["is_locked"]),
+    ("SequelizeMeta", &["name"]),
+    ("doctrine_migration_versions", &["version", "executed_at"]),
+    ("__EFMigrationsHistory", &["MigrationId", "ProductVersion"]),
+    ("goose_db_version", &["version_id", "is_applied"]),
 ];
 
-fn is_migration_history(name: &str) -> bool {
-    MIGRATION_HISTORY
-        .iter()
-        .any(|h| h.eq_ignore_ascii_case(name))
+fn is_migration_history(table: &pgcutover_core::Table) -> bool {
+    MIGRATION_HISTORY.iter().any(|(name, columns)| {
+        name.eq_ignore_ascii_case(&table.source_name)
+            && columns.iter().all(|want| {
+                table
+                    .columns
+                    .iter()
+                    .any(|c| c.source_name.eq_ignore_ascii_case(want))
+            })
+    })
 }
 
 struct TargetColumn {
@@ -131,7 +139,11 @@ pub fn match_name<'a>(name: &str, candidates: &'a [String]) -> Result<&'a String
 
 /// The columns of a target table, each with its type resolved through domains to what
 /// pgcutover can write.
-async fn target_columns(client: &Client, qualified: &str) -> Result<Vec<TargetColumn>, Exit> {
+async fn target_columns(
+    client: &Client,
+    qualified: &str,
+    types: &mut HashMap<(u32, i32), (Option<TargetType>, bool)>,
+) -> Result<Vec<TargetColumn>, Exit> {
     let rows = client
         .query(
             "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef, \
@@ -145,7 +157,15 @@ async fn target_columns(client: &Client, qualified: &str) -> Result<Vec<TargetCo
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let type_sql: String = r.get(1);
-        let (ty, domain_not_null) = resolve_type(client, r.get(6), r.get(7)).await?;
+        let key: (u32, i32) = (r.get(6), r.get(7));
+        let (ty, domain_not_null) = match types.get(&key) {
+            Some(known) => known.clone(),
+            None => {
+                let resolved = resolve_type(client, key.0, key.1).await?;
+                types.insert(key, resolved.clone());
+                resolved
+            }
+        };
         out.push(TargetColumn {
             name: r.get(0),
             ty: ty.ok_or_else(|| format!("pgcutover cannot write values of type {type_sql}")),
@@ -243,14 +263,22 @@ pub async fn match_target(
         .schema
         .tables
         .iter()
-        .filter(|t| data_only && is_migration_history(&t.name))
+        .filter(|t| data_only && is_migration_history(t))
         .map(|t| t.name.clone())
         .collect();
     loaded.schema.tables.retain(|t| !history.contains(&t.name));
+    for h in &history {
+        loaded.schema.warnings.push(pgcutover_core::Warning::new(
+            format!("table {}", show_ident(h)),
+            "the source's migration history: left out of a data-only load (the target keeps its own)",
+        ));
+    }
     findings.migration_history = history;
 
     let mut renames: HashMap<String, String> = HashMap::new();
     let mut used: Vec<String> = Vec::new();
+    // Types by OID and modifier: most columns share a few.
+    let mut known_types = HashMap::new();
     for t in &mut loaded.schema.tables {
         let target = match match_name(&t.name, &target_tables) {
             Ok(n) => n.clone(),
@@ -269,7 +297,7 @@ pub async fn match_target(
             renames.insert(t.name.clone(), target.clone());
         }
         let qt = quote_qualified(schema_name, &target);
-        let target_cols = target_columns(client, &qt).await?;
+        let target_cols = target_columns(client, &qt, &mut known_types).await?;
         let names: Vec<String> = target_cols.iter().map(|c| c.name.clone()).collect();
         let mut matched = vec![false; target_cols.len()];
         let mut types = TargetTypes {

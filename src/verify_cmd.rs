@@ -257,7 +257,7 @@ struct Envelope<'a> {
     peak_memory_bytes: Option<u64>,
 }
 
-pub async fn run(args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
+pub async fn run(mut args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let started_at_unix = unix_now();
     let (source, target) = resolve(&args.endpoints)?;
     if let Some(path) = &args.report {
@@ -266,6 +266,37 @@ pub async fn run(args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Exit> 
     let schema_name = args.select.target_schema.clone();
     let client = crate::copy_cmd::connect(&target).await?;
     printer.info(&format!("connected to {}", target.display()));
+    // A data-only run converted values into the target's types with its own options: verify
+    // converts them the same way.
+    let run = crate::state::runs(&client)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .find(|r| r.fingerprint.target_schema == schema_name && r.fingerprint.mode == "data-only");
+    let data_only = args.data_only || run.is_some();
+    if let Some(run) = &run {
+        let options = &run.fingerprint.options;
+        if let Some(zone) = options.get("source-timezone") {
+            if *zone != args.values.source_timezone {
+                printer.info(&format!(
+                    "--source-timezone {zone}, as the data-only run loaded the target"
+                ));
+                args.values.source_timezone = zone.clone();
+            }
+        }
+        if let Some(f) = options.get("fractional-seconds") {
+            let recorded = match f.as_str() {
+                "round" => crate::cli::FractionsArg::Round,
+                _ => crate::cli::FractionsArg::Reject,
+            };
+            if recorded != args.values.fractional_seconds {
+                printer.info(&format!(
+                    "--fractional-seconds {f}, as the data-only run loaded the target"
+                ));
+                args.values.fractional_seconds = recorded;
+            }
+        }
+    }
     let facts = TargetFacts::read(&client).await?;
     printer.info(&format!("reading the schema of {}", source.display()));
     let mut loaded = load_schema(&source, &args.select, &args.values, &facts).await?;
@@ -274,11 +305,6 @@ pub async fn run(args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Exit> 
     }
     // The target's own names and column types, as a data-only load matched them; a run that
     // was one left the source's migration history out.
-    let data_only = crate::state::runs(&client)
-        .await
-        .unwrap_or_default()
-        .iter()
-        .any(|r| r.fingerprint.target_schema == schema_name && r.fingerprint.mode == "data-only");
     let mut findings = crate::data_only::Findings::default();
     crate::data_only::match_target(
         &client,
@@ -289,6 +315,12 @@ pub async fn run(args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Exit> 
         &mut findings,
     )
     .await?;
+    for t in &findings.migration_history {
+        printer.info(&format!(
+            "not verified: {}, the source's migration history, which a data-only load leaves out",
+            show_ident(t)
+        ));
+    }
     let loaded = Arc::new(loaded);
     let expected = if args.mode == VerifyMode::Counts {
         rejects_per_table(&args.rejects)?

@@ -114,8 +114,9 @@ impl TargetType {
                 precision_scale: if typmod >= 4 {
                     let m = (typmod - 4) as u32;
                     let scale = m & 0x7ff;
-                    // PostgreSQL 15 allows a negative scale (stored as 11-bit two's complement).
-                    if scale > 1000 {
+                    // PostgreSQL 15 allows a negative scale (stored as 11-bit two's complement)
+                    // and a scale above the precision; neither is written here.
+                    if scale > 1000 || scale > (m >> 16 & 0xffff) {
                         return None;
                     }
                     Some((m >> 16 & 0xffff, scale))
@@ -923,11 +924,26 @@ impl Adapter {
             },
             Step::List { elem_oid, elem } => match v {
                 Value::CommaList(list) => {
+                    // Each element as the element type holds it (char(n) pads); PostgreSQL
+                    // would pad them itself, and verify compares what it holds.
+                    let mut changed = false;
+                    let mut items = Vec::new();
                     if !list.is_empty() {
                         for item in list.split(',') {
-                            self.convert(elem, Value::Text(Cow::Borrowed(item)))?;
+                            match self.convert(elem, Value::Text(Cow::Borrowed(item)))? {
+                                Value::Text(t) => {
+                                    changed |= t != item;
+                                    items.push(t.into_owned());
+                                }
+                                _ => items.push(item.to_owned()),
+                            }
                         }
                     }
+                    let list = if changed {
+                        Cow::Owned(items.join(","))
+                    } else {
+                        list
+                    };
                     Ok(Value::TypedList {
                         elem_oid: *elem_oid,
                         list,
@@ -1010,6 +1026,10 @@ fn as_integer(v: &Value<'_>) -> Result<i128, String> {
         Value::I32(i) => Ok(i128::from(*i)),
         Value::I64(i) => Ok(i128::from(*i)),
         Value::Bool(b) => Ok(i128::from(*b)),
+        Value::Text(s) if s.contains('.') => Err(format!(
+            "{} would read back as a whole number, without its fraction digits",
+            quoted(s)
+        )),
         _ => {
             let plain = as_decimal(v)?;
             let (int, frac) = plain.split_once('.').unwrap_or((&plain, ""));
@@ -1035,11 +1055,30 @@ fn as_decimal(v: &Value<'_>) -> Result<String, String> {
         Value::F32(_) | Value::F64(_) => {
             Err("NaN or infinity is not a number a numeric column here holds".into())
         }
-        Value::Text(s) => normalize_decimal(s)
-            .filter(|_| !s.starts_with(char::is_whitespace) && !s.ends_with(char::is_whitespace))
-            .ok_or_else(|| format!("{} is not a number", quoted(s))),
+        Value::Text(s) if is_plain_number(s) => Ok(s.to_string()),
+        Value::Text(s) => Err(format!(
+            "{} is not a number as PostgreSQL writes one back (digits, an optional '-' and fraction; no '+', leading zero, exponent or space)",
+            quoted(s)
+        )),
         other => Err(format!("{other:?} is not a number")),
     }
+}
+
+/// Whether text is a number written as PostgreSQL writes one back: `-?(0|[1-9][0-9]*)(.[0-9]+)?`,
+/// and not a negative zero. `'01234'` (a zip code), `'+42'` or `'1e3'` would not come back as
+/// they were.
+fn is_plain_number(s: &str) -> bool {
+    let body = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = match body.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (body, None),
+    };
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let zero = body.bytes().all(|b| b == b'0' || b == b'.');
+    digits(int)
+        && (int == "0" || !int.starts_with('0'))
+        && frac.is_none_or(digits)
+        && !(s.starts_with('-') && zero)
 }
 
 /// The decimal a float shows (Rust prints its shortest round-trip digits), in plain form.
@@ -1202,6 +1241,13 @@ mod tests {
         assert_eq!(ok(&a, Value::Text("-12".into())), Value::I32(-12));
         assert!(refused(&a, Value::Text("12 apples".into())).contains("not a number"));
         assert!(refused(&a, Value::Text(" 12".into())).contains("not a number"));
+        for unlike in ["01234", "+42", "1e3", "-0"] {
+            assert!(
+                refused(&a, Value::Text(unlike.into())).contains("not a number"),
+                "{unlike}"
+            );
+        }
+        assert!(refused(&a, Value::Text("7.0".into())).contains("without its fraction"));
         let a = adapter(PgType::Double, TargetType::Int { bytes: 8 });
         assert_eq!(ok(&a, Value::F64(3.0)), Value::I64(3));
         assert!(refused(&a, Value::F64(3.25)).contains("fraction"));
@@ -1401,6 +1447,21 @@ mod tests {
             }
         );
         assert!(refused(&s, Value::CommaList("admin,root".into())).contains("\"root\""));
+        let chars = TargetType::Array {
+            elem_oid: 1042,
+            elem: Box::new(TargetType::Text {
+                max_chars: Some(3),
+                padded: true,
+            }),
+        };
+        let c = adapter(PgType::TextArray, chars);
+        assert_eq!(
+            ok(&c, Value::CommaList("ab,c".into())),
+            Value::TypedList {
+                elem_oid: 1042,
+                list: "ab ,c  ".into()
+            }
+        );
         let j = adapter(PgType::Text, TargetType::Jsonb);
         assert_eq!(
             ok(&j, Value::Text("{\"a\": 1}".into())),
@@ -1489,5 +1550,7 @@ mod tests {
             })
         );
         assert_eq!(TargetType::builtin(600, -1), None);
+        // numeric(2,5): a scale above the precision (PostgreSQL 15).
+        assert_eq!(TargetType::builtin(1700, (2 << 16 | 5) + 4), None);
     }
 }
