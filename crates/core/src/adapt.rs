@@ -735,7 +735,9 @@ impl Adapter {
                     return Ok(float(x, *single));
                 }
                 Err(Refused::Fit(format!(
-                    "{wanted} cannot be held exactly by {target}; it would read back as {shown}"
+                    "{} cannot be held exactly by {target}; it would read back as {}",
+                    long_number(&wanted),
+                    long_number(&shown)
                 )))
             }
             Step::Text { max_chars, padded } => {
@@ -1062,6 +1064,14 @@ fn as_decimal(v: &Value<'_>) -> Result<String, String> {
         )),
         other => Err(format!("{other:?} is not a number")),
     }
+}
+
+/// A number for a message: a 300-digit float is shown by its first digits and its length.
+fn long_number(s: &str) -> String {
+    if s.len() <= 40 {
+        return s.to_owned();
+    }
+    format!("{}… ({} characters)", &s[..24], s.len())
 }
 
 /// Whether text is a number written as PostgreSQL writes one back: `-?(0|[1-9][0-9]*)(.[0-9]+)?`,
@@ -1469,6 +1479,11 @@ mod tests {
         );
         assert!(refused(&j, Value::Text("{\"a\": 1, \"a\": 2}".into())).contains("twice"));
         assert!(refused(&j, Value::Text("{".into())).contains("invalid JSON"));
+        // Beyond f64's range is still JSON, and PostgreSQL keeps it.
+        assert_eq!(
+            ok(&j, Value::Text("[1e400]".into())),
+            Value::Json("[1e400]".into())
+        );
         let plain = adapter(PgType::Jsonb, TargetType::Json);
         assert_eq!(
             ok(&plain, Value::Json("[1]".into())),
