@@ -306,6 +306,17 @@ pub async fn match_target(
         };
         for (ci, c) in t.columns.iter_mut().enumerate() {
             if !c.is_copied() {
+                // The source computes it and PostgreSQL would too; a plain column in the
+                // target gets nothing from the load.
+                if let Ok(n) = match_name(&c.name, &names) {
+                    if target_cols.iter().any(|tc| tc.name == *n && !tc.generated) {
+                        findings.warnings.push(format!(
+                            "column {}.{}: computed in the source (a generated column), so not copied; the target's column is not computed, and gets its default (or NULL)",
+                            show_ident(&target),
+                            show_ident(n)
+                        ));
+                    }
+                }
                 continue;
             }
             let here = format!("{}.{}", show_ident(&target), show_ident(&c.name));

@@ -290,3 +290,44 @@ async fn booleans_made_of_integers_load_into_integer_columns_as_numbers() {
         db.drop().await;
     }
 }
+
+/// A MySQL generated column is computed by the source and not copied; a target that has it as
+/// a plain column gets nothing from the load, and plan and copy say so.
+#[tokio::test]
+async fn a_generated_source_column_into_a_plain_target_column_is_named() {
+    use crate::mysql_awkward::mysql_db_from_sql;
+    use crate::mysql_datasets::source_url;
+    mysql_db_from_sql(
+        "pgctit_data_only_generated",
+        "CREATE TABLE order_lines (id INT PRIMARY KEY, qty INT NOT NULL, price DECIMAL(8,2) NOT NULL,
+                             total DECIMAL(10,2) AS (qty * price) STORED);
+         INSERT INTO order_lines (id, qty, price) VALUES (1, 2, 3.50);",
+    )
+    .await;
+    let src = source_url("pgctit_data_only_generated");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = TestDb::new("data_only_generated").await;
+    let client = db.client().await;
+    client
+        .batch_execute("CREATE TABLE order_lines (id integer PRIMARY KEY, qty integer NOT NULL, price numeric(8,2) NOT NULL, total numeric(10,2))")
+        .await
+        .expect("schema");
+    let want =
+        "column \"order_lines\".\"total\": computed in the source (a generated column), so not copied";
+    let plan = pgcutover(dir.path(), &["plan", &src, &db.url, "--data-only"]);
+    expect_code(&plan, 0);
+    assert!(stdout(&plan).contains(want), "{}", stdout(&plan));
+    let copy = pgcutover(dir.path(), &["copy", &src, &db.url, "--data-only"]);
+    expect_code(&copy, 0);
+    assert!(stderr(&copy).contains(want), "{}", stderr(&copy));
+    assert_eq!(
+        one(
+            &client,
+            "SELECT qty || ':' || price || ':' || coalesce(total::text, 'NULL') FROM order_lines"
+        )
+        .await
+        .as_deref(),
+        Some("2:3.50:NULL")
+    );
+    db.drop().await;
+}
