@@ -31,6 +31,7 @@ use crate::report::{Report, RunInfo, StepReport, TableReport};
 use crate::retry::Fault;
 use crate::source::{load_schema, resolve, value_policy, Loaded, SourceSpec, TargetFacts};
 use crate::state;
+use crate::target::connect;
 use crate::testpoint;
 
 pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
@@ -145,7 +146,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         if args.restart {
             // --restart destroys what the run loaded: say what, and refuse (as reset does)
             // when the tables were written after the run completed.
-            let list = crate::run_cmd::list(&client, &schema_name, run, false).await?;
+            let list = crate::undo::list(&client, &schema_name, run, false).await?;
             let lines = list.lines();
             printer.info(&format!("--restart: throwing away {}:", lines[0]));
             for line in &lines[1..] {
@@ -155,7 +156,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
                 args.force,
                 "--restart would destroy those rows. Add --force to start over anyway, or copy into another --target-schema",
             )?;
-            crate::run_cmd::undo(&client, &schema_name, run, printer, args.force, list).await?;
+            crate::undo::undo(&client, &schema_name, run, printer, args.force, list).await?;
             state::ensure(&client)
                 .await
                 .context("creating the run state schema in the target")?;
@@ -174,7 +175,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         } else if run.status == "complete" && args.drop_existing {
             // --drop-existing asks for the copy to be made again: it replaces the run, and
             // drops all it created, unless the tables were written since it completed.
-            let list = crate::run_cmd::list(&client, &schema_name, run, false).await?;
+            let list = crate::undo::list(&client, &schema_name, run, false).await?;
             list.refuse_unless(
                 args.force,
                 "--drop-existing would destroy those rows. Add --force to replace them anyway, or copy into another --target-schema",
@@ -190,7 +191,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             // A finished run is a record, not work to protect: this run replaces it. Its
             // tables' rows are, when a data-only --truncate is about to empty them.
             if args.data_only && args.truncate && !args.force {
-                crate::run_cmd::list(&client, &schema_name, run, false)
+                crate::undo::list(&client, &schema_name, run, false)
                     .await?
                     .refuse_unless(
                         false,
@@ -885,16 +886,6 @@ fn drop_existing(
         ..state::Created::default()
     }
     .drop_sql(schema_name, true)
-}
-
-pub async fn connect(target: &Target) -> Result<Client, Exit> {
-    target.connect().await.map_err(|e| {
-        Exit::new(
-            ExitCode::CANNOT_CONNECT,
-            e,
-            Some("check that PostgreSQL runs and listens there, and the user and password (PGPASSWORD or ~/.pgpass; never put a password on the command line)".to_owned()),
-        )
-    })
 }
 
 /// Runs one statement. A failure a retry might cure comes back as the outer `Err`; any other

@@ -11,6 +11,7 @@ mod integrity;
 mod output;
 mod paths;
 mod plan_cmd;
+mod process;
 mod readers;
 mod rejects;
 mod report;
@@ -18,7 +19,9 @@ mod retry;
 mod run_cmd;
 mod source;
 mod state;
+mod target;
 mod testpoint;
+mod undo;
 mod verify_cmd;
 
 use clap::Parser;

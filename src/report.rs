@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use pgcutover_core::{show, show_ident, Warning};
 use pgcutover_postgres::ddl::{Step, StepKind};
@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::cli::Format;
 use crate::exit::ExitCode;
+use crate::process::{peak_memory_bytes, unix_now};
 use crate::source::SourceSpec;
 
 #[derive(Debug, Serialize)]
@@ -149,21 +150,6 @@ pub struct RunInfo {
     pub rows_this_attempt: u64,
     /// Where the run state is kept in the target database.
     pub state_schema: &'static str,
-}
-
-/// Seconds since 1970, for `started_at_unix`.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// Peak resident set size of this process, from /proc (None elsewhere).
-pub fn peak_memory_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
 }
 
 impl Report {

@@ -37,7 +37,7 @@ use tokio_postgres::Client;
 use crate::cli::{Format, VerifyArgs, VerifyMode};
 use crate::exit::{Exit, ExitCode};
 use crate::output::{print_json, write_json_file, Printer};
-use crate::report::{peak_memory_bytes, unix_now};
+use crate::process::{peak_memory_bytes, unix_now};
 use crate::source::{
     load_schema, mysql_connect, resolve, value_policy, Loaded, Reads, SourceSpec, TableAdapters,
     TargetFacts,
@@ -264,7 +264,7 @@ pub async fn run(mut args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Ex
         crate::paths::check_writable("--report", path, false)?;
     }
     let schema_name = args.select.target_schema.clone();
-    let client = crate::copy_cmd::connect(&target).await?;
+    let client = crate::target::connect(&target).await?;
     printer.info(&format!("connected to {}", target.display()));
     // A data-only run converted values into the target's types with its own options: verify
     // converts them the same way.
@@ -542,7 +542,7 @@ async fn target_has_table(client: &Client, qualified: &str) -> Result<bool, Exit
 
 async fn count_table(ctx: &TableCtx<'_>, expected_rejects: u64) -> Result<TableVerdict, Exit> {
     let mut v = ctx.verdict(Vec::new());
-    let client = crate::copy_cmd::connect(ctx.target).await?;
+    let client = crate::target::connect(ctx.target).await?;
     let qualified = ctx.qualified();
     let (source_rows, target_rows) = tokio::join!(count_source(ctx), async {
         if !target_has_table(&client, &qualified).await? {
@@ -652,7 +652,7 @@ async fn checksum_table(ctx: &TableCtx<'_>) -> Result<TableVerdict, Exit> {
         .map(|&k| table.columns[copied[k]].name.clone())
         .collect();
     let mut v = ctx.verdict(key_names);
-    let client = crate::copy_cmd::connect(ctx.target).await?;
+    let client = crate::target::connect(ctx.target).await?;
     let qualified = ctx.qualified();
     if !target_has_table(&client, &qualified).await? {
         v.problem = Some(format!("the target has no table {qualified}"));

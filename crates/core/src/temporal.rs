@@ -2,7 +2,10 @@
 //! microseconds since 2000-01-01). Shared by every source, so a date means the same whichever
 //! engine it came from. No time zone database is needed: offsets are explicit or absent.
 
-use crate::value::{PG_EPOCH_OFFSET_DAYS, PG_EPOCH_OFFSET_MICROS};
+/// Microseconds between 1970-01-01 and 2000-01-01 (PostgreSQL's epoch).
+pub const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
+/// Days between 1970-01-01 and 2000-01-01.
+pub const PG_EPOCH_OFFSET_DAYS: i32 = 10_957;
 
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 

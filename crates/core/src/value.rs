@@ -6,10 +6,7 @@
 
 use std::borrow::Cow;
 
-/// Microseconds between 1970-01-01 and 2000-01-01.
-pub const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
-/// Days between 1970-01-01 and 2000-01-01.
-pub const PG_EPOCH_OFFSET_DAYS: i32 = 10_957;
+pub use crate::temporal::{PG_EPOCH_OFFSET_DAYS, PG_EPOCH_OFFSET_MICROS};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value<'a> {

@@ -5,7 +5,7 @@
 
 use chrono::{NaiveDateTime, Offset, TimeZone};
 
-use crate::value::PG_EPOCH_OFFSET_MICROS;
+use crate::temporal::PG_EPOCH_OFFSET_MICROS;
 
 /// A fixed or named zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
