@@ -29,7 +29,7 @@ use crate::readers::{MysqlPool, Readers};
 use crate::rejects::RejectLog;
 use crate::report::{Report, RunInfo, StepReport, TableReport};
 use crate::retry::Fault;
-use crate::source::{load_schema, resolve, value_policy, Loaded, SourceSpec, TargetFacts};
+use crate::source::{load_schema, resolve, value_policy, Loaded, Reads, SourceSpec, TargetFacts};
 use crate::state;
 use crate::target::connect;
 use crate::testpoint;
@@ -252,17 +252,21 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     // The readers (and with --consistent, the snapshot) come before anything is written, so a
     // source that cannot be read leaves the target untouched.
     let readers = if readers_needed {
-        Some(match &source {
-            SourceSpec::Sqlite(path) => Readers::Sqlite {
+        Some(match &loaded.reads {
+            Reads::Sqlite { path, tables } => Readers::Sqlite {
                 path: path.clone(),
+                tables: Arc::clone(tables),
                 policy,
             },
-            SourceSpec::Mysql(m) => {
+            Reads::Mysql { source, tables } => {
                 if args.consistent {
                     printer
                         .info("--consistent: taking one snapshot of the source for every reader");
                 }
-                Readers::Mysql(MysqlPool::start(m, jobs, args.consistent, policy).await?)
+                Readers::Mysql(
+                    MysqlPool::start(source, Arc::clone(tables), jobs, args.consistent, policy)
+                        .await?,
+                )
             }
         })
     } else {
@@ -491,7 +495,6 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             .map(|t| (t.table.clone(), t.rows_rejected))
             .collect();
         let verified = crate::verify_cmd::verify_all(
-            &source,
             &loaded,
             &target,
             &schema_name,

@@ -359,7 +359,7 @@ pub async fn match_target(
             // A SQLite date going into timestamptz is read as an instant (its epoch or offset
             // as it is, offset-less text in --source-timezone), not as a wall-clock time.
             if c.pg_type == PgType::Timestamp
-                && matches!(loaded.reads, Reads::Sqlite(_))
+                && matches!(loaded.reads, Reads::Sqlite { .. })
                 && matches!(tc.ty, Ok(TargetType::Timestamptz { .. }))
             {
                 c.pg_type = PgType::Timestamptz;
@@ -494,9 +494,10 @@ pub async fn prepare(
 fn read_as_smallint(reads: &mut Reads, table: &str, index: usize) {
     match reads {
         // SQLite columns are converted to their column's type as they are read.
-        Reads::Sqlite(_) => {}
-        Reads::Mysql(m) => {
-            if let Some(conv) = m.get_mut(table).and_then(|r| r.convs.get_mut(index)) {
+        Reads::Sqlite { .. } => {}
+        Reads::Mysql { tables, .. } => {
+            let tables = Arc::make_mut(tables);
+            if let Some(conv) = tables.get_mut(table).and_then(|r| r.convs.get_mut(index)) {
                 conv.target = PgType::SmallInt;
             }
         }
@@ -512,8 +513,8 @@ fn rename_reads(reads: &mut Reads, renames: &HashMap<String, String>) {
         }
     }
     match reads {
-        Reads::Sqlite(m) => rekey(m, renames),
-        Reads::Mysql(m) => rekey(m, renames),
+        Reads::Sqlite { tables, .. } => rekey(Arc::make_mut(tables), renames),
+        Reads::Mysql { tables, .. } => rekey(Arc::make_mut(tables), renames),
     }
 }
 

@@ -13,7 +13,7 @@ use pgcutover_mysql::mysql_ident;
 use serde::Serialize;
 
 use crate::exit::Exit;
-use crate::source::{mysql_connect, Loaded, SourceSpec};
+use crate::source::{mysql_connect, Loaded, Reads};
 
 /// Orphans found for one foreign key.
 #[derive(Debug, Serialize)]
@@ -84,19 +84,24 @@ fn orphan_from(
 }
 
 /// Counts every foreign key's orphans in the source.
-pub async fn source_orphans(source: &SourceSpec, loaded: &Loaded) -> Result<Vec<Orphans>, Exit> {
+pub async fn source_orphans(loaded: &Loaded) -> Result<Vec<Orphans>, Exit> {
     let mut found = Vec::new();
-    let mut mysql = match source {
-        SourceSpec::Mysql(m) => Some(mysql_connect(m).await?),
-        SourceSpec::Sqlite(_) => None,
+    // One MySQL session for every query; SQLite opens the file per query, on a thread.
+    enum Session<'a> {
+        Mysql(&'a pgcutover_mysql::MysqlSource, mysql_async::Conn),
+        Sqlite(&'a std::path::Path),
+    }
+    let mut session = match &loaded.reads {
+        Reads::Mysql { source, .. } => Session::Mysql(source, mysql_connect(source).await?),
+        Reads::Sqlite { path, .. } => Session::Sqlite(path),
     };
     for t in &loaded.schema.tables {
         for fk in &t.foreign_keys {
             let Some((child, cols, parent, refs)) = source_names(loaded, t, fk) else {
                 continue;
             };
-            let (count, examples) = match (source, mysql.as_mut()) {
-                (SourceSpec::Mysql(m), Some(conn)) => {
+            let (count, examples) = match &mut session {
+                Session::Mysql(m, conn) => {
                     let q = |n: &str| format!("{}.{}", mysql_ident(&m.database), mysql_ident(n));
                     let from = orphan_from(&mysql_ident, &q(&child), &cols, &q(&parent), &refs);
                     mysql_orphans(conn, &from, &cols).await.map_err(|e| {
@@ -106,7 +111,7 @@ pub async fn source_orphans(source: &SourceSpec, loaded: &Loaded) -> Result<Vec<
                         ))
                     })?
                 }
-                (SourceSpec::Sqlite(path), _) => {
+                Session::Sqlite(path) => {
                     let from = orphan_from(
                         &quote_ident,
                         &quote_ident(&child),
@@ -114,7 +119,7 @@ pub async fn source_orphans(source: &SourceSpec, loaded: &Loaded) -> Result<Vec<
                         &quote_ident(&parent),
                         &refs,
                     );
-                    let (path, cols) = (path.clone(), cols.clone());
+                    let (path, cols) = (path.to_path_buf(), cols.clone());
                     tokio::task::spawn_blocking(move || sqlite_orphans(&path, &from, &cols))
                         .await
                         .map_err(anyhow::Error::new)?
@@ -125,7 +130,6 @@ pub async fn source_orphans(source: &SourceSpec, loaded: &Loaded) -> Result<Vec<
                             ))
                         })?
                 }
-                _ => unreachable!("a MySQL source has a session"),
             };
             if count > 0 {
                 found.push(Orphans {
@@ -140,7 +144,7 @@ pub async fn source_orphans(source: &SourceSpec, loaded: &Loaded) -> Result<Vec<
             }
         }
     }
-    if let Some(conn) = mysql {
+    if let Session::Mysql(_, conn) = session {
         let _ = conn.disconnect().await;
     }
     Ok(found)

@@ -172,7 +172,7 @@ pub async fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         None => Vec::new(),
     };
     let mut plan = build(&source, &target, schema_name, &loaded.schema, existing);
-    plan.orphans = crate::integrity::source_orphans(&source, &loaded).await?;
+    plan.orphans = crate::integrity::source_orphans(&loaded).await?;
     plan.orphan_policy = args.orphans;
     plan.data_only = data_only;
     let mut out = std::io::stdout().lock();

@@ -7,6 +7,7 @@
 //!   large and has a single-column integer key, as key-range jobs read in parallel that feed the
 //!   same COPY.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 
@@ -24,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::exit::{Exit, ExitCode};
 use crate::rejects::RejectLog;
 use crate::retry::ResumableError;
-use crate::source::{mysql_connect, Loaded, Reads, TableAdapters};
+use crate::source::{mysql_connect, Loaded, TableAdapters};
 
 /// A batch is sent when it holds `--batch-rows` rows or this many bytes, whichever comes first,
 /// so memory stays bounded in bytes however wide the rows are.
@@ -215,9 +216,16 @@ enum ReadFailure<E> {
 
 /// Where readers come from for this run.
 pub enum Readers {
-    Sqlite { path: PathBuf, policy: ValuePolicy },
+    Sqlite {
+        path: PathBuf,
+        tables: Arc<SqliteTables>,
+        policy: ValuePolicy,
+    },
     Mysql(MysqlPool),
 }
+
+type SqliteTables = HashMap<String, pgcutover_sqlite::TableRead>;
+type MysqlTables = HashMap<String, pgcutover_mysql::TableRead>;
 
 impl Readers {
     /// Starts reading chunk `chunk` (rows of table `index` in `range`) into `tx`.
@@ -230,10 +238,15 @@ impl Readers {
     ) -> Result<oneshot::Receiver<anyhow::Result<ReaderOutcome>>, Exit> {
         let index = read.index;
         match self {
-            Readers::Sqlite { path, policy } => {
+            Readers::Sqlite {
+                path,
+                tables,
+                policy,
+            } => {
                 let (done, rx) = oneshot::channel();
-                let (loaded, rejects, path, policy) = (
+                let (loaded, tables, rejects, path, policy) = (
                     Arc::clone(loaded),
+                    Arc::clone(tables),
                     Arc::clone(rejects),
                     path.clone(),
                     *policy,
@@ -242,7 +255,8 @@ impl Readers {
                 std::thread::Builder::new()
                     .name(format!("read {name}"))
                     .spawn(move || {
-                        let _ = done.send(read_sqlite(&path, &loaded, read, policy, &rejects, tx));
+                        let sqlite = (path.as_path(), &*tables);
+                        let _ = done.send(read_sqlite(sqlite, &loaded, read, policy, &rejects, tx));
                     })
                     .context("starting a reader thread")?;
                 Ok(rx)
@@ -274,7 +288,7 @@ impl ReadJob {
 }
 
 fn read_sqlite(
-    path: &std::path::Path,
+    (path, tables): (&std::path::Path, &SqliteTables),
     loaded: &Loaded,
     job: ReadJob,
     policy: ValuePolicy,
@@ -282,10 +296,7 @@ fn read_sqlite(
     tx: BatchSender,
 ) -> anyhow::Result<ReaderOutcome> {
     let table = &loaded.schema.tables[job.index];
-    let Reads::Sqlite(reads) = &loaded.reads else {
-        unreachable!("SQLite readers read SQLite tables")
-    };
-    let read = &reads[&table.name];
+    let read = &tables[&table.name];
     let adapters = loaded.adapters.get(&table.name).cloned();
     let mut sink = BatchingSink::new(job.batch_rows, tx, rejects, job.chunk, adapters, job.find);
     let result = pgcutover_sqlite::open_read_only(path)
@@ -307,6 +318,7 @@ fn read_sqlite(
 /// One chunk for a MySQL reader.
 struct Job {
     loaded: Arc<Loaded>,
+    tables: Arc<MysqlTables>,
     read: ReadJob,
     rejects: Arc<RejectLog>,
     tx: BatchSender,
@@ -316,6 +328,8 @@ struct Job {
 /// `--jobs` MySQL sessions, each on its own thread, taking jobs from one queue.
 pub struct MysqlPool {
     queue: Mutex<Option<std_mpsc::Sender<Job>>>,
+    /// How each table is read.
+    tables: Arc<MysqlTables>,
 }
 
 impl MysqlPool {
@@ -323,6 +337,7 @@ impl MysqlPool {
     /// global read lock holds writes, so every reader sees the same moment of the source.
     pub async fn start(
         source: &MysqlSource,
+        tables: Arc<MysqlTables>,
         size: usize,
         consistent: bool,
         policy: ValuePolicy,
@@ -363,6 +378,7 @@ impl MysqlPool {
         }
         Ok(MysqlPool {
             queue: Mutex::new(Some(tx)),
+            tables,
         })
     }
 
@@ -376,6 +392,7 @@ impl MysqlPool {
         let (done, rx) = oneshot::channel();
         let job = Job {
             loaded: Arc::clone(loaded),
+            tables: Arc::clone(&self.tables),
             read,
             rejects: Arc::clone(rejects),
             tx,
@@ -528,10 +545,7 @@ async fn run_job(
     policy: &ValuePolicy,
 ) -> anyhow::Result<ReaderOutcome> {
     let table = &job.loaded.schema.tables[job.read.index];
-    let Reads::Mysql(reads) = &job.loaded.reads else {
-        unreachable!("MySQL readers read MySQL tables")
-    };
-    let read = &reads[&table.name];
+    let read = &job.tables[&table.name];
     let mut sink = BatchingSink::new(
         job.read.batch_rows,
         job.tx.clone(),

@@ -63,15 +63,23 @@ impl Loaded {
     /// The single integer key `table` can be cut into key ranges on, if it has one.
     pub fn split(&self, table: &str) -> Option<&pgcutover_core::range::SplitKey> {
         match &self.reads {
-            Reads::Sqlite(r) => r.get(table)?.split.as_ref(),
-            Reads::Mysql(r) => r.get(table)?.split.as_ref(),
+            Reads::Sqlite { tables, .. } => tables.get(table)?.split.as_ref(),
+            Reads::Mysql { tables, .. } => tables.get(table)?.split.as_ref(),
         }
     }
 }
 
+/// Where the rows come from and how each table is read: one engine's source and its tables'
+/// read plans together, so the two cannot disagree.
 pub enum Reads {
-    Sqlite(HashMap<String, pgcutover_sqlite::TableRead>),
-    Mysql(HashMap<String, pgcutover_mysql::TableRead>),
+    Sqlite {
+        path: PathBuf,
+        tables: Arc<HashMap<String, pgcutover_sqlite::TableRead>>,
+    },
+    Mysql {
+        source: MysqlSource,
+        tables: Arc<HashMap<String, pgcutover_mysql::TableRead>>,
+    },
 }
 
 impl SourceSpec {
@@ -500,7 +508,10 @@ pub async fn load_schema(
             )?);
             Ok(Loaded {
                 schema: built.schema,
-                reads: Reads::Mysql(built.reads),
+                reads: Reads::Mysql {
+                    source: m.clone(),
+                    tables: Arc::new(built.reads),
+                },
                 adapters: HashMap::new(),
                 option_warnings,
             })
@@ -550,7 +561,10 @@ pub async fn load_schema(
             let option_warnings = filter.check(&built.schema, spec)?;
             Ok(Loaded {
                 schema: built.schema,
-                reads: Reads::Sqlite(built.reads),
+                reads: Reads::Sqlite {
+                    path: path.clone(),
+                    tables: Arc::new(built.reads),
+                },
                 adapters: HashMap::new(),
                 option_warnings,
             })

@@ -39,8 +39,7 @@ use crate::exit::{Exit, ExitCode};
 use crate::output::{print_json, write_json_file, Printer};
 use crate::process::{peak_memory_bytes, unix_now};
 use crate::source::{
-    load_schema, mysql_connect, resolve, value_policy, Loaded, Reads, SourceSpec, TableAdapters,
-    TargetFacts,
+    load_schema, mysql_connect, resolve, value_policy, Loaded, Reads, TableAdapters, TargetFacts,
 };
 
 /// At most this many key ranges are pushed down to the servers in one pass; more, and the
@@ -334,7 +333,6 @@ pub async fn run(mut args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Ex
         policy: value_policy(&args.values),
     };
     let report = verify_all(
-        &source,
         &loaded,
         &target,
         &schema_name,
@@ -400,7 +398,6 @@ fn rejects_per_table(path: &Path) -> Result<HashMap<String, u64>, Exit> {
 /// Verifies every table of `loaded`, `settings.jobs` at a time. `expected_rejects` (per target
 /// table) is used by `--mode counts`; checksums find the rejected rows themselves.
 pub async fn verify_all(
-    source: &SourceSpec,
     loaded: &Arc<Loaded>,
     target: &Target,
     schema_name: &str,
@@ -420,7 +417,6 @@ pub async fn verify_all(
     let results = futures::stream::iter(0..loaded.schema.tables.len())
         .map(|i| async move {
             let ctx = TableCtx {
-                source,
                 loaded,
                 target,
                 schema_name,
@@ -475,7 +471,6 @@ pub async fn verify_all(
 }
 
 struct TableCtx<'a> {
-    source: &'a SourceSpec,
     loaded: &'a Arc<Loaded>,
     target: &'a Target,
     schema_name: &'a str,
@@ -574,8 +569,8 @@ async fn count_table(ctx: &TableCtx<'_>, expected_rejects: u64) -> Result<TableV
 /// `count(*)` on the source, pushed down to its server.
 async fn count_source(ctx: &TableCtx<'_>) -> Result<u64, Exit> {
     let table = ctx.table();
-    match (ctx.source, &ctx.loaded.reads) {
-        (SourceSpec::Mysql(m), Reads::Mysql(_)) => {
+    match &ctx.loaded.reads {
+        Reads::Mysql { source: m, .. } => {
             use mysql_async::prelude::Queryable;
             use pgcutover_mysql::mysql_ident;
             let from = format!(
@@ -593,7 +588,7 @@ async fn count_source(ctx: &TableCtx<'_>) -> Result<u64, Exit> {
             let _ = conn.disconnect().await;
             Ok(n.unwrap_or(0))
         }
-        (SourceSpec::Sqlite(path), Reads::Sqlite(_)) => {
+        Reads::Sqlite { path, .. } => {
             let (path, name) = (path.clone(), table.source_name.clone());
             tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
                 let conn = pgcutover_sqlite::open_read_only(&path)?;
@@ -608,7 +603,6 @@ async fn count_source(ctx: &TableCtx<'_>) -> Result<u64, Exit> {
             .context("a counting thread stopped")?
             .map_err(Exit::from)
         }
-        _ => unreachable!("the reads match the source"),
     }
 }
 
@@ -705,9 +699,9 @@ async fn checksum_table(ctx: &TableCtx<'_>) -> Result<TableVerdict, Exit> {
         table.source_rows.unwrap_or(0),
         ctx.settings.max_diffs,
     );
-    let mut mysql = match ctx.source {
-        SourceSpec::Mysql(m) => Some(mysql_connect(m).await?),
-        SourceSpec::Sqlite(_) => None,
+    let mut mysql = match &ctx.loaded.reads {
+        Reads::Mysql { source, .. } => Some(mysql_connect(source).await?),
+        Reads::Sqlite { .. } => None,
     };
     let mut first = true;
     while let Some(pass) = verifier.next_pass() {
@@ -810,13 +804,13 @@ async fn target_select(
 
 async fn source_int_bounds(ctx: &TableCtx<'_>, column: usize) -> Result<Option<(i64, i64)>, Exit> {
     let table = ctx.table();
-    match (ctx.source, &ctx.loaded.reads) {
+    match &ctx.loaded.reads {
         // The reader already knows the key's range (from the schema scan) when it can push a
         // range down; without that, the key is hashed instead.
-        (SourceSpec::Mysql(_), Reads::Mysql(reads)) => {
-            Ok(reads[&table.name].split.as_ref().map(|k| (k.min, k.max)))
+        Reads::Mysql { tables, .. } => {
+            Ok(tables[&table.name].split.as_ref().map(|k| (k.min, k.max)))
         }
-        (SourceSpec::Sqlite(path), Reads::Sqlite(_)) => {
+        Reads::Sqlite { path, .. } => {
             let (path, t, c) = (
                 path.clone(),
                 table.source_name.clone(),
@@ -841,7 +835,6 @@ async fn source_int_bounds(ctx: &TableCtx<'_>, column: usize) -> Result<Option<(
             .context("a verify thread stopped")?
             .map_err(Exit::from)
         }
-        _ => unreachable!("the reads match the source"),
     }
 }
 
@@ -1009,15 +1002,12 @@ async fn scan_source(
             None,
         )
     };
-    match ctx.source {
-        SourceSpec::Sqlite(path) => {
-            let path = path.clone();
+    match &ctx.loaded.reads {
+        Reads::Sqlite { path, tables } => {
+            let (path, tables) = (path.clone(), Arc::clone(tables));
             tokio::task::spawn_blocking(move || -> anyhow::Result<SourceScan> {
                 let table = &loaded.schema.tables[index];
-                let Reads::Sqlite(reads) = &loaded.reads else {
-                    unreachable!("SQLite reads for a SQLite source")
-                };
-                let read = &reads[&table.name];
+                let read = &tables[&table.name];
                 let mut sink =
                     TallySink::new(hasher, &pass, loaded.adapters.get(&table.name).cloned());
                 let conn = pgcutover_sqlite::open_read_only(&path)?;
@@ -1034,17 +1024,15 @@ async fn scan_source(
             .context("a verify thread stopped")?
             .map_err(reading)
         }
-        SourceSpec::Mysql(m) => {
+        Reads::Mysql { source, tables } => {
             let mut conn = match conn {
                 Some(c) => c,
-                None => mysql_connect(m).await?,
+                None => mysql_connect(source).await?,
             };
+            let tables = Arc::clone(tables);
             tokio::spawn(async move {
                 let table = &loaded.schema.tables[index];
-                let Reads::Mysql(reads) = &loaded.reads else {
-                    unreachable!("MySQL reads for a MySQL source")
-                };
-                let read = &reads[&table.name];
+                let read = &tables[&table.name];
                 let mut sink =
                     TallySink::new(hasher, &pass, loaded.adapters.get(&table.name).cloned());
                 for range in pushed_or_all(pushed.as_deref(), read.split.is_some()) {
