@@ -28,7 +28,7 @@ use crate::exit::{Exit, ExitCode};
 use crate::output::{Printer, TableProgress};
 use crate::readers::{Batch, ReadJob, ReaderOutcome, Readers};
 use crate::rejects::RejectLog;
-use crate::retry::{backoff, classify, Fault};
+use crate::retry::{classify, Fault, Retrying, Tried};
 use crate::source::Loaded;
 use crate::state::{self, ChunkDone, ChunkPlan};
 use crate::testpoint;
@@ -289,79 +289,64 @@ impl Loader<'_> {
                 return Ok(Ended::Done);
             };
             let track = &tracks[&chunk.table];
-            let mut attempt = 0;
-            let done = loop {
-                let attempt_result = async {
-                    if client.is_none() {
-                        client = Some(
-                            self.target
-                                .connect()
-                                .await
-                                .map_err(|e| ChunkError::new(anyhow::Error::new(e)))?,
-                        );
-                    }
-                    let c = client.as_ref().expect("connected above");
-                    self.copy_chunk(c, group, &chunk, track).await
-                };
-                let result = tokio::select! {
-                    r = attempt_result => r,
-                    _ = self.cancel.cancelled() => {
-                        // Dropping the connection rolls back the chunk in flight.
-                        stop.store(true, Ordering::Relaxed);
-                        return Ok(Ended::Interrupted(format!(
-                            "stopped by {}",
-                            self.cancel.reason().unwrap_or("a signal")
-                        )));
-                    }
-                };
-                match result {
-                    Ok(done) => break Ok(done),
-                    Err(e) => {
-                        // Whatever went wrong, the chunk's transaction is gone with this
-                        // connection; the next try starts clean on a new one.
-                        client = None;
-                        let what = format!("chunk {} of {}", chunk.chunk, show_ident(&chunk.table));
-                        match e.fault {
-                            Fault::Transient if attempt < self.retries => {
-                                attempt += 1;
-                                let pause = backoff(attempt);
-                                self.printer.warn(&format!(
-                                    "{what}: {}; rolled back, trying again in {:.1}s ({attempt}/{})",
-                                    crate::exit::error_chain(&e.error),
-                                    pause.as_secs_f64(),
-                                    self.retries
-                                ));
-                                tokio::select! {
-                                    _ = tokio::time::sleep(pause) => {}
-                                    _ = self.cancel.cancelled() => {}
-                                }
-                            }
-                            Fault::Transient | Fault::Resumable => {
-                                stop.store(true, Ordering::Relaxed);
-                                let tries = if e.fault == Fault::Transient {
-                                    format!(" after {} tries", self.retries + 1)
-                                } else {
-                                    String::new()
-                                };
-                                return Ok(Ended::Interrupted(format!(
-                                    "{what} failed{tries}: {}",
-                                    crate::exit::error_chain(&e.error)
-                                )));
-                            }
-                            Fault::Fatal if e.whole_run => {
-                                stop.store(true, Ordering::Relaxed);
-                                return Err(Exit::new(
-                                    ExitCode::FAILED,
-                                    e.error.context(format!("{what} was rolled back")),
-                                    e.hint,
-                                ));
-                            }
-                            // This chunk's rows cannot go in as they are: it is rolled back
-                            // and left to do, and every other chunk goes on.
-                            Fault::Fatal => break Err(e),
-                        }
-                    }
+            let what = format!("chunk {} of {}", chunk.chunk, show_ident(&chunk.table));
+            let retrying = Retrying {
+                retries: self.retries,
+                cancel: self.cancel,
+                printer: self.printer,
+            };
+            let tried = retrying
+                .run(
+                    &what,
+                    &mut client,
+                    async || {
+                        self.target
+                            .connect()
+                            .await
+                            .map_err(|e| ChunkError::new(anyhow::Error::new(e)))
+                    },
+                    async |c: &Client| self.copy_chunk(c, group, &chunk, track).await,
+                    |e: &ChunkError| e.fault,
+                    |e: &ChunkError| crate::exit::error_chain(&e.error),
+                )
+                .await;
+            let done = match tried {
+                Tried::Done(done) => Ok(done),
+                Tried::Cancelled => {
+                    // Dropping the connection rolled back the chunk in flight.
+                    stop.store(true, Ordering::Relaxed);
+                    return Ok(Ended::Interrupted(format!(
+                        "stopped by {}",
+                        self.cancel.reason().unwrap_or("a signal")
+                    )));
                 }
+                Tried::Failed {
+                    error: e,
+                    fault: Fault::Transient | Fault::Resumable,
+                    tries,
+                } => {
+                    stop.store(true, Ordering::Relaxed);
+                    let tries = if e.fault == Fault::Transient {
+                        format!(" after {tries} tries")
+                    } else {
+                        String::new()
+                    };
+                    return Ok(Ended::Interrupted(format!(
+                        "{what} failed{tries}: {}",
+                        crate::exit::error_chain(&e.error)
+                    )));
+                }
+                Tried::Failed { error: e, .. } if e.whole_run => {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(Exit::new(
+                        ExitCode::FAILED,
+                        e.error.context(format!("{what} was rolled back")),
+                        e.hint,
+                    ));
+                }
+                // This chunk's rows cannot go in as they are: it is rolled back and left to
+                // do, and every other chunk goes on.
+                Tried::Failed { error: e, .. } => Err(e),
             };
             let done = match done {
                 Ok(done) => done,

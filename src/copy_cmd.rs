@@ -28,7 +28,7 @@ use crate::output::Printer;
 use crate::readers::{MysqlPool, Readers};
 use crate::rejects::RejectLog;
 use crate::report::{Report, RunInfo, StepReport, TableReport};
-use crate::retry::Fault;
+use crate::retry::{Fault, Retrying, Tried};
 use crate::source::{load_schema, resolve, value_policy, Loaded, Reads, SourceSpec, TargetFacts};
 use crate::state;
 use crate::target::connect;
@@ -1078,60 +1078,47 @@ async fn step_worker(
         else {
             return (out, Ended::Done);
         };
-        let mut attempt = 0;
-        loop {
-            let tried = async {
-                if client.is_none() {
+        let what = format!("{} {}", step.kind.label(), show_ident(&step.object));
+        let retrying = Retrying {
+            retries: settings.retries,
+            cancel: settings.cancel,
+            printer: settings.printer,
+        };
+        let tried = retrying
+            .run(
+                &what,
+                &mut client,
+                async || {
                     let c = settings.target.connect().await?;
                     // Index builds sort in memory up to this much per connection.
                     c.batch_execute("SET maintenance_work_mem = '256MB'")
                         .await?;
-                    client = Some(c);
-                }
-                let c = client.as_ref().expect("connected above");
-                run_step(c, step.clone(), position, settings).await
-            };
-            let result = tokio::select! {
-                r = tried => r,
-                _ = settings.cancel.cancelled() => {
-                    return (out, Ended::Interrupted(format!(
+                    Ok::<_, anyhow::Error>(c)
+                },
+                async |c: &Client| run_step(c, step.clone(), position, settings).await,
+                crate::retry::classify,
+                crate::exit::error_chain,
+            )
+            .await;
+        match tried {
+            Tried::Done(r) => out.push((position, r)),
+            Tried::Cancelled => {
+                return (
+                    out,
+                    Ended::Interrupted(format!(
                         "stopped by {}",
                         settings.cancel.reason().unwrap_or("a signal")
-                    )));
-                }
-            };
-            match result {
-                Ok(r) => {
-                    out.push((position, r));
-                    break;
-                }
-                Err(e) => {
-                    client = None;
-                    let what = format!("{} {}", step.kind.label(), show_ident(&step.object));
-                    if crate::retry::classify(&e) == Fault::Transient && attempt < settings.retries
-                    {
-                        attempt += 1;
-                        let pause = crate::retry::backoff(attempt);
-                        settings.printer.warn(&format!(
-                            "{what}: {}; rolled back, trying again in {:.1}s ({attempt}/{})",
-                            crate::exit::error_chain(&e),
-                            pause.as_secs_f64(),
-                            settings.retries
-                        ));
-                        tokio::select! {
-                            _ = tokio::time::sleep(pause) => {}
-                            _ = settings.cancel.cancelled() => {}
-                        }
-                        continue;
-                    }
-                    return (
-                        out,
-                        Ended::Interrupted(format!(
-                            "{what} failed: {}",
-                            crate::exit::error_chain(&e)
-                        )),
-                    );
-                }
+                    )),
+                )
+            }
+            Tried::Failed { error, .. } => {
+                return (
+                    out,
+                    Ended::Interrupted(format!(
+                        "{what} failed: {}",
+                        crate::exit::error_chain(&error)
+                    )),
+                )
             }
         }
     }

@@ -8,6 +8,85 @@
 
 use std::time::Duration;
 
+use crate::cancel::Cancel;
+use crate::output::Printer;
+
+/// How a unit of work (a chunk, a post-load step) ended under [`Retrying::run`].
+pub enum Tried<T, E> {
+    Done(T),
+    /// Failed for good: a fault that is not transient, or transient once too often.
+    Failed {
+        error: E,
+        fault: Fault,
+        tries: u32,
+    },
+    /// Ctrl-C or SIGTERM; the try in flight was dropped with its connection (and its
+    /// transaction).
+    Cancelled,
+}
+
+/// The one loop every unit of work runs in: connect when there is no connection, try, and on
+/// a transient fault drop the connection (the transaction goes with it), announce the pause,
+/// wait, and try again on a new one, `retries` times. A cancel stops it at once.
+pub struct Retrying<'a> {
+    pub retries: u32,
+    pub cancel: &'a Cancel,
+    pub printer: &'a Printer,
+}
+
+impl Retrying<'_> {
+    pub async fn run<C, T, E>(
+        &self,
+        what: &str,
+        connection: &mut Option<C>,
+        connect: impl AsyncFn() -> Result<C, E>,
+        attempt: impl AsyncFn(&C) -> Result<T, E>,
+        fault_of: impl Fn(&E) -> Fault,
+        show: impl Fn(&E) -> String,
+    ) -> Tried<T, E> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let tried = async {
+                if connection.is_none() {
+                    *connection = Some(connect().await?);
+                }
+                attempt(connection.as_ref().expect("connected above")).await
+            };
+            let result = tokio::select! {
+                r = tried => r,
+                _ = self.cancel.cancelled() => return Tried::Cancelled,
+            };
+            let error = match result {
+                Ok(done) => return Tried::Done(done),
+                Err(e) => e,
+            };
+            // Whatever went wrong, the transaction is gone with this connection; the next try
+            // starts clean on a new one.
+            *connection = None;
+            let fault = fault_of(&error);
+            if fault != Fault::Transient || tries > self.retries {
+                return Tried::Failed {
+                    error,
+                    fault,
+                    tries,
+                };
+            }
+            let pause = backoff(tries);
+            self.printer.warn(&format!(
+                "{what}: {}; rolled back, trying again in {:.1}s ({tries}/{})",
+                show(&error),
+                pause.as_secs_f64(),
+                self.retries
+            ));
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = self.cancel.cancelled() => return Tried::Cancelled,
+            }
+        }
+    }
+}
+
 /// What to do about an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
