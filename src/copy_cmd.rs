@@ -30,7 +30,7 @@ use crate::rejects::RejectLog;
 use crate::report::{Report, RunInfo, StepReport, TableReport};
 use crate::retry::{Fault, Retrying, Tried};
 use crate::source::{load_schema, resolve, value_policy, Loaded, Reads, SourceSpec, TargetFacts};
-use crate::state;
+use crate::state::{self, RunStatus};
 use crate::target::connect;
 use crate::testpoint;
 
@@ -161,7 +161,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
                 .await
                 .context("creating the run state schema in the target")?;
             previous = None;
-        } else if !differences.is_empty() && run.status != "complete" {
+        } else if !differences.is_empty() && run.status != RunStatus::Complete {
             return Err(Exit::new(
                 ExitCode::TARGET_NOT_EMPTY,
                 anyhow!(
@@ -172,7 +172,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
                 ),
                 Some("nothing was written. Run the command that started it to finish it, --restart to throw it away and start over, or `pgcutover reset TARGET` to remove it (see docs/resume.md)".to_owned()),
             ));
-        } else if run.status == "complete" && args.drop_existing {
+        } else if run.status == RunStatus::Complete && args.drop_existing {
             // --drop-existing asks for the copy to be made again: it replaces the run, and
             // drops all it created, unless the tables were written since it completed.
             let list = crate::undo::list(&client, &schema_name, run, false).await?;
@@ -216,7 +216,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             .filter(|c| c.done.is_some())
             .map(|c| (c.plan.table.clone(), c.plan.chunk))
             .collect();
-        if run.status == "complete" {
+        if run.status == RunStatus::Complete {
             printer.info(&format!(
                 "the run started {} is already complete; nothing to do (--restart copies again)",
                 run.started_at

@@ -32,9 +32,9 @@ struct TableStatus {
 }
 
 #[derive(Debug, Serialize)]
-struct RunStatus {
+struct RunShown {
     target_schema: String,
-    status: String,
+    status: state::RunStatus,
     mode: String,
     source: String,
     started_at: String,
@@ -83,9 +83,9 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, Exit> {
                 }
             })
             .collect();
-        out.push(RunStatus {
+        out.push(RunShown {
             target_schema: ts,
-            status: run.status.clone(),
+            status: run.status,
             mode: run.fingerprint.mode.clone(),
             source: run.fingerprint.source.clone(),
             started_at: run.started_at.clone(),
@@ -151,7 +151,7 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, Exit> {
                 writeln!(w, "    FAILED {}", pgcutover_core::show(e))?;
             }
         }
-        if r.status != "complete" {
+        if r.status != state::RunStatus::Complete {
             writeln!(
                 w,
                 "  to finish it, run the same `pgcutover copy` again; to undo it, `pgcutover reset`"

@@ -27,6 +27,39 @@ fn t(name: &str) -> String {
     quote_qualified(SCHEMA, name)
 }
 
+/// Where a run is: `loading` until every table and step is done, then `complete`. Stored as
+/// that text in the `runs` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Loading,
+    Complete,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Loading => "loading",
+            RunStatus::Complete => "complete",
+        }
+    }
+
+    /// The stored text; anything but `complete` is a run still to finish.
+    fn from_state(s: &str) -> RunStatus {
+        if s == "complete" {
+            RunStatus::Complete
+        } else {
+            RunStatus::Loading
+        }
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// Everything that decides what a run produces. A run resumes only under the same
 /// fingerprint; see docs/resume.md.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,8 +193,7 @@ pub struct Completion {
 #[derive(Debug, Clone)]
 pub struct Run {
     pub fingerprint: Fingerprint,
-    /// `loading` until every table and step is done, then `complete`.
-    pub status: String,
+    pub status: RunStatus,
     pub created: Created,
     pub attempts: i32,
     pub started_at: String,
@@ -309,7 +341,7 @@ pub async fn load(client: &Client, target_schema: &str) -> anyhow::Result<Option
     let Some(row) = row else { return Ok(None) };
     Ok(Some(Run {
         fingerprint: serde_json::from_value(row.get(0))?,
-        status: row.get(1),
+        status: RunStatus::from_state(row.get(1)),
         created: serde_json::from_value(row.get(2))?,
         attempts: row.get(3),
         started_at: row.get(4),
@@ -599,7 +631,12 @@ pub async fn finish(
             ),
             &[
                 &target_schema,
-                &if complete { "complete" } else { "loading" },
+                &if complete {
+                    RunStatus::Complete
+                } else {
+                    RunStatus::Loading
+                }
+                .as_str(),
                 &i32::from(exit_code),
                 &serde_json::to_value(rows)?,
             ],
@@ -666,7 +703,7 @@ pub async fn written_since(
             .await?;
         let (count, newer): (i64, i64) = (row.get(0), row.get(1));
         rows.insert(table.clone(), count);
-        if run.status != "complete" {
+        if run.status != RunStatus::Complete {
             continue;
         }
         let why = match (&run.completion, since) {

@@ -18,7 +18,7 @@ use crate::state::{self, Run, WrittenSince};
 #[derive(Debug, Serialize)]
 pub struct ResetList {
     pub target_schema: String,
-    pub run_status: String,
+    pub run_status: state::RunStatus,
     pub mode: String,
     pub source: String,
     pub started_at: String,
@@ -174,7 +174,7 @@ async fn read_list(
     let c = &run.created;
     let mut list = ResetList {
         target_schema: ts.to_owned(),
-        run_status: run.status.clone(),
+        run_status: run.status,
         mode: run.fingerprint.mode.clone(),
         source: run.fingerprint.source.clone(),
         started_at: run.started_at.clone(),

@@ -57,13 +57,40 @@ pub struct Settings {
 }
 
 /// One table's verdict.
+/// What verification found for one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Identical,
+    Differs,
+    /// The only differences are rows the type mapping rejects.
+    RejectedOnly,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Verdict::Identical => "identical",
+            Verdict::Differs => "differs",
+            Verdict::RejectedOnly => "rejected_only",
+        })
+    }
+}
+
+/// What verification found for the whole target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Identical,
+    IdenticalExceptRejected,
+    Differs,
+}
+
 #[derive(Debug, Serialize)]
 pub struct TableVerdict {
     pub table: String,
     pub source_table: String,
-    /// `identical`, `differs`, or `rejected_only` (the only differences are rows the type
-    /// mapping rejects).
-    pub status: &'static str,
+    pub status: Verdict,
     /// The key rows were matched on; empty when the table is compared as a multiset.
     pub key: Vec<String>,
     pub source_rows: u64,
@@ -117,7 +144,7 @@ pub struct Totals {
 #[derive(Debug, Serialize)]
 pub struct VerifyReport {
     pub mode: VerifyMode,
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     pub exit_code: u8,
     pub tables: Vec<TableVerdict>,
     pub totals: Totals,
@@ -128,8 +155,14 @@ impl VerifyReport {
     fn new(mode: VerifyMode, tables: Vec<TableVerdict>, seconds: f64) -> VerifyReport {
         let totals = Totals {
             tables: tables.len(),
-            identical: tables.iter().filter(|t| t.status == "identical").count(),
-            differing: tables.iter().filter(|t| t.status == "differs").count(),
+            identical: tables
+                .iter()
+                .filter(|t| t.status == Verdict::Identical)
+                .count(),
+            differing: tables
+                .iter()
+                .filter(|t| t.status == Verdict::Differs)
+                .count(),
             source_rows: tables.iter().map(|t| t.source_rows).sum(),
             target_rows: tables.iter().map(|t| t.target_rows).sum(),
             rejected: tables.iter().map(|t| t.rejected).sum(),
@@ -145,11 +178,11 @@ impl VerifyReport {
         VerifyReport {
             mode,
             outcome: if code == ExitCode::OK {
-                "identical"
+                Outcome::Identical
             } else if code == ExitCode::ROWS_REJECTED {
-                "identical_except_rejected"
+                Outcome::IdenticalExceptRejected
             } else {
-                "differs"
+                Outcome::Differs
             },
             exit_code: code.0,
             tables,
@@ -188,7 +221,7 @@ impl VerifyReport {
                 t.status
             )?;
         }
-        for t in self.tables.iter().filter(|t| t.status == "differs") {
+        for t in self.tables.iter().filter(|t| t.status == Verdict::Differs) {
             writeln!(out, "\n{}:", show_ident(&t.table))?;
             if let Some(p) = &t.problem {
                 writeln!(out, "  {}", pgcutover_core::show(p))?;
@@ -492,7 +525,7 @@ impl TableCtx<'_> {
         TableVerdict {
             table: t.name.clone(),
             source_table: t.source_name.clone(),
-            status: "identical",
+            status: Verdict::Identical,
             key,
             source_rows: 0,
             target_rows: 0,
@@ -514,11 +547,11 @@ impl TableCtx<'_> {
 /// Sets the status from the counts found.
 fn settle(v: &mut TableVerdict) {
     v.status = if v.rows_differing > 0 || v.problem.is_some() {
-        "differs"
+        Verdict::Differs
     } else if v.rejected > 0 {
-        "rejected_only"
+        Verdict::RejectedOnly
     } else {
-        "identical"
+        Verdict::Identical
     };
 }
 
