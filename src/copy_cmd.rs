@@ -31,7 +31,7 @@ use crate::report::{Report, RunInfo, StepReport, TableReport};
 use crate::retry::{Fault, Retrying, Tried};
 use crate::source::{load_schema, resolve, value_policy, Loaded, Reads, SourceSpec, TargetFacts};
 use crate::state::{self, RunStatus};
-use crate::target::connect;
+use crate::target::{connect, transaction, End};
 use crate::testpoint;
 
 pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
@@ -840,18 +840,15 @@ async fn create(
             })
             .collect()
     };
-    let result = async {
-        client.batch_execute("BEGIN").await?;
+    let result = transaction(client, async || {
         if !sql.is_empty() {
             client.batch_execute(&sql.join(";\n")).await?;
         }
         state::start(client, fingerprint, &created, &plans).await?;
-        client.batch_execute("COMMIT").await?;
-        Ok::<_, anyhow::Error>(())
-    }
+        Ok(End::Commit(()))
+    })
     .await;
     if let Err(e) = result {
-        let _ = client.batch_execute("ROLLBACK").await;
         return Err(Exit::new(
             ExitCode::FAILED,
             e.context(if data_only.is_some() {
@@ -972,30 +969,40 @@ async fn run_step(
 ) -> anyhow::Result<StepReport> {
     let t0 = Instant::now();
     let key = step_key(&step);
-    client.batch_execute("BEGIN").await?;
-    let report = match step.orphan_check.clone() {
-        Some(check) => foreign_key(client, step, &check, settings.orphans, t0).await?,
-        None => {
-            let result = exec(client, &step.sql).await?;
-            StepReport::new(step, result, t0.elapsed().as_secs_f64())
-        }
-    };
-    // Nothing of a step that did not succeed is kept; one that counts as done (a warning) is
-    // marked in a transaction of its own.
-    if !report.ok {
-        client.batch_execute("ROLLBACK").await?;
-    }
-    if report.ok || report.demoted_to_warning {
-        if !report.ok {
-            client.batch_execute("BEGIN").await?;
-        }
+    let mark_done = async |report: &StepReport| {
         let done = state::StepDone {
-            report: serde_json::to_value(&report)?,
+            report: serde_json::to_value(report)?,
             demoted_to_warning: report.demoted_to_warning,
         };
         state::step_done(client, settings.state_key, &key, position, &done).await?;
         testpoint::hit("step-before-commit");
-        client.batch_execute("COMMIT").await?;
+        Ok::<_, anyhow::Error>(())
+    };
+    let report = transaction(client, async || {
+        let report = match step.orphan_check.clone() {
+            Some(check) => foreign_key(client, step, &check, settings.orphans, t0).await?,
+            None => {
+                let result = exec(client, &step.sql).await?;
+                StepReport::new(step, result, t0.elapsed().as_secs_f64())
+            }
+        };
+        // Nothing of a step that did not succeed is kept.
+        if !report.ok {
+            return Ok(End::Rollback(report));
+        }
+        mark_done(&report).await?;
+        Ok(End::Commit(report))
+    })
+    .await?;
+    // One that counts as done anyway (a warning) is marked in a transaction of its own.
+    if !report.ok && report.demoted_to_warning {
+        transaction(client, async || {
+            mark_done(&report).await?;
+            Ok(End::Commit(()))
+        })
+        .await?;
+    }
+    if report.ok || report.demoted_to_warning {
         testpoint::hit("step-committed");
     }
     Ok(report)

@@ -279,11 +279,12 @@ pub async fn reset(args: ResetArgs, printer: &Printer) -> Result<ExitCode, Exit>
         }
     }
     if args.keep_data {
-        client.batch_execute("BEGIN").await.context("reset")?;
-        state::forget(&client, &ts)
-            .await
-            .context("forgetting the run")?;
-        client.batch_execute("COMMIT").await.context("reset")?;
+        crate::target::transaction(&client, async || {
+            state::forget(&client, &ts).await?;
+            Ok(crate::target::End::Commit(()))
+        })
+        .await
+        .context("forgetting the run")?;
         printer.info(&format!(
             "forgot the run into schema {}; its tables and rows stay",
             show_ident(&ts)

@@ -11,6 +11,7 @@ use tokio_postgres::Client;
 use crate::exit::{Exit, ExitCode};
 use crate::output::Printer;
 use crate::state::{self, Run, WrittenSince};
+use crate::target::{transaction, End};
 
 /// What a reset (or `copy --restart`, or `copy --drop-existing` over a complete run) does to
 /// the target, listed before it is done: exactly the objects that exist now, and the rows
@@ -150,12 +151,10 @@ pub async fn list(
     run: &Run,
     keep_data: bool,
 ) -> Result<ResetList, Exit> {
-    let result = async {
-        client.batch_execute("BEGIN").await?;
-        let list = read_list(client, ts, run, keep_data).await;
-        client.batch_execute("ROLLBACK").await?;
-        list
-    }
+    // A look, in one snapshot; nothing to keep.
+    let result = transaction(client, async || {
+        Ok(End::Rollback(read_list(client, ts, run, keep_data).await?))
+    })
     .await;
     result.map_err(|e| {
         Exit::from(e.context(format!(
@@ -290,8 +289,7 @@ pub async fn undo(
                 .join(", ")
         ));
     }
-    let result = async {
-        client.batch_execute("BEGIN").await?;
+    let result = transaction(client, async || {
         // Nobody writes to the tables between the check and the drop; an application holding
         // them makes reset give up rather than wait forever.
         client
@@ -324,7 +322,7 @@ pub async fn undo(
         } else {
             let list = read_list(client, ts, run, false).await?;
             if !list.written_after_completion.is_empty() {
-                return Ok(Err(list));
+                return Ok(End::Rollback(Err(list)));
             }
             Some(list)
         };
@@ -352,14 +350,12 @@ pub async fn undo(
             }
         }
         state::forget(client, ts).await?;
-        client.batch_execute("COMMIT").await?;
-        Ok::<_, anyhow::Error>(Ok(list))
-    }
+        Ok(End::Commit(Ok(list)))
+    })
     .await;
     let list = match result {
         Ok(Ok(list)) => list.unwrap_or(listed),
         Ok(Err(list)) => {
-            let _ = client.batch_execute("ROLLBACK").await;
             return Err(refuse_written(
                 ts,
                 &list.written_after_completion,
@@ -367,7 +363,6 @@ pub async fn undo(
             ));
         }
         Err(e) => {
-            let _ = client.batch_execute("ROLLBACK").await;
             return Err(Exit::new(
                 ExitCode::FAILED,
                 e.context(format!(
