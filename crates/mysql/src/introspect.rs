@@ -1946,6 +1946,154 @@ mod tests {
         }
     }
 
+    /// What MariaDB 10.11's information_schema says about one table: quoted literal defaults,
+    /// `NULL` as the text NULL, `current_timestamp()` with an ON UPDATE, a STORED generated
+    /// column, a named CHECK, a composite unique key, a prefix index and a FULLTEXT index.
+    /// Each comes out as PostgreSQL will be given it, or as a warning.
+    #[test]
+    fn mariadb_catalog_rows_become_defaults_generated_columns_checks_and_indexes() {
+        let idx = |name: &str, seq: u32, column: &str, unique: bool| IndexRow {
+            table: "items".into(),
+            name: name.into(),
+            non_unique: !unique,
+            seq,
+            column: Some(column.into()),
+            index_type: "BTREE".into(),
+            ..Default::default()
+        };
+        let nullable = |c: ColumnRow| ColumnRow {
+            nullable: true,
+            ..c
+        };
+        let catalog = Catalog {
+            flavor: Flavor::parse("10.11.19-MariaDB"),
+            database: "shop".into(),
+            tables: vec![TableRow {
+                name: "items".into(),
+                ..Default::default()
+            }],
+            columns: vec![
+                col("items", "id", "int", "int(11)", "auto_increment", None),
+                col(
+                    "items",
+                    "sku",
+                    "varchar",
+                    "varchar(20)",
+                    "",
+                    Some("'it''s'"),
+                ),
+                nullable(col("items", "note", "text", "text", "", Some("NULL"))),
+                col("items", "qty", "int", "int(11)", "", Some("0")),
+                ColumnRow {
+                    numeric_precision: Some(8),
+                    numeric_scale: Some(2),
+                    ..col(
+                        "items",
+                        "price",
+                        "decimal",
+                        "decimal(8,2)",
+                        "",
+                        Some("1.50"),
+                    )
+                },
+                col(
+                    "items",
+                    "changed",
+                    "timestamp",
+                    "timestamp",
+                    "on update current_timestamp()",
+                    Some("current_timestamp()"),
+                ),
+                ColumnRow {
+                    generation_expression: Some("`qty` * `price`".into()),
+                    numeric_precision: Some(10),
+                    numeric_scale: Some(2),
+                    ..nullable(col(
+                        "items",
+                        "total",
+                        "decimal",
+                        "decimal(10,2)",
+                        "STORED GENERATED",
+                        None,
+                    ))
+                },
+                nullable(col("items", "body", "text", "text", "", None)),
+            ],
+            indexes: vec![
+                pk("items", "id"),
+                idx("sku_qty", 1, "sku", true),
+                idx("sku_qty", 2, "qty", true),
+                IndexRow {
+                    sub_part: Some(10),
+                    ..idx("note_prefix", 1, "note", false)
+                },
+                IndexRow {
+                    index_type: "FULLTEXT".into(),
+                    ..idx("body_text", 1, "body", false)
+                },
+            ],
+            foreign_keys: vec![],
+            checks: vec![CheckRow {
+                table: "items".into(),
+                name: "qty_positive".into(),
+                clause: "`qty` >= 0".into(),
+            }],
+            others: vec![],
+            unseen: vec![],
+            charsets: Default::default(),
+        };
+        let built = build_default(&catalog);
+        let t = &built.schema.tables[0];
+        let default = |c: &str| t.column(c).unwrap().default.clone();
+        assert_eq!(default("sku").as_deref(), Some("'it''s'"));
+        assert_eq!(default("note"), None, "the text NULL is no default");
+        assert_eq!(default("qty").as_deref(), Some("0"));
+        assert_eq!(default("price").as_deref(), Some("1.50"));
+        assert_eq!(default("changed").as_deref(), Some("CURRENT_TIMESTAMP"));
+        assert!(t.column("changed").unwrap().on_update_now);
+        assert!(t.column("id").unwrap().identity.is_some());
+        let total = t.column("total").unwrap();
+        // MySQL multiplies an int by a decimal as decimals; so does the translation.
+        assert_eq!(
+            total.generated.as_deref(),
+            Some("((\"qty\")::numeric * (\"price\")::numeric)"),
+            "{total:?}"
+        );
+        assert_eq!(
+            total.pg_type,
+            PgType::Numeric {
+                precision_scale: Some((10, 2))
+            }
+        );
+        assert_eq!(t.checks.len(), 1, "{:?}", t.checks);
+        assert_eq!(t.checks[0].name, "qty_positive");
+        assert_eq!(t.checks[0].expression, "\"qty\" >= 0");
+        let index = |name: &str| t.indexes.iter().find(|i| i.name == name);
+        // A unique index over plain columns is a UNIQUE constraint, in key order.
+        assert_eq!(t.uniques.len(), 1);
+        assert_eq!(t.uniques[0].name, "sku_qty");
+        assert_eq!(t.uniques[0].columns, ["sku", "qty"]);
+        let prefix = index("note_prefix").expect("the prefix index");
+        assert!(
+            matches!(&prefix.parts[0], IndexPart::Expression { sql, .. } if sql.contains("left(") && sql.contains("10")),
+            "{prefix:?}"
+        );
+        let fulltext = index("body_text").expect("the FULLTEXT index");
+        assert_eq!(fulltext.using.as_deref(), Some("gin"), "{fulltext:?}");
+        // Both index translations change how queries must be written: each says so.
+        for name in ["body_text", "note_prefix"] {
+            assert!(
+                built
+                    .schema
+                    .warnings
+                    .iter()
+                    .any(|w| w.object == format!("index \"{name}\" on \"items\"")),
+                "{name}: {:?}",
+                built.schema.warnings
+            );
+        }
+    }
+
     #[test]
     fn builds_a_mysql8_schema() {
         let catalog = mysql8_catalog();
