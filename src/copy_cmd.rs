@@ -37,15 +37,7 @@ use crate::testpoint;
 pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let started = Instant::now();
     let (source, target) = resolve(&args.endpoints)?;
-    // The files this run writes, before anything is written (a bad path is found now, not
-    // after the data is in).
-    // (--schema-only reads no rows, so it rejects none.)
-    if !args.schema_only {
-        crate::paths::check_writable("--rejects", &args.rejects, true)?;
-    }
-    if let Some(path) = &args.report {
-        crate::paths::check_writable("--report", path, false)?;
-    }
+    refuse_bad_options(&args)?;
     // After --restart, resuming means the same command without it: --restart again would
     // throw away what this run has done.
     let resume_with = args.restart.then(|| {
@@ -62,23 +54,6 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         |msg| eprintln!("warning: {msg}"),
     );
     let schema_name = args.select.target_schema.clone();
-    if schema_name == state::SCHEMA {
-        return Err(Exit::new(
-            ExitCode::USAGE,
-            anyhow!(
-                "--target-schema {} is where pgcutover keeps its run state",
-                state::SCHEMA
-            ),
-            Some("copy into another schema".to_owned()),
-        ));
-    }
-    if args.force && !(args.restart || args.drop_existing || args.truncate) {
-        return Err(Exit::new(
-            ExitCode::USAGE,
-            anyhow!("--force changes only what --restart, --drop-existing and --data-only --truncate do"),
-            Some("leave it out; to be sure what a run would destroy, see `pgcutover reset TARGET --dry-run`".to_owned()),
-        ));
-    }
     let jobs = crate::cli::jobs_or_cores(args.jobs);
     let policy = value_policy(&args.values);
 
@@ -117,25 +92,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let steps = planned_steps(&args, &schema_name, schema, data_only.as_ref());
     let fingerprint = fingerprint(&args, &source, &target, schema, &steps);
 
-    state::ensure(&client)
-        .await
-        .context("creating the run state schema in the target")?;
-    if !state::lock(&client, &schema_name)
-        .await
-        .context("taking the run's lock")?
-    {
-        return Err(Exit::new(
-            ExitCode::TARGET_NOT_EMPTY,
-            anyhow!(
-                "another pgcutover is running against schema {} of this database",
-                show_ident(&schema_name)
-            ),
-            Some(
-                "wait for it to finish, or stop it; `pgcutover status TARGET` shows its progress"
-                    .to_owned(),
-            ),
-        ));
-    }
+    take_the_run(&client, &schema_name).await?;
     let mut previous = state::load(&client, &schema_name).await?;
     // What a complete run that --drop-existing replaces created: dropped with this run's own
     // names, so nothing of it (a table this run no longer copies, an enum type, a trigger
@@ -534,6 +491,61 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
 
 /// Makes sure the run's own session (which holds its lock) is alive, opening a new one with
 /// backoff when the server was restarted under it. `Err`: why the run cannot go on now.
+/// The options that cannot work, refused before anything is read or written: the files this
+/// run writes (a bad path is found now, not after the data is in), a target schema that is
+/// pgcutover's own, and --force without something for it to force.
+fn refuse_bad_options(args: &CopyArgs) -> Result<(), Exit> {
+    // (--schema-only reads no rows, so it rejects none.)
+    if !args.schema_only {
+        crate::paths::check_writable("--rejects", &args.rejects, true)?;
+    }
+    if let Some(path) = &args.report {
+        crate::paths::check_writable("--report", path, false)?;
+    }
+    if args.select.target_schema == state::SCHEMA {
+        return Err(Exit::new(
+            ExitCode::USAGE,
+            anyhow!(
+                "--target-schema {} is where pgcutover keeps its run state",
+                state::SCHEMA
+            ),
+            Some("copy into another schema".to_owned()),
+        ));
+    }
+    if args.force && !(args.restart || args.drop_existing || args.truncate) {
+        return Err(Exit::new(
+            ExitCode::USAGE,
+            anyhow!("--force changes only what --restart, --drop-existing and --data-only --truncate do"),
+            Some("leave it out; to be sure what a run would destroy, see `pgcutover reset TARGET --dry-run`".to_owned()),
+        ));
+    }
+    Ok(())
+}
+
+/// Makes the run-state tables if needed and takes the one-run-at-a-time lock on the schema.
+async fn take_the_run(client: &Client, schema_name: &str) -> Result<(), Exit> {
+    state::ensure(client)
+        .await
+        .context("creating the run state schema in the target")?;
+    if !state::lock(client, schema_name)
+        .await
+        .context("taking the run's lock")?
+    {
+        return Err(Exit::new(
+            ExitCode::TARGET_NOT_EMPTY,
+            anyhow!(
+                "another pgcutover is running against schema {} of this database",
+                show_ident(schema_name)
+            ),
+            Some(
+                "wait for it to finish, or stop it; `pgcutover status TARGET` shows its progress"
+                    .to_owned(),
+            ),
+        ));
+    }
+    Ok(())
+}
+
 async fn keep_control(
     target: &Target,
     client: &mut Client,
