@@ -219,7 +219,16 @@ async fn awkward_values_arrive_exactly_or_are_rejected_loudly() {
         Some("true"),
         "an explicit ts wins over the trigger"
     );
+    // The table is this one 50 MB value, so streaming cannot be told from buffering here
+    // (cli.rs's 100 MB of blobs does that); what this bounds is how many copies of one value
+    // the path from the MySQL row to the COPY buffer makes. Measured (debug build, three
+    // runs): 240.5-240.7 MB, about a 24 MB baseline and four copies of the value. One more
+    // whole copy (+50 MB) fails the bound; 400 MB allowed three.
     let peak = report["peak_memory_bytes"].as_u64().expect("peak memory");
-    assert!(peak < 400 << 20, "a 50 MB blob copied in {} MB", peak >> 20);
+    assert!(
+        peak < 280 << 20,
+        "a 50 MB blob copied in {} MB: another copy of the value was made",
+        peak >> 20
+    );
     db.drop().await;
 }
