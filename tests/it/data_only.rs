@@ -100,16 +100,43 @@ async fn data_only_loads_a_hand_built_schema_with_a_cycle_and_a_self_reference()
         Some("0"),
         "--truncate emptied the table once"
     );
-    // The foreign keys hold (checked after the load with triggers off), and the sequences
-    // hand out ids past the loaded rows.
+    // What a load with triggers off could break. The four keys the test made are all still
+    // there and validated (none dropped, none re-added NOT VALID); no trigger was left
+    // disabled; and, checked here by anti-joins rather than by trusting the tool's own
+    // check, no loaded row breaks a key. The sequences hand out ids past the loaded rows.
     for (sql, want) in [
-        ("SELECT count(*)::text FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace AND convalidated", "4"),
+        ("SELECT string_agg(conname || ':' || convalidated, ',' ORDER BY conname) FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace",
+         "dept_head:true,emp_dept_id_fkey:true,emp_manager_id_fkey:true,project_lead_id_fkey:true"),
+        // Four RI triggers per key (two on each side), every one enabled again.
+        ("SELECT count(*) || '/' || count(*) FILTER (WHERE tgenabled <> 'O') FROM pg_trigger WHERE tgrelid IN ('dept'::regclass, 'emp'::regclass, 'project'::regclass)",
+         "16/0"),
+        ("SELECT ((SELECT count(*) FROM emp e WHERE e.dept_id IS NOT NULL AND NOT EXISTS (SELECT FROM dept d WHERE d.id = e.dept_id)) \
+           + (SELECT count(*) FROM emp e WHERE e.manager_id IS NOT NULL AND NOT EXISTS (SELECT FROM emp m WHERE m.id = e.manager_id)) \
+           + (SELECT count(*) FROM dept d WHERE d.head_id IS NOT NULL AND NOT EXISTS (SELECT FROM emp e WHERE e.id = d.head_id)) \
+           + (SELECT count(*) FROM project p WHERE p.lead_id IS NOT NULL AND NOT EXISTS (SELECT FROM emp e WHERE e.id = p.lead_id)))::text",
+         "0"),
+        // The anti-joins looked at rows that reference something.
+        ("SELECT (SELECT count(*) FROM emp WHERE manager_id IS NOT NULL) || '/' || (SELECT count(*) FROM dept WHERE head_id IS NOT NULL)", "499/3"),
         ("INSERT INTO emp (name) VALUES ('new') RETURNING id::text", "501"),
         ("INSERT INTO dept (name) VALUES ('new') RETURNING id::text", "4"),
         ("INSERT INTO project (title) VALUES ('new') RETURNING id::text", "51"),
         ("SELECT count(*)::text FROM emp WHERE created_at IS NOT NULL", "501"),
     ] {
         assert_eq!(one(&client, sql).await.as_deref(), Some(want), "{sql}");
+    }
+    // And the keys are enforced again in this session: an orphan is refused.
+    for sql in [
+        "INSERT INTO emp (name, dept_id) VALUES ('orphan', 12345)",
+        "INSERT INTO emp (name, manager_id) VALUES ('orphan', 12345)",
+        "UPDATE dept SET head_id = 12345 WHERE id = 1",
+        "INSERT INTO project (title, lead_id) VALUES ('orphan', 12345)",
+    ] {
+        let err = client.batch_execute(sql).await.expect_err(sql);
+        assert_eq!(
+            err.code(),
+            Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
+            "{sql}: {err}"
+        );
     }
     // The keys PostgreSQL did not check while triggers were off were checked afterwards.
     let report = crate::harness::read_json(&dir.path().join("report.json"));

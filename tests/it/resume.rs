@@ -174,9 +174,14 @@ async fn killed_at_two_dozen_points_and_resumed_each_time_the_copy_is_exact() {
         "100",
     ];
     let mut kills = Vec::new();
+    // The points a run was actually killed at: a point the run never reaches (renamed, moved
+    // behind a condition, or a phase skipped) would otherwise go unnoticed.
+    let mut killed_at = std::collections::BTreeSet::new();
     let mut campaign = 0;
     let mut spawns = 0;
-    while kills.len() < 24 {
+    // Two dozen kills, and at least one at every point; the campaign cap stops a run that never
+    // reaches some point (the assertion below then names it).
+    while (kills.len() < 24 || killed_at.len() < POINTS.len()) && campaign < 40 {
         campaign += 1;
         // A campaign: kill the run again and again until it completes untouched; the points
         // go through every phase in turn, with a random pass count.
@@ -191,6 +196,7 @@ async fn killed_at_two_dozen_points_and_resumed_each_time_the_copy_is_exact() {
                     child.kill().expect("SIGKILL");
                     let _ = child.wait();
                     kills.push(format!("{point}:{nth}"));
+                    killed_at.insert(point);
                 }
                 Stop::Exited(code) => {
                     let out = output_of(child);
@@ -233,8 +239,16 @@ async fn killed_at_two_dozen_points_and_resumed_each_time_the_copy_is_exact() {
         // The next campaign starts from nothing.
         expect_code(&pgcutover(dir.path(), &["reset", &db.url, "--yes"]), 0);
     }
-    eprintln!("killed at {} points: {kills:?}", kills.len());
-    assert!(kills.len() >= 20);
+    eprintln!(
+        "killed at {} points in {campaign} campaigns: {kills:?}",
+        kills.len()
+    );
+    assert_eq!(
+        killed_at,
+        POINTS.iter().map(|(p, _)| *p).collect(),
+        "every phase's point killed a run at least once: {kills:?}"
+    );
+    assert!(kills.len() >= 24, "{kills:?}");
     db.drop().await;
 }
 

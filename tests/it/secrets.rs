@@ -2,7 +2,8 @@
 //! shape never reaches stdout, stderr, the report, the rejects file or the run state; a malformed
 //! TARGET is refused (exit 2) before any connection; and names or values holding ESC sequences,
 //! CR, LF or bidi overrides are escaped in everything printed, while they arrive exactly in
-//! PostgreSQL.
+//! PostgreSQL. A successful run with real passwords (a MariaDB user the server checks, a
+//! PostgreSQL role from a password file) keeps both out of its report, `status` and run state.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -561,4 +562,170 @@ async fn hostile_names_and_values_are_escaped_on_the_terminal_and_arrive_exactly
     expect_code(&out, 0);
     assert_terminal_safe("reset", &out);
     db.drop().await;
+}
+
+/// The MariaDB user's password (the server checks it) and the PostgreSQL role's (from a
+/// password file); neither appears anywhere else.
+const MY_SECRET: &str = "My4-src-pw-z8q-63";
+const PG_SECRET: &str = "Pg9-role-pw-k3y-27";
+
+/// Runs the binary with a password file for libpq and MYSQL_PWD unset.
+fn run_with_passfile(dir: &Path, passfile: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pgcutover"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("PGPASSWORD")
+        .env_remove("MYSQL_PWD")
+        .env("PGPASSFILE", passfile)
+        .output()
+        .expect("run pgcutover")
+}
+
+#[tokio::test]
+async fn a_successful_run_with_passwords_keeps_them_out_of_report_status_and_run_state() {
+    use mysql_async::prelude::Queryable;
+
+    // The source: a MariaDB user with a password, which the server checks (a wrong or missing
+    // one is refused), so the copy succeeding means the password was read and sent.
+    let my_db = "pgctit_secrets_ok";
+    mysql_db_from_sql(
+        my_db,
+        "CREATE TABLE author (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL);
+         CREATE TABLE book (id INT PRIMARY KEY, author_id INT REFERENCES author (id), pages INT);
+         INSERT INTO author VALUES (1, 'Ann'), (2, 'Bo');
+         INSERT INTO book VALUES (10, 1, 100), (11, 2, 200);",
+    )
+    .await;
+    let mut admin = crate::mysql_compare::mysql("mysql").await;
+    admin
+        .query_drop(format!(
+            "DROP USER IF EXISTS 'pgct_pw'@'%'; CREATE USER 'pgct_pw'@'%' IDENTIFIED BY '{MY_SECRET}';
+             GRANT SELECT, SHOW VIEW ON `{my_db}`.* TO 'pgct_pw'@'%'"
+        ))
+        .await
+        .expect("create the password user");
+    let _ = admin.disconnect().await;
+    let my = url::Url::parse(&crate::mysql_compare::mysql_admin_url()).expect("mysql url");
+    let source = format!(
+        "mysql://pgct_pw@{}:{}/{my_db}",
+        my.host_str().unwrap_or("127.0.0.1"),
+        my.port().unwrap_or(3306)
+    );
+
+    // The target: a role with a password, given in a password file. The test cluster trusts
+    // 127.0.0.1, so PostgreSQL does not ask for it; pgcutover still reads it from the file
+    // (it fills in what the URI leaves out) and must keep it to itself.
+    let db = TestDb::new("secrets_ok").await;
+    let client = db.client().await;
+    client
+        .batch_execute(&format!(
+            "DO $$BEGIN
+               IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgct_pw_role') THEN
+                 EXECUTE 'DROP OWNED BY pgct_pw_role'; DROP ROLE pgct_pw_role;
+               END IF;
+             END$$;
+             CREATE ROLE pgct_pw_role LOGIN PASSWORD '{PG_SECRET}';
+             ALTER DATABASE \"{}\" OWNER TO pgct_pw_role;",
+            db.name
+        ))
+        .await
+        .expect("create the password role");
+    let target = db
+        .url
+        .replacen("postgresql://postgres@", "postgresql://pgct_pw_role@", 1);
+    assert!(
+        target.contains("pgct_pw_role@"),
+        "the test URL has the expected shape: {target}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let passfile = dir.path().join("pgpass");
+    std::fs::write(&passfile, format!("*:*:*:pgct_pw_role:{PG_SECRET}\n")).expect("pgpass");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600))
+            .expect("chmod pgpass");
+    }
+    let my_pw = dir.path().join("mysql-pw");
+    std::fs::write(&my_pw, format!("{MY_SECRET}\n")).expect("mysql password file");
+    let report = dir.path().join("report.json");
+
+    let copy = run_with_passfile(
+        dir.path(),
+        &passfile,
+        &[
+            "copy",
+            &source,
+            &target,
+            "--source-password-file",
+            my_pw.to_str().expect("path"),
+            "--report",
+            report.to_str().expect("path"),
+            "--verify",
+            "checksums",
+        ],
+    );
+    expect_code(&copy, 0);
+    // The rows arrived, written by the role the password file was for.
+    assert_eq!(
+        one(
+            &client,
+            "SELECT (SELECT count(*) FROM book) || '/' || (SELECT tableowner FROM pg_tables WHERE tablename = 'book')"
+        )
+        .await
+        .as_deref(),
+        Some("2/pgct_pw_role")
+    );
+    let status = run_with_passfile(dir.path(), &passfile, &["status", &target]);
+    expect_code(&status, 0);
+    assert!(stdout(&status).contains("complete"), "{}", stdout(&status));
+    let status_json = run_with_passfile(
+        dir.path(),
+        &passfile,
+        &["status", &target, "--format", "json"],
+    );
+    expect_code(&status_json, 0);
+    assert!(
+        stdout(&status_json).contains("\"type\""),
+        "{}",
+        stdout(&status_json)
+    );
+    let state = run_state(&client).await;
+    // What was searched is the real thing: the run state, the report and status name the
+    // source and target, with their users and without their passwords.
+    for (what, text) in [
+        ("run state", &state),
+        ("status", &stdout(&status)),
+        ("status --format json", &stdout(&status_json)),
+    ] {
+        assert!(text.contains(&source), "{what} names the source: {text}");
+    }
+    assert!(
+        state.contains(&target),
+        "the run state names the target: {state}"
+    );
+    let report_text = std::fs::read_to_string(&report).expect("report");
+
+    for (what, text) in [
+        ("copy", all_output(&copy)),
+        ("report", report_text),
+        ("status", all_output(&status)),
+        ("status --format json", all_output(&status_json)),
+        ("run state", state),
+    ] {
+        for secret in [MY_SECRET, PG_SECRET] {
+            assert!(!text.contains(secret), "{what}: a password leaked:\n{text}");
+        }
+    }
+    db.drop().await;
+    let (admin_pg, conn) =
+        tokio_postgres::connect(&crate::harness::admin_url(), tokio_postgres::NoTls)
+            .await
+            .expect("admin connection");
+    tokio::spawn(conn);
+    admin_pg
+        .batch_execute("DROP ROLE IF EXISTS pgct_pw_role")
+        .await
+        .expect("drop the role");
 }

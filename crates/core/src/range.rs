@@ -77,6 +77,27 @@ mod tests {
             }
             prop_assert_eq!(r.last().unwrap().to, None);
             prop_assert!(r.last().unwrap().from.unwrap_or(min) <= max);
+            // Each range is non-empty within [min, max] and starts after the one before ends:
+            // increasing, so none overlaps another and every key in [min, max] is in one.
+            for k in &r {
+                let (from, to) = (k.from.unwrap_or(min), k.to.unwrap_or(max + 1));
+                prop_assert!(min <= from && from < to && to <= max + 1, "{:?} in [{}, {}]", k, min, max);
+            }
+            for w in r.windows(2) {
+                prop_assert!(w[0].from.unwrap_or(i64::MIN) < w[1].from.expect("bounded below"));
+            }
+            let in_ranges = |key: i64| {
+                r.iter()
+                    .filter(|k| k.from.is_none_or(|f| f <= key) && k.to.is_none_or(|t| key < t))
+                    .count()
+            };
+            for k in &r {
+                for key in [k.from.unwrap_or(min), k.to.unwrap_or(max + 1) - 1] {
+                    prop_assert_eq!(in_ranges(key), 1, "key {} in {:?}", key, r);
+                }
+            }
+            prop_assert_eq!(in_ranges(min), 1);
+            prop_assert_eq!(in_ranges(max), 1);
         }
     }
 

@@ -538,12 +538,64 @@ mod tests {
         }
 
         #[test]
-        fn integers_to_double_are_exact_or_rejected(i in any::<i64>()) {
+        fn integers_to_double_are_exact_or_rejected(i in integers_half_representable()) {
             match convert(&conv(PgType::Double), &ValuePolicy::default(), ValueRef::Integer(i)) {
                 Ok(Value::F64(f)) => prop_assert_eq!(f as i128, i as i128),
                 Ok(other) => prop_assert!(false, "{:?}", other),
                 Err(_) => prop_assert!((i as f64) as i128 != i as i128),
             }
         }
+    }
+
+    /// Half any i64 (above 2^53 almost never a double), half integers a double holds exactly:
+    /// small ones, and 53-bit mantissas shifted up to 2^63, where the rounding starts, so
+    /// the accept path is exercised near the edge and not only at 0..2^53.
+    fn integers_half_representable() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            any::<i64>(),
+            prop_oneof![
+                -(1i64 << 53)..=(1i64 << 53),
+                ((1i64 << 52)..(1i64 << 53), 0u32..=10, any::<bool>()).prop_map(|(m, e, neg)| {
+                    if neg {
+                        -(m << e)
+                    } else {
+                        m << e
+                    }
+                }),
+                Just(i64::MIN),
+            ],
+        ]
+    }
+
+    #[test]
+    fn integers_to_double_draws_both_accepted_and_rejected_values() {
+        // What the property above draws: both outcomes must occur often, or it proves one half.
+        use proptest::strategy::ValueTree;
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let strategy = integers_half_representable();
+        let (mut accepted, mut accepted_above_2_53, mut rejected) = (0, 0, 0);
+        for _ in 0..1000 {
+            let i = strategy.new_tree(&mut runner).expect("draw").current();
+            match convert(
+                &conv(PgType::Double),
+                &ValuePolicy::default(),
+                ValueRef::Integer(i),
+            ) {
+                Ok(_) => {
+                    accepted += 1;
+                    if i.unsigned_abs() > 1 << 53 {
+                        accepted_above_2_53 += 1;
+                    }
+                }
+                Err(_) => rejected += 1,
+            }
+        }
+        eprintln!("accepted {accepted} ({accepted_above_2_53} above 2^53), rejected {rejected}");
+        assert!(accepted >= 300, "accepted {accepted} of 1000");
+        assert!(
+            accepted_above_2_53 >= 100,
+            "accepted above 2^53: {accepted_above_2_53}"
+        );
+        assert!(rejected >= 300, "rejected {rejected} of 1000");
     }
 }
