@@ -1,0 +1,145 @@
+//! Documented behaviour that no other test exercised: each test checks what README.md or
+//! docs/resume.md promises, to the exit code, the message and the state afterwards.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::harness::{expect_code, one, pgcutover, sqlite_from_sql, stderr, stdout, TestDb};
+use crate::resume::{output_of, spawn_stopping, wait_for_stop, Stop};
+
+/// A SQLite file with one table `t (id INTEGER PRIMARY KEY, v TEXT)` of `rows` rows, so a
+/// copy with `--chunk-rows` cuts it into key ranges.
+fn numbers_db(dir: &Path, rows: u32) -> PathBuf {
+    let path = dir.join("numbers.sqlite");
+    let _ = std::fs::remove_file(&path);
+    sqlite_from_sql(
+        &path,
+        &format!(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows})
+             INSERT INTO t SELECT i, 'row ' || i FROM n;"
+        ),
+    );
+    path
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// Waits for the child, killing it (and failing) if it has not ended within `secs`.
+fn output_within(mut child: std::process::Child, secs: u64) -> std::process::Output {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().expect("poll child").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = output_of(child);
+            panic!(
+                "pgcutover hung for {secs}s\n--- stdout\n{}\n--- stderr\n{}",
+                stdout(&out),
+                stderr(&out)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    output_of(child)
+}
+
+/// Stops a copy (with `--retries 2`) at `point`, shuts its role out of the target database
+/// (a connection limit of 0 refuses new sessions with SQLSTATE 53300, "too many
+/// connections", which is transient) and ends its sessions, then lets it go on. Asserts that
+/// it retries twice, with the documented pauses, then stops resumably (exit 8), and that once
+/// connections are allowed again the same command finishes the copy.
+async fn retries_run_out_after_a_fault_at(point: &str, nth: u64, tag: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = numbers_db(dir.path(), 2000);
+    let db = TestDb::new(tag).await;
+    let admin = db.client().await;
+    // A connection limit binds only roles that are not superusers.
+    let role = format!("pgct_{tag}_role");
+    admin
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; ALTER DATABASE {} OWNER TO {role}",
+            db.name
+        ))
+        .await
+        .expect("a role of the test's own owns the database");
+    let url = db.url.replacen("postgres@", &format!("{role}@"), 1);
+    assert_ne!(url, db.url, "the test URL names the user postgres");
+    let args = [
+        "copy",
+        s(&src),
+        &url,
+        "--chunk-rows",
+        "500",
+        "--batch-rows",
+        "100",
+        "--jobs",
+        "1",
+        "--retries",
+        "2",
+    ];
+    let (mut child, stop) = spawn_stopping(dir.path(), &args, point, nth);
+    assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {} CONNECTION LIMIT 0;
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}';",
+            db.name
+        ))
+        .await
+        .expect("shut the run out");
+    std::fs::remove_file(&stop).expect("let it go on");
+    let out = output_within(child, 60);
+    expect_code(&out, 8);
+    let err = stderr(&out);
+    // Two retries, logged as warnings, with the documented pauses, then the run stops.
+    assert!(err.contains("trying again in 0.5s (1/2)"), "{err}");
+    assert!(err.contains("trying again in 1.0s (2/2)"), "{err}");
+    let all = format!("{}{err}", stdout(&out));
+    assert!(all.contains("failed after 3 tries"), "{all}");
+    assert!(all.contains("too many connections"), "{all}");
+    assert!(all.contains("outcome: interrupted (exit 8)"), "{all}");
+
+    admin
+        .batch_execute(&format!("ALTER DATABASE {} CONNECTION LIMIT -1", db.name))
+        .await
+        .expect("let connections in again");
+    let status = pgcutover(dir.path(), &["status", &db.url]);
+    expect_code(&status, 0);
+    assert!(stdout(&status).contains("loading"), "{}", stdout(&status));
+    let again = pgcutover(dir.path(), &args);
+    expect_code(&again, 0);
+    assert!(
+        stderr(&again).contains("resuming the run"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(
+        one(
+            &admin,
+            "SELECT count(*)::text || ' ' || count(DISTINCT id)::text FROM t"
+        )
+        .await
+        .as_deref(),
+        Some("2000 2000")
+    );
+    drop(admin);
+    db.drop().await;
+    let (admin, conn) =
+        tokio_postgres::connect(&crate::harness::admin_url(), tokio_postgres::NoTls)
+            .await
+            .expect("admin connection");
+    tokio::spawn(conn);
+    let _ = admin
+        .batch_execute(&format!("DROP ROLE IF EXISTS {role}"))
+        .await;
+}
+
+/// README: `--retries N` "tries again after a transient fault … before stopping resumably
+/// (exit 8)". The fault comes between two chunks (the first has committed, the next begins
+/// on a dead session), and lasts longer than the retries.
+#[tokio::test]
+async fn retries_running_out_stop_the_run_resumably_with_exit_8() {
+    retries_run_out_after_a_fault_at("chunk-committed", 1, "doc_retries").await;
+}
