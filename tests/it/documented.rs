@@ -151,3 +151,57 @@ async fn retries_running_out_stop_the_run_resumably_with_exit_8() {
 async fn retries_running_out_in_mid_copy_stop_the_run_resumably_with_exit_8() {
     retries_run_out_after_a_fault_at("chunk-batch", 1, "doc_retries_mid_copy").await;
 }
+
+/// docs/resume.md, "One run at a time": a second pgcutover on the same target schema waits up
+/// to 10 seconds for the first's advisory lock, then refuses with exit 4 and writes nothing.
+#[tokio::test]
+async fn a_second_copy_into_the_same_schema_waits_then_refuses_with_exit_4() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = numbers_db(dir.path(), 1000);
+    let db = TestDb::new("doc_lock").await;
+    let args = [
+        "copy",
+        s(&src),
+        &db.url,
+        "--chunk-rows",
+        "250",
+        "--jobs",
+        "1",
+    ];
+    let (mut first, stop) = spawn_stopping(dir.path(), &args, "chunk-committed", 1);
+    assert!(matches!(wait_for_stop(&mut first, &stop), Stop::AtPoint));
+
+    let started = Instant::now();
+    let second = pgcutover(dir.path(), &args);
+    let waited = started.elapsed();
+    expect_code(&second, 4);
+    let err = stderr(&second);
+    assert!(
+        err.contains("another pgcutover is running against schema"),
+        "{err}"
+    );
+    assert!(err.contains("pgcutover status TARGET"), "the hint: {err}");
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(30),
+        "waits about 10 seconds first, waited {waited:?}"
+    );
+    let client = db.client().await;
+    let state = "SELECT attempts::text || ' ' || (SELECT count(done_at) FROM pgcutover.chunks)::text FROM pgcutover.runs";
+    assert_eq!(
+        one(&client, state).await.as_deref(),
+        Some("1 1"),
+        "the refused copy recorded no attempt and copied nothing"
+    );
+
+    std::fs::remove_file(&stop).expect("let the first go on");
+    let out = output_of(first);
+    expect_code(&out, 0);
+    assert_eq!(
+        one(&client, "SELECT count(*)::text FROM t")
+            .await
+            .as_deref(),
+        Some("1000")
+    );
+    assert_eq!(one(&client, state).await.as_deref(), Some("1 4"));
+    db.drop().await;
+}
