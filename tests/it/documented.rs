@@ -205,3 +205,89 @@ async fn a_second_copy_into_the_same_schema_waits_then_refuses_with_exit_4() {
     assert_eq!(one(&client, state).await.as_deref(), Some("1 4"));
     db.drop().await;
 }
+
+/// docs/resume.md, `reset`: without `--yes` and without a terminal it refuses (exit 2); while a
+/// run holds the schema it refuses (exit 4); when the run's tables were written after it
+/// completed it refuses (exit 4, naming the table) unless `--force`; `--dry-run` lists and
+/// changes nothing (exit 0). Each refusal leaves the tables and the record as they were.
+#[tokio::test]
+async fn reset_refuses_without_yes_while_running_and_after_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = numbers_db(dir.path(), 1000);
+    let db = TestDb::new("doc_reset").await;
+    let client = db.client().await;
+    let args = [
+        "copy",
+        s(&src),
+        &db.url,
+        "--chunk-rows",
+        "250",
+        "--jobs",
+        "1",
+    ];
+    let what = "SELECT (SELECT count(*) FROM t)::text || ' ' || (SELECT count(*) FROM pgcutover.runs)::text";
+
+    // A run going on: reset refuses while it holds the schema.
+    let (mut child, stop) = spawn_stopping(dir.path(), &args, "chunk-committed", 1);
+    assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
+    let busy = pgcutover(dir.path(), &["reset", &db.url, "--yes"]);
+    expect_code(&busy, 4);
+    assert!(
+        stderr(&busy).contains("is running now"),
+        "{}",
+        stderr(&busy)
+    );
+    // --dry-run takes no lock: it lists even now.
+    let dry = pgcutover(dir.path(), &["reset", &db.url, "--dry-run"]);
+    expect_code(&dry, 0);
+    assert!(
+        stdout(&dry).contains("dry run: nothing was changed"),
+        "{}",
+        stdout(&dry)
+    );
+    std::fs::remove_file(&stop).expect("let it go on");
+    expect_code(&output_of(child), 0);
+    assert_eq!(one(&client, what).await.as_deref(), Some("1000 1"));
+
+    // No terminal (stdin is /dev/null here) and no --yes.
+    let asked = pgcutover(dir.path(), &["reset", &db.url]);
+    expect_code(&asked, 2);
+    assert!(
+        stderr(&asked).contains("there is no terminal to ask on"),
+        "{}",
+        stderr(&asked)
+    );
+    assert!(stderr(&asked).contains("Add --yes"), "{}", stderr(&asked));
+    assert_eq!(one(&client, what).await.as_deref(), Some("1000 1"));
+
+    // A row written after the run completed: refused without --force, naming the table.
+    client
+        .batch_execute("INSERT INTO t VALUES (5000, 'the application''s row')")
+        .await
+        .expect("write after the cutover");
+    let written = pgcutover(dir.path(), &["reset", &db.url, "--yes"]);
+    expect_code(&written, 4);
+    let err = stderr(&written);
+    assert!(
+        err.contains("were written after the run completed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("\"public\".\"t\": 1 row(s) inserted or updated"),
+        "names the table: {err}"
+    );
+    assert_eq!(one(&client, what).await.as_deref(), Some("1001 1"));
+
+    let forced = pgcutover(dir.path(), &["reset", &db.url, "--yes", "--force"]);
+    expect_code(&forced, 0);
+    assert_eq!(
+        one(
+            &client,
+            "SELECT (to_regclass('public.t') IS NULL)::text || ' ' || (to_regnamespace('pgcutover') IS NULL)::text"
+        )
+        .await
+        .as_deref(),
+        Some("true true")
+    );
+    db.drop().await;
+}
