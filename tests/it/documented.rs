@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use serde_json::Value as J;
+
 use crate::harness::{expect_code, one, pgcutover, sqlite_from_sql, stderr, stdout, TestDb};
 use crate::resume::{output_of, spawn_stopping, wait_for_stop, Stop};
 
@@ -25,6 +27,19 @@ fn numbers_db(dir: &Path, rows: u32) -> PathBuf {
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
+}
+
+/// The one JSON line a `--format json` command printed on stdout.
+fn json_line(out: &std::process::Output) -> J {
+    let text = stdout(out);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "one JSON line on stdout:\n{text}\n--- stderr\n{}",
+        stderr(out)
+    );
+    serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("not JSON ({e}): {}", lines[0]))
 }
 
 /// Waits for the child, killing it (and failing) if it has not ended within `secs`.
@@ -288,6 +303,98 @@ async fn reset_refuses_without_yes_while_running_and_after_writes() {
         .await
         .as_deref(),
         Some("true true")
+    );
+    db.drop().await;
+}
+
+/// README: `copy --format json` prints `{"type": "report", "data": …}` on stdout, and docs/
+/// resume.md's `status --format json` one object per recorded run with its status, source,
+/// mode, attempts, last exit code and per table the chunks done, rows in, source rows and
+/// rejects. The numbers are checked against what the run did.
+#[tokio::test]
+async fn copy_and_status_speak_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("mixed.sqlite");
+    sqlite_from_sql(
+        &src,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 900)
+         INSERT INTO t SELECT i, CASE WHEN i % 100 = 0 THEN 'x' || char(0) ELSE 'ok' END FROM n;",
+    );
+    let db = TestDb::new("doc_json").await;
+    let out = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            s(&src),
+            &db.url,
+            "--chunk-rows",
+            "300",
+            "--format",
+            "json",
+        ],
+    );
+    expect_code(&out, 5);
+    let r = json_line(&out);
+    assert_eq!(r["type"], "report", "{r:#}");
+    let d = &r["data"];
+    assert_eq!(d["outcome"], "rows_rejected");
+    assert_eq!(d["exit_code"], 5);
+    assert_eq!(d["target_schema"], "public");
+    assert_eq!(d["rejects_file"], "pgcutover-rejects.jsonl");
+    assert!(!d["source"].as_str().expect("source").is_empty());
+    let t = &d["tables"][0];
+    assert_eq!(t["table"], "t");
+    assert_eq!(
+        (&t["rows_read"], &t["rows_written"], &t["rows_rejected"]),
+        (&J::from(900), &J::from(891), &J::from(9)),
+        "{t:#}"
+    );
+    assert_eq!(
+        (&t["chunks"], &t["chunks_done"]),
+        (&J::from(3), &J::from(3))
+    );
+    assert_eq!(d["totals"]["rows_written"], 891);
+    assert_eq!(d["run"]["attempt"], 1);
+    assert_eq!(d["run"]["resumed"], false);
+    assert!(d["post_load"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .all(|s| s["ok"] == true));
+
+    let st = pgcutover(dir.path(), &["status", &db.url, "--format", "json"]);
+    expect_code(&st, 0);
+    let j = json_line(&st);
+    assert_eq!(j["type"], "status", "{j:#}");
+    let runs = j["data"].as_array().expect("one entry per run");
+    assert_eq!(runs.len(), 1, "{j:#}");
+    let run = &runs[0];
+    assert_eq!(run["target_schema"], "public");
+    assert_eq!(run["status"], "complete");
+    assert_eq!(run["mode"], "full");
+    assert_eq!(
+        run["source"], d["source"],
+        "the same source as the report shows"
+    );
+    assert_eq!(run["attempts"], 1);
+    assert_eq!(run["last_exit_code"], 5);
+    assert_eq!(
+        (&run["chunks"], &run["chunks_done"]),
+        (&J::from(3), &J::from(3))
+    );
+    assert!(
+        run["started_at"].is_string() && run["updated_at"].is_string(),
+        "{run:#}"
+    );
+    let table = &run["tables"][0];
+    assert_eq!(table["table"], "t");
+    assert_eq!(table["source_rows"], 900);
+    assert_eq!(table["rows_written"], 891);
+    assert_eq!(table["rows_rejected"], 9);
+    assert_eq!(
+        (&table["chunks"], &table["chunks_done"]),
+        (&J::from(3), &J::from(3))
     );
     db.drop().await;
 }
