@@ -398,3 +398,62 @@ async fn copy_and_status_speak_json() {
     );
     db.drop().await;
 }
+
+/// README: `--rejects FILE` is where rejected rows go, instead of `pgcutover-rejects.jsonl`;
+/// the report names that file.
+#[tokio::test]
+async fn rejects_go_to_the_file_given() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("bad.sqlite");
+    sqlite_from_sql(
+        &src,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+         INSERT INTO t VALUES (1, 'fine'), (2, 'x' || char(0) || 'y'), (3, 'fine too');",
+    );
+    let db = TestDb::new("doc_rejects_file").await;
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).expect("mkdir");
+    let file = elsewhere.join("my-rejects.jsonl");
+    let report = dir.path().join("report.json");
+    let out = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            s(&src),
+            &db.url,
+            "--rejects",
+            s(&file),
+            "--report",
+            s(&report),
+        ],
+    );
+    expect_code(&out, 5);
+    assert!(
+        !dir.path().join("pgcutover-rejects.jsonl").exists(),
+        "nothing in the default file"
+    );
+    let lines: Vec<J> = std::fs::read_to_string(&file)
+        .expect("the rejects file given")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        (lines[0]["table"].as_str(), lines[0]["key"].as_str()),
+        (Some("t"), Some("id=2"))
+    );
+    assert_eq!(lines[0]["column"], "v");
+    let r = crate::harness::read_json(&report);
+    assert_eq!(r["rejects_file"], s(&file), "{r:#}");
+    let client = db.client().await;
+    assert_eq!(
+        one(
+            &client,
+            "SELECT string_agg(id::text, ',' ORDER BY id) FROM t"
+        )
+        .await
+        .as_deref(),
+        Some("1,3")
+    );
+    db.drop().await;
+}
