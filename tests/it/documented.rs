@@ -457,3 +457,44 @@ async fn rejects_go_to_the_file_given() {
     );
     db.drop().await;
 }
+
+/// README: `--sqlite-epoch auto|s|ms`, how integers in date/time columns are read. The same
+/// integers become seconds with `s` and milliseconds with `ms`.
+#[tokio::test]
+async fn sqlite_epoch_reads_the_same_integers_as_seconds_or_milliseconds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("epoch.sqlite");
+    sqlite_from_sql(
+        &src,
+        "CREATE TABLE ev (id INTEGER PRIMARY KEY, at DATETIME);
+         INSERT INTO ev VALUES (1, 86400), (2, 1700000000);",
+    );
+    let db = TestDb::new("doc_epoch").await;
+    for (unit, schema) in [("s", "secs"), ("ms", "millis")] {
+        let out = pgcutover(
+            dir.path(),
+            &[
+                "copy",
+                s(&src),
+                &db.url,
+                "--sqlite-epoch",
+                unit,
+                "--target-schema",
+                schema,
+            ],
+        );
+        expect_code(&out, 0);
+    }
+    let client = db.client().await;
+    let sql =
+        |schema: &str| format!("SELECT string_agg(at::text, ' | ' ORDER BY id) FROM {schema}.ev");
+    assert_eq!(
+        one(&client, &sql("secs")).await.as_deref(),
+        Some("1970-01-02 00:00:00 | 2023-11-14 22:13:20")
+    );
+    assert_eq!(
+        one(&client, &sql("millis")).await.as_deref(),
+        Some("1970-01-01 00:01:26.4 | 1970-01-20 16:13:20")
+    );
+    db.drop().await;
+}
