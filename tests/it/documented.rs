@@ -498,3 +498,47 @@ async fn sqlite_epoch_reads_the_same_integers_as_seconds_or_milliseconds() {
     );
     db.drop().await;
 }
+
+/// docs/resume.md, data-only "What is refused": a target column that is `GENERATED ALWAYS`,
+/// and a `NOT NULL` target column without a default that the source lacks, are refused with
+/// exit 2 and nothing written.
+#[tokio::test]
+async fn data_only_refuses_a_generated_target_column_and_a_required_column_the_source_lacks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("items.sqlite");
+    sqlite_from_sql(
+        &src,
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, total INTEGER);
+         INSERT INTO items VALUES (1, 'a', 2), (2, 'b', 4);",
+    );
+    let db = TestDb::new("doc_data_only_refusals").await;
+    let client = db.client().await;
+    let nothing_written = "SELECT (SELECT count(*) FROM items)::text || ' ' || (to_regnamespace('pgcutover') IS NULL)::text";
+    for (target, want) in [
+        (
+            "CREATE TABLE items (id integer PRIMARY KEY, name text, total integer GENERATED ALWAYS AS (id * 2) STORED)",
+            "the target computes it (GENERATED ALWAYS), so it cannot be loaded",
+        ),
+        (
+            "CREATE TABLE items (id integer PRIMARY KEY, name text, total integer, sku text NOT NULL)",
+            "NOT NULL without a default in the target, and the source has no such column",
+        ),
+    ] {
+        client
+            .batch_execute(&format!("DROP TABLE IF EXISTS items; {target}"))
+            .await
+            .expect("the migration's schema");
+        let out = pgcutover(dir.path(), &["copy", s(&src), &db.url, "--data-only"]);
+        expect_code(&out, 2);
+        let err = stderr(&out);
+        assert!(err.contains(want), "{target}: {err}");
+        let column = if target.contains("sku") { "\"sku\"" } else { "\"total\"" };
+        assert!(err.contains(column), "names the column: {err}");
+        assert_eq!(
+            one(&client, nothing_written).await.as_deref(),
+            Some("0 true"),
+            "{target}: nothing written"
+        );
+    }
+    db.drop().await;
+}
