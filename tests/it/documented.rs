@@ -2,6 +2,7 @@
 //! docs/resume.md promises, to the exit code, the message and the state afterwards.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value as J;
@@ -540,5 +541,79 @@ async fn data_only_refuses_a_generated_target_column_and_a_required_column_the_s
             "{target}: nothing written"
         );
     }
+    db.drop().await;
+}
+
+/// Runs `pgcutover` with the environment given (and none of the PG* variables the test
+/// process may have).
+fn pgcutover_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pgcutover"));
+    c.args(args).current_dir(dir).env("NO_COLOR", "1");
+    for v in [
+        "PGHOST",
+        "PGPORT",
+        "PGUSER",
+        "PGDATABASE",
+        "PGPASSWORD",
+        "PGSSLMODE",
+        "PGSERVICE",
+    ] {
+        c.env_remove(v);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run pgcutover")
+}
+
+/// README, TARGET: what the string leaves out comes from PGHOST, PGPORT, PGUSER and
+/// PGDATABASE, as in libpq; `postgresql://` alone is then a whole target.
+#[tokio::test]
+async fn pg_environment_variables_fill_what_the_target_leaves_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = numbers_db(dir.path(), 10);
+    let db = TestDb::new("doc_pgenv").await;
+    let admin = url::Url::parse(&crate::harness::admin_url()).expect("admin URL");
+    let host = admin.host_str().expect("host").to_owned();
+    let port = admin.port().unwrap_or(5432).to_string();
+    let env = |port: &str| {
+        [
+            ("PGHOST", host.clone()),
+            ("PGPORT", port.to_owned()),
+            ("PGUSER", "postgres".to_owned()),
+            ("PGDATABASE", db.name.clone()),
+            // libpq's last resort for the user; not the one to take here.
+            ("USER", "nobody_of_this_test".to_owned()),
+        ]
+    };
+    let report = dir.path().join("report.json");
+    let vars = env(&port);
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = pgcutover_env(
+        dir.path(),
+        &["copy", s(&src), "postgresql://", "--report", s(&report)],
+        &vars,
+    );
+    expect_code(&out, 0);
+    let r = crate::harness::read_json(&report);
+    assert_eq!(
+        r["target"],
+        format!("postgresql://postgres@{host}:{port}/{}", db.name),
+        "{r:#}"
+    );
+    let client = db.client().await;
+    assert_eq!(
+        one(&client, "SELECT count(*)::text FROM t")
+            .await
+            .as_deref(),
+        Some("10")
+    );
+
+    // PGPORT is really read: a port nothing listens on cannot connect (exit 3).
+    let vars = env("1");
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = pgcutover_env(dir.path(), &["status", "postgresql://"], &vars);
+    expect_code(&out, 3);
+    assert!(stderr(&out).contains(":1"), "{}", stderr(&out));
     db.drop().await;
 }
