@@ -617,3 +617,67 @@ async fn pg_environment_variables_fill_what_the_target_leaves_out() {
     assert!(stderr(&out).contains(":1"), "{}", stderr(&out));
     db.drop().await;
 }
+
+/// README, TARGET: `?host=/path` connects over a Unix socket. While the copy waits at a test
+/// point, its sessions are seen in pg_stat_activity with no client address (a Unix socket).
+#[tokio::test]
+async fn host_query_parameter_connects_over_a_unix_socket() {
+    let socket_dir = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-Atc",
+            "show unix_socket_directories",
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .split(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned()
+        })
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "/var/run/postgresql".to_owned());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = numbers_db(dir.path(), 10);
+    let db = TestDb::new("doc_socket").await;
+    // `postgresql:///DB?host=…&user=…`, as libpq's manual writes it (`postgresql://postgres@/DB`
+    // is refused as an "empty host", which libpq accepts).
+    let url = format!("postgresql:///{}?host={socket_dir}&user=postgres", db.name);
+    let (mut child, stop) = spawn_stopping(dir.path(), &["copy", s(&src), &url], "created", 1);
+    assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
+    let client = db.client().await;
+    let sessions = one(
+        &client,
+        "SELECT count(*)::text || ' ' || count(client_addr)::text FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+    )
+    .await;
+    std::fs::remove_file(&stop).expect("let it go on");
+    let out = output_of(child);
+    expect_code(&out, 0);
+    let sessions = sessions.expect("a row");
+    let (n, tcp) = sessions.split_once(' ').expect("two numbers");
+    assert!(
+        n.parse::<u32>().expect("count") >= 1,
+        "the copy is connected: {sessions}"
+    );
+    assert_eq!(
+        tcp, "0",
+        "every session of the copy is on the socket: {sessions}"
+    );
+    assert_eq!(
+        one(&client, "SELECT count(*)::text FROM t")
+            .await
+            .as_deref(),
+        Some("10")
+    );
+    db.drop().await;
+}
