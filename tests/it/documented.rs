@@ -681,3 +681,37 @@ async fn host_query_parameter_connects_over_a_unix_socket() {
     );
     db.drop().await;
 }
+
+/// README, exit 1: "an unexpected error that every chunk would meet (the rejects file cannot
+/// be written …); the message says where". The rejects file's folder is there when the run
+/// checks it, and gone when the first row is rejected.
+#[tokio::test]
+async fn an_unwritable_rejects_file_in_mid_run_fails_with_exit_1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("bad.sqlite");
+    sqlite_from_sql(
+        &src,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+         INSERT INTO t VALUES (1, 'fine'), (2, 'x' || char(0) || 'y');",
+    );
+    let db = TestDb::new("doc_exit_1").await;
+    let folder = dir.path().join("rejects-here");
+    std::fs::create_dir(&folder).expect("mkdir");
+    let file = folder.join("rejects.jsonl");
+    let args = ["copy", s(&src), &db.url, "--rejects", s(&file)];
+    let (mut child, stop) = spawn_stopping(dir.path(), &args, "created", 1);
+    assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
+    std::fs::remove_dir(&folder).expect("the folder goes away");
+    std::fs::remove_file(&stop).expect("let it go on");
+    let out = output_of(child);
+    expect_code(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains(s(&file)), "the message says where: {err}");
+    // The chunk was rolled back: the row that could not be listed is not half-recorded.
+    let client = db.client().await;
+    assert_eq!(
+        one(&client, "SELECT count(*)::text || ' ' || (SELECT count(done_at) FROM pgcutover.chunks)::text FROM t").await.as_deref(),
+        Some("0 0")
+    );
+    db.drop().await;
+}
