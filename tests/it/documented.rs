@@ -715,3 +715,69 @@ async fn an_unwritable_rejects_file_in_mid_run_fails_with_exit_1() {
     );
     db.drop().await;
 }
+
+/// Sends `signal` to the child (`kill -SIG pid`).
+fn send(child: &std::process::Child, signal: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success(), "kill -{signal}");
+}
+
+/// docs/resume.md, "Interrupting on purpose": SIGTERM stops like Ctrl-C (exit 8, the report
+/// says `interrupted: stopped by SIGTERM`, what is committed stays) and the same command
+/// resumes.
+#[tokio::test]
+async fn sigterm_stops_gracefully_with_exit_8_and_the_run_resumes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = numbers_db(dir.path(), 2000);
+    let db = TestDb::new("doc_sigterm").await;
+    let args = [
+        "copy",
+        s(&src),
+        &db.url,
+        "--chunk-rows",
+        "250",
+        "--jobs",
+        "1",
+    ];
+    let (mut child, stop) = spawn_stopping(dir.path(), &args, "chunk-committed", 2);
+    assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
+    send(&child, "TERM");
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::remove_file(&stop).expect("let it go on");
+    let out = output_of(child);
+    expect_code(&out, 8);
+    assert!(
+        stderr(&out).contains("SIGTERM: stopping"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("interrupted: stopped by SIGTERM"),
+        "{}",
+        stdout(&out)
+    );
+    let client = db.client().await;
+    let done = one(&client, "SELECT count(done_at)::text FROM pgcutover.chunks").await;
+    let done: u32 = done.expect("count").parse().expect("number");
+    assert!((2..8).contains(&done), "the committed chunks stay: {done}");
+    let again = pgcutover(dir.path(), &args);
+    expect_code(&again, 0);
+    assert!(
+        stdout(&again).contains(&format!("skipped {done} chunk(s)")),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(
+        one(
+            &client,
+            "SELECT count(*)::text || ' ' || count(DISTINCT id)::text FROM t"
+        )
+        .await
+        .as_deref(),
+        Some("2000 2000")
+    );
+    db.drop().await;
+}
