@@ -781,3 +781,56 @@ async fn sigterm_stops_gracefully_with_exit_8_and_the_run_resumes() {
     );
     db.drop().await;
 }
+
+/// src/cancel.rs and docs/resume.md: "A second Ctrl-C exits at once, and even then the run
+/// resumes". The run is held at a test point (where a graceful stop would wait up to a
+/// minute); the second SIGINT ends it at once with exit 8.
+#[tokio::test]
+async fn a_second_ctrl_c_stops_at_once_and_the_run_still_resumes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = numbers_db(dir.path(), 2000);
+    let db = TestDb::new("doc_second_sigint").await;
+    let args = [
+        "copy",
+        s(&src),
+        &db.url,
+        "--chunk-rows",
+        "250",
+        "--jobs",
+        "1",
+    ];
+    let (mut child, stop) = spawn_stopping(dir.path(), &args, "chunk-batch", 3);
+    assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
+    send(&child, "INT");
+    std::thread::sleep(Duration::from_millis(300));
+    let sent_second = Instant::now();
+    send(&child, "INT");
+    let out = output_of(child);
+    let took = sent_second.elapsed();
+    assert!(stop.exists(), "it ended while still held at the test point");
+    let _ = std::fs::remove_file(&stop);
+    expect_code(&out, 8);
+    let err = stderr(&out);
+    assert!(err.contains("SIGINT: stopping"), "{err}");
+    assert!(err.contains("SIGINT again: stopping now"), "{err}");
+    assert!(took < Duration::from_secs(5), "at once: took {took:?}");
+
+    let again = pgcutover(dir.path(), &args);
+    expect_code(&again, 0);
+    assert!(
+        stderr(&again).contains("resuming the run"),
+        "{}",
+        stderr(&again)
+    );
+    let client = db.client().await;
+    assert_eq!(
+        one(
+            &client,
+            "SELECT count(*)::text || ' ' || count(DISTINCT id)::text FROM t"
+        )
+        .await
+        .as_deref(),
+        Some("2000 2000")
+    );
+    db.drop().await;
+}
