@@ -945,3 +945,69 @@ async fn a_bigint_unsigned_auto_increment_of_exactly_2_63_minus_1_arrives_and_th
     );
     db.drop().await;
 }
+
+/// README, `--jobs N`: "chunks copied, and indexes built, in parallel". A session of the
+/// test's holds a lock on `a_locked`, so the first post-load step (its primary key) waits;
+/// with `--jobs 2` the other worker goes on and builds `b_free`'s key and indexes meanwhile.
+/// (With one worker nothing could: `a_locked`'s key comes first in the queue.)
+#[tokio::test]
+async fn jobs_build_indexes_in_parallel() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("two.sqlite");
+    sqlite_from_sql(
+        &src,
+        "CREATE TABLE a_locked (id INTEGER PRIMARY KEY, v TEXT);
+         CREATE TABLE b_free (id INTEGER PRIMARY KEY, x INT, y INT);
+         CREATE INDEX b_x ON b_free (x);
+         CREATE INDEX b_y ON b_free (y);
+         INSERT INTO a_locked VALUES (1, 'a');
+         INSERT INTO b_free VALUES (1, 2, 3);",
+    );
+    let db = TestDb::new("doc_parallel_index").await;
+    let args = ["copy", s(&src), &db.url, "--jobs", "2"];
+    let (mut child, stop) = spawn_stopping(dir.path(), &args, "created", 1);
+    assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
+    let holder = db.client().await;
+    // ACCESS SHARE lets the COPY in (ROW EXCLUSIVE) and keeps ADD PRIMARY KEY out.
+    holder
+        .batch_execute("BEGIN; LOCK TABLE a_locked IN ACCESS SHARE MODE")
+        .await
+        .expect("lock");
+    std::fs::remove_file(&stop).expect("let it go on");
+
+    let client = db.client().await;
+    let probe = "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                   AND wait_event_type = 'Lock' AND query LIKE '%a_locked_pkey%')::text || ' ' || \
+                 (SELECT count(*) FROM pgcutover.steps WHERE step LIKE '%|b_free|%')::text";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = None;
+    while Instant::now() < deadline {
+        seen = one(&client, probe).await;
+        if seen.as_deref() == Some("1 3") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        seen.as_deref(),
+        Some("1 3"),
+        "a_locked's key waits on the lock while b_free's key and two indexes are built"
+    );
+    assert!(
+        child.try_wait().expect("poll").is_none(),
+        "the copy is still waiting on a_locked"
+    );
+    holder.batch_execute("COMMIT").await.expect("unlock");
+    let out = output_within(child, 60);
+    expect_code(&out, 0);
+    assert_eq!(
+        one(
+            &client,
+            "SELECT count(*)::text FROM pg_indexes WHERE schemaname = 'public'"
+        )
+        .await
+        .as_deref(),
+        Some("4")
+    );
+    db.drop().await;
+}
