@@ -1011,3 +1011,222 @@ async fn jobs_build_indexes_in_parallel() {
     );
     db.drop().await;
 }
+
+/// A PostgreSQL cluster of the test's own with TLS on and only TLS connections allowed
+/// (`hostssl` in pg_hba.conf), its certificate for `otherhost.invalid` signed by a CA the
+/// test makes.
+struct TlsCluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+    ca: PathBuf,
+}
+
+impl TlsCluster {
+    fn command(&self, program: &str) -> Command {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false);
+        let path = self.bin.join(program);
+        if root {
+            // initdb and the server refuse to run as root.
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        }
+    }
+
+    fn start() -> TlsCluster {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL's server binaries in /usr/lib/postgresql")
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|p| p.join("initdb").exists())
+            .max()
+            .expect("an initdb under /usr/lib/postgresql/*/bin");
+        let dir = tempfile::Builder::new()
+            .prefix("pgcutover-tls-")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let data = dir.path().join("data");
+        let c = TlsCluster {
+            ca: dir.path().join("ca.pem"),
+            dir,
+            bin,
+            port,
+        };
+        let _ = Command::new("chown")
+            .args(["postgres", s(c.dir.path())])
+            .status();
+        let ok = c
+            .command("initdb")
+            .args([
+                "-D",
+                s(&data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+            ])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("initdb");
+        assert!(ok.success(), "initdb failed");
+
+        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "pgcutover test CA");
+        let ca =
+            CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("CA key")).expect("CA");
+        let key = KeyPair::generate().expect("server key");
+        let mut server =
+            CertificateParams::new(vec!["otherhost.invalid".to_owned()]).expect("params");
+        server
+            .distinguished_name
+            .push(DnType::CommonName, "otherhost.invalid");
+        let cert = server.signed_by(&key, &ca).expect("server certificate");
+        std::fs::write(&c.ca, ca.pem()).expect("write CA");
+        std::fs::write(data.join("server.crt"), cert.pem()).expect("write cert");
+        std::fs::write(data.join("server.key"), key.serialize_pem()).expect("write key");
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+        )
+        .expect("pg_hba.conf");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            data.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("chmod key");
+        let _ = Command::new("chown")
+            .args([
+                "postgres",
+                s(&data.join("server.crt")),
+                s(&data.join("server.key")),
+                s(&data.join("pg_hba.conf")),
+            ])
+            .status();
+        let ok = c
+            .command("pg_ctl")
+            .args(["-D", s(&data), "-w", "-l"])
+            .arg(c.dir.path().join("server.log"))
+            .args([
+                "start",
+                "-o",
+                &format!(
+                    "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c ssl=on",
+                    s(&data)
+                ),
+            ])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("pg_ctl");
+        assert!(ok.success(), "pg_ctl start failed");
+        c
+    }
+
+    fn url(&self, query: &str) -> String {
+        format!(
+            "postgresql://postgres@127.0.0.1:{}/postgres?{query}",
+            self.port
+        )
+    }
+}
+
+impl Drop for TlsCluster {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .args([
+                "-D",
+                s(&self.dir.path().join("data")),
+                "-m",
+                "immediate",
+                "stop",
+            ])
+            .stdout(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// README, TARGET: `sslmode=verify-ca` checks the server's certificate against `sslrootcert`
+/// and, unlike `verify-full`, not the host name in it. The server takes only TLS connections
+/// and its certificate names another host: verify-ca with its CA copies; verify-ca with
+/// another CA, and verify-full with the right one, cannot connect (exit 3).
+#[tokio::test]
+async fn sslmode_verify_ca_checks_the_ca_but_not_the_host_name() {
+    let cluster = TlsCluster::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = numbers_db(dir.path(), 10);
+    let ca = s(&cluster.ca).to_owned();
+
+    let other_ca = dir.path().join("other-ca.pem");
+    {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+        let mut p = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.distinguished_name.push(DnType::CommonName, "another CA");
+        let other = CertifiedIssuer::self_signed(p, KeyPair::generate().expect("key")).expect("CA");
+        std::fs::write(&other_ca, other.pem()).expect("write");
+    }
+    let wrong = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            s(&src),
+            &cluster.url(&format!("sslmode=verify-ca&sslrootcert={}", s(&other_ca))),
+        ],
+    );
+    expect_code(&wrong, 3);
+    assert!(stderr(&wrong).contains("certificate"), "{}", stderr(&wrong));
+    let full = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            s(&src),
+            &cluster.url(&format!("sslmode=verify-full&sslrootcert={ca}")),
+        ],
+    );
+    expect_code(&full, 3);
+    assert!(
+        stderr(&full).contains("IP address mismatch"),
+        "verify-full checks the host: {}",
+        stderr(&full)
+    );
+
+    let out = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            s(&src),
+            &cluster.url(&format!("sslmode=verify-ca&sslrootcert={ca}")),
+        ],
+    );
+    expect_code(&out, 0);
+    // Without TLS the server lets nobody in (hostssl only), and with it the rows are there.
+    let plain = pgcutover(dir.path(), &["status", &cluster.url("sslmode=disable")]);
+    expect_code(&plain, 3);
+    let status = pgcutover(
+        dir.path(),
+        &[
+            "status",
+            &cluster.url(&format!("sslmode=verify-ca&sslrootcert={ca}")),
+            "--format",
+            "json",
+        ],
+    );
+    expect_code(&status, 0);
+    let j = json_line(&status);
+    assert_eq!(j["data"][0]["status"], "complete", "{j:#}");
+    assert_eq!(j["data"][0]["tables"][0]["rows_written"], 10, "{j:#}");
+}
