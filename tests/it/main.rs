@@ -10,6 +10,7 @@ mod cli;
 mod compare;
 mod data_only;
 mod data_only_conversions;
+mod documented;
 mod datasets;
 mod harness;
 mod migration_tools;
