@@ -430,6 +430,9 @@ impl Loader<'_> {
             })
         });
         let copied = load::copy_batches(client, self.schema_name, t, batches).await;
+        // A COPY that failed (a lost connection) leaves batches unread: closing the channel
+        // tells a reader blocked on it that the writer is gone, so it stops and returns.
+        rx.close();
         let read = reader.await;
         // Whatever happens next, the rows this attempt sent are not in unless it commits.
         let uncount = || {

@@ -342,8 +342,16 @@ pub fn identity_restart(
         pgcutover_core::quote_literal(&qt),
         pgcutover_core::quote_literal(column)
     );
+    // Counted in numeric: the largest key may be the type's largest value (2^63 - 1), and its
+    // successor then does not exist. A sequence already at its end is left at its end, so the
+    // application's next insert fails as the source's would.
     format!(
-        "SELECT setval({seq}, GREATEST((SELECT max({qc}) + 1 FROM {qt}), {}, 1), false)",
+        "SELECT CASE WHEN n.next <= n.last THEN setval(n.seq, n.next::bigint, false) \
+                ELSE setval(n.seq, n.last, true) END \
+         FROM (SELECT s.seq, \
+                      GREATEST((SELECT max({qc})::numeric + 1 FROM {qt}), {}, 1) AS next, \
+                      (SELECT seqmax FROM pg_sequence WHERE seqrelid = s.seq) AS last \
+               FROM (SELECT {seq}::regclass AS seq) s) n",
         source_next.unwrap_or(1)
     )
 }
