@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as J;
 
-use crate::harness::{expect_code, one, pgcutover, sqlite_from_sql, stderr, stdout, TestDb};
+use crate::harness::{
+    expect_code, one, pgcutover, sqlite_from_sql, stderr, stdout, PgCluster, TestDb,
+};
 use crate::resume::{output_of, spawn_stopping, wait_for_stop, Stop};
 
 /// A SQLite file with one table `t (id INTEGER PRIMARY KEY, v TEXT)` of `rows` rows, so a
@@ -1014,71 +1016,16 @@ async fn jobs_build_indexes_in_parallel() {
 /// (`hostssl` in pg_hba.conf), its certificate for `otherhost.invalid` signed by a CA the
 /// test makes.
 struct TlsCluster {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    port: u16,
+    cluster: PgCluster,
     ca: PathBuf,
 }
 
 impl TlsCluster {
-    fn command(&self, program: &str) -> Command {
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-            .unwrap_or(false);
-        let path = self.bin.join(program);
-        if root {
-            // initdb and the server refuse to run as root.
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(path);
-            c
-        } else {
-            Command::new(path)
-        }
-    }
-
     fn start() -> TlsCluster {
         use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .expect("PostgreSQL's server binaries in /usr/lib/postgresql")
-            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-            .filter(|p| p.join("initdb").exists())
-            .max()
-            .expect("an initdb under /usr/lib/postgresql/*/bin");
-        let dir = tempfile::Builder::new()
-            .prefix("pgcutover-tls-")
-            .tempdir_in("/tmp")
-            .expect("tempdir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let data = dir.path().join("data");
-        let c = TlsCluster {
-            ca: dir.path().join("ca.pem"),
-            dir,
-            bin,
-            port,
-        };
-        let _ = Command::new("chown")
-            .args(["postgres", s(c.dir.path())])
-            .status();
-        let ok = c
-            .command("initdb")
-            .args([
-                "-D",
-                s(&data),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--no-sync",
-            ])
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("initdb");
-        assert!(ok.success(), "initdb failed");
-
+        let cluster = PgCluster::init("pgcutover-tls-");
+        let data = cluster.data();
+        let ca_path = data.parent().expect("the cluster's folder").join("ca.pem");
         let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca.distinguished_name
@@ -1092,7 +1039,7 @@ impl TlsCluster {
             .distinguished_name
             .push(DnType::CommonName, "otherhost.invalid");
         let cert = server.signed_by(&key, &ca).expect("server certificate");
-        std::fs::write(&c.ca, ca.pem()).expect("write CA");
+        std::fs::write(&ca_path, ca.pem()).expect("write CA");
         std::fs::write(data.join("server.crt"), cert.pem()).expect("write cert");
         std::fs::write(data.join("server.key"), key.serialize_pem()).expect("write key");
         std::fs::write(
@@ -1114,46 +1061,15 @@ impl TlsCluster {
                 s(&data.join("pg_hba.conf")),
             ])
             .status();
-        let ok = c
-            .command("pg_ctl")
-            .args(["-D", s(&data), "-w", "-l"])
-            .arg(c.dir.path().join("server.log"))
-            .args([
-                "start",
-                "-o",
-                &format!(
-                    "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c ssl=on",
-                    s(&data)
-                ),
-            ])
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("pg_ctl");
-        assert!(ok.success(), "pg_ctl start failed");
-        c
+        cluster.start("-c ssl=on");
+        TlsCluster {
+            cluster,
+            ca: ca_path,
+        }
     }
 
     fn url(&self, query: &str) -> String {
-        format!(
-            "postgresql://postgres@127.0.0.1:{}/postgres?{query}",
-            self.port
-        )
-    }
-}
-
-impl Drop for TlsCluster {
-    fn drop(&mut self) {
-        let _ = self
-            .command("pg_ctl")
-            .args([
-                "-D",
-                s(&self.dir.path().join("data")),
-                "-m",
-                "immediate",
-                "stop",
-            ])
-            .stdout(std::process::Stdio::null())
-            .status();
+        self.cluster.url(query)
     }
 }
 

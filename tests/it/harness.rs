@@ -269,3 +269,125 @@ pub fn assert_no_false_positives(report: &serde_json::Value) {
         "every copied table was verified"
     );
 }
+
+/// A PostgreSQL cluster of the test's own: initdb into a temporary folder, its own free port,
+/// trust auth. For a setup the shared server cannot give (a restart, TLS only). Stopped when
+/// dropped.
+pub struct PgCluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    pub port: u16,
+}
+
+impl PgCluster {
+    /// Makes the cluster's files; [`PgCluster::start`] starts it, after the test has changed
+    /// what it needs in [`PgCluster::data`].
+    pub fn init(prefix: &str) -> PgCluster {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect(
+                "PostgreSQL's server binaries in /usr/lib/postgresql (Debian's postgresql package)",
+            )
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|p| p.join("initdb").exists())
+            .max()
+            .expect("an initdb under /usr/lib/postgresql/*/bin");
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in("/tmp")
+            .expect("tempdir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let c = PgCluster { dir, bin, port };
+        let _ = Command::new("chown")
+            .args(["postgres", c.dir.path().to_str().expect("path")])
+            .status();
+        let data = c.data();
+        let ok = c
+            .command("initdb")
+            .args(["-D", data.to_str().expect("path")])
+            .args(["-U", "postgres", "--auth=trust", "--no-sync"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("initdb");
+        assert!(ok.success(), "initdb failed");
+        c
+    }
+
+    /// The data directory, where pg_hba.conf and certificates go.
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Starts it listening on 127.0.0.1, with `settings` (`-c name=value …`) added.
+    pub fn start(&self, settings: &str) {
+        let data = self.data();
+        self.ctl(&[
+            "start",
+            "-o",
+            &format!(
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off {settings}",
+                self.port,
+                data.to_str().expect("path")
+            ),
+        ]);
+    }
+
+    /// Runs `pg_ctl` with `args` (`restart -m fast`, …) and waits for it.
+    pub fn ctl(&self, args: &[&str]) {
+        let ok = self
+            .command("pg_ctl")
+            .args(["-D", self.data().to_str().expect("path"), "-w", "-l"])
+            .arg(self.dir.path().join("server.log"))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("pg_ctl");
+        assert!(ok.success(), "pg_ctl {args:?} failed");
+    }
+
+    /// A URL to its `postgres` database, with `query` (`sslmode=…`) when not empty.
+    pub fn url(&self, query: &str) -> String {
+        let q = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        format!("postgresql://postgres@127.0.0.1:{}/postgres{q}", self.port)
+    }
+
+    /// One of the server's programs, run as `postgres` when the tests run as root (initdb and
+    /// the server refuse root).
+    fn command(&self, program: &str) -> Command {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false);
+        let path = self.bin.join(program);
+        if root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        }
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .args([
+                "-D",
+                self.data().to_str().expect("path"),
+                "-m",
+                "immediate",
+                "stop",
+            ])
+            .stdout(std::process::Stdio::null())
+            .status();
+    }
+}

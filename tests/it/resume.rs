@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value as J;
 
 use crate::harness::{
-    datasets_dir, expect_code, one, pgcutover, sqlite_from_sql, stderr, stdout, TestDb,
+    datasets_dir, expect_code, one, pgcutover, sqlite_from_sql, stderr, stdout, PgCluster, TestDb,
 };
 
 /// A copy of Chinook (11 tables, foreign keys, a self-reference) plus a keyless table, so
@@ -513,100 +513,6 @@ async fn rejected_rows_are_listed_once_across_kills() {
     db.drop().await;
 }
 
-/// A PostgreSQL cluster of the test's own (initdb in a temporary folder, its own port), so
-/// the test can restart it without disturbing the other tests.
-struct Cluster {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    port: u16,
-}
-
-impl Cluster {
-    fn command(&self, program: &str) -> Command {
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-            .unwrap_or(false);
-        let path = self.bin.join(program);
-        if root {
-            // initdb and the server refuse to run as root.
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(path);
-            c
-        } else {
-            Command::new(path)
-        }
-    }
-
-    fn start() -> Cluster {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .expect(
-                "PostgreSQL's server binaries in /usr/lib/postgresql (Debian's postgresql package)",
-            )
-            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-            .filter(|p| p.join("initdb").exists())
-            .max()
-            .expect("an initdb under /usr/lib/postgresql/*/bin");
-        let dir = tempfile::Builder::new()
-            .prefix("pgcutover-restart-")
-            .tempdir_in("/tmp")
-            .expect("tempdir");
-        let _ = Command::new("chown")
-            .args(["postgres", dir.path().to_str().expect("path")])
-            .status();
-        let port = 20000 + (std::process::id() % 20000) as u16;
-        let c = Cluster { dir, bin, port };
-        let data = c.dir.path().to_str().expect("path").to_owned();
-        let ok = c
-            .command("initdb")
-            .args(["-D", &data, "-U", "postgres", "--auth=trust", "--no-sync"])
-            .stdout(Stdio::null())
-            .status()
-            .expect("initdb");
-        assert!(ok.success(), "initdb failed");
-        c.ctl(&[
-            "start",
-            "-o",
-            &format!("-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"),
-        ]);
-        c
-    }
-
-    fn ctl(&self, args: &[&str]) {
-        let data = self.dir.path().join("server.log");
-        let ok = self
-            .command("pg_ctl")
-            .args(["-D", self.dir.path().to_str().expect("path"), "-w", "-l"])
-            .arg(&data)
-            .args(args)
-            .stdout(Stdio::null())
-            .status()
-            .expect("pg_ctl");
-        assert!(ok.success(), "pg_ctl {args:?} failed");
-    }
-
-    fn url(&self) -> String {
-        format!("postgresql://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = self
-            .command("pg_ctl")
-            .args([
-                "-D",
-                self.dir.path().to_str().expect("path"),
-                "-m",
-                "immediate",
-                "stop",
-            ])
-            .stdout(Stdio::null())
-            .status();
-    }
-}
-
 #[tokio::test]
 async fn a_postgres_restart_in_mid_copy_is_retried_and_the_copy_completes() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -614,8 +520,10 @@ async fn a_postgres_restart_in_mid_copy_is_retried_and_the_copy_completes() {
         return;
     };
     let src = src.to_str().expect("path");
-    let cluster = Cluster::start();
-    let url = cluster.url();
+    // A cluster of its own, so the restart disturbs no other test.
+    let cluster = PgCluster::init("pgcutover-restart-");
+    cluster.start("");
+    let url = cluster.url("");
     let args = ["copy", src, &url, "--chunk-rows", "400", "--jobs", "1"];
     let (mut child, stop) = spawn_stopping(dir.path(), &args, "chunk-committed", 3);
     assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
