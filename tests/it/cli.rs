@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::harness::{
     code, expect_code, one, pgcutover, read_json, sqlite_from_sql, stderr, stdout, TestDb,
+    TlsCluster,
 };
 
 const SMALL: &str = "
@@ -401,49 +402,47 @@ async fn memory_stays_bounded_with_100_mb_of_blobs() {
 
 #[tokio::test]
 async fn sslmode_require_encrypts_and_verify_full_checks_the_certificate() {
-    let db = TestDb::new("cli_tls").await;
-    let client = db.client().await;
-    if one(&client, "SHOW ssl").await.as_deref() != Some("on") {
-        eprintln!("SKIPPED: the test PostgreSQL has ssl = off");
-        return;
-    }
+    // A server of the test's own that takes TCP connections only over TLS (`hostssl`): a copy
+    // that gets in was encrypted. Its certificate is signed by a CA of the test's own.
+    let tls = TlsCluster::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let src = small_db(dir.path());
-    let url = format!("{}?sslmode=require&application_name=pgct_tls", db.url);
-    expect_code(
-        &pgcutover(
-            dir.path(),
-            &[
-                "copy",
-                src.to_str().expect("path"),
-                &url,
-                "--include",
-                "author",
-            ],
-        ),
-        0,
+    let src = src.to_str().expect("path");
+    let plain = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            src,
+            &tls.url("sslmode=disable"),
+            "--include",
+            "author",
+        ],
     );
+    expect_code(&plain, 3);
+    let copy = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            src,
+            &tls.url("sslmode=require"),
+            "--include",
+            "author",
+        ],
+    );
+    expect_code(&copy, 0);
+    let client = tls.cluster.socket_client().await;
     assert_eq!(
         one(&client, "SELECT count(*) FROM author").await.as_deref(),
         Some("2")
     );
-    // The local server's certificate is self-signed: verify-full must refuse it.
-    let strict = format!("{}?sslmode=verify-full", db.url);
-    let out = pgcutover(dir.path(), &["plan", src.to_str().expect("path"), &strict]);
+    // verify-full checks the certificate against the system's CAs, which did not sign it.
+    let strict = tls.url("sslmode=verify-full");
+    let out = pgcutover(dir.path(), &["plan", src, &strict]);
     assert!(
         stderr(&out).contains("TLS") || stderr(&out).contains("certificate"),
         "{}",
         stderr(&out)
     );
-    let out = pgcutover(
-        dir.path(),
-        &[
-            "copy",
-            src.to_str().expect("path"),
-            &strict,
-            "--drop-existing",
-        ],
-    );
+    let out = pgcutover(dir.path(), &["copy", src, &strict, "--drop-existing"]);
     expect_code(&out, 3);
-    db.drop().await;
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value as J;
 
 use crate::harness::{
-    expect_code, one, pgcutover, sqlite_from_sql, stderr, stdout, PgCluster, TestDb,
+    expect_code, one, pgcutover, sqlite_from_sql, stderr, stdout, TestDb, TlsCluster,
 };
 use crate::resume::{output_of, spawn_stopping, wait_for_stop, Stop};
 
@@ -1010,67 +1010,6 @@ async fn jobs_build_indexes_in_parallel() {
         Some("4")
     );
     db.drop().await;
-}
-
-/// A PostgreSQL cluster of the test's own with TLS on and only TLS connections allowed
-/// (`hostssl` in pg_hba.conf), its certificate for `otherhost.invalid` signed by a CA the
-/// test makes.
-struct TlsCluster {
-    cluster: PgCluster,
-    ca: PathBuf,
-}
-
-impl TlsCluster {
-    fn start() -> TlsCluster {
-        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-        let cluster = PgCluster::init("pgcutover-tls-");
-        let data = cluster.data();
-        let ca_path = data.parent().expect("the cluster's folder").join("ca.pem");
-        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "pgcutover test CA");
-        let ca =
-            CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("CA key")).expect("CA");
-        let key = KeyPair::generate().expect("server key");
-        let mut server =
-            CertificateParams::new(vec!["otherhost.invalid".to_owned()]).expect("params");
-        server
-            .distinguished_name
-            .push(DnType::CommonName, "otherhost.invalid");
-        let cert = server.signed_by(&key, &ca).expect("server certificate");
-        std::fs::write(&ca_path, ca.pem()).expect("write CA");
-        std::fs::write(data.join("server.crt"), cert.pem()).expect("write cert");
-        std::fs::write(data.join("server.key"), key.serialize_pem()).expect("write key");
-        std::fs::write(
-            data.join("pg_hba.conf"),
-            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
-        )
-        .expect("pg_hba.conf");
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(
-            data.join("server.key"),
-            std::fs::Permissions::from_mode(0o600),
-        )
-        .expect("chmod key");
-        let _ = Command::new("chown")
-            .args([
-                "postgres",
-                s(&data.join("server.crt")),
-                s(&data.join("server.key")),
-                s(&data.join("pg_hba.conf")),
-            ])
-            .status();
-        cluster.start("-c ssl=on");
-        TlsCluster {
-            cluster,
-            ca: ca_path,
-        }
-    }
-
-    fn url(&self, query: &str) -> String {
-        self.cluster.url(query)
-    }
 }
 
 /// README, TARGET: `sslmode=verify-ca` checks the server's certificate against `sslrootcert`

@@ -391,3 +391,82 @@ impl Drop for PgCluster {
             .status();
     }
 }
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("path")
+}
+
+/// A PostgreSQL cluster of the test's own with TLS on and only TLS connections allowed
+/// (`hostssl` in pg_hba.conf), its certificate for `otherhost.invalid` signed by a CA the
+/// test makes.
+pub struct TlsCluster {
+    pub cluster: PgCluster,
+    /// The CA that signed the server's certificate.
+    pub ca: PathBuf,
+}
+
+impl TlsCluster {
+    pub fn start() -> TlsCluster {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+        let cluster = PgCluster::init("pgcutover-tls-");
+        let data = cluster.data();
+        let ca_path = data.parent().expect("the cluster's folder").join("ca.pem");
+        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "pgcutover test CA");
+        let ca =
+            CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("CA key")).expect("CA");
+        let key = KeyPair::generate().expect("server key");
+        let mut server =
+            CertificateParams::new(vec!["otherhost.invalid".to_owned()]).expect("params");
+        server
+            .distinguished_name
+            .push(DnType::CommonName, "otherhost.invalid");
+        let cert = server.signed_by(&key, &ca).expect("server certificate");
+        std::fs::write(&ca_path, ca.pem()).expect("write CA");
+        std::fs::write(data.join("server.crt"), cert.pem()).expect("write cert");
+        std::fs::write(data.join("server.key"), key.serialize_pem()).expect("write key");
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+        )
+        .expect("pg_hba.conf");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            data.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("chmod key");
+        let _ = Command::new("chown")
+            .args([
+                "postgres",
+                path_str(&data.join("server.crt")),
+                path_str(&data.join("server.key")),
+                path_str(&data.join("pg_hba.conf")),
+            ])
+            .status();
+        cluster.start("-c ssl=on");
+        TlsCluster {
+            cluster,
+            ca: ca_path,
+        }
+    }
+
+    pub fn url(&self, query: &str) -> String {
+        self.cluster.url(query)
+    }
+}
+
+impl PgCluster {
+    /// A client over the cluster's Unix socket (which pg_hba.conf lets in even when TCP
+    /// takes only TLS).
+    pub async fn socket_client(&self) -> Client {
+        let config = format!(
+            "host={} port={} user=postgres dbname=postgres",
+            self.data().to_str().expect("path"),
+            self.port
+        );
+        connect(&config).await
+    }
+}
