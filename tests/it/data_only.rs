@@ -2,8 +2,9 @@
 //! target's foreign-key order with a cycle and a self-reference, --truncate, identities
 //! moved on, mismatches reported by plan and refused by copy, and a resume in the middle.
 
-use crate::harness::{expect_code, one, pgcutover, sqlite_from_sql, stderr, stdout, TestDb};
-use crate::resume::kill_at;
+use crate::harness::{
+    expect_code, kill_at, one, pgcutover, sqlite_from_sql, stderr, stdout, MyDb, TestDb,
+};
 
 const SOURCE: &str = "
 CREATE TABLE Dept (id INTEGER PRIMARY KEY, name TEXT NOT NULL, head_id INTEGER REFERENCES Emp (id));
@@ -269,8 +270,6 @@ async fn a_domain_check_violation_names_the_row() {
 /// a 2 in it. Into a target column of an integer type, its numbers go as they are.
 #[tokio::test]
 async fn booleans_made_of_integers_load_into_integer_columns_as_numbers() {
-    use crate::mysql_awkward::mysql_db_from_sql;
-    use crate::mysql_datasets::source_url;
     let dir = tempfile::tempdir().expect("tempdir");
     let src = dir.path().join("flags.sqlite");
     sqlite_from_sql(
@@ -278,13 +277,13 @@ async fn booleans_made_of_integers_load_into_integer_columns_as_numbers() {
         "CREATE TABLE flags (id INTEGER PRIMARY KEY, active BOOLEAN NOT NULL, level TINYINT(1));
          INSERT INTO flags VALUES (1, 0, 1), (2, 1, NULL), (3, 2, 2);",
     );
-    mysql_db_from_sql(
+    let my = MyDb::from_sql(
         "pgctit_data_only_flags",
         "CREATE TABLE flags (id INT PRIMARY KEY, active TINYINT(1) NOT NULL, level TINYINT(1));
          INSERT INTO flags VALUES (1, 0, 1), (2, 1, NULL), (3, 2, 2);",
     )
     .await;
-    let mysql_src = source_url("pgctit_data_only_flags");
+    let mysql_src = my.url.clone();
     for (tag, source) in [
         ("sqlite", src.to_str().expect("path")),
         ("mysql", mysql_src.as_str()),
@@ -316,22 +315,21 @@ async fn booleans_made_of_integers_load_into_integer_columns_as_numbers() {
         );
         db.drop().await;
     }
+    my.drop().await;
 }
 
 /// A MySQL generated column is computed by the source and not copied; a target that has it as
 /// a plain column gets nothing from the load, and plan and copy say so.
 #[tokio::test]
 async fn a_generated_source_column_into_a_plain_target_column_is_named() {
-    use crate::mysql_awkward::mysql_db_from_sql;
-    use crate::mysql_datasets::source_url;
-    mysql_db_from_sql(
+    let my = MyDb::from_sql(
         "pgctit_data_only_generated",
         "CREATE TABLE order_lines (id INT PRIMARY KEY, qty INT NOT NULL, price DECIMAL(8,2) NOT NULL,
                              total DECIMAL(10,2) AS (qty * price) STORED);
          INSERT INTO order_lines (id, qty, price) VALUES (1, 2, 3.50);",
     )
     .await;
-    let src = source_url("pgctit_data_only_generated");
+    let src = my.url.clone();
     let dir = tempfile::tempdir().expect("tempdir");
     let db = TestDb::new("data_only_generated").await;
     let client = db.client().await;
@@ -357,4 +355,5 @@ async fn a_generated_source_column_into_a_plain_target_column_is_named() {
         Some("2:3.50:NULL")
     );
     db.drop().await;
+    my.drop().await;
 }

@@ -15,9 +15,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::harness::{expect_code, pgcutover, query_strings, read_rejects, stdout, TestDb};
-use crate::mysql_awkward::mysql_db_from_sql;
-use crate::mysql_datasets::source_url;
+use crate::harness::{
+    expect_code, mysql_db_from_sql, pgcutover, query_strings, read_rejects, source_url, stdout,
+    TestDb,
+};
 
 /// One conversion: a source column type, a target column type, and a value of each kind.
 struct Case {

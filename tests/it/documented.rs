@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value as J;
 
 use crate::harness::{
-    expect_code, one, pgcutover, sqlite_from_sql, stderr, stdout, TestDb, TlsCluster,
+    expect_code, one, output_of, pgcutover, spawn_stopping, sqlite_from_sql, stderr, stdout,
+    wait_for_stop, Stop, TestDb, TlsCluster,
 };
-use crate::resume::{output_of, spawn_stopping, wait_for_stop, Stop};
 
 /// A SQLite file with one table `t (id INTEGER PRIMARY KEY, v TEXT)` of `rows` rows, so a
 /// copy with `--chunk-rows` cuts it into key ranges.
@@ -841,8 +841,8 @@ async fn a_second_ctrl_c_stops_at_once_and_the_run_still_resumes() {
 /// out the value after the largest loaded.
 #[tokio::test]
 async fn a_bigint_unsigned_auto_increment_above_2_63_is_rejected_with_its_key() {
-    use crate::mysql_awkward::mysql_db_from_sql;
-    use crate::mysql_datasets::source_url;
+    use crate::harness::mysql_db_from_sql;
+    use crate::harness::source_url;
     let name = "pgctit_doc_unsigned_ai";
     mysql_db_from_sql(
         name,
@@ -920,8 +920,8 @@ async fn a_bigint_unsigned_auto_increment_above_2_63_is_rejected_with_its_key() 
 /// copy succeeds.
 #[tokio::test]
 async fn a_bigint_unsigned_auto_increment_of_exactly_2_63_minus_1_arrives_and_the_copy_succeeds() {
-    use crate::mysql_awkward::mysql_db_from_sql;
-    use crate::mysql_datasets::source_url;
+    use crate::harness::mysql_db_from_sql;
+    use crate::harness::source_url;
     let name = "pgctit_doc_unsigned_ai_max";
     mysql_db_from_sql(
         name,

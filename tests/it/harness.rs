@@ -1,8 +1,12 @@
 //! Test databases, running the binary, and small query helpers.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
+use serde_json::Value as J;
+
+use mysql_async::prelude::Queryable;
 use tokio_postgres::{Client, NoTls};
 
 pub fn admin_url() -> String {
@@ -468,5 +472,164 @@ impl PgCluster {
             self.port
         );
         connect(&config).await
+    }
+}
+
+// Stopping a run at an exact point, through the binary's test hook (`src/testpoint.rs`):
+// PGCUTOVER_TEST_STOP_AT=POINT:N makes it write a file and wait there; the test then kills it,
+// signals it, or lets it go on.
+
+/// Starts `pgcutover` that stops at `point`'s `nth` pass and waits there.
+pub fn spawn_stopping(dir: &Path, args: &[&str], point: &str, nth: u64) -> (Child, PathBuf) {
+    let stop = dir.join(format!("stopped-{point}-{nth}"));
+    let _ = std::fs::remove_file(&stop);
+    let child = Command::new(env!("CARGO_BIN_EXE_pgcutover"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("PGCUTOVER_TEST_STOP_AT", format!("{point}:{nth}"))
+        .env("PGCUTOVER_TEST_STOP_FILE", &stop)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start pgcutover");
+    (child, stop)
+}
+
+pub enum Stop {
+    /// The run is waiting at the point.
+    AtPoint,
+    /// The run ended before it got there.
+    Exited(i32),
+}
+
+pub fn wait_for_stop(child: &mut Child, stop: &Path) -> Stop {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if stop.exists() {
+            return Stop::AtPoint;
+        }
+        if let Some(status) = child.try_wait().expect("poll child") {
+            return Stop::Exited(status.code().unwrap_or(-1));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pgcutover neither stopped nor ended"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Runs `pgcutover` until its `nth` pass of `point`, and kills it there with SIGKILL.
+pub fn kill_at(dir: &Path, args: &[&str], point: &str, nth: u64) {
+    let (mut child, stop) = spawn_stopping(dir, args, point, nth);
+    assert!(
+        matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint),
+        "the run ended before {point}:{nth}"
+    );
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+}
+
+/// Runs `pgcutover` until its `nth` pass of `point`, sends it SIGINT there, lets it go on, and
+/// returns how it ended.
+pub fn interrupt_at(dir: &Path, args: &[&str], point: &str, nth: u64) -> std::process::Output {
+    let (mut child, stop) = spawn_stopping(dir, args, point, nth);
+    assert!(
+        matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint),
+        "the run ended before {point}:{nth}"
+    );
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success());
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::remove_file(&stop).expect("let it go on");
+    output_of(child)
+}
+
+pub fn output_of(child: Child) -> std::process::Output {
+    child.wait_with_output().expect("wait for pgcutover")
+}
+
+/// `verify --format json`: asserts every table is identical (no missing, extra or duplicate
+/// row) and returns the report.
+pub fn assert_identical(dir: &Path, source: &str, target: &str) -> J {
+    let out = pgcutover(dir, &["verify", source, target, "--format", "json"]);
+    let v: J = serde_json::from_str(stdout(&out).trim())
+        .unwrap_or_else(|e| panic!("verify printed no JSON ({e}): {}", stderr(&out)));
+    expect_code(&out, 0);
+    for t in v["data"]["tables"].as_array().expect("tables") {
+        assert_eq!(t["status"], "identical", "{t:#}");
+    }
+    v
+}
+
+// MariaDB/MySQL: the server the tests use (PGCUTOVER_TEST_MYSQL), and databases of their own
+// (`pgctit_*`), the counterpart of TestDb.
+
+/// The MySQL server the tests use, as a URL without a database.
+pub fn mysql_admin_url() -> String {
+    std::env::var("PGCUTOVER_TEST_MYSQL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
+}
+
+/// A session on database `db`, in UTF-8 and UTC.
+pub async fn mysql(db: &str) -> mysql_async::Conn {
+    let url = format!("{}/{db}", mysql_admin_url());
+    let opts = mysql_async::Opts::from_url(&url).expect("mysql url");
+    let mut c = mysql_async::Conn::new(opts)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to test MariaDB at {url}: {e}"));
+    c.query_drop("SET NAMES utf8mb4").await.expect("names");
+    c.query_drop("SET time_zone = '+00:00'").await.expect("tz");
+    c
+}
+
+/// A `mysql://` URL to database `db` of the test server.
+pub fn source_url(db: &str) -> String {
+    format!("{}/{db}", mysql_admin_url())
+}
+
+/// (Re)creates MySQL database `name` from SQL text.
+pub async fn mysql_db_from_sql(name: &str, sql: &str) {
+    let mut admin = mysql("mysql").await;
+    admin
+        .query_drop(format!(
+            "DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
+        ))
+        .await
+        .expect("create mysql db");
+    let _ = admin.disconnect().await;
+    let mut c = mysql(name).await;
+    c.query_drop(sql).await.expect("load fixture");
+    let _ = c.disconnect().await;
+}
+
+/// A MariaDB/MySQL database of the test's own, the counterpart of [`TestDb`]: made from SQL
+/// text (dropped first, so a failed test leaves it behind for a look), and dropped when the
+/// test passes.
+pub struct MyDb {
+    pub name: String,
+    /// The `mysql://` URL a test gives pgcutover as SOURCE.
+    pub url: String,
+}
+
+impl MyDb {
+    pub async fn from_sql(name: &str, sql: &str) -> MyDb {
+        mysql_db_from_sql(name, sql).await;
+        MyDb {
+            name: name.to_owned(),
+            url: source_url(name),
+        }
+    }
+
+    pub async fn drop(self) {
+        let mut admin = mysql("mysql").await;
+        let _ = admin
+            .query_drop(format!("DROP DATABASE IF EXISTS `{}`", self.name))
+            .await;
+        let _ = admin.disconnect().await;
     }
 }

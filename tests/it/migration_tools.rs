@@ -24,12 +24,10 @@ use mysql_async::prelude::Queryable;
 use tokio_postgres::Client;
 
 use crate::harness::{
-    datasets_dir, expect_code, one, pgcutover, query_strings, read_json, sqlite_from_sql, stdout,
-    TestDb,
+    datasets_dir, expect_code, mysql, mysql_db_from_sql, one, pgcutover, query_strings, read_json,
+    source_url, sqlite_from_sql, stdout, TestDb,
 };
-use crate::mysql_awkward::mysql_db_from_sql;
-use crate::mysql_compare::{assert_same_mysql_data, mysql};
-use crate::mysql_datasets::source_url;
+use crate::mysql_compare::assert_same_mysql_data;
 
 fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -5,24 +5,11 @@ use std::collections::BTreeMap;
 
 use mysql_async::prelude::Queryable;
 
-use crate::harness::{copy_verified, expect_code, one, pgcutover, rejected_rows, TestDb};
-use crate::mysql_compare::{assert_same_mysql_data, mysql};
-use crate::mysql_datasets::source_url;
-
-/// (Re)creates MySQL database `name` from SQL text.
-pub async fn mysql_db_from_sql(name: &str, sql: &str) {
-    let mut admin = mysql("mysql").await;
-    admin
-        .query_drop(format!(
-            "DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
-        ))
-        .await
-        .expect("create mysql db");
-    let _ = admin.disconnect().await;
-    let mut c = mysql(name).await;
-    c.query_drop(sql).await.expect("load fixture");
-    let _ = c.disconnect().await;
-}
+use crate::harness::{
+    copy_verified, expect_code, mysql, mysql_db_from_sql, one, pgcutover, rejected_rows,
+    source_url, TestDb,
+};
+use crate::mysql_compare::assert_same_mysql_data;
 
 #[tokio::test]
 async fn awkward_values_arrive_exactly_or_are_rejected_loudly() {

@@ -10,9 +10,7 @@ use std::collections::BTreeMap;
 
 use mysql_async::prelude::Queryable;
 
-use crate::harness::{copy_verified, read_rejects, TestDb};
-use crate::mysql_compare::mysql;
-use crate::mysql_datasets::source_url;
+use crate::harness::{copy_verified, mysql, read_rejects, source_url, TestDb};
 
 /// (charset, maxlen) of every charset the server offers, but `binary` (a column of it is
 /// VARBINARY, bytes not text).
@@ -276,7 +274,7 @@ async fn enum_and_set_labels_reach_postgresql_exactly() {
           (10, 'pct%', NULL, NULL, NULL, NULL, NULL),
           (11, '😀 smile', NULL, NULL, NULL, NULL, NULL);
     "#;
-    crate::mysql_awkward::mysql_db_from_sql(name, sql).await;
+    crate::harness::mysql_db_from_sql(name, sql).await;
     let db = TestDb::new("my_labels").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let report = copy_verified(dir.path(), &source_url(name), &db.url, 0);
@@ -367,7 +365,7 @@ async fn enum_and_set_labels_reach_postgresql_exactly() {
 async fn replace_puts_one_u_fffd_for_a_whole_unmapped_code() {
     let name = "pgctit_charset_replace";
     // gbk A2E3 is a well-formed code MariaDB maps to no Unicode character; then 你好.
-    crate::mysql_awkward::mysql_db_from_sql(
+    crate::harness::mysql_db_from_sql(
         name,
         "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10) CHARACTER SET gbk);
          INSERT INTO t VALUES (1, x'A2E3C4E3BAC3'), (2, x'C4E3A2E3');",

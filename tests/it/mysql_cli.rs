@@ -2,9 +2,9 @@
 
 use mysql_async::prelude::Queryable;
 
-use crate::harness::{expect_code, one, pgcutover, stderr, stdout, TestDb};
-use crate::mysql_awkward::mysql_db_from_sql;
-use crate::mysql_compare::{mysql, mysql_admin_url};
+use crate::harness::{
+    expect_code, mysql, mysql_admin_url, mysql_db_from_sql, one, pgcutover, stderr, stdout, TestDb,
+};
 
 const SMALL: &str =
     "CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, flag TINYINT(1), n INT UNSIGNED);

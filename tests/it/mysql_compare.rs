@@ -10,23 +10,7 @@ use std::collections::BTreeMap;
 use mysql_async::prelude::Queryable;
 use tokio_postgres::Client;
 
-use crate::harness::query_strings;
-
-pub fn mysql_admin_url() -> String {
-    std::env::var("PGCUTOVER_TEST_MYSQL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
-}
-
-pub async fn mysql(db: &str) -> mysql_async::Conn {
-    let url = format!("{}/{db}", mysql_admin_url());
-    let opts = mysql_async::Opts::from_url(&url).expect("mysql url");
-    let mut c = mysql_async::Conn::new(opts)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to test MariaDB at {url}: {e}"));
-    c.query_drop("SET NAMES utf8mb4").await.expect("names");
-    c.query_drop("SET time_zone = '+00:00'").await.expect("tz");
-    c
-}
+use crate::harness::{mysql, query_strings};
 
 /// Canonical MySQL-side SQL and PostgreSQL-side SQL for one column.
 fn exprs(data_type: &str, column_type: &str, pg_type: &str, col: &str) -> (String, String, Kind) {

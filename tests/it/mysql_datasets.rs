@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use crate::harness::{assert_fks_and_identity, copy_verified, datasets_dir, one, TestDb};
-use crate::mysql_compare::{assert_same_mysql_data, mysql_admin_url};
+use crate::harness::{
+    assert_fks_and_identity, copy_verified, datasets_dir, mysql_admin_url, one, source_url, TestDb,
+};
+use crate::mysql_compare::assert_same_mysql_data;
 
 /// Loads a dataset with its own loader into `pgctit_<name>` databases. Returns false (skip) when
 /// the datasets are absent and PGCUTOVER_ALLOW_MISSING_DATASETS is set.
@@ -44,10 +46,6 @@ pub fn load_dataset_with_prefix(name: &str, prefix: &str) -> bool {
         String::from_utf8_lossy(&out.stderr)
     );
     true
-}
-
-pub fn source_url(db: &str) -> String {
-    format!("{}/{db}", mysql_admin_url())
 }
 
 /// Copies, compares, and checks the FK count, an identity's next value and `facts`

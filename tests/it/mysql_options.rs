@@ -5,11 +5,9 @@
 use mysql_async::prelude::Queryable;
 
 use crate::harness::{
-    column_type, expect_code, one, pgcutover, query_strings, rejected_rows, stderr, TestDb,
+    column_type, expect_code, mysql, mysql_db_from_sql, one, pgcutover, query_strings,
+    rejected_rows, source_url, stderr, TestDb,
 };
-use crate::mysql_awkward::mysql_db_from_sql;
-use crate::mysql_compare::mysql;
-use crate::mysql_datasets::source_url;
 
 #[tokio::test]
 async fn datetime_as_timestamptz_reads_wall_clock_in_the_source_zone() {

@@ -4,10 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::harness::{column_type, expect_code, one, pgcutover, query_strings, stdout, TestDb};
-use crate::mysql_awkward::mysql_db_from_sql;
+use crate::harness::{
+    column_type, expect_code, mysql_db_from_sql, one, pgcutover, query_strings, source_url, stdout,
+    TestDb,
+};
 use crate::mysql_compare::assert_same_mysql_data;
-use crate::mysql_datasets::{load_dataset_with_prefix, source_url};
+use crate::mysql_datasets::load_dataset_with_prefix;
 
 async fn postgis_db(tag: &str) -> TestDb {
     let db = TestDb::new(tag).await;

@@ -4,8 +4,9 @@
 
 use mysql_async::prelude::Queryable;
 
-use crate::harness::{expect_code, pgcutover, read_json, stderr, stdout, TestDb};
-use crate::mysql_compare::{mysql, mysql_admin_url};
+use crate::harness::{
+    expect_code, mysql, mysql_admin_url, pgcutover, read_json, stderr, stdout, TestDb,
+};
 
 /// The source URL for `user` (no password) on the test server.
 fn url_as(user: &str, db: &str) -> String {
@@ -25,7 +26,7 @@ async fn a_select_only_user_is_told_what_it_cannot_see() {
         CREATE EVENT ev ON SCHEDULE EVERY 1 DAY DO SELECT 1;
         INSERT INTO t VALUES (1, 1);
     ";
-    crate::mysql_awkward::mysql_db_from_sql(name, sql).await;
+    crate::harness::mysql_db_from_sql(name, sql).await;
     let mut admin = mysql("mysql").await;
     admin
         .query_drop(format!(

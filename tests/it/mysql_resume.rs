@@ -4,11 +4,10 @@
 
 use mysql_async::prelude::Queryable;
 
-use crate::harness::{expect_code, pgcutover, stderr, TestDb};
-use crate::mysql_awkward::mysql_db_from_sql;
-use crate::mysql_compare::mysql;
-use crate::mysql_datasets::source_url;
-use crate::resume::{assert_identical, output_of, spawn_stopping, wait_for_stop, Stop};
+use crate::harness::{
+    assert_identical, expect_code, mysql, mysql_db_from_sql, output_of, pgcutover, source_url,
+    spawn_stopping, stderr, wait_for_stop, Stop, TestDb,
+};
 
 const SOURCE: &str = "
 CREATE TABLE item (id INT PRIMARY KEY, label VARCHAR(40) NOT NULL, price DECIMAL(10,2));

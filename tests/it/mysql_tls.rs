@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 
-use crate::harness::{expect_code, one, stderr, TestDb};
-use crate::mysql_datasets::source_url;
+use crate::harness::{expect_code, one, source_url, stderr, TestDb};
 
 /// A mariadbd with TLS, stopped (and its files removed) when dropped.
 struct TlsMariadb {
@@ -258,7 +257,7 @@ async fn tls_modes_against_a_server_with_tls() {
 #[tokio::test]
 async fn preferred_falls_back_and_required_refuses_on_a_server_without_tls() {
     // The shared MariaDB has TLS disabled.
-    crate::mysql_awkward::mysql_db_from_sql(
+    crate::harness::mysql_db_from_sql(
         "pgctit_notls",
         "CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1);",
     )

@@ -10,11 +10,9 @@ use std::process::{Command, Stdio};
 use serde_json::Value as J;
 
 use crate::harness::{
-    expect_code, one, pgcutover, read_json, sqlite_from_sql, stderr, stdout, TestDb,
+    expect_code, interrupt_at, mysql_db_from_sql, one, pgcutover, read_json, source_url,
+    sqlite_from_sql, stderr, stdout, TestDb,
 };
-use crate::mysql_awkward::mysql_db_from_sql;
-use crate::mysql_datasets::source_url;
-use crate::resume::interrupt_at;
 
 const SMALL: &str = "
 CREATE TABLE author (id INTEGER PRIMARY KEY, name TEXT NOT NULL);

@@ -1,9 +1,10 @@
 //! Foreign-key orphans: `plan` counts them in the source, `copy` counts them in PostgreSQL
 //! before creating the key and applies `--orphans`; a key is never silently missing.
 
-use crate::harness::{expect_code, one, pgcutover, read_json, sqlite_from_sql, stdout, TestDb};
-use crate::mysql_awkward::mysql_db_from_sql;
-use crate::mysql_datasets::source_url;
+use crate::harness::{
+    expect_code, mysql_db_from_sql, one, pgcutover, read_json, source_url, sqlite_from_sql, stdout,
+    TestDb,
+};
 
 /// SQLite never enforced these keys (no `PRAGMA foreign_keys`): orders 11, 12 and 14 point at
 /// customers that do not exist; order 13 has no customer at all (NULL is not an orphan). The

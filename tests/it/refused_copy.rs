@@ -6,10 +6,9 @@
 use serde_json::Value as J;
 
 use crate::harness::{
-    expect_code, one, pgcutover, read_json, report_table as table, sqlite_from_sql, stderr, stdout,
-    TestDb,
+    assert_identical, expect_code, one, output_of, pgcutover, read_json, report_table as table,
+    spawn_stopping, sqlite_from_sql, stderr, stdout, wait_for_stop, Stop, TestDb,
 };
-use crate::resume::{assert_identical, output_of, spawn_stopping, wait_for_stop, Stop};
 
 const SOURCE: &str = "
     CREATE TABLE customer (id INTEGER PRIMARY KEY, name TEXT NOT NULL);

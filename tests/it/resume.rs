@@ -5,13 +5,12 @@
 //! PGCUTOVER_TEST_STOP_AT=POINT:N makes it write a file and wait there, and the test kills it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value as J;
 
 use crate::harness::{
-    datasets_dir, expect_code, one, pgcutover, sqlite_from_sql, stderr, stdout, PgCluster, TestDb,
+    assert_identical, datasets_dir, expect_code, interrupt_at, kill_at, one, output_of, pgcutover,
+    spawn_stopping, sqlite_from_sql, stderr, stdout, wait_for_stop, PgCluster, Stop, TestDb,
 };
 
 /// A copy of Chinook (11 tables, foreign keys, a self-reference) plus a keyless table, so
@@ -29,93 +28,6 @@ pub fn chinook_plus_keyless(dir: &Path) -> Option<PathBuf> {
     )
     .expect("add the keyless table");
     Some(path)
-}
-
-/// Starts `pgcutover` that stops at `point`'s `nth` pass and waits there.
-pub fn spawn_stopping(dir: &Path, args: &[&str], point: &str, nth: u64) -> (Child, PathBuf) {
-    let stop = dir.join(format!("stopped-{point}-{nth}"));
-    let _ = std::fs::remove_file(&stop);
-    let child = Command::new(env!("CARGO_BIN_EXE_pgcutover"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("PGCUTOVER_TEST_STOP_AT", format!("{point}:{nth}"))
-        .env("PGCUTOVER_TEST_STOP_FILE", &stop)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start pgcutover");
-    (child, stop)
-}
-
-pub enum Stop {
-    /// The run is waiting at the point.
-    AtPoint,
-    /// The run ended before it got there.
-    Exited(i32),
-}
-
-pub fn wait_for_stop(child: &mut Child, stop: &Path) -> Stop {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if stop.exists() {
-            return Stop::AtPoint;
-        }
-        if let Some(status) = child.try_wait().expect("poll child") {
-            return Stop::Exited(status.code().unwrap_or(-1));
-        }
-        assert!(
-            Instant::now() < deadline,
-            "pgcutover neither stopped nor ended"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Runs `pgcutover` until its `nth` pass of `point`, and kills it there with SIGKILL.
-pub fn kill_at(dir: &Path, args: &[&str], point: &str, nth: u64) {
-    let (mut child, stop) = spawn_stopping(dir, args, point, nth);
-    assert!(
-        matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint),
-        "the run ended before {point}:{nth}"
-    );
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
-}
-
-/// Runs `pgcutover` until its `nth` pass of `point`, sends it SIGINT there, lets it go on, and
-/// returns how it ended.
-pub fn interrupt_at(dir: &Path, args: &[&str], point: &str, nth: u64) -> std::process::Output {
-    let (mut child, stop) = spawn_stopping(dir, args, point, nth);
-    assert!(
-        matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint),
-        "the run ended before {point}:{nth}"
-    );
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill -INT");
-    assert!(sent.success());
-    std::thread::sleep(Duration::from_millis(200));
-    std::fs::remove_file(&stop).expect("let it go on");
-    output_of(child)
-}
-
-pub fn output_of(child: Child) -> std::process::Output {
-    child.wait_with_output().expect("wait for pgcutover")
-}
-
-/// `verify --format json`: asserts every table is identical (no missing, extra or duplicate
-/// row) and returns the report.
-pub fn assert_identical(dir: &Path, source: &str, target: &str) -> J {
-    let out = pgcutover(dir, &["verify", source, target, "--format", "json"]);
-    let v: J = serde_json::from_str(stdout(&out).trim())
-        .unwrap_or_else(|e| panic!("verify printed no JSON ({e}): {}", stderr(&out)));
-    expect_code(&out, 0);
-    for t in v["data"]["tables"].as_array().expect("tables") {
-        assert_eq!(t["status"], "identical", "{t:#}");
-    }
-    v
 }
 
 /// A small, seeded generator (splitmix64), so a failing sequence of kills can be replayed

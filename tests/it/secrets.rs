@@ -14,9 +14,9 @@ use std::sync::Arc;
 use tokio_postgres::Client;
 
 use crate::harness::{
-    code, expect_code, one, pgcutover, query_strings, sqlite_from_sql, stderr, stdout, TestDb,
+    code, expect_code, mysql_db_from_sql, one, pgcutover, query_strings, sqlite_from_sql, stderr,
+    stdout, TestDb,
 };
-use crate::mysql_awkward::mysql_db_from_sql;
 
 /// A string that appears nowhere else, so finding it anywhere means it leaked.
 const SECRET: &str = "Qx7-s3cr3t-pw-81";
@@ -221,7 +221,7 @@ async fn a_malformed_source_is_refused_with_its_password_masked() {
 
     // A well-formed MySQL URL with a wrong password: the server refuses it (exit 3).
     mysql_db_from_sql("pgctit_secrets", "CREATE TABLE t (id INT PRIMARY KEY);").await;
-    let mysql = url::Url::parse(&crate::mysql_compare::mysql_admin_url()).expect("MySQL URL");
+    let mysql = url::Url::parse(&crate::harness::mysql_admin_url()).expect("MySQL URL");
     let (host, port) = (
         mysql.host_str().unwrap_or("127.0.0.1"),
         mysql.port().unwrap_or(3306),
@@ -597,7 +597,7 @@ async fn a_successful_run_with_passwords_keeps_them_out_of_report_status_and_run
          INSERT INTO book VALUES (10, 1, 100), (11, 2, 200);",
     )
     .await;
-    let mut admin = crate::mysql_compare::mysql("mysql").await;
+    let mut admin = crate::harness::mysql("mysql").await;
     admin
         .query_drop(format!(
             "DROP USER IF EXISTS 'pgct_pw'@'%'; CREATE USER 'pgct_pw'@'%' IDENTIFIED BY '{MY_SECRET}';
@@ -606,7 +606,7 @@ async fn a_successful_run_with_passwords_keeps_them_out_of_report_status_and_run
         .await
         .expect("create the password user");
     let _ = admin.disconnect().await;
-    let my = url::Url::parse(&crate::mysql_compare::mysql_admin_url()).expect("mysql url");
+    let my = url::Url::parse(&crate::harness::mysql_admin_url()).expect("mysql url");
     let source = format!(
         "mysql://pgct_pw@{}:{}/{my_db}",
         my.host_str().unwrap_or("127.0.0.1"),

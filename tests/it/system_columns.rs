@@ -3,10 +3,9 @@
 //! and `--data-only` follow the rename.
 
 use crate::harness::{
-    expect_code, one, pgcutover, read_json, sqlite_from_sql, stderr, stdout, TestDb,
+    assert_identical, expect_code, one, pgcutover, read_json, source_url, sqlite_from_sql, stderr,
+    stdout, TestDb,
 };
-use crate::mysql_datasets::source_url;
-use crate::resume::assert_identical;
 
 async fn columns(client: &tokio_postgres::Client, table: &str) -> Vec<String> {
     client
@@ -115,7 +114,7 @@ async fn sqlite_system_column_names_are_renamed_and_followed() {
 #[tokio::test]
 async fn mysql_system_column_names_are_renamed_and_followed() {
     let name = "pgctit_syscols";
-    crate::mysql_awkward::mysql_db_from_sql(
+    crate::harness::mysql_db_from_sql(
         name,
         "CREATE TABLE ev (id INT PRIMARY KEY, xmin VARCHAR(20) UNIQUE, xmin_2 VARCHAR(20),
                           ctid INT, tableoid VARCHAR(5), cmin INT, xmax INT, cmax INT, KEY (ctid));

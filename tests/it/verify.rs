@@ -7,9 +7,10 @@ use std::path::Path;
 use serde_json::Value as J;
 
 use crate::harness::{
-    expect_code, pgcutover, read_json, report_table as table, sqlite_from_sql, stdout, TestDb,
+    expect_code, pgcutover, read_json, report_table as table, source_url, sqlite_from_sql, stdout,
+    TestDb,
 };
-use crate::mysql_datasets::{load_dataset_with_prefix, source_url};
+use crate::mysql_datasets::load_dataset_with_prefix;
 
 /// Runs `verify --format json` and returns its exit code and report.
 fn verify(dir: &Path, source: &str, target: &str, extra: &[&str]) -> (i32, J) {
