@@ -379,19 +379,10 @@ impl Loader<'_> {
         let t = &self.loaded.schema.tables[table];
         let started = Instant::now();
         let db = |e: tokio_postgres::Error| ChunkError::new(anyhow::Error::new(e));
-        let mut begin = String::from("BEGIN");
-        if group.replica {
-            begin.push_str("; SET LOCAL session_replication_role = replica");
-        }
-        if chunk.unit {
-            let qt = quote_qualified(self.schema_name, &t.name);
-            if self.data_only {
-                begin.push_str(&format!("; DELETE FROM ONLY {qt}"));
-            } else {
-                begin.push_str(&format!("; TRUNCATE ONLY {qt}"));
-            }
-        }
-        client.batch_execute(&begin).await.map_err(db)?;
+        client
+            .batch_execute(&self.begin_sql(group, chunk, t))
+            .await
+            .map_err(db)?;
 
         let (tx, mut rx) = mpsc::channel::<Result<Batch, String>>(CHANNEL_BATCHES);
         let reader = self
@@ -509,30 +500,10 @@ impl Loader<'_> {
             bytes: bytes.load(Ordering::Relaxed) as i64,
             seconds: started.elapsed().as_secs_f64(),
         };
-        let finish = async {
-            state::chunk_done(client, self.state_key, chunk, &done)
-                .await
-                .map_err(ChunkError::whole_run)?;
-            testpoint::hit("chunk-before-commit");
-            if outcome.rejected > 0 {
-                // The rejects are on disk before the chunk that rejected them commits.
-                self.rejects
-                    .sync()
-                    .with_context(|| {
-                        format!("writing the rejects file {}", self.rejects.path().display())
-                    })
-                    .map_err(ChunkError::whole_run)?;
-            }
-            // A deferred constraint of the target's can refuse the rows here.
-            client.batch_execute("COMMIT").await.map_err(|e| {
-                ChunkError::new(anyhow::Error::new(e).context(format!(
-                    "committing the COPY into {}",
-                    show_qualified(self.schema_name, &t.name)
-                )))
-            })?;
-            Ok::<_, ChunkError>(())
-        };
-        if let Err(e) = finish.await {
+        if let Err(e) = self
+            .commit_chunk(client, chunk, t, &done, outcome.rejected > 0)
+            .await
+        {
             uncount();
             return Err(e);
         }
@@ -595,6 +566,56 @@ impl Loader<'_> {
                 found.value
             ),
             None => format!("the row {}", found.key),
+        })
+    }
+
+    /// The chunk's transaction opens: triggers off for a group in a foreign-key cycle, and a
+    /// table loaded as one unit emptied first (DELETE in a data-only load, where other tables
+    /// may reference it; TRUNCATE otherwise), so a retry starts from nothing.
+    fn begin_sql(&self, group: &Group, chunk: &ChunkPlan, t: &Table) -> String {
+        let mut begin = String::from("BEGIN");
+        if group.replica {
+            begin.push_str("; SET LOCAL session_replication_role = replica");
+        }
+        if chunk.unit {
+            let qt = quote_qualified(self.schema_name, &t.name);
+            if self.data_only {
+                begin.push_str(&format!("; DELETE FROM ONLY {qt}"));
+            } else {
+                begin.push_str(&format!("; TRUNCATE ONLY {qt}"));
+            }
+        }
+        begin
+    }
+
+    /// Marks the chunk done and commits it, its rejects on disk first.
+    async fn commit_chunk(
+        &self,
+        client: &Client,
+        chunk: &ChunkPlan,
+        t: &Table,
+        done: &ChunkDone,
+        rejected: bool,
+    ) -> Result<(), ChunkError> {
+        state::chunk_done(client, self.state_key, chunk, done)
+            .await
+            .map_err(ChunkError::whole_run)?;
+        testpoint::hit("chunk-before-commit");
+        if rejected {
+            // The rejects are on disk before the chunk that rejected them commits.
+            self.rejects
+                .sync()
+                .with_context(|| {
+                    format!("writing the rejects file {}", self.rejects.path().display())
+                })
+                .map_err(ChunkError::whole_run)?;
+        }
+        // A deferred constraint of the target's can refuse the rows here.
+        client.batch_execute("COMMIT").await.map_err(|e| {
+            ChunkError::new(anyhow::Error::new(e).context(format!(
+                "committing the COPY into {}",
+                show_qualified(self.schema_name, &t.name)
+            )))
         })
     }
 
