@@ -11,13 +11,14 @@
 //! - Afterwards every identity and serial sequence is moved past the loaded rows.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
-use std::sync::Arc;
 
 use pgcutover_core::adapt::{self, AdaptOptions, Adapter, TargetType};
 use pgcutover_core::show_ident;
 use pgcutover_core::{quote_qualified, FkAction, ForeignKey, PgType, Schema};
+use pgcutover_postgres::catalog;
 use pgcutover_postgres::ddl::{self, OrphanCheck, Step, StepKind};
 use tokio_postgres::Client;
 
@@ -96,17 +97,6 @@ fn is_migration_history(table: &pgcutover_core::Table) -> bool {
     })
 }
 
-struct TargetColumn {
-    name: String,
-    type_sql: String,
-    /// The type as pgcutover can write it, or why it cannot.
-    ty: Result<TargetType, String>,
-    not_null: bool,
-    has_default: bool,
-    generated: bool,
-    identity: bool,
-}
-
 struct TargetFk {
     name: String,
     child: String,
@@ -135,104 +125,6 @@ pub fn match_name<'a>(name: &str, candidates: &'a [String]) -> Result<&'a String
                 .join(", ")
         )),
     }
-}
-
-/// The columns of a target table, each with its type resolved through domains to what
-/// pgcutover can write.
-async fn target_columns(
-    client: &Client,
-    qualified: &str,
-    types: &mut HashMap<(u32, i32), (Option<TargetType>, bool)>,
-) -> Result<Vec<TargetColumn>, Exit> {
-    let rows = client
-        .query(
-            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef, \
-                    a.attgenerated <> '', a.attidentity <> '', a.atttypid, a.atttypmod \
-             FROM pg_attribute a WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped \
-             ORDER BY a.attnum",
-            &[&qualified],
-        )
-        .await
-        .with_context(|| format!("reading the columns of {qualified}"))?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let type_sql: String = r.get(1);
-        let key: (u32, i32) = (r.get(6), r.get(7));
-        let (ty, domain_not_null) = match types.get(&key) {
-            Some(known) => known.clone(),
-            None => {
-                let resolved = resolve_type(client, key.0, key.1).await?;
-                types.insert(key, resolved.clone());
-                resolved
-            }
-        };
-        out.push(TargetColumn {
-            name: r.get(0),
-            ty: ty.ok_or_else(|| format!("pgcutover cannot write values of type {type_sql}")),
-            type_sql,
-            not_null: r.get::<_, bool>(2) || domain_not_null,
-            has_default: r.get(3),
-            generated: r.get(4),
-            identity: r.get(5),
-        });
-    }
-    Ok(out)
-}
-
-/// A type by OID and modifier: domains by their base type (and whether one of them is NOT
-/// NULL), enums with their labels, arrays by their element type. `None` for a type pgcutover
-/// cannot write.
-async fn resolve_type(
-    client: &Client,
-    oid: u32,
-    typmod: i32,
-) -> Result<(Option<TargetType>, bool), Exit> {
-    let (mut oid, mut typmod, mut not_null) = (oid, typmod, false);
-    // Domains over domains, to a depth no real schema reaches.
-    for _ in 0..32 {
-        let r = client
-            .query_one(
-                "SELECT t.typtype::text, t.typbasetype, t.typtypmod, t.typname::text, t.typelem, \
-                        t.typcategory::text, t.typnotnull, \
-                        ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) \
-                 FROM pg_type t WHERE t.oid = $1",
-                &[&oid],
-            )
-            .await
-            .context("reading a target column's type")?;
-        let (kind, name, elem, category): (String, String, u32, String) =
-            (r.get(0), r.get(3), r.get(4), r.get(5));
-        if kind == "d" {
-            not_null |= r.get::<_, bool>(6);
-            if typmod < 0 {
-                typmod = r.get(2);
-            }
-            oid = r.get(1);
-            continue;
-        }
-        let ty = if kind == "e" {
-            Some(TargetType::Enum { labels: r.get(7) })
-        } else if category == "A" && elem != 0 {
-            let inner = Box::pin(resolve_type(client, elem, typmod)).await?.0;
-            inner
-                .filter(|e| matches!(e, TargetType::Text { .. } | TargetType::Enum { .. }))
-                .map(|e| TargetType::Array {
-                    elem_oid: elem,
-                    elem: Box::new(e),
-                })
-        } else if name == "citext" {
-            Some(TargetType::Text {
-                max_chars: None,
-                padded: false,
-            })
-        } else if name == "geometry" {
-            Some(TargetType::Geometry)
-        } else {
-            TargetType::builtin(oid, typmod)
-        };
-        return Ok((ty, not_null));
-    }
-    Ok((None, not_null))
 }
 
 /// Maps the source's tables and columns onto the target's (renaming the source's to the
@@ -278,7 +170,7 @@ pub async fn match_target(
     let mut renames: HashMap<String, String> = HashMap::new();
     let mut used: Vec<String> = Vec::new();
     // Types by OID and modifier: most columns share a few.
-    let mut known_types = HashMap::new();
+    let mut known_types = catalog::TypeCache::new();
     for t in &mut loaded.schema.tables {
         let target = match match_name(&t.name, &target_tables) {
             Ok(n) => n.clone(),
@@ -297,7 +189,9 @@ pub async fn match_target(
             renames.insert(t.name.clone(), target.clone());
         }
         let qt = quote_qualified(schema_name, &target);
-        let target_cols = target_columns(client, &qt, &mut known_types).await?;
+        let target_cols = catalog::columns(client, &qt, &mut known_types)
+            .await
+            .with_context(|| format!("reading the columns of {qt}"))?;
         let names: Vec<String> = target_cols.iter().map(|c| c.name.clone()).collect();
         let mut matched = vec![false; target_cols.len()];
         let mut types = TargetTypes {

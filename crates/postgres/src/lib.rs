@@ -1,10 +1,12 @@
 //! pgcutover's PostgreSQL target.
 //!
+//! - [`catalog`]: an existing table's columns and their types, as pgcutover can write them;
 //! - [`connect`]: target settings resolved like libpq (URI, PG* variables, ~/.pgpass, sslmode);
 //! - [`ddl`]: the schema model rendered as DDL, in load phases;
 //! - [`copy_encoder`]: binary COPY encoding into reusable buffers;
 //! - [`load`]: streaming encoded batches into COPY, running post-load steps.
 
+pub mod catalog;
 pub mod connect;
 pub mod copy_encoder;
 pub mod ddl;
