@@ -29,7 +29,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use crate::numeric::{fit_scale, normalize_decimal};
-use crate::policy::{check_json, problem, Problem};
+use crate::policy::{problem, reject_jsonb_nul, Problem};
 use crate::temporal::{parse_datetime, parse_time_of_day, MICROS_PER_DAY};
 use crate::value::parse_pg_bool;
 use crate::zone::SourceZone;
@@ -897,9 +897,15 @@ impl Adapter {
                 other => Err(Refused::Fit(format!("{other:?} is not JSON"))),
             },
             Step::Jsonb => match v {
-                Value::Text(s) | Value::Json(s) => {
-                    check_json(&s, HINT_FIT).map_err(|p| Refused::Fit(p.reason))?;
+                // The source checked its JSON values already (syntax, \u0000); text it did not.
+                // One parse does the syntax and the keys.
+                Value::Json(s) => {
                     json_without_duplicate_keys(&s).map_err(Refused::Fit)?;
+                    Ok(Value::Json(s))
+                }
+                Value::Text(s) => {
+                    json_without_duplicate_keys(&s).map_err(Refused::Fit)?;
+                    reject_jsonb_nul(&s, HINT_FIT).map_err(|p| Refused::Fit(p.reason))?;
                     Ok(Value::Json(s))
                 }
                 other => Err(Refused::Fit(format!("{other:?} is not JSON"))),
@@ -1203,7 +1209,14 @@ fn json_without_duplicate_keys(text: &str) -> Result<(), String> {
     }
     serde_json::from_str::<Checked>(text)
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| {
+            let e = e.to_string();
+            if e.contains("appears twice") {
+                e
+            } else {
+                format!("invalid JSON: {e}")
+            }
+        })
 }
 
 #[cfg(test)]
@@ -1479,6 +1492,7 @@ mod tests {
         );
         assert!(refused(&j, Value::Text("{\"a\": 1, \"a\": 2}".into())).contains("twice"));
         assert!(refused(&j, Value::Text("{".into())).contains("invalid JSON"));
+        assert!(refused(&j, Value::Text("[\"a\\u0000\"]".into())).contains("jsonb cannot hold"));
         // Beyond f64's range is still JSON, and PostgreSQL keeps it.
         assert_eq!(
             ok(&j, Value::Text("[1e400]".into())),

@@ -84,7 +84,11 @@ pub fn check_json(text: &str, hint: &'static str) -> Result<(), Problem> {
     if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
         return Err(problem(format!("invalid JSON: {e}"), hint));
     }
-    // jsonb cannot store the NUL character even as an escape.
+    reject_jsonb_nul(text, hint)
+}
+
+/// jsonb cannot store the NUL character, even as an escape.
+pub fn reject_jsonb_nul(text: &str, hint: &'static str) -> Result<(), Problem> {
     if text.contains("\\u0000") {
         return Err(problem(
             "JSON string contains \\u0000, which jsonb cannot hold",
