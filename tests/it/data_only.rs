@@ -357,3 +357,84 @@ async fn a_generated_source_column_into_a_plain_target_column_is_named() {
     db.drop().await;
     my.drop().await;
 }
+
+/// After a data-only load, `verify` converts as the run did (its --fractional-seconds, read from
+/// the run's state) and leaves the source's migration history out. Once `reset --keep-data` has
+/// forgotten the run, `verify --data-only` and the copy's option say the same.
+#[tokio::test]
+async fn verify_after_a_data_only_load_uses_the_runs_conversions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("app.sqlite");
+    sqlite_from_sql(
+        &src,
+        "CREATE TABLE events (id INTEGER PRIMARY KEY, at DATETIME NOT NULL);
+         INSERT INTO events VALUES (1, '2024-01-02 03:04:05.4'), (2, '2024-01-02 03:04:05.6');
+         CREATE TABLE migrations (id INTEGER PRIMARY KEY, migration TEXT, batch INTEGER);
+         INSERT INTO migrations VALUES (1, '2014_10_12_000000_create_users_table', 1);",
+    );
+    let src = src.to_str().expect("path");
+    let db = TestDb::new("data_only_verify_run").await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "CREATE TABLE events (id bigserial PRIMARY KEY, at timestamp(0) NOT NULL);
+             CREATE TABLE migrations (id serial PRIMARY KEY, migration varchar(255), batch integer);
+             INSERT INTO migrations (migration, batch) VALUES ('2024_01_01_000000_create_events', 1);",
+        )
+        .await
+        .expect("schema");
+    let copy = pgcutover(
+        dir.path(),
+        &[
+            "copy",
+            src,
+            &db.url,
+            "--data-only",
+            "--fractional-seconds",
+            "round",
+        ],
+    );
+    expect_code(&copy, 0);
+    assert!(
+        stderr(&copy).contains("the source's migration history"),
+        "{}",
+        stderr(&copy)
+    );
+    assert_eq!(
+        one(
+            &client,
+            "SELECT string_agg(at::text, ',' ORDER BY id) FROM events"
+        )
+        .await
+        .as_deref(),
+        Some("2024-01-02 03:04:05,2024-01-02 03:04:06")
+    );
+    // No option given: the run's own (round) is used, and said.
+    let verify = pgcutover(dir.path(), &["verify", src, &db.url]);
+    expect_code(&verify, 0);
+    let err = stderr(&verify);
+    assert!(
+        err.contains("--fractional-seconds round, as the data-only run loaded the target"),
+        "{err}"
+    );
+    assert!(err.contains("not verified: \"migrations\""), "{err}");
+
+    let reset = pgcutover(dir.path(), &["reset", &db.url, "--keep-data", "--yes"]);
+    expect_code(&reset, 0);
+    // Without the run, verify cannot know: the rounded rows and the history differ.
+    let plain = pgcutover(dir.path(), &["verify", src, &db.url]);
+    assert_ne!(plain.status.code(), Some(0), "{}", stdout(&plain));
+    let told = pgcutover(
+        dir.path(),
+        &[
+            "verify",
+            src,
+            &db.url,
+            "--data-only",
+            "--fractional-seconds",
+            "round",
+        ],
+    );
+    expect_code(&told, 0);
+    db.drop().await;
+}
