@@ -467,7 +467,7 @@ impl Loader<'_> {
                 let mut err = ChunkError::new(err);
                 if err.fault == Fault::Fatal {
                     err.hint = Some(if self.data_only {
-                        "the target table's columns or constraints do not accept what the source holds (`pgcutover plan --data-only` lists type and nullability mismatches); fix that, then run the same command again: it loads only what failed".to_owned()
+                        "the target table's columns or constraints do not accept what the source holds (`pgcutover plan --data-only` shows how each column loads, and its warnings name nullability mismatches); fix that, then run the same command again: it loads only what failed".to_owned()
                     } else {
                         "if a constraint or trigger added to the target refused the rows, remove it; if the message names a value pgcutover converted, please report it with the table's DDL. Then run the same command again: it loads only what failed".to_owned()
                     });

@@ -117,9 +117,10 @@ pub struct ValueArgs {
     #[arg(long, value_enum, default_value_t = DatetimeAs::Timestamp)]
     pub datetime_as: DatetimeAs,
     /// The zone the source's wall-clock times are in: MySQL DATETIME for --datetime-as
-    /// timestamptz, and any wall-clock time (or instant) going into a target column with (or
-    /// without) a time zone in a --data-only load. An IANA name (Europe/Paris) or an offset
-    /// (+02:00).
+    /// timestamptz; SQLite dates (an instant shown in a timestamp column, offset-less text read
+    /// into a timestamptz one); and any wall-clock time (or instant) going into a target column
+    /// with (or without) a time zone in a --data-only load. An IANA name (Europe/Paris) or an
+    /// offset (+02:00).
     #[arg(long, value_name = "ZONE", default_value = "UTC")]
     pub source_timezone: String,
     /// --data-only: a fraction of a second finer than the target column keeps (timestamp(0),
@@ -186,8 +187,9 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Plan a data-only load into the target's existing tables: how names match, type and
-    /// nullability mismatches, and the foreign-key load order.
+    /// Plan a data-only load into the target's existing tables: how names match, how each
+    /// column's values go into the target's type (and which may be rejected), mismatches, and
+    /// the foreign-key load order.
     #[arg(long)]
     pub data_only: bool,
 }
@@ -203,7 +205,8 @@ pub struct CopyArgs {
     /// Create the tables, keys, indexes and constraints, but copy no rows.
     #[arg(long, conflicts_with = "data_only")]
     pub schema_only: bool,
-    /// Copy rows into tables that already exist in the target (same table and column names).
+    /// Copy rows into tables that already exist in the target (made by your migrations):
+    /// matched by name, each value converted into the target column's own type or rejected.
     #[arg(long)]
     pub data_only: bool,
     /// Drop target tables that have the same names first. Without it, existing tables make the
@@ -213,7 +216,7 @@ pub struct CopyArgs {
     /// Rows per batch handed from a reader to its COPY stream.
     #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_rows: u32,
-    /// Tables copied (and indexes built) in parallel. Default: the number of CPU cores.
+    /// Chunks copied (and indexes built) in parallel. Default: the number of CPU cores.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
     /// Where rejected rows are written, one JSON object per line.
