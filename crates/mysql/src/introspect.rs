@@ -1674,10 +1674,14 @@ mod tests {
         }
     }
 
-    /// What MySQL 8.0.36's information_schema says about a small schema: no display widths,
-    /// `DEFAULT_GENERATED` expressions, bare literal defaults, per-schema CHECK names.
     /// The schema with the default mapping, every table included, no scan facts.
     fn build_default(catalog: &Catalog) -> MysqlSchema {
+        build_with_facts(catalog, &HashMap::new())
+    }
+
+    /// The schema with the default mapping, every table included, and what a scan of the
+    /// rows found.
+    fn build_with_facts(catalog: &Catalog, facts: &HashMap<String, TableFacts>) -> MysqlSchema {
         let include = |_: &str| true;
         let opts = IntrospectOptions {
             mapping: MappingOptions::default(),
@@ -1686,7 +1690,7 @@ mod tests {
             zone: SourceZone::Utc,
             include: &include,
         };
-        build(catalog, &HashMap::new(), &opts).unwrap()
+        build(catalog, facts, &opts).unwrap()
     }
 
     #[test]
@@ -1735,15 +1739,7 @@ mod tests {
                 ..Default::default()
             },
         )]);
-        let include = |_: &str| true;
-        let opts = IntrospectOptions {
-            mapping: MappingOptions::default(),
-            casts: &[],
-            zero_dates: ZeroDates::Null,
-            zone: SourceZone::Utc,
-            include: &include,
-        };
-        let built = build(&catalog, &facts, &opts).unwrap();
+        let built = build_with_facts(&catalog, &facts);
         let t = &built.schema.tables[0];
         let warning = |column: &str| {
             built
