@@ -18,6 +18,7 @@ use std::time::Instant;
 use anyhow::{anyhow, Context};
 use futures::StreamExt;
 use pgcutover_core::range::{split_range, KeyRange, SplitKey};
+use pgcutover_core::source::SourceError;
 use pgcutover_core::{quote_qualified, show_ident, show_qualified, Table};
 use pgcutover_postgres::{load, Target};
 use tokio::sync::mpsc;
@@ -177,10 +178,9 @@ fn rows_refused(error: &anyhow::Error) -> bool {
                 .iter()
                 .any(|class| code.code().starts_with(class));
         }
-        matches!(
-            cause.downcast_ref::<mysql_async::Error>(),
-            Some(mysql_async::Error::Server(_))
-        ) || cause.downcast_ref::<rusqlite::Error>().is_some()
+        cause
+            .downcast_ref::<SourceError>()
+            .is_some_and(|e| e.rows_only)
     })
 }
 
@@ -385,21 +385,18 @@ impl Loader<'_> {
             .map_err(db)?;
 
         let (tx, mut rx) = mpsc::channel::<Result<Batch, String>>(CHANNEL_BATCHES);
-        let reader = self
-            .readers
-            .start(
-                self.loaded,
-                ReadJob {
-                    index: table,
-                    range: chunk.range,
-                    chunk: chunk.chunk,
-                    batch_rows: self.batch_rows,
-                    find: None,
-                },
-                self.rejects,
-                tx,
-            )
-            .map_err(|e| ChunkError::new(e.error))?;
+        let reader = self.readers.read(
+            self.loaded,
+            ReadJob {
+                index: table,
+                range: chunk.range,
+                chunk: chunk.chunk,
+                batch_rows: self.batch_rows,
+                find: None,
+            },
+            self.rejects,
+            tx,
+        );
         self.show_progress(t, track);
         let bytes = AtomicU64::new(0);
         let sent = AtomicU64::new(0);
@@ -553,10 +550,7 @@ impl Loader<'_> {
             batch_rows: self.batch_rows,
             find: Some((line, value.unwrap_or(0))),
         };
-        let reader = self
-            .readers
-            .start(self.loaded, job, self.rejects, tx)
-            .ok()?;
+        let reader = self.readers.read(self.loaded, job, self.rejects, tx);
         let found = reader.await.ok()?.ok()?.first_reject?;
         Some(match value {
             Some(_) => format!(
@@ -704,17 +698,14 @@ mod tests {
 
     #[test]
     fn only_a_chunks_own_rows_fail_it_alone() {
-        let server = mysql_async::Error::Server(mysql_async::ServerError {
-            code: 1194,
-            message: "Table 't' is marked as crashed and should be repaired".into(),
-            state: "HY000".into(),
-        });
+        // The engine says whether its error is about these rows (the MySQL and SQLite crates
+        // test which of their errors are).
+        let crashed = SourceError::failed("Table 't' is marked as crashed").rows_only(true);
         assert!(rows_refused(
-            &anyhow::Error::new(server).context("reading \"t\" from the source")
+            &anyhow::Error::new(crashed).context("reading \"t\" from the source")
         ));
-        assert!(rows_refused(&anyhow::Error::new(
-            rusqlite::Error::InvalidColumnIndex(3)
-        )));
+        let lost = SourceError::cannot_connect("connection refused");
+        assert!(!rows_refused(&anyhow::Error::new(lost)));
         // The rejects file, a count that does not add up: every chunk would meet them.
         assert!(!rows_refused(&anyhow::Error::new(std::io::Error::other(
             "disk full"

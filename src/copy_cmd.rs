@@ -25,14 +25,15 @@ use crate::chunks::{Ended, Group, Loader};
 use crate::cli::{CopyArgs, OrphanPolicy};
 use crate::exit::{Exit, ExitCode};
 use crate::output::Printer;
-use crate::readers::{MysqlPool, Readers};
+use crate::readers::Readers;
 use crate::rejects::RejectLog;
 use crate::report::{Report, RunInfo, StepReport, TableReport};
 use crate::retry::{Fault, Retrying, Tried};
-use crate::source::{load_schema, resolve, value_policy, Loaded, Reads, SourceSpec, TargetFacts};
+use crate::source::{load_schema, resolve, value_policy, Loaded, TargetFacts};
 use crate::state::{self, RunStatus};
 use crate::target::{connect, transaction, End};
 use crate::testpoint;
+use pgcutover_core::source::Source;
 
 pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let started = Instant::now();
@@ -63,7 +64,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let facts = TargetFacts::read(&client).await?;
 
     printer.info(&format!("reading the schema of {}", source.display()));
-    let mut loaded = load_schema(&source, &args.select, &args.values, &facts).await?;
+    let mut loaded = load_schema(&*source, &args.select, &args.values, &facts).await?;
     // Printed below with the schema's own warnings, and kept in the report.
     loaded.option_warnings();
     let data_only = if args.data_only {
@@ -90,7 +91,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         ));
     }
     let steps = planned_steps(&args, &schema_name, schema, data_only.as_ref());
-    let fingerprint = fingerprint(&args, &source, &target, schema, &steps);
+    let fingerprint = fingerprint(&args, &*source, &target, schema, &steps);
 
     take_the_run(&client, &schema_name).await?;
     let mut previous = state::load(&client, &schema_name).await?;
@@ -159,7 +160,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         }
     }
 
-    let mut report = Report::new(&source, &target, &schema_name);
+    let mut report = Report::new(&*source, &target, &schema_name);
     report.resume_with = resume_with;
     report.warnings = schema.warnings.clone();
     let resuming = previous.is_some();
@@ -209,23 +210,10 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     // The readers (and with --consistent, the snapshot) come before anything is written, so a
     // source that cannot be read leaves the target untouched.
     let readers = if readers_needed {
-        Some(match &loaded.reads {
-            Reads::Sqlite { path, tables } => Readers::Sqlite {
-                path: path.clone(),
-                tables: Arc::clone(tables),
-                policy,
-            },
-            Reads::Mysql { source, tables } => {
-                if args.consistent {
-                    printer
-                        .info("--consistent: taking one snapshot of the source for every reader");
-                }
-                Readers::Mysql(
-                    MysqlPool::start(source, Arc::clone(tables), jobs, args.consistent, policy)
-                        .await?,
-                )
-            }
-        })
+        if args.consistent && loaded.reads.takes_snapshots() {
+            printer.info("--consistent: taking one snapshot of the source for every reader");
+        }
+        Some(Readers::start(&loaded, jobs, args.consistent, policy).await?)
     } else {
         None
     };
@@ -306,8 +294,8 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             .into_inner()
             .unwrap_or_else(|p| p.into_inner());
     }
-    if let Some(Readers::Mysql(pool)) = &readers {
-        pool.close();
+    if let Some(readers) = &readers {
+        readers.close();
     }
 
     // The run's own session may have been lost with the server while the data went in.
@@ -613,24 +601,13 @@ fn step_key(s: &Step) -> String {
 /// What makes this run this run (see [`state::Fingerprint`]).
 fn fingerprint(
     args: &CopyArgs,
-    source: &SourceSpec,
+    source: &dyn Source,
     target: &Target,
     schema: &Schema,
     steps: &[Step],
 ) -> state::Fingerprint {
     use sha2::{Digest, Sha256};
-    let source = match source {
-        SourceSpec::Sqlite(p) => format!(
-            "sqlite:{}",
-            pgcutover_core::redact(
-                &std::fs::canonicalize(p)
-                    .unwrap_or_else(|_| p.clone())
-                    .display()
-                    .to_string()
-            )
-        ),
-        SourceSpec::Mysql(m) => m.display(),
-    };
+    let source = source.identity();
     let mut h = Sha256::new();
     let schema_name = &args.select.target_schema;
     for e in &schema.enums {

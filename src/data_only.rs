@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
 
-use pgcutover_core::adapt::{self, AdaptOptions, Adapter, TargetType};
+use pgcutover_core::adapt::{self, AdaptOptions, Adapter};
 use pgcutover_core::show_ident;
 use pgcutover_core::{quote_qualified, FkAction, ForeignKey, PgType, Schema};
 use pgcutover_postgres::catalog;
@@ -24,7 +24,7 @@ use tokio_postgres::Client;
 
 use crate::chunks::Group;
 use crate::exit::{Exit, ExitCode};
-use crate::source::{Loaded, Reads, TargetTypes};
+use crate::source::{Loaded, TargetTypes};
 
 /// How a data-only load goes.
 #[derive(Debug, Clone)]
@@ -243,21 +243,16 @@ pub async fn match_target(
                     "column {here}: the target computes it (GENERATED ALWAYS), so it cannot be loaded"
                 ));
             }
-            // A boolean the mapping makes of integers (MySQL tinyint(1), SQLite BOOLEAN) goes
-            // into an integer column as the numbers it holds: there, 2 is a value, not an error.
-            if c.pg_type == PgType::Boolean && matches!(tc.ty, Ok(TargetType::Int { .. })) {
-                read_as_smallint(&mut loaded.reads, &t.name, ci);
-                c.pg_type = PgType::SmallInt;
-            }
+            // The source may read the column differently for the target's type: a boolean of
+            // integers as its numbers into an integer column; a SQLite date as an instant
+            // (its epoch or offset as it is, offset-less text in --source-timezone) into
+            // timestamptz.
             let mut read_in_zone = false;
-            // A SQLite date going into timestamptz is read as an instant (its epoch or offset
-            // as it is, offset-less text in --source-timezone), not as a wall-clock time.
-            if c.pg_type == PgType::Timestamp
-                && matches!(loaded.reads, Reads::Sqlite { .. })
-                && matches!(tc.ty, Ok(TargetType::Timestamptz { .. }))
-            {
-                c.pg_type = PgType::Timestamptz;
-                read_in_zone = true;
+            if let Ok(ty) = &tc.ty {
+                if let Some(read_as) = loaded.reads.read_for_target(&t.name, ci, &c.pg_type, ty) {
+                    read_in_zone = c.pg_type == PgType::Timestamp && read_as == PgType::Timestamptz;
+                    c.pg_type = read_as;
+                }
             }
             let planned = tc.ty.as_ref().map_err(Clone::clone).and_then(|ty| {
                 let plan = if data_only {
@@ -332,7 +327,7 @@ pub async fn match_target(
         .into_iter()
         .filter(|t| !used.contains(t))
         .collect();
-    rename_reads(&mut loaded.reads, &renames);
+    loaded.reads.rename_tables(&renames);
     Ok(())
 }
 
@@ -382,34 +377,6 @@ pub async fn prepare(
         printer.warn(w);
     }
     Ok(plan)
-}
-
-/// Has the source read column `index` of `table` as `smallint` instead of `boolean`.
-fn read_as_smallint(reads: &mut Reads, table: &str, index: usize) {
-    match reads {
-        // SQLite columns are converted to their column's type as they are read.
-        Reads::Sqlite { .. } => {}
-        Reads::Mysql { tables, .. } => {
-            let tables = Arc::make_mut(tables);
-            if let Some(conv) = tables.get_mut(table).and_then(|r| r.convs.get_mut(index)) {
-                conv.target = PgType::SmallInt;
-            }
-        }
-    }
-}
-
-fn rename_reads(reads: &mut Reads, renames: &HashMap<String, String>) {
-    fn rekey<T>(m: &mut HashMap<String, T>, renames: &HashMap<String, String>) {
-        for (from, to) in renames {
-            if let Some(v) = m.remove(from) {
-                m.insert(to.clone(), v);
-            }
-        }
-    }
-    match reads {
-        Reads::Sqlite { tables, .. } => rekey(Arc::make_mut(tables), renames),
-        Reads::Mysql { tables, .. } => rekey(Arc::make_mut(tables), renames),
-    }
 }
 
 /// The target's foreign keys among the loaded tables decide the order and which tables load

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use pgcutover_core::source::{ErrorKind, SourceError};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct ExitCode(pub u8);
 
@@ -76,13 +78,23 @@ impl fmt::Display for Exit {
     }
 }
 
+/// Any error fails the run (exit 1), but a source's own error says what kind of failure it is
+/// and what to check, wherever it comes from.
 impl<E: Into<anyhow::Error>> From<E> for Exit {
     fn from(e: E) -> Exit {
-        Exit {
-            code: ExitCode::FAILED,
-            error: e.into(),
-            hint: None,
-        }
+        let error = e.into();
+        let (code, hint) = match error.downcast_ref::<SourceError>() {
+            Some(s) => (
+                match s.kind {
+                    ErrorKind::Usage => ExitCode::USAGE,
+                    ErrorKind::CannotConnect => ExitCode::CANNOT_CONNECT,
+                    ErrorKind::Failed => ExitCode::FAILED,
+                },
+                s.hint.clone(),
+            ),
+            None => (ExitCode::FAILED, None),
+        };
+        Exit { code, error, hint }
     }
 }
 

@@ -11,7 +11,8 @@ use crate::cli::{Format, OrphanPolicy, PlanArgs};
 use crate::exit::{Exit, ExitCode};
 use crate::integrity::Orphans;
 use crate::output::Printer;
-use crate::source::{load_schema, resolve, SourceSpec, TargetFacts};
+use crate::source::{load_schema, resolve, TargetFacts};
+use pgcutover_core::source::Source;
 
 #[derive(Serialize)]
 pub struct Plan<'a> {
@@ -62,7 +63,7 @@ pub struct PlanColumn<'a> {
 }
 
 pub fn build<'a>(
-    source: &SourceSpec,
+    source: &dyn Source,
     target: &Target,
     schema_name: &'a str,
     schema: &'a Schema,
@@ -138,7 +139,7 @@ pub async fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         Some(c) => TargetFacts::read(c).await?,
         None => TargetFacts::default(),
     };
-    let mut loaded = load_schema(&source, &args.select, &args.values, &facts).await?;
+    let mut loaded = load_schema(&*source, &args.select, &args.values, &facts).await?;
     // On stderr too: the plan on stdout may go to a file or a pipe unread.
     for w in loaded.option_warnings() {
         printer.warn(&format!("{}: {}", w.object, w.message));
@@ -171,7 +172,7 @@ pub async fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             .unwrap_or_default(),
         None => Vec::new(),
     };
-    let mut plan = build(&source, &target, schema_name, &loaded.schema, existing);
+    let mut plan = build(&*source, &target, schema_name, &loaded.schema, existing);
     plan.orphans = crate::integrity::source_orphans(&loaded).await?;
     plan.orphan_policy = args.orphans;
     plan.data_only = data_only;

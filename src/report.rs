@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::cli::Format;
 use crate::exit::ExitCode;
 use crate::process::{peak_memory_bytes, unix_now};
-use crate::source::SourceSpec;
+use pgcutover_core::source::Source;
 
 #[derive(Debug, Serialize)]
 pub struct TableReport {
@@ -153,7 +153,7 @@ pub struct RunInfo {
 }
 
 impl Report {
-    pub fn new(source: &SourceSpec, target: &Target, schema: &str) -> Report {
+    pub fn new(source: &dyn Source, target: &Target, schema: &str) -> Report {
         Report {
             pgcutover: env!("CARGO_PKG_VERSION"),
             source: source.display(),

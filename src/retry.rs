@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use pgcutover_core::source::{io_fault, SourceError};
+
 use crate::cancel::Cancel;
 use crate::output::Printer;
 
@@ -87,16 +89,7 @@ impl Retrying<'_> {
     }
 }
 
-/// What to do about an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// Try again after a pause.
-    Transient,
-    /// Cannot go on now, but running the same command again resumes.
-    Resumable,
-    /// A real failure: trying again would fail the same way.
-    Fatal,
-}
+pub use pgcutover_core::source::Fault;
 
 /// The run cannot go on, but nothing committed is lost; the same command resumes.
 #[derive(Debug, thiserror::Error)]
@@ -155,40 +148,12 @@ fn classify_one(cause: &(dyn std::error::Error + 'static)) -> Fault {
             None => Fault::Fatal,
         };
     }
-    if let Some(e) = cause.downcast_ref::<mysql_async::Error>() {
-        return match e {
-            mysql_async::Error::Io(_) => Fault::Transient,
-            mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed) => {
-                Fault::Transient
-            }
-            // Server shutdown, lock wait timeout, deadlock, gone away, lost connection,
-            // connection killed, too many connections, query interrupted.
-            mysql_async::Error::Server(s)
-                if matches!(
-                    s.code,
-                    1053 | 1205 | 1213 | 2006 | 2013 | 1927 | 1040 | 1317
-                ) =>
-            {
-                Fault::Transient
-            }
-            _ => Fault::Fatal,
-        };
+    // A source's engine classified its own error.
+    if let Some(e) = cause.downcast_ref::<SourceError>() {
+        return e.fault;
     }
     if let Some(e) = cause.downcast_ref::<std::io::Error>() {
-        use std::io::ErrorKind::*;
-        return match e.kind() {
-            ConnectionRefused | ConnectionReset | ConnectionAborted | BrokenPipe | TimedOut
-            | UnexpectedEof | NotConnected => Fault::Transient,
-            _ => Fault::Fatal,
-        };
-    }
-    if let Some(rusqlite::Error::SqliteFailure(e, _)) = cause.downcast_ref::<rusqlite::Error>() {
-        if matches!(
-            e.code,
-            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-        ) {
-            return Fault::Transient;
-        }
+        return io_fault(e);
     }
     Fault::Fatal
 }

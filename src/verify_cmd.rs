@@ -21,26 +21,26 @@ use bytes::BytesMut;
 use futures::StreamExt;
 use pgcutover_core::adapt::adapt_row;
 use pgcutover_core::policy::ValuePolicy;
+use pgcutover_core::range::KeyRange;
 use pgcutover_core::show_ident;
+use pgcutover_core::source::{ReadError, ReadJob, ReadStats, Readers, Stop, TableSink};
 use pgcutover_core::{
     quote_ident, quote_qualified, PgType, Reject, RowOutcome, RowSink, Table, Value,
 };
-use pgcutover_mysql::KeyRange;
 use pgcutover_postgres::{copy_encoder, Target};
 use pgcutover_verify::canonical::render;
 use pgcutover_verify::digest::{HeldRow, Range};
 use pgcutover_verify::tuple::{parse_tuple, Parsed, TupleReader};
 use pgcutover_verify::{Mismatch, Pass, Positions, RowDiff, RowHasher, Tally, Verifier};
 use serde::Serialize;
+use tokio::sync::oneshot;
 use tokio_postgres::Client;
 
 use crate::cli::{Format, VerifyArgs, VerifyMode};
 use crate::exit::{Exit, ExitCode};
 use crate::output::{print_json, write_json_file, Printer};
 use crate::process::{peak_memory_bytes, unix_now};
-use crate::source::{
-    load_schema, mysql_connect, resolve, value_policy, Loaded, Reads, TableAdapters, TargetFacts,
-};
+use crate::source::{load_schema, resolve, value_policy, Loaded, TableAdapters, TargetFacts};
 
 /// At most this many key ranges are pushed down to the servers in one pass; more, and the
 /// pass reads the whole table and filters on the client.
@@ -331,7 +331,7 @@ pub async fn run(mut args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Ex
     }
     let facts = TargetFacts::read(&client).await?;
     printer.info(&format!("reading the schema of {}", source.display()));
-    let mut loaded = load_schema(&source, &args.select, &args.values, &facts).await?;
+    let mut loaded = load_schema(&*source, &args.select, &args.values, &facts).await?;
     for w in loaded.option_warnings() {
         printer.warn(&format!("{}: {}", w.object, w.message));
     }
@@ -601,42 +601,10 @@ async fn count_table(ctx: &TableCtx<'_>, expected_rejects: u64) -> Result<TableV
 
 /// `count(*)` on the source, pushed down to its server.
 async fn count_source(ctx: &TableCtx<'_>) -> Result<u64, Exit> {
-    let table = ctx.table();
-    match &ctx.loaded.reads {
-        Reads::Mysql { source: m, .. } => {
-            use mysql_async::prelude::Queryable;
-            use pgcutover_mysql::mysql_ident;
-            let from = format!(
-                "{}.{}",
-                mysql_ident(&m.database),
-                mysql_ident(&table.source_name)
-            );
-            let mut conn = mysql_connect(m).await?;
-            let n: Option<u64> = conn
-                .query_first(format!("SELECT COUNT(*) FROM {from}"))
-                .await
-                .with_context(|| {
-                    format!("counting the rows of {} in the source", table.source_name)
-                })?;
-            let _ = conn.disconnect().await;
-            Ok(n.unwrap_or(0))
-        }
-        Reads::Sqlite { path, .. } => {
-            let (path, name) = (path.clone(), table.source_name.clone());
-            tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
-                let conn = pgcutover_sqlite::open_read_only(&path)?;
-                let n: i64 = conn.query_row(
-                    &format!("SELECT count(*) FROM {}", quote_ident(&name)),
-                    [],
-                    |r| r.get(0),
-                )?;
-                Ok(n as u64)
-            })
-            .await
-            .context("a counting thread stopped")?
-            .map_err(Exit::from)
-        }
-    }
+    let mut session = ctx.loaded.reads.session().await?;
+    let n = session.count(ctx.table()).await;
+    session.close().await;
+    Ok(n?)
 }
 
 /// The columns rows are matched on: the primary key, else a unique key of NOT NULL columns;
@@ -732,17 +700,22 @@ async fn checksum_table(ctx: &TableCtx<'_>) -> Result<TableVerdict, Exit> {
         table.source_rows.unwrap_or(0),
         ctx.settings.max_diffs,
     );
-    let mut mysql = match &ctx.loaded.reads {
-        Reads::Mysql { source, .. } => Some(mysql_connect(source).await?),
-        Reads::Sqlite { .. } => None,
-    };
+    // One reader for every pass over this table, on a thread of its own, so each side hashes
+    // on its own core.
+    let readers = ctx
+        .loaded
+        .reads
+        .readers(1, false, ctx.settings.policy)
+        .await?;
+    let shared = Arc::new(table.clone());
     let mut first = true;
     while let Some(pass) = verifier.next_pass() {
         let pass = Arc::new(pass);
         let pushed = pushed_ranges(&pass, positions);
         let source_scan = scan_source(
             ctx,
-            mysql.take(),
+            &*readers,
+            &shared,
             Arc::clone(&pass),
             hasher.clone(),
             pushed.clone(),
@@ -756,8 +729,7 @@ async fn checksum_table(ctx: &TableCtx<'_>) -> Result<TableVerdict, Exit> {
             pushed.as_deref(),
         );
         let (s, t) = tokio::join!(source_scan, target_scan);
-        let (conn, source_tally, rejected) = s?;
-        mysql = conn;
+        let (source_tally, rejected) = s?;
         let target_tally = t?;
         if first {
             v.rejected = rejected;
@@ -767,9 +739,7 @@ async fn checksum_table(ctx: &TableCtx<'_>) -> Result<TableVerdict, Exit> {
             .absorb(&pass, source_tally, target_tally)
             .map_err(|e| anyhow!(e))?;
     }
-    if let Some(conn) = mysql {
-        let _ = conn.disconnect().await;
-    }
+    readers.close();
     let (s, t) = verifier.rows.unwrap_or((0, 0));
     v.source_rows = s + v.rejected;
     v.target_rows = t;
@@ -835,40 +805,12 @@ async fn target_select(
     Ok(Ok(format!("SELECT {} FROM {qualified}", list.join(", "))))
 }
 
+/// The least and greatest key in the source, when the source can bound it.
 async fn source_int_bounds(ctx: &TableCtx<'_>, column: usize) -> Result<Option<(i64, i64)>, Exit> {
-    let table = ctx.table();
-    match &ctx.loaded.reads {
-        // The reader already knows the key's range (from the schema scan) when it can push a
-        // range down; without that, the key is hashed instead.
-        Reads::Mysql { tables, .. } => {
-            Ok(tables[&table.name].split.as_ref().map(|k| (k.min, k.max)))
-        }
-        Reads::Sqlite { path, .. } => {
-            let (path, t, c) = (
-                path.clone(),
-                table.source_name.clone(),
-                table.columns[column].source_name.clone(),
-            );
-            tokio::task::spawn_blocking(move || -> anyhow::Result<Option<(i64, i64)>> {
-                let conn = pgcutover_sqlite::open_read_only(&path)?;
-                let c = quote_ident(&c);
-                // Only when every key is stored as an integer: otherwise the converted key's
-                // order is not SQLite's, and hashing is the safe choice.
-                let (min, max, non_int): (Option<i64>, Option<i64>, i64) = conn.query_row(
-                    &format!(
-                        "SELECT min({c}), max({c}), count(*) FILTER (WHERE typeof({c}) <> 'integer') FROM {}",
-                        quote_ident(&t)
-                    ),
-                    [],
-                    |r| Ok((r.get(0).ok(), r.get(1).ok(), r.get(2)?)),
-                )?;
-                Ok(if non_int == 0 { min.zip(max) } else { None })
-            })
-            .await
-            .context("a verify thread stopped")?
-            .map_err(Exit::from)
-        }
-    }
+    let mut session = ctx.loaded.reads.session().await?;
+    let bounds = session.int_bounds(ctx.table(), column).await;
+    session.close().await;
+    Ok(bounds?)
 }
 
 /// The key ranges `[from, to)` a pass can be pushed down as, when it covers only part of an
@@ -957,10 +899,11 @@ async fn scan_target(
     Ok(tally)
 }
 
-/// Counts a source reader's converted rows into a tally, through the copy's own encoder.
-struct TallySink<'a> {
+/// Counts a source reader's converted rows into a tally, through the copy's own encoder, and
+/// hands the tally back when the read ends.
+struct TallySink {
     hasher: RowHasher,
-    pass: &'a Pass,
+    pass: Arc<Pass>,
     tally: Tally,
     buf: BytesMut,
     fields: Vec<Option<Span<usize>>>,
@@ -968,26 +911,14 @@ struct TallySink<'a> {
     /// The copy's conversions into the target's own column types, so both sides hash the
     /// values the target holds.
     adapters: Option<TableAdapters>,
+    mismatch: Option<Mismatch>,
+    done: oneshot::Sender<anyhow::Result<(Tally, u64)>>,
 }
 
-impl<'a> TallySink<'a> {
-    fn new(hasher: RowHasher, pass: &'a Pass, adapters: Option<TableAdapters>) -> TallySink<'a> {
-        TallySink {
-            hasher,
-            pass,
-            tally: pass.tally(),
-            buf: BytesMut::new(),
-            fields: Vec::new(),
-            rejected: 0,
-            adapters,
-        }
-    }
-}
+impl RowSink for TallySink {
+    type Error = Stop;
 
-impl RowSink for TallySink<'_> {
-    type Error = Mismatch;
-
-    fn row(&mut self, values: &mut [Value<'_>]) -> Result<RowOutcome, Mismatch> {
+    fn row(&mut self, values: &mut [Value<'_>]) -> Result<RowOutcome, Stop> {
         if let Some(a) = &self.adapters {
             if let refused @ RowOutcome::Refused { .. } = adapt_row(&a.adapters, values) {
                 return Ok(refused);
@@ -995,102 +926,87 @@ impl RowSink for TallySink<'_> {
         }
         self.buf.clear();
         copy_encoder::write_row(&mut self.buf, values);
-        match parse_tuple(&self.buf, &mut self.fields) {
+        let added = match parse_tuple(&self.buf, &mut self.fields) {
             Ok(Parsed::Row(_)) => {
                 self.hasher
-                    .add(&self.buf, &self.fields, self.pass, &mut self.tally)
+                    .add(&self.buf, &self.fields, &self.pass, &mut self.tally)
             }
             _ => Err(Mismatch("the encoder wrote a row the reader cannot read")),
+        };
+        match added {
+            Ok(()) => Ok(RowOutcome::Written),
+            Err(m) => {
+                self.mismatch = Some(m);
+                Err(Stop)
+            }
         }
-        .map(|()| RowOutcome::Written)
     }
 
-    fn reject(&mut self, _reject: Reject) -> Result<(), Mismatch> {
+    fn reject(&mut self, _reject: Reject) -> Result<(), Stop> {
         self.rejected += 1;
         Ok(())
     }
 }
 
-type SourceScan = (Option<mysql_async::Conn>, Tally, u64);
+impl TableSink for TallySink {
+    fn finish(self: Box<Self>, ended: Result<ReadStats, ReadError>) {
+        let outcome = match ended {
+            Ok(_) => Ok((self.tally, self.rejected)),
+            Err(ReadError::Stopped) => Err(match self.mismatch {
+                Some(m) => anyhow!(m),
+                None => anyhow!("the source scan stopped"),
+            }),
+            Err(ReadError::Source(e)) => Err(anyhow::Error::new(e)),
+        };
+        let _ = self.done.send(outcome);
+    }
+}
 
-/// Reads the source's rows for a pass (on another thread, so each side hashes on its own core)
-/// and tallies them. Returns the MySQL session for the next pass.
+/// Reads the source's rows for a pass on the table's reader and tallies them.
 async fn scan_source(
     ctx: &TableCtx<'_>,
-    conn: Option<mysql_async::Conn>,
+    readers: &dyn Readers,
+    table: &Arc<Table>,
     pass: Arc<Pass>,
     hasher: RowHasher,
     pushed: Option<Vec<KeyRange>>,
-) -> Result<SourceScan, Exit> {
-    let loaded = Arc::clone(ctx.loaded);
-    let index = ctx.index;
-    let policy = ctx.settings.policy;
-    let reading = |e: anyhow::Error| {
-        Exit::new(
-            ExitCode::FAILED,
-            e.context(format!(
-                "reading table {} from the source",
-                show_ident(&ctx.table().source_name)
-            )),
-            None,
-        )
+) -> Result<(Tally, u64), Exit> {
+    let (done, rx) = oneshot::channel();
+    let sink = TallySink {
+        hasher,
+        tally: pass.tally(),
+        pass,
+        buf: BytesMut::new(),
+        fields: Vec::new(),
+        rejected: 0,
+        adapters: ctx.loaded.adapters.get(&table.name).cloned(),
+        mismatch: None,
+        done,
     };
-    match &ctx.loaded.reads {
-        Reads::Sqlite { path, tables } => {
-            let (path, tables) = (path.clone(), Arc::clone(tables));
-            tokio::task::spawn_blocking(move || -> anyhow::Result<SourceScan> {
-                let table = &loaded.schema.tables[index];
-                let read = &tables[&table.name];
-                let mut sink =
-                    TallySink::new(hasher, &pass, loaded.adapters.get(&table.name).cloned());
-                let conn = pgcutover_sqlite::open_read_only(&path)?;
-                for range in pushed_or_all(pushed.as_deref(), read.split.is_some()) {
-                    pgcutover_sqlite::read_table(&conn, table, read, range, &policy, &mut sink)
-                        .map_err(|e| match e {
-                            pgcutover_sqlite::ReadError::Source(e) => anyhow!(e),
-                            pgcutover_sqlite::ReadError::Sink(e) => anyhow!(e),
-                        })?;
-                }
-                Ok((None, sink.tally, sink.rejected))
-            })
-            .await
-            .context("a verify thread stopped")?
-            .map_err(reading)
-        }
-        Reads::Mysql { source, tables } => {
-            let mut conn = match conn {
-                Some(c) => c,
-                None => mysql_connect(source).await?,
-            };
-            let tables = Arc::clone(tables);
-            tokio::spawn(async move {
-                let table = &loaded.schema.tables[index];
-                let read = &tables[&table.name];
-                let mut sink =
-                    TallySink::new(hasher, &pass, loaded.adapters.get(&table.name).cloned());
-                for range in pushed_or_all(pushed.as_deref(), read.split.is_some()) {
-                    pgcutover_mysql::read_table(&mut conn, table, read, range, &policy, &mut sink)
-                        .await
-                        .map_err(|e| match e {
-                            pgcutover_mysql::ReadError::Source(e) => anyhow!(e),
-                            pgcutover_mysql::ReadError::Sink(e) => anyhow!(e),
-                        })?;
-                }
-                Ok::<_, anyhow::Error>((Some(conn), sink.tally, sink.rejected))
-            })
-            .await
-            .context("a verify task stopped")?
-            .map_err(reading)
-        }
-    }
+    let splittable = ctx.loaded.split(&table.name).is_some();
+    let job = ReadJob {
+        table: Arc::clone(table),
+        ranges: pushed_or_all(pushed.as_deref(), splittable),
+    };
+    readers.read(job, Box::new(sink));
+    let scanned = rx
+        .await
+        .unwrap_or_else(|_| Err(anyhow!("the source reader stopped without a result")));
+    scanned.map_err(|e| {
+        let e = e.context(format!(
+            "reading table {} from the source",
+            show_ident(&table.source_name)
+        ));
+        Exit::new(ExitCode::FAILED, e, None)
+    })
 }
 
 /// The key ranges a source pass reads: the pushed-down ones when the table can be cut on its
 /// key, else the whole table once (the tally filters).
-fn pushed_or_all(pushed: Option<&[KeyRange]>, splittable: bool) -> Vec<Option<KeyRange>> {
+fn pushed_or_all(pushed: Option<&[KeyRange]>, splittable: bool) -> Vec<KeyRange> {
     match pushed {
-        Some(r) if splittable => r.iter().copied().map(Some).collect(),
-        _ => vec![None],
+        Some(r) if splittable => r.to_vec(),
+        _ => vec![KeyRange::ALL],
     }
 }
 

@@ -19,6 +19,7 @@ pub mod range;
 pub mod redact;
 pub mod reject;
 pub mod schema;
+pub mod source;
 pub mod temporal;
 pub mod value;
 pub mod zone;

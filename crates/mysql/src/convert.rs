@@ -21,15 +21,7 @@ use pgcutover_core::{PgType, Value};
 use crate::charset::Charset;
 use crate::types::Kind;
 
-/// What to do with a zero date (`0000-00-00`) or a partial one (`2020-00-15`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ZeroDates {
-    /// NULL, counted per column in the report; the column is made nullable.
-    #[default]
-    Null,
-    /// Reject the row.
-    Error,
-}
+pub use pgcutover_core::source::ZeroDates;
 
 pub use pgcutover_core::zone::SourceZone;
 

@@ -31,7 +31,7 @@ pub struct IntrospectOptions<'a> {
     pub casts: &'a [CastRule],
     pub zero_dates: ZeroDates,
     pub zone: SourceZone,
-    pub include: &'a dyn Fn(&str) -> bool,
+    pub include: &'a (dyn Fn(&str) -> bool + Sync),
 }
 
 /// What reading one table needs, besides its [`Table`].

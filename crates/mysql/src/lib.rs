@@ -7,7 +7,8 @@
 //! - [`mod@introspect`]: catalog → [`pgcutover_core::Schema`], with warnings for everything not
 //!   carried over;
 //! - [`convert`]: each value → its target column's type, exactly or rejected;
-//! - [`read`]: streams a table (or a key range of it) into a [`pgcutover_core::RowSink`].
+//! - [`read`]: streams a table (or a key range of it) into a [`pgcutover_core::RowSink`];
+//! - [`source`]: all of it behind [`pgcutover_core::source::Source`], with the reader pool.
 
 pub mod catalog;
 pub mod charset;
@@ -15,6 +16,7 @@ pub mod connect;
 pub mod convert;
 pub mod introspect;
 pub mod read;
+pub mod source;
 pub mod types;
 
 pub use connect::{ConnectError, MysqlSource, SslMode};

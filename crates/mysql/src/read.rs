@@ -28,7 +28,7 @@ pub enum ReadError<E> {
     Sink(E),
 }
 
-pub async fn read_table<S: RowSink>(
+pub async fn read_table<S: RowSink + ?Sized>(
     conn: &mut Conn,
     table: &Table,
     read: &TableRead,

@@ -23,16 +23,7 @@ use crate::expr::{balanced, is_word, split_commas, tokenize, translate, Token};
 use crate::types::{map_declared, resolve_dynamic, Declared, StorageClasses};
 use crate::Error;
 
-/// How integers in date/time columns are read: decided per column from the data, or forced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum EpochSetting {
-    /// Milliseconds when any integer in the column is ≥ 10^11 in magnitude (that many seconds
-    /// would be past the year 5000), otherwise seconds.
-    #[default]
-    Auto,
-    Seconds,
-    Millis,
-}
+pub use pgcutover_core::source::EpochSetting;
 
 const MILLIS_THRESHOLD: i64 = 100_000_000_000;
 
@@ -58,7 +49,7 @@ pub struct SqliteSchema {
 pub struct IntrospectOptions<'a> {
     pub epoch: EpochSetting,
     /// Called with each table's source name; `false` leaves the table out.
-    pub include: &'a dyn Fn(&str) -> bool,
+    pub include: &'a (dyn Fn(&str) -> bool + Sync),
     /// Count rows (`SELECT count(*)`) for the plan and progress bars.
     pub count_rows: bool,
 }

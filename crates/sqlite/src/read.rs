@@ -55,7 +55,7 @@ impl<E> From<rusqlite::Error> for ReadError<E> {
     }
 }
 
-pub fn read_table<S: RowSink>(
+pub fn read_table<S: RowSink + ?Sized>(
     conn: &Connection,
     table: &Table,
     read: &TableRead,
