@@ -2148,4 +2148,447 @@ mod tests {
             .collect();
         assert!(score[0].message.contains("not carried over"), "{score:?}");
     }
+
+    /// A catalog of one table `t` in database `shop`, as a server of that version writes it.
+    fn one_table(
+        version: &str,
+        columns: Vec<ColumnRow>,
+        indexes: Vec<IndexRow>,
+        checks: Vec<CheckRow>,
+    ) -> Catalog {
+        Catalog {
+            flavor: Flavor::parse(version),
+            database: "shop".into(),
+            tables: vec![TableRow {
+                name: "t".into(),
+                ..Default::default()
+            }],
+            columns,
+            indexes,
+            foreign_keys: vec![],
+            checks,
+            others: vec![],
+            unseen: vec![],
+            charsets: Default::default(),
+        }
+    }
+
+    /// The messages of the warnings about exactly that object, in order.
+    fn warnings_about(built: &MysqlSchema, object: &str) -> Vec<String> {
+        built
+            .schema
+            .warnings
+            .iter()
+            .filter(|w| w.object == object)
+            .map(|w| w.message.clone())
+            .collect()
+    }
+
+    /// An index part as one line: `left("a", 10) desc`, `"b"`.
+    fn show_part(p: &IndexPart) -> String {
+        let (text, descending) = match p {
+            IndexPart::Column { name, descending } => (quote_ident(name), descending),
+            IndexPart::Expression { sql, descending } => (sql.clone(), descending),
+        };
+        if *descending {
+            format!("{text} desc")
+        } else {
+            text
+        }
+    }
+
+    /// MySQL 8 writes literal defaults bare (no quotes, no escapes) and marks expressions
+    /// DEFAULT_GENERATED; "now" becomes the function of the column's target type.
+    #[test]
+    fn mysql8_defaults_translate_to_the_target_type() {
+        let catalog = one_table(
+            "8.0.36",
+            vec![
+                col("t", "id", "int", "int", "", None),
+                col(
+                    "t",
+                    "created",
+                    "timestamp",
+                    "timestamp",
+                    "DEFAULT_GENERATED",
+                    Some("CURRENT_TIMESTAMP"),
+                ),
+                ColumnRow {
+                    datetime_precision: Some(6),
+                    ..col(
+                        "t",
+                        "changed",
+                        "datetime",
+                        "datetime(6)",
+                        "DEFAULT_GENERATED on update CURRENT_TIMESTAMP(6)",
+                        Some("CURRENT_TIMESTAMP(6)"),
+                    )
+                },
+                col("t", "day", "date", "date", "", Some("2024-02-29")),
+                col(
+                    "t",
+                    "since",
+                    "datetime",
+                    "datetime",
+                    "",
+                    Some("2024-02-29 12:34:56"),
+                ),
+                col(
+                    "t",
+                    "zero",
+                    "datetime",
+                    "datetime",
+                    "",
+                    Some("0000-00-00 00:00:00"),
+                ),
+                ColumnRow {
+                    char_max_length: Some(40),
+                    ..col(
+                        "t",
+                        "path",
+                        "varchar",
+                        "varchar(40)",
+                        "",
+                        Some(r"it's C:\dir"),
+                    )
+                },
+                ColumnRow {
+                    numeric_precision: Some(1),
+                    ..col("t", "flag", "bit", "bit(1)", "", Some("b'1'"))
+                },
+                col(
+                    "t",
+                    "due",
+                    "date",
+                    "date",
+                    "DEFAULT_GENERATED",
+                    Some("(curdate() + interval 1 day)"),
+                ),
+            ],
+            vec![pk("t", "id")],
+            vec![],
+        );
+        let built = build_default(&catalog);
+        let t = &built.schema.tables[0];
+        let column = |c: &str| t.column(c).unwrap();
+        let default = |c: &str| column(c).default.clone();
+        // timestamp holds an instant, datetime a wall-clock time.
+        assert_eq!(column("created").pg_type, PgType::Timestamptz);
+        assert_eq!(default("created").as_deref(), Some("CURRENT_TIMESTAMP"));
+        assert!(!column("created").on_update_now);
+        assert_eq!(column("changed").pg_type, PgType::Timestamp);
+        assert_eq!(default("changed").as_deref(), Some("LOCALTIMESTAMP"));
+        assert!(column("changed").on_update_now);
+        assert_eq!(default("day").as_deref(), Some("'2024-02-29'::date"));
+        assert_eq!(
+            default("since").as_deref(),
+            Some("'2024-02-29 12:34:56'::timestamp")
+        );
+        // Bare text is the value itself: a quote is doubled, a backslash is only a backslash.
+        assert_eq!(default("path").as_deref(), Some(r"'it''s C:\dir'"));
+        assert_eq!(column("flag").pg_type, PgType::Boolean);
+        assert_eq!(default("flag").as_deref(), Some("true"));
+        // What PostgreSQL cannot hold, or pgcutover does not translate, is named in a warning.
+        assert_eq!(default("zero"), None);
+        assert_eq!(
+            warnings_about(&built, "table \"t\" column \"zero\""),
+            ["default 0000-00-00 00:00:00 not carried over: a zero date, which PostgreSQL cannot hold"]
+        );
+        assert_eq!(default("due"), None);
+        assert_eq!(
+            warnings_about(&built, "table \"t\" column \"due\""),
+            ["default (curdate() + interval 1 day) not carried over: an expression pgcutover does not translate"]
+        );
+    }
+
+    /// MariaDB quotes literal defaults and escapes them as MySQL string literals.
+    #[test]
+    fn mariadb_quoted_defaults_are_read_with_their_escapes() {
+        let text = |name: &str, default: &str| ColumnRow {
+            char_max_length: Some(40),
+            ..col("t", name, "varchar", "varchar(40)", "", Some(default))
+        };
+        let catalog = one_table(
+            "10.11.19-MariaDB",
+            vec![
+                col("t", "id", "int", "int(11)", "", None),
+                text("path", r"'C:\\dir\\it''s'"),
+                text("lines", r"'a\nb'"),
+                text("word", "'NULL'"),
+                ColumnRow {
+                    datetime_precision: Some(3),
+                    ..col(
+                        "t",
+                        "seen",
+                        "datetime",
+                        "datetime(3)",
+                        "on update current_timestamp(3)",
+                        Some("current_timestamp(3)"),
+                    )
+                },
+            ],
+            vec![pk("t", "id")],
+            vec![],
+        );
+        let built = build_default(&catalog);
+        let t = &built.schema.tables[0];
+        let default = |c: &str| t.column(c).unwrap().default.clone();
+        assert_eq!(default("path").as_deref(), Some(r"'C:\dir\it''s'"));
+        assert_eq!(default("lines").as_deref(), Some("'a\nb'"));
+        // The quoted word NULL is a string; only the bare NULL is no default.
+        assert_eq!(default("word").as_deref(), Some("'NULL'"));
+        assert_eq!(default("seen").as_deref(), Some("LOCALTIMESTAMP"));
+        assert!(t.column("seen").unwrap().on_update_now);
+        assert!(
+            built.schema.warnings.is_empty(),
+            "{:?}",
+            built.schema.warnings
+        );
+    }
+
+    /// A generated column PostgreSQL can compute the same way becomes a generated column (a
+    /// VIRTUAL one STORED, with a warning); any other holds the source's values.
+    #[test]
+    fn virtual_and_stored_generated_columns() {
+        let text = |name: &str, n: u64| ColumnRow {
+            char_max_length: Some(n),
+            nullable: true,
+            ..col("t", name, "varchar", &format!("varchar({n})"), "", None)
+        };
+        let generated = |c: ColumnRow, extra: &str, expr: &str| ColumnRow {
+            extra: extra.into(),
+            generation_expression: Some(expr.into()),
+            nullable: true,
+            ..c
+        };
+        let catalog = one_table(
+            "8.0.36",
+            vec![
+                col("t", "id", "int", "int", "", None),
+                col("t", "qty", "int", "int", "", None),
+                text("first", 20),
+                text("last", 20),
+                generated(
+                    col("t", "doubled", "bigint", "bigint", "", None),
+                    "VIRTUAL GENERATED",
+                    "(`qty` * 2)",
+                ),
+                generated(
+                    text("full_name", 41),
+                    "STORED GENERATED",
+                    "concat(`first`,_utf8mb4' ',`last`)",
+                ),
+                generated(
+                    col("t", "third", "int", "int", "", None),
+                    "STORED GENERATED",
+                    "(`qty` DIV 3)",
+                ),
+            ],
+            vec![pk("t", "id")],
+            vec![],
+        );
+        let built = build_default(&catalog);
+        let t = &built.schema.tables[0];
+        let column = |c: &str| t.column(c).unwrap();
+        assert_eq!(
+            column("doubled").generated.as_deref(),
+            Some("(((\"qty\")::bigint * 2))"),
+            "MySQL 8 writes the expression in parentheses; they are kept"
+        );
+        assert!(column("doubled")
+            .mapping_note
+            .ends_with("; generated, computed by PostgreSQL"));
+        assert_eq!(
+            warnings_about(&built, "table \"t\" column \"doubled\""),
+            ["VIRTUAL generated column becomes STORED (PostgreSQL 15 has no virtual columns)"]
+        );
+        assert_eq!(
+            column("full_name").generated.as_deref(),
+            Some("(\"first\" || ' ' || \"last\")")
+        );
+        assert!(warnings_about(&built, "table \"t\" column \"full_name\"").is_empty());
+        assert_eq!(column("third").generated, None);
+        assert_eq!(column("third").default, None);
+        assert_eq!(
+            warnings_about(&built, "table \"t\" column \"third\""),
+            ["generated column ((`qty` DIV 3)) copied as a plain column holding its values; the expression does not translate to one that gives the same values in PostgreSQL"]
+        );
+    }
+
+    /// A CHECK in the subset pgcutover translates keeps its name; one beyond it is named in a
+    /// warning, and a MariaDB `json_valid` CHECK makes its column jsonb instead.
+    #[test]
+    fn checks_translate_or_warn() {
+        let check = |name: &str, clause: &str| CheckRow {
+            table: "t".into(),
+            name: name.into(),
+            clause: clause.into(),
+        };
+        let columns = vec![
+            col("t", "id", "int", "int(11)", "", None),
+            ColumnRow {
+                numeric_precision: Some(8),
+                numeric_scale: Some(2),
+                ..col("t", "price", "decimal", "decimal(8,2)", "", None)
+            },
+            ColumnRow {
+                char_max_length: Some(10),
+                ..col("t", "status", "varchar", "varchar(10)", "", None)
+            },
+            col("t", "doc", "longtext", "longtext", "", None),
+        ];
+        let catalog = one_table(
+            "10.11.19-MariaDB",
+            columns,
+            vec![pk("t", "id")],
+            vec![
+                check(
+                    "price_range",
+                    "`price` >= 0 and `price` < 1000 or `price` is null",
+                ),
+                check("status_known", "`status` in ('new','paid')"),
+                check("status_shape", "`status` regexp '^[a-z]+$'"),
+                check("doc", "json_valid(`doc`)"),
+            ],
+        );
+        let built = build_default(&catalog);
+        let t = &built.schema.tables[0];
+        let checks: Vec<(&str, &str)> = t
+            .checks
+            .iter()
+            .map(|c| (c.name.as_str(), c.expression.as_str()))
+            .collect();
+        assert_eq!(
+            checks,
+            [
+                (
+                    "price_range",
+                    "\"price\" >= 0 AND \"price\" < 1000 OR \"price\" IS NULL"
+                ),
+                ("status_known", "\"status\" IN ('new','paid')"),
+            ]
+        );
+        assert_eq!(
+            warnings_about(&built, "check \"status_shape\" on \"t\""),
+            ["(`status` regexp '^[a-z]+$') uses MySQL syntax pgcutover does not translate; not carried over"]
+        );
+        assert_eq!(t.column("doc").unwrap().pg_type, PgType::Jsonb);
+        assert!(warnings_about(&built, "check \"doc\" on \"t\"").is_empty());
+    }
+
+    /// Each kind of MySQL index as PostgreSQL is given it: prefix parts as the same prefix
+    /// (text by characters, binary by bytes), a plain unique index as a UNIQUE constraint,
+    /// FULLTEXT as GIN over a tsvector, DESC parts kept, and the index behind a foreign key
+    /// named apart from the constraint.
+    #[test]
+    fn prefix_unique_fulltext_descending_and_foreign_key_indexes() {
+        let text = |name: &str, data_type: &str, column_type: &str| ColumnRow {
+            char_max_length: Some(200),
+            nullable: true,
+            ..col("t", name, data_type, column_type, "", None)
+        };
+        let ix = |name: &str, seq: u32, column: &str| IndexRow {
+            non_unique: true,
+            seq,
+            ..IndexRow {
+                name: name.into(),
+                ..pk("t", column)
+            }
+        };
+        let mut catalog = one_table(
+            "8.0.36",
+            vec![
+                col("t", "id", "int", "int", "", None),
+                text("title", "varchar", "varchar(200)"),
+                text("body", "text", "text"),
+                text("code", "varbinary", "varbinary(200)"),
+                text("email", "varchar", "varchar(200)"),
+                col("t", "parent_id", "int", "int", "", None),
+                col("t", "created", "datetime", "datetime", "", None),
+            ],
+            vec![
+                pk("t", "id"),
+                IndexRow {
+                    sub_part: Some(10),
+                    ..ix("title_prefix", 1, "title")
+                },
+                IndexRow {
+                    sub_part: Some(8),
+                    non_unique: false,
+                    ..ix("code_prefix", 1, "code")
+                },
+                IndexRow {
+                    non_unique: false,
+                    ..ix("email_uq", 1, "email")
+                },
+                IndexRow {
+                    index_type: "FULLTEXT".into(),
+                    ..ix("ft", 1, "title")
+                },
+                IndexRow {
+                    index_type: "FULLTEXT".into(),
+                    ..ix("ft", 2, "body")
+                },
+                IndexRow {
+                    descending: true,
+                    ..ix("recent", 1, "created")
+                },
+                ix("recent", 2, "id"),
+                ix("t_parent", 1, "parent_id"),
+            ],
+            vec![],
+        );
+        catalog.foreign_keys = vec![fk("t", "t_parent", "parent_id", "t")];
+        let built = build_default(&catalog);
+        let t = &built.schema.tables[0];
+        let pkey = t.primary_key.as_ref().expect("the primary key");
+        assert_eq!(
+            (pkey.name.as_str(), &pkey.columns[..]),
+            ("t_pkey", &["id".to_owned()][..])
+        );
+        let uniques: Vec<(&str, &[String])> = t
+            .uniques
+            .iter()
+            .map(|k| (k.name.as_str(), &k.columns[..]))
+            .collect();
+        assert_eq!(uniques, [("email_uq", &["email".to_owned()][..])]);
+        let indexes: Vec<String> = t
+            .indexes
+            .iter()
+            .map(|i| {
+                format!(
+                    "{}{} {}({})",
+                    if i.unique { "unique " } else { "" },
+                    i.name,
+                    i.using
+                        .as_deref()
+                        .map_or(String::new(), |u| format!("using {u} ")),
+                    i.parts.iter().map(show_part).collect::<Vec<_>>().join(", ")
+                )
+            })
+            .collect();
+        assert_eq!(
+            indexes,
+            [
+                "unique code_prefix ((substring(\"code\" from 1 for 8)))",
+                "ft using gin ((to_tsvector('simple', coalesce(\"title\", '') || ' ' || coalesce(\"body\", ''))))",
+                "recent (\"created\" desc, \"id\")",
+                "t_parent_idx (\"parent_id\")",
+                "title_prefix ((left(\"title\", 10)))",
+            ]
+        );
+        assert_eq!(t.foreign_keys[0].name, "t_parent");
+        assert_eq!(
+            warnings_about(&built, "index \"title_prefix\" on \"t\""),
+            ["prefix key parts → expressions on the same prefix (left(col, n)); queries must use the same expression to use the index"]
+        );
+        assert_eq!(
+            warnings_about(&built, "index \"code_prefix\" on \"t\""),
+            ["prefix key parts → expressions on the same prefix (left(col, n)), so uniqueness means what it meant"]
+        );
+        assert_eq!(
+            warnings_about(&built, "index \"ft\" on \"t\""),
+            ["FULLTEXT → GIN index on to_tsvector('simple', …): queries must use to_tsvector('simple', …) @@ … to use it"]
+        );
+    }
 }
