@@ -1212,6 +1212,9 @@ fn key_columns(table: &Table) -> Vec<usize> {
     .unwrap_or_default()
 }
 
+/// The table's primary key, unique keys and indexes from its STATISTICS rows: a plain unique
+/// index is a UNIQUE constraint; prefix parts, FULLTEXT and SPATIAL become what PostgreSQL can
+/// hold (with a warning), and an expression key part is not carried over.
 fn add_indexes(
     catalog: &Catalog,
     source: &str,
@@ -1397,6 +1400,8 @@ fn unique_ci_warning(
     }
 }
 
+/// The table's CHECKs that translate (see [`translate_check`]); any other is named in a
+/// warning, and a `json_valid` CHECK is left out (it made its column jsonb).
 fn add_checks(
     catalog: &Catalog,
     source: &str,
@@ -1436,8 +1441,6 @@ fn add_checks(
     }
 }
 
-/// Translates a CHECK clause that uses only column names, literals, comparisons, arithmetic,
-/// AND/OR/NOT, IS [NOT] NULL, IN, BETWEEN and LIKE. Anything else: None.
 /// The arithmetic a generated column's expression is computed in, chosen by its own type.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Arith {
@@ -1594,6 +1597,8 @@ fn introducer(s: &str) -> usize {
     }
 }
 
+/// Translates a CHECK clause that uses only column names, literals, comparisons, arithmetic,
+/// AND/OR/NOT, IS [NOT] NULL, IN, BETWEEN and LIKE. Anything else: None.
 fn translate_check(clause: &str, table: &Table) -> Option<String> {
     let mut out = String::new();
     let b = clause.as_bytes();
