@@ -650,3 +650,116 @@ fn checks(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema of an in-memory database made by `sql`, every table included.
+    fn introspect_sql(sql: &str, epoch: EpochSetting) -> SqliteSchema {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(sql).unwrap();
+        let include = |_: &str| true;
+        let opts = IntrospectOptions {
+            epoch,
+            include: &include,
+            count_rows: true,
+        };
+        introspect(&conn, &opts).unwrap()
+    }
+
+    /// An INTEGER PRIMARY KEY is the rowid: an identity continuing after sqlite_sequence, the
+    /// key rejects name rows by, and the key the table is split on.
+    #[test]
+    fn integer_primary_key_is_the_rowid_identity() {
+        let built = introspect_sql(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL DEFAULT 'x');
+             INSERT INTO t (id, name) VALUES (3, 'a'), (9, 'b');",
+            EpochSetting::Auto,
+        );
+        let t = &built.schema.tables[0];
+        let id = t.column("id").unwrap();
+        assert_eq!(id.pg_type, PgType::BigInt);
+        assert_eq!(id.identity.as_ref().map(|i| i.source_next), Some(Some(10)));
+        assert_eq!(
+            id.mapping_note,
+            "INTEGER PRIMARY KEY AUTOINCREMENT (rowid) → identity"
+        );
+        assert!(!id.nullable);
+        let name = t.column("name").unwrap();
+        assert_eq!(name.default.as_deref(), Some("'x'"));
+        assert!(!name.nullable);
+        assert_eq!(t.source_rows, Some(2));
+        let key = t.primary_key.as_ref().unwrap();
+        assert_eq!(
+            (key.name.as_str(), &key.columns[..]),
+            ("t_pkey", &["id".to_owned()][..])
+        );
+        let read = &built.reads["t"];
+        assert_eq!(read.key_columns, [0]);
+        assert_eq!(read.rowid, None);
+        assert_eq!(
+            read.split
+                .as_ref()
+                .map(|s| (s.column.as_str(), s.min, s.max)),
+            Some(("\"id\"", 3, 9))
+        );
+    }
+
+    /// Without a declared type a column's type follows the storage classes its values have;
+    /// integers in a date column are seconds or milliseconds by their size.
+    #[test]
+    fn dynamic_columns_and_epoch_units_follow_the_data() {
+        let built = introspect_sql(
+            "CREATE TABLE e (a, b, secs DATETIME, millis DATETIME, g INTEGER GENERATED ALWAYS AS (a + 1),
+                             d TEXT DEFAULT (random()));
+             INSERT INTO e (a, b, secs, millis) VALUES (1, 'x', 1700000000, 1700000000000);
+             INSERT INTO e (a, b, secs, millis) VALUES (2, 2.5, '2024-01-01', NULL);",
+            EpochSetting::Auto,
+        );
+        let t = &built.schema.tables[0];
+        let read = &built.reads["e"];
+        assert_eq!(
+            read.epochs,
+            [
+                EpochUnit::Seconds,
+                EpochUnit::Seconds,
+                EpochUnit::Seconds,
+                EpochUnit::Millis,
+                EpochUnit::Seconds,
+                EpochUnit::Seconds
+            ]
+        );
+        assert!(
+            t.column("millis")
+                .unwrap()
+                .mapping_note
+                .ends_with("; integers read as Unix epoch milliseconds"),
+            "{}",
+            t.column("millis").unwrap().mapping_note
+        );
+        // No primary key: rejects name rows by the rowid, and nothing splits the table.
+        assert_eq!(read.key_columns, Vec::<usize>::new());
+        assert_eq!(read.rowid.as_deref(), Some("rowid"));
+        assert!(read.split.is_none());
+        let about = |c: &str| -> Vec<&str> {
+            let object = format!("table \"e\" column \"{c}\"");
+            built
+                .schema
+                .warnings
+                .iter()
+                .filter(|w| w.object == object)
+                .map(|w| w.message.as_str())
+                .collect()
+        };
+        assert_eq!(
+            about("g"),
+            ["generated column: copied as a plain column holding its current values"]
+        );
+        assert_eq!(t.column("d").unwrap().default, None);
+        assert_eq!(
+            about("d"),
+            ["default dropped: default random() is an expression pgcutover cannot translate"]
+        );
+    }
+}
