@@ -402,3 +402,240 @@ fn write_text(out: &mut impl Write, plan: &Plan<'_>) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data_only::{ColumnLoad, Findings};
+    use pgcutover_postgres::ddl::StepKind;
+
+    fn column<'a>(name: &'a str, source_type: &'a str, target_type: &str) -> PlanColumn<'a> {
+        PlanColumn {
+            source_name: name,
+            name,
+            source_type,
+            target_type: target_type.to_owned(),
+            nullable: true,
+            identity: false,
+            default: None,
+            note: "",
+        }
+    }
+
+    /// A plan with something in every section.
+    fn full_plan(warnings: &[Warning]) -> Plan<'_> {
+        Plan {
+            source: "mysql://shop@db/shop".into(),
+            target: "postgres://app@pg/app".into(),
+            target_schema: "public",
+            tables: vec![
+                PlanTable {
+                    source_name: "Customers",
+                    name: "customers",
+                    source_rows: Some(42),
+                    columns: vec![
+                        PlanColumn {
+                            identity: true,
+                            nullable: false,
+                            note: "int → bigint; AUTO_INCREMENT → identity",
+                            ..column("id", "int", "bigint")
+                        },
+                        PlanColumn {
+                            source_name: "E-mail",
+                            nullable: false,
+                            note: "varchar(80) → varchar(80)",
+                            ..column("e_mail", "varchar(80)", "varchar(80)")
+                        },
+                        PlanColumn {
+                            note: "no declared type → text",
+                            ..column("misc", "", "text")
+                        },
+                    ],
+                },
+                PlanTable {
+                    source_name: "orders",
+                    name: "orders",
+                    source_rows: None,
+                    columns: vec![PlanColumn {
+                        note: "int → bigint",
+                        ..column("customer_id", "int", "bigint")
+                    }],
+                },
+            ],
+            load_order: vec!["customers".into(), "orders".into()],
+            fk_cycles: vec![vec!["a".into(), "b".into()]],
+            warnings,
+            existing_tables: vec!["orders".into()],
+            schema_ddl: vec![
+                "CREATE SCHEMA IF NOT EXISTS \"public\"".into(),
+                "CREATE TABLE \"public\".\"orders\" (\"customer_id\" bigint)".into(),
+            ],
+            post_load: vec![Step {
+                kind: StepKind::ForeignKey,
+                table: "orders".into(),
+                object: "orders_customer".into(),
+                sql: "ALTER TABLE \"public\".\"orders\" ADD CONSTRAINT \"orders_customer\" FOREIGN KEY (\"customer_id\") REFERENCES \"public\".\"customers\" (\"id\")".into(),
+                orphan_check: None,
+            }],
+            orphans: vec![Orphans {
+                table: "orders".into(),
+                foreign_key: "orders_customer".into(),
+                columns: vec!["customer_id".into()],
+                ref_table: "customers".into(),
+                ref_columns: vec!["id".into()],
+                orphans: 7,
+                examples: (1..=5).map(|i| format!("customer_id={i}")).collect(),
+            }],
+            orphan_policy: OrphanPolicy::Skip,
+            data_only: Some(DataOnlyPlan {
+                findings: Findings {
+                    renamed: vec![("Customers".into(), "customers".into())],
+                    columns: vec![
+                        ColumnLoad {
+                            table: "customers".into(),
+                            column: "id".into(),
+                            source_type: "int".into(),
+                            target_type: "integer".into(),
+                            conversion: "as is".into(),
+                            may_reject: false,
+                        },
+                        ColumnLoad {
+                            table: "customers".into(),
+                            column: "e_mail".into(),
+                            source_type: "varchar(80)".into(),
+                            target_type: "varchar(40)".into(),
+                            conversion: "checked length".into(),
+                            may_reject: true,
+                        },
+                        ColumnLoad {
+                            table: "orders".into(),
+                            column: "customer_id".into(),
+                            source_type: "int".into(),
+                            target_type: "integer".into(),
+                            conversion: "as is".into(),
+                            may_reject: false,
+                        },
+                    ],
+                    target_only: vec!["audit".into(), "schema_migrations".into()],
+                    migration_history: vec!["schema_migrations".into()],
+                    problems: vec![],
+                    warnings: vec!["a trigger on orders will not fire".into()],
+                },
+                load_groups: vec![
+                    (vec!["customers".into()], false),
+                    (vec!["a".into(), "b".into()], true),
+                ],
+            }),
+        }
+    }
+
+    fn text(plan: &Plan<'_>) -> String {
+        let mut out = Vec::new();
+        write_text(&mut out, plan).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn text_plan_has_every_section_in_order() {
+        let warnings = [Warning::new("view \"v\"", "views are not carried over")];
+        let plan = full_plan(&warnings);
+        assert_eq!(
+            text(&plan),
+            r#"Plan: mysql://shop@db/shop → postgres://app@pg/app (schema "public")
+
+Tables: 2 with 42 rows
+  "customers"          42 rows  (source "Customers")
+  "orders"              ? rows
+
+Type mapping:
+  "customers"."id"  int → bigint identity  -- int → bigint; AUTO_INCREMENT → identity
+  "customers"."e_mail" (source "E-mail")  varchar(80) → varchar(80) not null  -- varchar(80) → varchar(80)
+  "customers"."misc"  (none) → text  -- no declared type → text
+  "orders"."customer_id"  int → bigint  -- int → bigint
+
+Foreign-key cycles (loaded without constraints; keys are added after the data):
+  "a" ↔ "b"
+
+Not carried over, or not exactly (1):
+  warning: view "v": views are not carried over
+
+Foreign-key orphans in the source (copy will skip these keys with a warning (--orphans skip)):
+  "orders_customer" on "orders" ("customer_id") → "customers" ("id"): 7 orphan row(s), e.g. customer_id=1; customer_id=2; customer_id=3; customer_id=4; customer_id=5; …
+
+Already in the target (copy refuses unless --drop-existing or --data-only):
+  "public"."orders"
+
+Data-only: loading into the existing tables of "public"
+  "Customers" loads into "customers" (matched ignoring case)
+  "customers":
+    "id"                     int → integer: as is
+    "e_mail"                 varchar(80) → varchar(40): checked length  [may reject]
+  "orders":
+    "customer_id"            int → integer: as is
+  left out: "schema_migrations", the source's migration history (the target keeps its own)
+  left alone: "audit" is only in the target
+  warning: a trigger on orders will not fire
+  load order (foreign keys):
+    "customers"
+    "a", "b"  (a cycle or self-reference: loaded with triggers off, foreign keys checked after)
+
+-- Schema, before the data
+CREATE SCHEMA IF NOT EXISTS "public";
+CREATE TABLE "public"."orders" ("customer_id" bigint);
+
+-- After the data
+ALTER TABLE "public"."orders" ADD CONSTRAINT "orders_customer" FOREIGN KEY ("customer_id") REFERENCES "public"."customers" ("id");
+"#
+        );
+    }
+
+    #[test]
+    fn text_plan_says_what_is_empty_and_why_data_only_refuses() {
+        let mut plan = full_plan(&[]);
+        plan.fk_cycles.clear();
+        plan.orphans.clear();
+        plan.existing_tables.clear();
+        let d = plan.data_only.as_mut().unwrap();
+        d.findings
+            .problems
+            .push("orders.customer_id: text cannot load into integer".into());
+        assert_eq!(
+            text(&plan),
+            r#"Plan: mysql://shop@db/shop → postgres://app@pg/app (schema "public")
+
+Tables: 2 with 42 rows
+  "customers"          42 rows  (source "Customers")
+  "orders"              ? rows
+
+Type mapping:
+  "customers"."id"  int → bigint identity  -- int → bigint; AUTO_INCREMENT → identity
+  "customers"."e_mail" (source "E-mail")  varchar(80) → varchar(80) not null  -- varchar(80) → varchar(80)
+  "customers"."misc"  (none) → text  -- no declared type → text
+  "orders"."customer_id"  int → bigint  -- int → bigint
+
+Not carried over, or not exactly (0):
+  nothing
+
+Data-only: loading into the existing tables of "public"
+  "Customers" loads into "customers" (matched ignoring case)
+  "customers":
+    "id"                     int → integer: as is
+    "e_mail"                 varchar(80) → varchar(40): checked length  [may reject]
+  "orders":
+    "customer_id"            int → integer: as is
+  left out: "schema_migrations", the source's migration history (the target keeps its own)
+  left alone: "audit" is only in the target
+  mismatch: orders.customer_id: text cannot load into integer
+  warning: a trigger on orders will not fire
+  copy --data-only refuses until these mismatches are resolved
+
+-- Schema, before the data
+CREATE SCHEMA IF NOT EXISTS "public";
+CREATE TABLE "public"."orders" ("customer_id" bigint);
+
+-- After the data
+ALTER TABLE "public"."orders" ADD CONSTRAINT "orders_customer" FOREIGN KEY ("customer_id") REFERENCES "public"."customers" ("id");
+"#
+        );
+    }
+}
