@@ -163,7 +163,35 @@ async fn rows(conn: &mut Conn, sql: &str, db: &str) -> Result<Vec<Row>, mysql_as
 }
 
 /// Reads the catalog of `database`. Text protocol where possible: information_schema is small.
+///
+/// The phases, each one query (or a few) of `information_schema`: the server, its tables (and
+/// views and sequences), columns, indexes, foreign keys, CHECKs, the kinds of objects the
+/// user's grants hide, and the triggers, routines and events that are not carried over.
 pub async fn read_catalog(conn: &mut Conn, database: &str) -> Result<Catalog, mysql_async::Error> {
+    let flavor = read_flavor(conn).await?;
+    let (tables, mut others) = read_tables(conn, database).await?;
+    let columns = read_columns(conn, database).await?;
+    let indexes = read_indexes(conn, database).await?;
+    let foreign_keys = read_foreign_keys(conn, database).await?;
+    let checks = read_checks(conn, database, &flavor).await?;
+    let unseen = read_unseen(conn, database).await?;
+    others.extend(read_programs(conn, database).await?);
+    Ok(Catalog {
+        flavor,
+        database: database.to_owned(),
+        tables,
+        columns,
+        indexes,
+        foreign_keys,
+        checks,
+        others,
+        unseen,
+        charsets: Default::default(),
+    })
+}
+
+/// Which server this is; on MySQL 8 it also makes the session's catalog statistics fresh.
+async fn read_flavor(conn: &mut Conn) -> Result<Flavor, mysql_async::Error> {
     // MySQL 8 caches information_schema statistics (AUTO_INCREMENT!) for a day by default.
     let version: Option<String> = conn.query_first("SELECT VERSION()").await?;
     let flavor = Flavor::parse(version.as_deref().unwrap_or(""));
@@ -171,7 +199,14 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> Result<Catalog, my
         conn.query_drop("SET SESSION information_schema_stats_expiry = 0")
             .await?;
     }
+    Ok(flavor)
+}
 
+/// The base tables, and the views and sequences (not carried over), in name order.
+async fn read_tables(
+    conn: &mut Conn,
+    database: &str,
+) -> Result<(Vec<TableRow>, Vec<OtherObject>), mysql_async::Error> {
     let tables = rows(
         conn,
         "SELECT TABLE_NAME, ENGINE, AUTO_INCREMENT, TABLE_COMMENT, CREATE_OPTIONS, TABLE_TYPE \
@@ -199,8 +234,15 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> Result<Catalog, my
             _ => {}
         }
     }
+    Ok((table_rows, others))
+}
 
-    let columns = rows(
+/// Every column of every table and view, in table and ordinal order.
+async fn read_columns(
+    conn: &mut Conn,
+    database: &str,
+) -> Result<Vec<ColumnRow>, mysql_async::Error> {
+    Ok(rows(
         conn,
         "SELECT TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION, COLUMN_DEFAULT, IS_NULLABLE, DATA_TYPE, \
          COLUMN_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, \
@@ -228,9 +270,15 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> Result<Catalog, my
         comment: text(r, 14).unwrap_or_default(),
         generation_expression: text(r, 15).filter(|s| !s.is_empty()),
     })
-    .collect();
+    .collect())
+}
 
-    let indexes = rows(
+/// Every index's key parts, in table, index and key-part order.
+async fn read_indexes(
+    conn: &mut Conn,
+    database: &str,
+) -> Result<Vec<IndexRow>, mysql_async::Error> {
+    Ok(rows(
         conn,
         "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, SEQ_IN_INDEX, COLUMN_NAME, SUB_PART, INDEX_TYPE, COLLATION \
          FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
@@ -248,9 +296,15 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> Result<Catalog, my
         index_type: text(r, 6).unwrap_or_default(),
         descending: text(r, 7).as_deref() == Some("D"),
     })
-    .collect();
+    .collect())
+}
 
-    let foreign_keys = rows(
+/// Every foreign key's column pairs with its rules, in table, constraint and column order.
+async fn read_foreign_keys(
+    conn: &mut Conn,
+    database: &str,
+) -> Result<Vec<ForeignKeyRow>, mysql_async::Error> {
+    Ok(rows(
         conn,
         "SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION, k.COLUMN_NAME, \
          k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, \
@@ -276,8 +330,15 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> Result<Catalog, my
         update_rule: text(r, 7).unwrap_or_default(),
         delete_rule: text(r, 8).unwrap_or_default(),
     })
-    .collect();
+    .collect())
+}
 
+/// Every CHECK constraint with its table; none on a server without them (MySQL 5.7).
+async fn read_checks(
+    conn: &mut Conn,
+    database: &str,
+    flavor: &Flavor,
+) -> Result<Vec<CheckRow>, mysql_async::Error> {
     // CHECK_CONSTRAINTS exists from MariaDB 10.2 and MySQL 8.0.16. MariaDB names checks per
     // table and has a TABLE_NAME column; MySQL names them per schema and has not.
     let check_sql = if flavor.mariadb {
@@ -289,30 +350,40 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> Result<Catalog, my
           AND t.CONSTRAINT_NAME = c.CONSTRAINT_NAME AND t.CONSTRAINT_TYPE = 'CHECK' \
          WHERE c.CONSTRAINT_SCHEMA = ? ORDER BY 1, 2"
     };
-    let checks = match rows(conn, check_sql, database).await {
-        Ok(rs) => rs
+    match rows(conn, check_sql, database).await {
+        Ok(rs) => Ok(rs
             .iter()
             .map(|r| CheckRow {
                 table: text(r, 0).unwrap_or_default(),
                 name: text(r, 1).unwrap_or_default(),
                 clause: text(r, 2).unwrap_or_default(),
             })
-            .collect(),
+            .collect()),
         // 1109: unknown table (MySQL 5.7 has no CHECK constraints to read).
-        Err(mysql_async::Error::Server(e)) if e.code == 1109 => Vec::new(),
-        Err(e) => return Err(e),
-    };
+        Err(mysql_async::Error::Server(e)) if e.code == 1109 => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
 
+/// The kinds of objects the user's grants hide from it (see [`unseen_objects`]).
+async fn read_unseen(conn: &mut Conn, database: &str) -> Result<Vec<Unseen>, mysql_async::Error> {
     // What the user may not see: information_schema leaves it out without a word.
     let user: Option<String> = conn.query_first("SELECT CURRENT_USER()").await?;
     let user = user.unwrap_or_default();
     // A server that will not say (a proxy, an old server) gets no warnings: better none than
     // four that may be wrong.
-    let unseen = match conn.query::<String, _>("SHOW GRANTS").await {
+    Ok(match conn.query::<String, _>("SHOW GRANTS").await {
         Ok(grants) => unseen_objects(&grants, database, &user),
         Err(_) => Vec::new(),
-    };
+    })
+}
 
+/// The triggers, routines and events (none is carried over), by kind, in name order.
+async fn read_programs(
+    conn: &mut Conn,
+    database: &str,
+) -> Result<Vec<OtherObject>, mysql_async::Error> {
+    let mut others = Vec::new();
     for (kind, sql) in [
         (
             "trigger",
@@ -334,19 +405,7 @@ pub async fn read_catalog(conn: &mut Conn, database: &str) -> Result<Catalog, my
             });
         }
     }
-
-    Ok(Catalog {
-        flavor,
-        database: database.to_owned(),
-        tables: table_rows,
-        columns,
-        indexes,
-        foreign_keys,
-        checks,
-        others,
-        unseen,
-        charsets: Default::default(),
-    })
+    Ok(others)
 }
 
 /// A kind of object `information_schema` hides from a user without a privilege: it lists

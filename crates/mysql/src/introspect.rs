@@ -14,7 +14,7 @@ use pgcutover_core::{
 };
 use pgcutover_core::{show, show_ident};
 
-use crate::catalog::{read_catalog, Catalog, ColumnRow, Flavor};
+use crate::catalog::{read_catalog, Catalog, ColumnRow, Flavor, TableRow};
 use crate::charset::Charset;
 use crate::convert::{ColumnConv, SourceZone, ZeroDates};
 use crate::types::{
@@ -383,35 +383,163 @@ fn json_valid_column(clause: &str) -> Option<String> {
     Some(name.replace("``", "`"))
 }
 
+/// The schema model and how to read each table, from catalog rows and scan facts: no I/O, so
+/// every decision here is tested on catalog rows of servers that cannot run here.
+///
+/// The phases: what is not carried over, each included table (columns, generated columns,
+/// keys and indexes, CHECKs), foreign keys once every table is named, foreign-key types made
+/// to match, and last each column's conversion from its final type.
 pub fn build(
     catalog: &Catalog,
     facts: &HashMap<String, TableFacts>,
     opts: &IntrospectOptions<'_>,
 ) -> Result<MysqlSchema, IntrospectError> {
-    let mut warnings = Vec::new();
-    let mut casts_used = vec![false; opts.casts.len()];
-    let mut names = NameAllocator::new();
-    let mut enums = Vec::new();
-    let db = &catalog.database;
+    let mut shared = Shared {
+        warnings: Vec::new(),
+        names: NameAllocator::new(),
+        enums: Vec::new(),
+        casts_used: vec![false; opts.casts.len()],
+    };
+    shared.warnings.extend(objects_not_carried_over(catalog));
+    shared.warnings.extend(objects_not_seen(catalog));
+    let json_cols = json_columns(catalog);
 
-    for o in &catalog.others {
-        let what = match o.kind {
-            "view" => {
-                "views are not carried over (their SQL is MySQL's); recreate them in PostgreSQL"
-            }
-            "trigger" => "triggers are not carried over; recreate them in PostgreSQL",
-            "routine" => "stored procedures and functions are not carried over",
-            "event" => "scheduled events are not carried over",
-            _ => "not carried over",
+    let included: Vec<&TableRow> = catalog
+        .tables
+        .iter()
+        .filter(|t| (opts.include)(&t.name))
+        .collect();
+    // Table names first, so the first claimant of a name is always the table.
+    let targets: Vec<String> = included
+        .iter()
+        .map(|t| shared.names.allocate(&t.name))
+        .collect();
+    let by_source: HashMap<&str, &str> = included
+        .iter()
+        .zip(&targets)
+        .map(|(t, n)| (t.name.as_str(), n.as_str()))
+        .collect();
+    let mut tables = Vec::new();
+    let mut reads = HashMap::new();
+    let mut all_kinds: HashMap<String, Vec<(Kind, ColumnCharset)>> = HashMap::new();
+    for (t, target) in included.iter().zip(&targets) {
+        let table_facts = facts.get(&t.name).cloned().unwrap_or_default();
+        let cx = TableCx {
+            catalog,
+            source: t,
+            target,
+            facts: &table_facts,
+            json_cols: &json_cols,
+            opts,
         };
-        warnings.push(Warning::new(
-            format!("{} {}", o.kind, show_ident(&o.name)),
-            what,
-        ));
+        let built = build_table(&cx, &mut shared)?;
+        reads.insert(target.clone(), built.read);
+        all_kinds.insert(target.clone(), built.kinds);
+        tables.push(built.table);
     }
 
-    for u in &catalog.unseen {
-        warnings.push(Warning::new(
+    add_foreign_keys(
+        catalog,
+        &by_source,
+        &mut tables,
+        &mut shared.names,
+        &mut shared.warnings,
+    );
+    shared.warnings.extend(pgcutover_core::harmonize_fk_types(
+        &mut tables,
+        |t, ci, ty| can_convert(&all_kinds[&t.name][ci].0, ty),
+    ));
+    fill_conversions(&tables, &mut reads, all_kinds, opts)?;
+
+    Ok(MysqlSchema {
+        schema: Schema {
+            tables,
+            warnings: shared.warnings,
+            enums: shared.enums,
+        },
+        reads,
+        flavor: catalog.flavor.clone(),
+        casts_used: shared.casts_used,
+    })
+}
+
+/// What every table's build adds to: the warnings, the target's one name space (tables,
+/// enum types, constraints and indexes), the enum types, and which `--cast` rules decided a
+/// column's type.
+struct Shared {
+    warnings: Vec<Warning>,
+    names: NameAllocator,
+    enums: Vec<EnumType>,
+    casts_used: Vec<bool>,
+}
+
+/// What building one table reads: the catalog, the table's row and target name, what the scan
+/// of its rows found, the MariaDB JSON columns and the options.
+struct TableCx<'a> {
+    catalog: &'a Catalog,
+    source: &'a TableRow,
+    target: &'a str,
+    facts: &'a TableFacts,
+    json_cols: &'a HashSet<(String, String)>,
+    opts: &'a IntrospectOptions<'a>,
+}
+
+impl TableCx<'_> {
+    /// The object a column's warnings are about: `table "t" column "c"`.
+    fn column_object(&self, column: &str) -> String {
+        format!(
+            "table {} column {}",
+            show_ident(self.target),
+            show_ident(column)
+        )
+    }
+}
+
+/// One table as built: the model, how to read it (its conversions still empty), and each
+/// column's kind and charset, from which the conversions follow once types are final.
+struct BuiltTable {
+    table: Table,
+    read: TableRead,
+    kinds: Vec<(Kind, ColumnCharset)>,
+}
+
+/// One column as built.
+struct BuiltColumn {
+    column: Column,
+    kind: Kind,
+    charset: ColumnCharset,
+    /// Its generation expression and whether it is VIRTUAL, for a generated column.
+    generation: Option<(String, bool)>,
+    /// The CHECK on its labels, for an ENUM that becomes text.
+    check: Option<Check>,
+}
+
+/// Views, triggers, routines and events: each named in a warning, as none is carried over.
+fn objects_not_carried_over(catalog: &Catalog) -> Vec<Warning> {
+    catalog
+        .others
+        .iter()
+        .map(|o| {
+            let what = match o.kind {
+                "view" => {
+                    "views are not carried over (their SQL is MySQL's); recreate them in PostgreSQL"
+                }
+                "trigger" => "triggers are not carried over; recreate them in PostgreSQL",
+                "routine" => "stored procedures and functions are not carried over",
+                "event" => "scheduled events are not carried over",
+                _ => "not carried over",
+            };
+            Warning::new(format!("{} {}", o.kind, show_ident(&o.name)), what)
+        })
+        .collect()
+}
+
+/// The kinds of objects the user cannot see for want of a privilege: a warning each, since
+/// any there are cannot be listed as not carried over.
+fn objects_not_seen(catalog: &Catalog) -> Vec<Warning> {
+    let db = &catalog.database;
+    catalog.unseen.iter().map(|u| {
+        Warning::new(
             format!("source user {}", show(&u.user)),
             format!(
                 "has no {} privilege on database {}{}: MySQL hides its {} from it, so any there are cannot be listed here (GRANT {} ON {}.* TO … to see them)",
@@ -426,365 +554,540 @@ pub fn build(
                 u.privilege,
                 show(&mysql_ident(db))
             ),
+        )
+    }).collect()
+}
+
+/// JSON columns (MariaDB), as (table, column): those a `json_valid` CHECK marks as JSON.
+fn json_columns(catalog: &Catalog) -> HashSet<(String, String)> {
+    catalog
+        .checks
+        .iter()
+        .filter_map(|ch| json_valid_column(&ch.clause).map(|col| (ch.table.clone(), col)))
+        .collect()
+}
+
+/// One table: its columns, then their generation expressions (once every column's type is
+/// known), its keys and indexes, its CHECKs, and how to read it.
+fn build_table(cx: &TableCx<'_>, shared: &mut Shared) -> Result<BuiltTable, IntrospectError> {
+    let t = cx.source;
+    if t.create_options
+        .to_ascii_lowercase()
+        .contains("partitioned")
+    {
+        shared.warnings.push(Warning::new(
+            format!("table {}", show_ident(cx.target)),
+            "partitioned in the source: copied as one plain table (partitioning is not carried over)",
         ));
     }
-
-    // JSON columns (MariaDB) and the CHECKs that only say so.
-    let mut json_cols: HashSet<(String, String)> = HashSet::new();
-    for ch in &catalog.checks {
-        if let Some(col) = json_valid_column(&ch.clause) {
-            json_cols.insert((ch.table.clone(), col));
+    let rows: Vec<&ColumnRow> = cx
+        .catalog
+        .columns
+        .iter()
+        .filter(|c| c.table == t.name)
+        .collect();
+    let (col_names, renamed) = column_names(rows.iter().map(|c| c.name.as_str()));
+    shared
+        .warnings
+        .extend(renamed.iter().map(|r| r.warning(cx.target)));
+    let mut columns = Vec::new();
+    let mut kinds = Vec::new();
+    let mut checks = Vec::new();
+    let mut generation = Vec::new();
+    for (c, name) in rows.iter().zip(col_names) {
+        let built = build_column(cx, c, name, shared)?;
+        kinds.push((built.kind, built.charset));
+        columns.push(built.column);
+        generation.push(built.generation);
+        checks.extend(built.check);
+    }
+    add_generated(cx, &rows, &mut columns, &generation, &mut shared.warnings);
+    let select = select_sql(&cx.catalog.database, &t.name, &rows, &columns);
+    let mut table = Table {
+        source_name: t.name.clone(),
+        name: cx.target.to_owned(),
+        columns,
+        primary_key: None,
+        uniques: Vec::new(),
+        indexes: Vec::new(),
+        foreign_keys: Vec::new(),
+        checks,
+        source_rows: Some(cx.facts.rows),
+        comment: (!t.comment.is_empty()).then(|| t.comment.clone()),
+    };
+    add_indexes(
+        cx.catalog,
+        t.name.as_str(),
+        &rows,
+        &mut table,
+        &mut shared.names,
+        &mut shared.warnings,
+    );
+    add_checks(
+        cx.catalog,
+        &t.name,
+        &mut table,
+        &mut shared.names,
+        &mut shared.warnings,
+    );
+    // The enum labels' CHECKs are named after the table, once the catalog's have their names.
+    for ch in &mut table.checks {
+        if ch.name.is_empty() {
+            ch.name = shared.names.allocate(&format!("{}_check", table.name));
         }
     }
+    let read = TableRead {
+        select,
+        // Filled in once the foreign keys have settled every column's type.
+        convs: Vec::new(),
+        key_columns: key_columns(&table),
+        split: split_key(cx.catalog, &t.name, cx.facts),
+    };
+    Ok(BuiltTable { table, read, kinds })
+}
 
-    let included: Vec<_> = catalog
-        .tables
+/// One column: its type, the charset its text is decoded with, its ENUM labels (an enum type,
+/// or a CHECK on text), whether it may be NULL, its default, and whether it is an identity.
+fn build_column(
+    cx: &TableCx<'_>,
+    c: &ColumnRow,
+    name: String,
+    shared: &mut Shared,
+) -> Result<BuiltColumn, IntrospectError> {
+    let object = cx.column_object(&c.name);
+    let json = cx
+        .json_cols
+        .contains(&(cx.source.name.clone(), c.name.clone()));
+    let mut kind =
+        Kind::of(c, json).map_err(|e| IntrospectError::Mapping(format!("{object}: {e}")))?;
+    let extra = c.extra.to_ascii_lowercase();
+    let auto_increment = extra.contains("auto_increment");
+    let (mut pg_type, mut note, by_cast) =
+        column_type(cx, c, &kind, auto_increment, &mut shared.casts_used)?;
+    let charset = text_charset(cx.catalog, c, &kind, &mut note);
+    if let (Kind::Enum { labels }, Some(held), Ok(charset)) =
+        (&mut kind, cx.facts.enum_labels.get(&c.name), &charset)
+    {
+        recover_enum_labels(&object, labels, held, charset, &mut shared.warnings);
+    }
+    let labels = enum_labels(cx, c, &kind, &pg_type, by_cast, &mut shared.warnings);
+    if let Some(labels) = &labels {
+        enum_to_text_if_unfit(
+            &object,
+            labels,
+            &mut pg_type,
+            &mut note,
+            &mut shared.warnings,
+        );
+    }
+    let check = enum_type_or_check(
+        cx.target,
+        &name,
+        &mut pg_type,
+        labels.filter(|l| checkable_labels(l)),
+        shared,
+    );
+    let nullable = column_nullable(cx, c, &kind, &object, &mut shared.warnings);
+    // Not MySQL 8's `DEFAULT_GENERATED`, which marks an expression default.
+    let generated = ["virtual generated", "stored generated", "persistent"]
         .iter()
-        .filter(|t| (opts.include)(&t.name))
-        .collect();
-    let mut tables = Vec::new();
-    let mut reads = HashMap::new();
-    let mut all_kinds: HashMap<String, Vec<(Kind, ColumnCharset)>> = HashMap::new();
-    // Table names first, so the first claimant of a name is always the table.
-    let targets: Vec<String> = included.iter().map(|t| names.allocate(&t.name)).collect();
-    let by_source: HashMap<&str, &str> = included
-        .iter()
-        .zip(&targets)
-        .map(|(t, n)| (t.name.as_str(), n.as_str()))
-        .collect();
+        .any(|g| extra.contains(g));
+    let default = if generated || auto_increment {
+        None
+    } else {
+        column_default(
+            cx.catalog,
+            c,
+            &kind,
+            &pg_type,
+            &object,
+            &mut shared.warnings,
+        )
+    };
+    let on_update_now = extra.contains("on update current_timestamp")
+        && matches!(pg_type, PgType::Timestamp | PgType::Timestamptz);
+    let identity = if auto_increment {
+        column_identity(cx.source, &pg_type, &object, &mut shared.warnings)
+    } else {
+        None
+    };
+    if identity.is_some() {
+        note.push_str("; AUTO_INCREMENT → identity");
+    }
+    Ok(BuiltColumn {
+        column: Column {
+            source_name: c.name.clone(),
+            name,
+            source_type: c.column_type.clone(),
+            pg_type,
+            nullable,
+            default,
+            identity,
+            mapping_note: note,
+            on_update_now,
+            comment: (!c.comment.is_empty()).then(|| c.comment.clone()),
+            generated: None,
+        },
+        kind,
+        charset,
+        generation: generated.then(|| {
+            (
+                c.generation_expression.clone().unwrap_or_default(),
+                extra.contains("virtual"),
+            )
+        }),
+        check,
+    })
+}
 
-    for (t, target) in included.iter().zip(&targets) {
-        let f = facts.get(&t.name).cloned().unwrap_or_default();
-        let object = |c: &str| format!("table {} column {}", show_ident(target), show_ident(c));
-        if t.create_options
-            .to_ascii_lowercase()
-            .contains("partitioned")
-        {
-            warnings.push(Warning::new(
-                format!("table {}", show_ident(target)),
-                "partitioned in the source: copied as one plain table (partitioning is not carried over)",
-            ));
+/// The column's PostgreSQL type and the note saying why, and whether a `--cast` decided it:
+/// the default mapping, interval for a TIME holding values beyond a day, a `--cast` (marked
+/// used), and bigint for an unsigned bigint AUTO_INCREMENT.
+fn column_type(
+    cx: &TableCx<'_>,
+    c: &ColumnRow,
+    kind: &Kind,
+    auto_increment: bool,
+    casts_used: &mut [bool],
+) -> Result<(PgType, String, bool), IntrospectError> {
+    let opts = cx.opts;
+    let (mut pg_type, mut note) = default_type(kind, &opts.mapping);
+    if *kind == Kind::Time && cx.facts.wide_times.contains(&c.name) {
+        pg_type = PgType::Interval;
+        note = "time → interval: it holds values beyond 24 hours or negative".into();
+    }
+    let cast = find_cast(opts.casts, c);
+    if let Some(i) = cast.and_then(|r| opts.casts.iter().position(|x| std::ptr::eq(x, r))) {
+        casts_used[i] = true;
+    }
+    if let Some(rule) = cast {
+        if !can_convert(kind, &rule.target) {
+            return Err(IntrospectError::Mapping(format!(
+                "{}: --cast to {} is not possible from {}",
+                cx.column_object(&c.name),
+                rule.target.sql(),
+                c.column_type
+            )));
         }
-        let rows: Vec<&ColumnRow> = catalog
-            .columns
-            .iter()
-            .filter(|c| c.table == t.name)
-            .collect();
-        let (col_names, renamed) = column_names(rows.iter().map(|c| c.name.as_str()));
-        warnings.extend(renamed.iter().map(|r| r.warning(target)));
-        let mut columns = Vec::new();
-        let mut kinds = Vec::new();
-        let mut checks = Vec::new();
-        // Per column: its generation expression and whether it is VIRTUAL.
-        let mut generation: Vec<Option<(String, bool)>> = Vec::new();
-        for (c, name) in rows.iter().zip(col_names) {
-            let json = json_cols.contains(&(t.name.clone(), c.name.clone()));
-            let mut kind = Kind::of(c, json)
-                .map_err(|e| IntrospectError::Mapping(format!("{}: {e}", object(&c.name))))?;
-            let (mut pg_type, mut note) = default_type(&kind, &opts.mapping);
-            if kind == Kind::Time && f.wide_times.contains(&c.name) {
-                pg_type = PgType::Interval;
-                note = "time → interval: it holds values beyond 24 hours or negative".into();
-            }
-            let cast = find_cast(opts.casts, c);
-            if let Some(i) = cast.and_then(|r| opts.casts.iter().position(|x| std::ptr::eq(x, r))) {
-                casts_used[i] = true;
-            }
-            if let Some(rule) = cast {
-                if !can_convert(&kind, &rule.target) {
-                    return Err(IntrospectError::Mapping(format!(
-                        "{}: --cast to {} is not possible from {}",
-                        object(&c.name),
-                        rule.target.sql(),
-                        c.column_type
-                    )));
-                }
-                pg_type = rule.target.clone();
-                note = format!("{} → {} (--cast)", c.column_type, pg_type.sql());
-            }
-            let extra = c.extra.to_ascii_lowercase();
-            let auto_increment = extra.contains("auto_increment");
-            if auto_increment && matches!(pg_type, PgType::Numeric { .. }) {
-                // bigint unsigned AUTO_INCREMENT: ids are positive and far below 2^63 in practice;
-                // one that is not is rejected, never wrapped.
-                pg_type = PgType::BigInt;
-                note = "bigint unsigned AUTO_INCREMENT → bigint identity (a value above 2^63-1 is rejected)".into();
-            }
-            // Text is decoded by its charset; whether it is copied as its bytes instead is
-            // decided by its final type, once foreign keys have settled it.
-            let charset = if kind.is_text() {
-                column_charset(c, &catalog.charsets)
-            } else {
-                Ok(Charset::Binary)
-            };
-            // Say how text other than utf8mb4 is read: its charset decides what can arrive.
-            if let (true, Ok(cs)) = (kind.is_text(), &charset) {
-                if !matches!(cs, Charset::Utf8 { max_bytes: 4 }) {
-                    note.push_str(&format!("; {} text, decoded as MySQL maps it", cs.name()));
-                } else if server_converts(c) {
-                    note.push_str("; gb18030 text, read through the server's lossless conversion");
-                }
-            }
-            if let (Kind::Enum { labels }, Some(held), Ok(charset)) =
-                (&mut kind, f.enum_labels.get(&c.name), &charset)
-            {
-                for i in recover_labels(labels, held, charset) {
-                    warnings.push(Warning::new(
-                        object(&c.name),
-                        format!(
-                            "label {} reads {:?} in the catalog, which writes each character beyond U+FFFF as '?', and no row holds it to read it from; check the label in PostgreSQL (ALTER TYPE … RENAME VALUE)",
-                            i + 1,
-                            labels[i]
-                        ),
-                    ));
-                }
-            }
-            // MySQL's invalid-enum value '' (index 0) sorts before every label; a column that
-            // holds it gets it as its first label.
-            let add_empty = |labels: &[String], warnings: &mut Vec<Warning>| -> Vec<String> {
-                if f.empty_enums.contains(&c.name) && !labels.iter().any(|l| l.is_empty()) {
-                    warnings.push(Warning::new(
-                        object(&c.name),
-                        "holds '' (MySQL's invalid-enum value); '' becomes its first allowed label",
-                    ));
-                    std::iter::once(String::new())
-                        .chain(labels.iter().cloned())
-                        .collect()
-                } else {
-                    labels.to_vec()
-                }
-            };
-            let labels = match &kind {
-                Kind::Enum { labels }
-                    if matches!(pg_type, PgType::Enum { .. })
-                        || (opts.mapping.enum_as_text && pg_type.is_text() && cast.is_none()) =>
-                {
-                    Some(add_empty(labels, &mut warnings))
-                }
-                _ => None,
-            };
-            // PostgreSQL enum labels are at most 63 bytes (NAMEDATALEN), distinct, and, like all
-            // its text, hold no NUL; MySQL's may be 255 characters long, and two the catalog
-            // shows as `?` may look alike. Such a column is text, with a CHECK on its labels
-            // when they can be written as one.
-            let unique = |l: &[String]| l.iter().collect::<HashSet<_>>().len() == l.len();
-            let checkable = |l: &[String]| unique(l) && !l.iter().any(|l| l.contains('\0'));
-            if let (PgType::Enum { .. }, Some(labels)) = (&pg_type, &labels) {
-                let bad = labels.iter().find(|l| l.len() > 63 || l.contains('\0'));
-                if bad.is_some() || !unique(labels) {
-                    let why = match bad {
-                        Some(bad) => format!("the label {bad:?} cannot be a PostgreSQL enum label (at most 63 bytes, no NUL)"),
-                        None => "two of its labels read alike in the catalog (see the warning above)".to_owned(),
-                    };
-                    let check = if checkable(labels) {
-                        "with a CHECK on the labels"
-                    } else {
-                        "without a CHECK on the labels"
-                    };
-                    warnings.push(Warning::new(
-                        object(&c.name),
-                        format!("ENUM → text {check}: {why}"),
-                    ));
-                    pg_type = PgType::Text;
-                    note = format!("enum → text {check} (the labels do not fit a PostgreSQL enum)");
-                }
-            }
-            let labels = labels.filter(|l| checkable(l));
-            match (&mut pg_type, labels) {
-                (PgType::Enum { name: enum_name }, Some(labels)) => {
-                    *enum_name = names.allocate(&format!("{target}_{name}"));
-                    enums.push(EnumType {
-                        name: enum_name.clone(),
-                        labels,
-                    });
-                }
-                // --enum-as text (not a --cast to text): the labels become a CHECK.
-                (_, Some(labels)) => {
-                    let list: Vec<String> = labels.iter().map(|l| quote_literal(l)).collect();
-                    checks.push(Check {
-                        name: String::new(),
-                        expression: format!("{} IN ({})", quote_ident(&name), list.join(", ")),
-                    });
-                }
-                _ => {}
-            }
-            let mut nullable = c.nullable;
-            if kind.is_temporal_date()
-                && f.zero_dates.contains(&c.name)
-                && opts.zero_dates == ZeroDates::Null
-            {
-                if !nullable {
-                    warnings.push(Warning::new(object(&c.name), "NOT NULL dropped: it holds zero dates, which become NULL (counted in the report)"));
-                }
-                nullable = true;
-            }
-            // Not MySQL 8's `DEFAULT_GENERATED`, which marks an expression default.
-            let generated = ["virtual generated", "stored generated", "persistent"]
-                .iter()
-                .any(|g| extra.contains(g));
-            let default = if generated || auto_increment {
-                None
-            } else {
-                let quoted = catalog.flavor.quotes_default_literals();
-                let lossy = c.default.as_deref().is_some_and(|d| d.contains('?'))
-                    && holds_beyond_bmp(c.charset.as_deref());
-                let translated = if lossy {
-                    lossy_default(c, quoted, &kind)
-                } else {
-                    translate_default(c, quoted, &kind, &pg_type)
-                };
-                match translated {
-                    Ok(d) => d,
-                    Err(why) => {
-                        warnings.push(Warning::new(
-                            object(&c.name),
-                            format!(
-                                "default {} not carried over: {why}",
-                                c.default.as_deref().unwrap_or("")
-                            ),
-                        ));
-                        None
-                    }
-                }
-            };
-            let on_update_now = extra.contains("on update current_timestamp")
-                && matches!(pg_type, PgType::Timestamp | PgType::Timestamptz);
-            let identity = auto_increment
-                .then(|| {
-                    if pg_type.is_integer() {
-                        Some(Identity {
-                            source_next: t.auto_increment.and_then(|n| i64::try_from(n).ok()),
-                        })
-                    } else {
-                        warnings.push(Warning::new(
-                            object(&c.name),
-                            "AUTO_INCREMENT not carried over: the column is no longer an integer",
-                        ));
-                        None
-                    }
-                })
-                .flatten();
-            if identity.is_some() {
-                note.push_str("; AUTO_INCREMENT → identity");
-            }
-            kinds.push((kind, charset));
-            columns.push(Column {
-                source_name: c.name.clone(),
-                name,
-                source_type: c.column_type.clone(),
-                pg_type,
-                nullable,
-                default,
-                identity,
-                mapping_note: note,
-                on_update_now,
-                comment: (!c.comment.is_empty()).then(|| c.comment.clone()),
-                generated: None,
-            });
-            generation.push(generated.then(|| {
-                (
-                    c.generation_expression.clone().unwrap_or_default(),
-                    extra.contains("virtual"),
-                )
-            }));
+        pg_type = rule.target.clone();
+        note = format!("{} → {} (--cast)", c.column_type, pg_type.sql());
+    }
+    if auto_increment && matches!(pg_type, PgType::Numeric { .. }) {
+        // bigint unsigned AUTO_INCREMENT: ids are positive and far below 2^63 in practice;
+        // one that is not is rejected, never wrapped.
+        pg_type = PgType::BigInt;
+        note =
+            "bigint unsigned AUTO_INCREMENT → bigint identity (a value above 2^63-1 is rejected)"
+                .into();
+    }
+    Ok((pg_type, note, cast.is_some()))
+}
+
+/// The charset a text column is decoded with (binary for any other), and a word in the note
+/// on how text other than utf8mb4 is read. Whether text is copied as its bytes instead is
+/// decided by its final type, once foreign keys have settled it.
+fn text_charset(catalog: &Catalog, c: &ColumnRow, kind: &Kind, note: &mut String) -> ColumnCharset {
+    if !kind.is_text() {
+        return Ok(Charset::Binary);
+    }
+    let charset = column_charset(c, &catalog.charsets);
+    // Its charset decides what can arrive.
+    if let Ok(cs) = &charset {
+        if !matches!(cs, Charset::Utf8 { max_bytes: 4 }) {
+            note.push_str(&format!("; {} text, decoded as MySQL maps it", cs.name()));
+        } else if server_converts(c) {
+            note.push_str("; gb18030 text, read through the server's lossless conversion");
         }
-        // Generated columns, once every column's type is known: PostgreSQL computes them when
-        // the expression means the same there, else they hold the source's values.
-        for (i, g) in generation.iter().enumerate() {
-            let Some((expr, is_virtual)) = g else {
-                continue;
-            };
-            if expr.contains('?') {
-                warnings.push(Warning::new(
-                    object(&rows[i].name),
-                    format!("generated column ({expr}) copied as a plain column holding its values, not computed: {LOSSY_QUESTION_MARK}"),
-                ));
-                continue;
-            }
-            match translate_generated(expr, &columns[i].pg_type, &columns, &generation) {
-                Some(pg) => {
-                    if *is_virtual {
-                        warnings.push(Warning::new(
-                            object(&rows[i].name),
-                            "VIRTUAL generated column becomes STORED (PostgreSQL 15 has no virtual columns)",
-                        ));
-                    }
-                    columns[i].mapping_note.push_str("; generated, computed by PostgreSQL");
-                    columns[i].generated = Some(pg);
-                }
-                None => warnings.push(Warning::new(
-                    object(&rows[i].name),
-                    format!(
-                        "generated column ({expr}) copied as a plain column holding its values; the expression does not translate to one that gives the same values in PostgreSQL"
-                    ),
-                )),
-            }
-        }
-        let select = format!(
-            "SELECT {} FROM {}.{}",
-            rows.iter()
-                .zip(&columns)
-                .map(|(c, col)| {
-                    if server_converts(c) && col.pg_type != PgType::Bytea {
-                        format!("CONVERT({} USING utf8mb4)", mysql_ident(&c.name))
-                    } else {
-                        mysql_ident(&c.name)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
-            mysql_ident(db),
-            mysql_ident(&t.name)
-        );
-        let mut table = Table {
-            source_name: t.name.clone(),
-            name: target.clone(),
-            columns,
-            primary_key: None,
-            uniques: Vec::new(),
-            indexes: Vec::new(),
-            foreign_keys: Vec::new(),
-            checks,
-            source_rows: Some(f.rows),
-            comment: (!t.comment.is_empty()).then(|| t.comment.clone()),
-        };
-        add_indexes(
-            catalog,
-            t.name.as_str(),
-            &rows,
-            &mut table,
-            &mut names,
-            &mut warnings,
-        );
-        add_checks(catalog, &t.name, &mut table, &mut names, &mut warnings);
-        for ch in &mut table.checks {
-            if ch.name.is_empty() {
-                ch.name = names.allocate(&format!("{}_check", table.name));
-            }
-        }
-        let key_columns = key_columns(&table);
-        let split = single_integer_key(catalog, &t.name).and_then(|k| {
-            f.key_range.map(|(min, max)| SplitKey {
-                column: mysql_ident(&k.name),
-                min,
-                max,
-            })
+    }
+    charset
+}
+
+/// Puts back the ENUM labels the catalog showed with `?` from the labels the rows hold (see
+/// [`recover_labels`]); a warning for each label still in doubt.
+fn recover_enum_labels(
+    object: &str,
+    labels: &mut [String],
+    held: &[(usize, Vec<u8>)],
+    charset: &Charset,
+    warnings: &mut Vec<Warning>,
+) {
+    for i in recover_labels(labels, held, charset) {
+        warnings.push(Warning::new(
+            object,
+            format!(
+                "label {} reads {:?} in the catalog, which writes each character beyond U+FFFF as '?', and no row holds it to read it from; check the label in PostgreSQL (ALTER TYPE … RENAME VALUE)",
+                i + 1,
+                labels[i]
+            ),
+        ));
+    }
+}
+
+/// The ENUM labels carried over, for a PostgreSQL enum or (`--enum-as text`, not a `--cast`
+/// to text) a CHECK on text; None for any other column. MySQL's invalid-enum value '' (index
+/// 0) sorts before every label: a column that holds it gets it as its first label.
+fn enum_labels(
+    cx: &TableCx<'_>,
+    c: &ColumnRow,
+    kind: &Kind,
+    pg_type: &PgType,
+    by_cast: bool,
+    warnings: &mut Vec<Warning>,
+) -> Option<Vec<String>> {
+    let Kind::Enum { labels } = kind else {
+        return None;
+    };
+    let carried = matches!(pg_type, PgType::Enum { .. })
+        || (cx.opts.mapping.enum_as_text && pg_type.is_text() && !by_cast);
+    if !carried {
+        return None;
+    }
+    if cx.facts.empty_enums.contains(&c.name) && !labels.iter().any(|l| l.is_empty()) {
+        warnings.push(Warning::new(
+            cx.column_object(&c.name),
+            "holds '' (MySQL's invalid-enum value); '' becomes its first allowed label",
+        ));
+        Some(
+            std::iter::once(String::new())
+                .chain(labels.iter().cloned())
+                .collect(),
+        )
+    } else {
+        Some(labels.to_vec())
+    }
+}
+
+/// Labels that are all different.
+fn unique_labels(labels: &[String]) -> bool {
+    labels.iter().collect::<HashSet<_>>().len() == labels.len()
+}
+
+/// Labels a CHECK can list: all different, and (like all PostgreSQL text) without a NUL.
+fn checkable_labels(labels: &[String]) -> bool {
+    unique_labels(labels) && !labels.iter().any(|l| l.contains('\0'))
+}
+
+/// Whether an enum's labels fit a PostgreSQL enum; if not, the column becomes text, with a
+/// warning. PostgreSQL enum labels are at most 63 bytes (NAMEDATALEN), distinct, and, like
+/// all its text, hold no NUL; MySQL's may be 255 characters long, and two the catalog shows
+/// as `?` may look alike. Such a column is text, with a CHECK on its labels when they can be
+/// written as one.
+fn enum_to_text_if_unfit(
+    object: &str,
+    labels: &[String],
+    pg_type: &mut PgType,
+    note: &mut String,
+    warnings: &mut Vec<Warning>,
+) {
+    if !matches!(pg_type, PgType::Enum { .. }) {
+        return;
+    }
+    let bad = labels.iter().find(|l| l.len() > 63 || l.contains('\0'));
+    if bad.is_none() && unique_labels(labels) {
+        return;
+    }
+    let why = match bad {
+        Some(bad) => format!(
+            "the label {bad:?} cannot be a PostgreSQL enum label (at most 63 bytes, no NUL)"
+        ),
+        None => "two of its labels read alike in the catalog (see the warning above)".to_owned(),
+    };
+    let check = if checkable_labels(labels) {
+        "with a CHECK on the labels"
+    } else {
+        "without a CHECK on the labels"
+    };
+    warnings.push(Warning::new(object, format!("ENUM → text {check}: {why}")));
+    *pg_type = PgType::Text;
+    *note = format!("enum → text {check} (the labels do not fit a PostgreSQL enum)");
+}
+
+/// Where checkable labels go: an enum column gets its enum type (named `<table>_<column>`);
+/// a text column (`--enum-as text`, or an enum that did not fit) a CHECK listing them, named
+/// later with the table's other unnamed CHECKs.
+fn enum_type_or_check(
+    target: &str,
+    column: &str,
+    pg_type: &mut PgType,
+    labels: Option<Vec<String>>,
+    shared: &mut Shared,
+) -> Option<Check> {
+    let labels = labels?;
+    if let PgType::Enum { name: enum_name } = pg_type {
+        *enum_name = shared.names.allocate(&format!("{target}_{column}"));
+        shared.enums.push(EnumType {
+            name: enum_name.clone(),
+            labels,
         });
-        reads.insert(
-            target.clone(),
-            TableRead {
-                select,
-                // Filled in once the foreign keys have settled every column's type.
-                convs: Vec::new(),
-                key_columns,
-                split,
-            },
-        );
-        all_kinds.insert(target.clone(), kinds);
-        tables.push(table);
+        return None;
     }
+    let list: Vec<String> = labels.iter().map(|l| quote_literal(l)).collect();
+    Some(Check {
+        name: String::new(),
+        expression: format!("{} IN ({})", quote_ident(column), list.join(", ")),
+    })
+}
 
-    // Foreign keys, once every table's name is known.
+/// Whether the column may be NULL: as in the source, except a date column holding zero dates
+/// under `--zero-dates null`, whose NOT NULL is dropped (with a warning).
+fn column_nullable(
+    cx: &TableCx<'_>,
+    c: &ColumnRow,
+    kind: &Kind,
+    object: &str,
+    warnings: &mut Vec<Warning>,
+) -> bool {
+    let zero_dates_become_null = kind.is_temporal_date()
+        && cx.facts.zero_dates.contains(&c.name)
+        && cx.opts.zero_dates == ZeroDates::Null;
+    if zero_dates_become_null && !c.nullable {
+        warnings.push(Warning::new(
+            object,
+            "NOT NULL dropped: it holds zero dates, which become NULL (counted in the report)",
+        ));
+    }
+    c.nullable || zero_dates_become_null
+}
+
+/// The column's default as PostgreSQL SQL, or None; a default that does not translate (or
+/// that the catalog may have garbled, see [`lossy_default`]) is named in a warning.
+fn column_default(
+    catalog: &Catalog,
+    c: &ColumnRow,
+    kind: &Kind,
+    pg_type: &PgType,
+    object: &str,
+    warnings: &mut Vec<Warning>,
+) -> Option<String> {
+    let quoted = catalog.flavor.quotes_default_literals();
+    let lossy = c.default.as_deref().is_some_and(|d| d.contains('?'))
+        && holds_beyond_bmp(c.charset.as_deref());
+    let translated = if lossy {
+        lossy_default(c, quoted, kind)
+    } else {
+        translate_default(c, quoted, kind, pg_type)
+    };
+    match translated {
+        Ok(d) => d,
+        Err(why) => {
+            warnings.push(Warning::new(
+                object,
+                format!(
+                    "default {} not carried over: {why}",
+                    c.default.as_deref().unwrap_or("")
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// An AUTO_INCREMENT column's identity, starting after the table's AUTO_INCREMENT counter;
+/// None (with a warning) when its type is no longer an integer.
+fn column_identity(
+    table: &TableRow,
+    pg_type: &PgType,
+    object: &str,
+    warnings: &mut Vec<Warning>,
+) -> Option<Identity> {
+    if pg_type.is_integer() {
+        Some(Identity {
+            source_next: table.auto_increment.and_then(|n| i64::try_from(n).ok()),
+        })
+    } else {
+        warnings.push(Warning::new(
+            object,
+            "AUTO_INCREMENT not carried over: the column is no longer an integer",
+        ));
+        None
+    }
+}
+
+/// Generated columns, once every column's type is known: PostgreSQL computes them when the
+/// expression means the same there (see [`translate_generated`]), else they hold the source's
+/// values; either way a warning says what changed.
+fn add_generated(
+    cx: &TableCx<'_>,
+    rows: &[&ColumnRow],
+    columns: &mut [Column],
+    generation: &[Option<(String, bool)>],
+    warnings: &mut Vec<Warning>,
+) {
+    for (i, g) in generation.iter().enumerate() {
+        let Some((expr, is_virtual)) = g else {
+            continue;
+        };
+        let object = cx.column_object(&rows[i].name);
+        if expr.contains('?') {
+            warnings.push(Warning::new(
+                object,
+                format!("generated column ({expr}) copied as a plain column holding its values, not computed: {LOSSY_QUESTION_MARK}"),
+            ));
+            continue;
+        }
+        match translate_generated(expr, &columns[i].pg_type, columns, generation) {
+            Some(pg) => {
+                if *is_virtual {
+                    warnings.push(Warning::new(
+                        object,
+                        "VIRTUAL generated column becomes STORED (PostgreSQL 15 has no virtual columns)",
+                    ));
+                }
+                columns[i].mapping_note.push_str("; generated, computed by PostgreSQL");
+                columns[i].generated = Some(pg);
+            }
+            None => warnings.push(Warning::new(
+                object,
+                format!(
+                    "generated column ({expr}) copied as a plain column holding its values; the expression does not translate to one that gives the same values in PostgreSQL"
+                ),
+            )),
+        }
+    }
+}
+
+/// `SELECT … FROM db.table` for reading the table: gb18030 text (unless copied as bytes)
+/// through the server's conversion to utf8mb4 (see [`server_converts`]).
+fn select_sql(database: &str, table: &str, rows: &[&ColumnRow], columns: &[Column]) -> String {
+    let list: Vec<String> = rows
+        .iter()
+        .zip(columns)
+        .map(|(c, col)| {
+            if server_converts(c) && col.pg_type != PgType::Bytea {
+                format!("CONVERT({} USING utf8mb4)", mysql_ident(&c.name))
+            } else {
+                mysql_ident(&c.name)
+            }
+        })
+        .collect();
+    format!(
+        "SELECT {} FROM {}.{}",
+        list.join(", "),
+        mysql_ident(database),
+        mysql_ident(table)
+    )
+}
+
+/// The single integer primary key to split the table on, with the range the scan found.
+fn split_key(catalog: &Catalog, table: &str, facts: &TableFacts) -> Option<SplitKey> {
+    single_integer_key(catalog, table).and_then(|k| {
+        facts.key_range.map(|(min, max)| SplitKey {
+            column: mysql_ident(&k.name),
+            min,
+            max,
+        })
+    })
+}
+
+/// Foreign keys, once every table's name is known: each between two copied tables of the
+/// database, over columns that exist; any other is named in a warning.
+fn add_foreign_keys(
+    catalog: &Catalog,
+    by_source: &HashMap<&str, &str>,
+    tables: &mut [Table],
+    names: &mut NameAllocator,
+    warnings: &mut Vec<Warning>,
+) {
     let mut fks: BTreeMap<(&str, &str), Vec<&crate::catalog::ForeignKeyRow>> = BTreeMap::new();
     for fk in &catalog.foreign_keys {
         fks.entry((fk.table.as_str(), fk.name.as_str()))
@@ -801,7 +1104,7 @@ pub fn build(
             show_ident(&tables[ti].name)
         );
         let first = parts[0];
-        if !first.ref_schema.eq_ignore_ascii_case(db) {
+        if !first.ref_schema.eq_ignore_ascii_case(&catalog.database) {
             warnings.push(Warning::new(
                 object,
                 format!(
@@ -854,19 +1157,24 @@ pub fn build(
             on_update: FkAction::parse(&first.update_rule).unwrap_or(FkAction::NoAction),
         });
     }
-    warnings.extend(pgcutover_core::harmonize_fk_types(
-        &mut tables,
-        |t, ci, ty| can_convert(&all_kinds[&t.name][ci].0, ty),
-    ));
-    // Each column's conversion follows from its kind and its final target column.
-    for t in &tables {
+}
+
+/// Each column's conversion, from its kind and its final target column: a bytea column (a
+/// `--cast`, or a foreign key to one) holds the bytes as they are; other text needs a charset
+/// pgcutover can decode.
+fn fill_conversions(
+    tables: &[Table],
+    reads: &mut HashMap<String, TableRead>,
+    mut all_kinds: HashMap<String, Vec<(Kind, ColumnCharset)>>,
+    opts: &IntrospectOptions<'_>,
+) -> Result<(), IntrospectError> {
+    for t in tables {
         let read = reads.get_mut(&t.name).expect("every table has a read");
         let kinds = all_kinds.remove(&t.name).expect("every table has kinds");
         read.convs = kinds
             .into_iter()
             .zip(&t.columns)
             .map(|((kind, charset), c)| {
-                // A bytea column (a --cast, or a foreign key to one) holds the bytes as they are.
                 let charset = if c.pg_type == PgType::Bytea {
                     Charset::Binary
                 } else {
@@ -889,17 +1197,7 @@ pub fn build(
             })
             .collect::<Result<_, IntrospectError>>()?;
     }
-
-    Ok(MysqlSchema {
-        schema: Schema {
-            tables,
-            warnings,
-            enums,
-        },
-        reads,
-        flavor: catalog.flavor.clone(),
-        casts_used,
-    })
+    Ok(())
 }
 
 /// Key columns for naming rows in rejects: the primary key, else the first unique key.
@@ -914,6 +1212,9 @@ fn key_columns(table: &Table) -> Vec<usize> {
     .unwrap_or_default()
 }
 
+/// The table's primary key, unique keys and indexes from its STATISTICS rows: a plain unique
+/// index is a UNIQUE constraint; prefix parts, FULLTEXT and SPATIAL become what PostgreSQL can
+/// hold (with a warning), and an expression key part is not carried over.
 fn add_indexes(
     catalog: &Catalog,
     source: &str,
@@ -1099,6 +1400,8 @@ fn unique_ci_warning(
     }
 }
 
+/// The table's CHECKs that translate (see [`translate_check`]); any other is named in a
+/// warning, and a `json_valid` CHECK is left out (it made its column jsonb).
 fn add_checks(
     catalog: &Catalog,
     source: &str,
@@ -1138,8 +1441,6 @@ fn add_checks(
     }
 }
 
-/// Translates a CHECK clause that uses only column names, literals, comparisons, arithmetic,
-/// AND/OR/NOT, IS [NOT] NULL, IN, BETWEEN and LIKE. Anything else: None.
 /// The arithmetic a generated column's expression is computed in, chosen by its own type.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Arith {
@@ -1296,6 +1597,8 @@ fn introducer(s: &str) -> usize {
     }
 }
 
+/// Translates a CHECK clause that uses only column names, literals, comparisons, arithmetic,
+/// AND/OR/NOT, IS [NOT] NULL, IN, BETWEEN and LIKE. Anything else: None.
 fn translate_check(clause: &str, table: &Table) -> Option<String> {
     let mut out = String::new();
     let b = clause.as_bytes();
@@ -2147,5 +2450,448 @@ mod tests {
             .filter(|w| w.object.contains("score"))
             .collect();
         assert!(score[0].message.contains("not carried over"), "{score:?}");
+    }
+
+    /// A catalog of one table `t` in database `shop`, as a server of that version writes it.
+    fn one_table(
+        version: &str,
+        columns: Vec<ColumnRow>,
+        indexes: Vec<IndexRow>,
+        checks: Vec<CheckRow>,
+    ) -> Catalog {
+        Catalog {
+            flavor: Flavor::parse(version),
+            database: "shop".into(),
+            tables: vec![TableRow {
+                name: "t".into(),
+                ..Default::default()
+            }],
+            columns,
+            indexes,
+            foreign_keys: vec![],
+            checks,
+            others: vec![],
+            unseen: vec![],
+            charsets: Default::default(),
+        }
+    }
+
+    /// The messages of the warnings about exactly that object, in order.
+    fn warnings_about(built: &MysqlSchema, object: &str) -> Vec<String> {
+        built
+            .schema
+            .warnings
+            .iter()
+            .filter(|w| w.object == object)
+            .map(|w| w.message.clone())
+            .collect()
+    }
+
+    /// An index part as one line: `left("a", 10) desc`, `"b"`.
+    fn show_part(p: &IndexPart) -> String {
+        let (text, descending) = match p {
+            IndexPart::Column { name, descending } => (quote_ident(name), descending),
+            IndexPart::Expression { sql, descending } => (sql.clone(), descending),
+        };
+        if *descending {
+            format!("{text} desc")
+        } else {
+            text
+        }
+    }
+
+    /// MySQL 8 writes literal defaults bare (no quotes, no escapes) and marks expressions
+    /// DEFAULT_GENERATED; "now" becomes the function of the column's target type.
+    #[test]
+    fn mysql8_defaults_translate_to_the_target_type() {
+        let catalog = one_table(
+            "8.0.36",
+            vec![
+                col("t", "id", "int", "int", "", None),
+                col(
+                    "t",
+                    "created",
+                    "timestamp",
+                    "timestamp",
+                    "DEFAULT_GENERATED",
+                    Some("CURRENT_TIMESTAMP"),
+                ),
+                ColumnRow {
+                    datetime_precision: Some(6),
+                    ..col(
+                        "t",
+                        "changed",
+                        "datetime",
+                        "datetime(6)",
+                        "DEFAULT_GENERATED on update CURRENT_TIMESTAMP(6)",
+                        Some("CURRENT_TIMESTAMP(6)"),
+                    )
+                },
+                col("t", "day", "date", "date", "", Some("2024-02-29")),
+                col(
+                    "t",
+                    "since",
+                    "datetime",
+                    "datetime",
+                    "",
+                    Some("2024-02-29 12:34:56"),
+                ),
+                col(
+                    "t",
+                    "zero",
+                    "datetime",
+                    "datetime",
+                    "",
+                    Some("0000-00-00 00:00:00"),
+                ),
+                ColumnRow {
+                    char_max_length: Some(40),
+                    ..col(
+                        "t",
+                        "path",
+                        "varchar",
+                        "varchar(40)",
+                        "",
+                        Some(r"it's C:\dir"),
+                    )
+                },
+                ColumnRow {
+                    numeric_precision: Some(1),
+                    ..col("t", "flag", "bit", "bit(1)", "", Some("b'1'"))
+                },
+                col(
+                    "t",
+                    "due",
+                    "date",
+                    "date",
+                    "DEFAULT_GENERATED",
+                    Some("(curdate() + interval 1 day)"),
+                ),
+            ],
+            vec![pk("t", "id")],
+            vec![],
+        );
+        let built = build_default(&catalog);
+        let t = &built.schema.tables[0];
+        let column = |c: &str| t.column(c).unwrap();
+        let default = |c: &str| column(c).default.clone();
+        // timestamp holds an instant, datetime a wall-clock time.
+        assert_eq!(column("created").pg_type, PgType::Timestamptz);
+        assert_eq!(default("created").as_deref(), Some("CURRENT_TIMESTAMP"));
+        assert!(!column("created").on_update_now);
+        assert_eq!(column("changed").pg_type, PgType::Timestamp);
+        assert_eq!(default("changed").as_deref(), Some("LOCALTIMESTAMP"));
+        assert!(column("changed").on_update_now);
+        assert_eq!(default("day").as_deref(), Some("'2024-02-29'::date"));
+        assert_eq!(
+            default("since").as_deref(),
+            Some("'2024-02-29 12:34:56'::timestamp")
+        );
+        // Bare text is the value itself: a quote is doubled, a backslash is only a backslash.
+        assert_eq!(default("path").as_deref(), Some(r"'it''s C:\dir'"));
+        assert_eq!(column("flag").pg_type, PgType::Boolean);
+        assert_eq!(default("flag").as_deref(), Some("true"));
+        // What PostgreSQL cannot hold, or pgcutover does not translate, is named in a warning.
+        assert_eq!(default("zero"), None);
+        assert_eq!(
+            warnings_about(&built, "table \"t\" column \"zero\""),
+            ["default 0000-00-00 00:00:00 not carried over: a zero date, which PostgreSQL cannot hold"]
+        );
+        assert_eq!(default("due"), None);
+        assert_eq!(
+            warnings_about(&built, "table \"t\" column \"due\""),
+            ["default (curdate() + interval 1 day) not carried over: an expression pgcutover does not translate"]
+        );
+    }
+
+    /// MariaDB quotes literal defaults and escapes them as MySQL string literals.
+    #[test]
+    fn mariadb_quoted_defaults_are_read_with_their_escapes() {
+        let text = |name: &str, default: &str| ColumnRow {
+            char_max_length: Some(40),
+            ..col("t", name, "varchar", "varchar(40)", "", Some(default))
+        };
+        let catalog = one_table(
+            "10.11.19-MariaDB",
+            vec![
+                col("t", "id", "int", "int(11)", "", None),
+                text("path", r"'C:\\dir\\it''s'"),
+                text("lines", r"'a\nb'"),
+                text("word", "'NULL'"),
+                ColumnRow {
+                    datetime_precision: Some(3),
+                    ..col(
+                        "t",
+                        "seen",
+                        "datetime",
+                        "datetime(3)",
+                        "on update current_timestamp(3)",
+                        Some("current_timestamp(3)"),
+                    )
+                },
+            ],
+            vec![pk("t", "id")],
+            vec![],
+        );
+        let built = build_default(&catalog);
+        let t = &built.schema.tables[0];
+        let default = |c: &str| t.column(c).unwrap().default.clone();
+        assert_eq!(default("path").as_deref(), Some(r"'C:\dir\it''s'"));
+        assert_eq!(default("lines").as_deref(), Some("'a\nb'"));
+        // The quoted word NULL is a string; only the bare NULL is no default.
+        assert_eq!(default("word").as_deref(), Some("'NULL'"));
+        assert_eq!(default("seen").as_deref(), Some("LOCALTIMESTAMP"));
+        assert!(t.column("seen").unwrap().on_update_now);
+        assert!(
+            built.schema.warnings.is_empty(),
+            "{:?}",
+            built.schema.warnings
+        );
+    }
+
+    /// A generated column PostgreSQL can compute the same way becomes a generated column (a
+    /// VIRTUAL one STORED, with a warning); any other holds the source's values.
+    #[test]
+    fn virtual_and_stored_generated_columns() {
+        let text = |name: &str, n: u64| ColumnRow {
+            char_max_length: Some(n),
+            nullable: true,
+            ..col("t", name, "varchar", &format!("varchar({n})"), "", None)
+        };
+        let generated = |c: ColumnRow, extra: &str, expr: &str| ColumnRow {
+            extra: extra.into(),
+            generation_expression: Some(expr.into()),
+            nullable: true,
+            ..c
+        };
+        let catalog = one_table(
+            "8.0.36",
+            vec![
+                col("t", "id", "int", "int", "", None),
+                col("t", "qty", "int", "int", "", None),
+                text("first", 20),
+                text("last", 20),
+                generated(
+                    col("t", "doubled", "bigint", "bigint", "", None),
+                    "VIRTUAL GENERATED",
+                    "(`qty` * 2)",
+                ),
+                generated(
+                    text("full_name", 41),
+                    "STORED GENERATED",
+                    "concat(`first`,_utf8mb4' ',`last`)",
+                ),
+                generated(
+                    col("t", "third", "int", "int", "", None),
+                    "STORED GENERATED",
+                    "(`qty` DIV 3)",
+                ),
+            ],
+            vec![pk("t", "id")],
+            vec![],
+        );
+        let built = build_default(&catalog);
+        let t = &built.schema.tables[0];
+        let column = |c: &str| t.column(c).unwrap();
+        assert_eq!(
+            column("doubled").generated.as_deref(),
+            Some("(((\"qty\")::bigint * 2))"),
+            "MySQL 8 writes the expression in parentheses; they are kept"
+        );
+        assert!(column("doubled")
+            .mapping_note
+            .ends_with("; generated, computed by PostgreSQL"));
+        assert_eq!(
+            warnings_about(&built, "table \"t\" column \"doubled\""),
+            ["VIRTUAL generated column becomes STORED (PostgreSQL 15 has no virtual columns)"]
+        );
+        assert_eq!(
+            column("full_name").generated.as_deref(),
+            Some("(\"first\" || ' ' || \"last\")")
+        );
+        assert!(warnings_about(&built, "table \"t\" column \"full_name\"").is_empty());
+        assert_eq!(column("third").generated, None);
+        assert_eq!(column("third").default, None);
+        assert_eq!(
+            warnings_about(&built, "table \"t\" column \"third\""),
+            ["generated column ((`qty` DIV 3)) copied as a plain column holding its values; the expression does not translate to one that gives the same values in PostgreSQL"]
+        );
+    }
+
+    /// A CHECK in the subset pgcutover translates keeps its name; one beyond it is named in a
+    /// warning, and a MariaDB `json_valid` CHECK makes its column jsonb instead.
+    #[test]
+    fn checks_translate_or_warn() {
+        let check = |name: &str, clause: &str| CheckRow {
+            table: "t".into(),
+            name: name.into(),
+            clause: clause.into(),
+        };
+        let columns = vec![
+            col("t", "id", "int", "int(11)", "", None),
+            ColumnRow {
+                numeric_precision: Some(8),
+                numeric_scale: Some(2),
+                ..col("t", "price", "decimal", "decimal(8,2)", "", None)
+            },
+            ColumnRow {
+                char_max_length: Some(10),
+                ..col("t", "status", "varchar", "varchar(10)", "", None)
+            },
+            col("t", "doc", "longtext", "longtext", "", None),
+        ];
+        let catalog = one_table(
+            "10.11.19-MariaDB",
+            columns,
+            vec![pk("t", "id")],
+            vec![
+                check(
+                    "price_range",
+                    "`price` >= 0 and `price` < 1000 or `price` is null",
+                ),
+                check("status_known", "`status` in ('new','paid')"),
+                check("status_shape", "`status` regexp '^[a-z]+$'"),
+                check("doc", "json_valid(`doc`)"),
+            ],
+        );
+        let built = build_default(&catalog);
+        let t = &built.schema.tables[0];
+        let checks: Vec<(&str, &str)> = t
+            .checks
+            .iter()
+            .map(|c| (c.name.as_str(), c.expression.as_str()))
+            .collect();
+        assert_eq!(
+            checks,
+            [
+                (
+                    "price_range",
+                    "\"price\" >= 0 AND \"price\" < 1000 OR \"price\" IS NULL"
+                ),
+                ("status_known", "\"status\" IN ('new','paid')"),
+            ]
+        );
+        assert_eq!(
+            warnings_about(&built, "check \"status_shape\" on \"t\""),
+            ["(`status` regexp '^[a-z]+$') uses MySQL syntax pgcutover does not translate; not carried over"]
+        );
+        assert_eq!(t.column("doc").unwrap().pg_type, PgType::Jsonb);
+        assert!(warnings_about(&built, "check \"doc\" on \"t\"").is_empty());
+    }
+
+    /// Each kind of MySQL index as PostgreSQL is given it: prefix parts as the same prefix
+    /// (text by characters, binary by bytes), a plain unique index as a UNIQUE constraint,
+    /// FULLTEXT as GIN over a tsvector, DESC parts kept, and the index behind a foreign key
+    /// named apart from the constraint.
+    #[test]
+    fn prefix_unique_fulltext_descending_and_foreign_key_indexes() {
+        let text = |name: &str, data_type: &str, column_type: &str| ColumnRow {
+            char_max_length: Some(200),
+            nullable: true,
+            ..col("t", name, data_type, column_type, "", None)
+        };
+        let ix = |name: &str, seq: u32, column: &str| IndexRow {
+            non_unique: true,
+            seq,
+            ..IndexRow {
+                name: name.into(),
+                ..pk("t", column)
+            }
+        };
+        let mut catalog = one_table(
+            "8.0.36",
+            vec![
+                col("t", "id", "int", "int", "", None),
+                text("title", "varchar", "varchar(200)"),
+                text("body", "text", "text"),
+                text("code", "varbinary", "varbinary(200)"),
+                text("email", "varchar", "varchar(200)"),
+                col("t", "parent_id", "int", "int", "", None),
+                col("t", "created", "datetime", "datetime", "", None),
+            ],
+            vec![
+                pk("t", "id"),
+                IndexRow {
+                    sub_part: Some(10),
+                    ..ix("title_prefix", 1, "title")
+                },
+                IndexRow {
+                    sub_part: Some(8),
+                    non_unique: false,
+                    ..ix("code_prefix", 1, "code")
+                },
+                IndexRow {
+                    non_unique: false,
+                    ..ix("email_uq", 1, "email")
+                },
+                IndexRow {
+                    index_type: "FULLTEXT".into(),
+                    ..ix("ft", 1, "title")
+                },
+                IndexRow {
+                    index_type: "FULLTEXT".into(),
+                    ..ix("ft", 2, "body")
+                },
+                IndexRow {
+                    descending: true,
+                    ..ix("recent", 1, "created")
+                },
+                ix("recent", 2, "id"),
+                ix("t_parent", 1, "parent_id"),
+            ],
+            vec![],
+        );
+        catalog.foreign_keys = vec![fk("t", "t_parent", "parent_id", "t")];
+        let built = build_default(&catalog);
+        let t = &built.schema.tables[0];
+        let pkey = t.primary_key.as_ref().expect("the primary key");
+        assert_eq!(
+            (pkey.name.as_str(), &pkey.columns[..]),
+            ("t_pkey", &["id".to_owned()][..])
+        );
+        let uniques: Vec<(&str, &[String])> = t
+            .uniques
+            .iter()
+            .map(|k| (k.name.as_str(), &k.columns[..]))
+            .collect();
+        assert_eq!(uniques, [("email_uq", &["email".to_owned()][..])]);
+        let indexes: Vec<String> = t
+            .indexes
+            .iter()
+            .map(|i| {
+                format!(
+                    "{}{} {}({})",
+                    if i.unique { "unique " } else { "" },
+                    i.name,
+                    i.using
+                        .as_deref()
+                        .map_or(String::new(), |u| format!("using {u} ")),
+                    i.parts.iter().map(show_part).collect::<Vec<_>>().join(", ")
+                )
+            })
+            .collect();
+        assert_eq!(
+            indexes,
+            [
+                "unique code_prefix ((substring(\"code\" from 1 for 8)))",
+                "ft using gin ((to_tsvector('simple', coalesce(\"title\", '') || ' ' || coalesce(\"body\", ''))))",
+                "recent (\"created\" desc, \"id\")",
+                "t_parent_idx (\"parent_id\")",
+                "title_prefix ((left(\"title\", 10)))",
+            ]
+        );
+        assert_eq!(t.foreign_keys[0].name, "t_parent");
+        assert_eq!(
+            warnings_about(&built, "index \"title_prefix\" on \"t\""),
+            ["prefix key parts → expressions on the same prefix (left(col, n)); queries must use the same expression to use the index"]
+        );
+        assert_eq!(
+            warnings_about(&built, "index \"code_prefix\" on \"t\""),
+            ["prefix key parts → expressions on the same prefix (left(col, n)), so uniqueness means what it meant"]
+        );
+        assert_eq!(
+            warnings_about(&built, "index \"ft\" on \"t\""),
+            ["FULLTEXT → GIN index on to_tsvector('simple', …): queries must use to_tsvector('simple', …) @@ … to use it"]
+        );
     }
 }

@@ -165,6 +165,9 @@ fn has_table(conn: &Connection, name: &str) -> Result<bool, Error> {
         .is_some())
 }
 
+/// One table: its columns as the catalog declares them, one scan of its rows for what the
+/// declarations leave open, its rowid and primary key, each column's type and default, and how
+/// to read it (epoch units, the key rejects name rows by, the key to split on).
 fn introspect_table(
     conn: &Connection,
     source: &str,
@@ -174,189 +177,44 @@ fn introspect_table(
     opts: &IntrospectOptions<'_>,
     warnings: &mut Vec<Warning>,
 ) -> Result<(Table, TableRead), Error> {
-    let without_rowid: bool = conn
-        .query_row(
-            "SELECT wr FROM pragma_table_list WHERE name = ?1 AND schema = 'main'",
-            [source],
-            |r| r.get(0),
-        )
-        .optional()?
-        .unwrap_or(false);
-    let raw: Vec<RawColumn> = conn
-        .prepare("SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1) ORDER BY cid")?
-        .query_map([source], |r| {
-            Ok(RawColumn { name: r.get(0)?, declared: r.get(1)?, not_null: r.get(2)?, default: r.get(3)?, pk: r.get(4)?, hidden: r.get(5)? })
-        })?
-        .collect::<Result<_, _>>()?;
-    let qt = quote_ident(source);
-    let object = |c: &str| format!("table {} column {}", show_ident(target), show_ident(c));
-
+    let without_rowid = is_without_rowid(conn, source)?;
+    let raw = read_columns(conn, source)?;
     let declared: Vec<Declared> = raw.iter().map(|c| map_declared(&c.declared)).collect();
-    // Pre-scan: storage classes of dynamic columns, integer range of date columns.
-    let needs_scan: Vec<usize> = (0..raw.len())
-        .filter(|&i| match &declared[i] {
-            Declared::Dynamic { .. } => true,
-            Declared::Mapped { pg_type, .. } => {
-                opts.epoch == EpochSetting::Auto
-                    && matches!(
-                        pg_type,
-                        PgType::Date | PgType::Timestamp | PgType::Timestamptz
-                    )
-            }
-        })
-        .collect();
-    let mut scans: HashMap<usize, (StorageClasses, i64)> = HashMap::new();
-    // One pass over the table answers everything: the row count and, per column that needs it,
-    // the storage classes present and the integer range (for the epoch unit).
-    let mut source_rows = None;
-    if !needs_scan.is_empty() || opts.count_rows {
-        let mut exprs: Vec<String> = vec!["count(*)".to_owned()];
-        exprs.extend(needs_scan.iter().map(|&i| {
-            let c = quote_ident(&raw[i].name);
-            format!(
-                "max(typeof({c})='integer'), max(typeof({c})='real'), max(typeof({c})='text'), max(typeof({c})='blob'), \
-                 min(CASE WHEN typeof({c})='integer' THEN {c} END), max(CASE WHEN typeof({c})='integer' THEN {c} END)"
-            )
-        }));
-        let q = format!("SELECT {} FROM {qt}", exprs.join(", "));
-        conn.query_row(&q, [], |r| {
-            source_rows = Some(r.get::<_, i64>(0)? as u64);
-            for (k, &i) in needs_scan.iter().enumerate() {
-                let col = 1 + k * 6;
-                let b = |j: usize| -> rusqlite::Result<bool> {
-                    Ok(r.get::<_, Option<i64>>(col + j)?.unwrap_or(0) != 0)
-                };
-                let classes = StorageClasses {
-                    integer: b(0)?,
-                    real: b(1)?,
-                    text: b(2)?,
-                    blob: b(3)?,
-                };
-                let min: Option<i64> = r.get(col + 4)?;
-                let max: Option<i64> = r.get(col + 5)?;
-                let magnitude = min
-                    .map_or(0, |v| v.checked_abs().unwrap_or(i64::MAX))
-                    .max(max.map_or(0, |v| v.checked_abs().unwrap_or(i64::MAX)));
-                scans.insert(i, (classes, magnitude));
-            }
-            Ok(())
-        })?;
-    }
-    let pk_cols: Vec<&RawColumn> = {
-        let mut v: Vec<&RawColumn> = raw.iter().filter(|c| c.pk > 0).collect();
-        v.sort_by_key(|c| c.pk);
-        v
+    let scan = scan_table(conn, source, &raw, &declared, opts)?;
+    let pk_cols = primary_key_columns(&raw);
+    let cx = ColumnCx {
+        source,
+        target,
+        sequences,
+        epoch: opts.epoch,
+        rowid_alias: rowid_alias(&pk_cols, without_rowid),
+        autoincrement: tokenize(sql)
+            .map(|t| t.iter().any(|x| is_word(x, "AUTOINCREMENT")))
+            .unwrap_or(false),
     };
-    let rowid_alias = match pk_cols.as_slice() {
-        [c] if !without_rowid && c.declared.trim().eq_ignore_ascii_case("INTEGER") => {
-            Some(c.name.clone())
-        }
-        _ => None,
-    };
-    let autoincrement = tokenize(sql)
-        .map(|t| t.iter().any(|x| is_word(x, "AUTOINCREMENT")))
-        .unwrap_or(false);
 
     let (col_names, renamed) = pgcutover_core::column_names(raw.iter().map(|c| c.name.as_str()));
     warnings.extend(renamed.iter().map(|r| r.warning(target)));
     let mut columns = Vec::with_capacity(raw.len());
     let mut epochs = Vec::with_capacity(raw.len());
     for (i, (c, name)) in raw.iter().zip(col_names).enumerate() {
-        let (pg_type, note): (PgType, String) = match &declared[i] {
-            Declared::Mapped { pg_type, note } => (pg_type.clone(), (*note).to_owned()),
-            Declared::Dynamic { note } => {
-                let (t, why) = resolve_dynamic(scans.get(&i).map(|s| s.0).unwrap_or_default());
-                (t, format!("{note}; {why}"))
-            }
-        };
-        let epoch = match opts.epoch {
-            EpochSetting::Seconds => EpochUnit::Seconds,
-            EpochSetting::Millis => EpochUnit::Millis,
-            EpochSetting::Auto if scans.get(&i).is_some_and(|s| s.1 >= MILLIS_THRESHOLD) => {
-                EpochUnit::Millis
-            }
-            EpochSetting::Auto => EpochUnit::Seconds,
-        };
-        let mut note = note;
-        if matches!(
-            pg_type,
-            PgType::Date | PgType::Timestamp | PgType::Timestamptz
-        ) && scans.get(&i).is_some_and(|s| s.0.integer)
-        {
-            note.push_str(&format!("; integers read as Unix epoch {epoch}"));
-        }
-        if c.hidden == 2 || c.hidden == 3 {
-            warnings.push(Warning::new(
-                object(&name),
-                "generated column: copied as a plain column holding its current values",
-            ));
-        }
-        let is_rowid = rowid_alias.as_deref() == Some(c.name.as_str());
-        let identity = is_rowid.then(|| Identity {
-            source_next: sequences.get(source).map(|s| s.saturating_add(1)),
-        });
-        let default = match (&c.default, is_rowid) {
-            (Some(d), false) => match translate_default(d, &pg_type, epoch) {
-                Ok(sql) => sql,
-                Err(why) => {
-                    warnings.push(Warning::new(
-                        object(&name),
-                        format!("default dropped: {why}"),
-                    ));
-                    None
-                }
-            },
-            _ => None,
-        };
-        columns.push(Column {
-            source_name: c.name.clone(),
-            name,
-            source_type: c.declared.clone(),
-            pg_type: if is_rowid { PgType::BigInt } else { pg_type },
-            nullable: !c.not_null && c.pk == 0,
-            default,
-            identity,
-            mapping_note: if is_rowid {
-                format!(
-                    "INTEGER PRIMARY KEY{} (rowid) → identity",
-                    if autoincrement { " AUTOINCREMENT" } else { "" }
-                )
-            } else {
-                note
-            },
-            on_update_now: false,
-            generated: None,
-            comment: None,
-        });
+        let (column, epoch) =
+            build_column(&cx, c, name, &declared[i], scan.columns.get(&i), warnings);
+        columns.push(column);
         epochs.push(epoch);
     }
+
     let key_columns: Vec<usize> = pk_cols
         .iter()
         .filter_map(|p| raw.iter().position(|c| c.name == p.name))
         .collect();
     let rowid = if key_columns.is_empty() && !without_rowid {
-        ["rowid", "_rowid_", "oid"]
-            .into_iter()
-            .find(|r| !raw.iter().any(|c| c.name.eq_ignore_ascii_case(r)))
-            .map(str::to_owned)
+        free_rowid_name(&raw)
     } else {
         None
     };
-    // Only the rowid's alias: its values are integers whatever the data, and min/max is a
-    // lookup at each end of the b-tree, not a scan.
-    let split = match &rowid_alias {
-        Some(name) => {
-            let column = quote_ident(name);
-            let range: (Option<i64>, Option<i64>) = conn.query_row(
-                &format!("SELECT min({column}), max({column}) FROM {qt}"),
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            match range {
-                (Some(min), Some(max)) => Some(SplitKey { column, min, max }),
-                _ => None,
-            }
-        }
+    let split = match &cx.rowid_alias {
+        Some(name) => rowid_range(conn, source, name)?,
         None => None,
     };
     let primary_key = (!pk_cols.is_empty()).then(|| Key {
@@ -376,7 +234,7 @@ fn introspect_table(
             indexes: Vec::new(),
             foreign_keys: Vec::new(),
             checks: Vec::new(),
-            source_rows,
+            source_rows: scan.rows,
             comment: None,
         },
         TableRead {
@@ -386,6 +244,249 @@ fn introspect_table(
             split,
         },
     ))
+}
+
+/// Whether the table is WITHOUT ROWID (then it has no rowid to name rows by).
+fn is_without_rowid(conn: &Connection, source: &str) -> Result<bool, Error> {
+    Ok(conn
+        .query_row(
+            "SELECT wr FROM pragma_table_list WHERE name = ?1 AND schema = 'main'",
+            [source],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// The table's columns as the catalog has them, generated ones included, in order.
+fn read_columns(conn: &Connection, source: &str) -> Result<Vec<RawColumn>, Error> {
+    Ok(conn
+        .prepare("SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1) ORDER BY cid")?
+        .query_map([source], |r| {
+            Ok(RawColumn { name: r.get(0)?, declared: r.get(1)?, not_null: r.get(2)?, default: r.get(3)?, pk: r.get(4)?, hidden: r.get(5)? })
+        })?
+        .collect::<Result<_, _>>()?)
+}
+
+/// What one pass over a table's rows found.
+#[derive(Default)]
+struct Scan {
+    /// The row count, when the table was scanned.
+    rows: Option<u64>,
+    /// Per scanned column (by position): the storage classes its values have, and the largest
+    /// magnitude of its integers (which decides the epoch unit of a date column).
+    columns: HashMap<usize, (StorageClasses, i64)>,
+}
+
+/// One pass over the table, when something needs it: the row count (`count_rows`) and, per
+/// column whose type the data decides (no declared type; a date column under `--epoch auto`),
+/// the storage classes present and the integer range.
+fn scan_table(
+    conn: &Connection,
+    source: &str,
+    raw: &[RawColumn],
+    declared: &[Declared],
+    opts: &IntrospectOptions<'_>,
+) -> Result<Scan, Error> {
+    let needs_scan: Vec<usize> = (0..raw.len())
+        .filter(|&i| match &declared[i] {
+            Declared::Dynamic { .. } => true,
+            Declared::Mapped { pg_type, .. } => {
+                opts.epoch == EpochSetting::Auto
+                    && matches!(
+                        pg_type,
+                        PgType::Date | PgType::Timestamp | PgType::Timestamptz
+                    )
+            }
+        })
+        .collect();
+    let mut scan = Scan::default();
+    if needs_scan.is_empty() && !opts.count_rows {
+        return Ok(scan);
+    }
+    let mut exprs: Vec<String> = vec!["count(*)".to_owned()];
+    exprs.extend(needs_scan.iter().map(|&i| {
+        let c = quote_ident(&raw[i].name);
+        format!(
+            "max(typeof({c})='integer'), max(typeof({c})='real'), max(typeof({c})='text'), max(typeof({c})='blob'), \
+             min(CASE WHEN typeof({c})='integer' THEN {c} END), max(CASE WHEN typeof({c})='integer' THEN {c} END)"
+        )
+    }));
+    let q = format!("SELECT {} FROM {}", exprs.join(", "), quote_ident(source));
+    conn.query_row(&q, [], |r| {
+        scan.rows = Some(r.get::<_, i64>(0)? as u64);
+        for (k, &i) in needs_scan.iter().enumerate() {
+            let col = 1 + k * 6;
+            let b = |j: usize| -> rusqlite::Result<bool> {
+                Ok(r.get::<_, Option<i64>>(col + j)?.unwrap_or(0) != 0)
+            };
+            let classes = StorageClasses {
+                integer: b(0)?,
+                real: b(1)?,
+                text: b(2)?,
+                blob: b(3)?,
+            };
+            let min: Option<i64> = r.get(col + 4)?;
+            let max: Option<i64> = r.get(col + 5)?;
+            let magnitude = min
+                .map_or(0, |v| v.checked_abs().unwrap_or(i64::MAX))
+                .max(max.map_or(0, |v| v.checked_abs().unwrap_or(i64::MAX)));
+            scan.columns.insert(i, (classes, magnitude));
+        }
+        Ok(())
+    })?;
+    Ok(scan)
+}
+
+/// The primary key's columns, in key order.
+fn primary_key_columns(raw: &[RawColumn]) -> Vec<&RawColumn> {
+    let mut v: Vec<&RawColumn> = raw.iter().filter(|c| c.pk > 0).collect();
+    v.sort_by_key(|c| c.pk);
+    v
+}
+
+/// The column that is the rowid's alias: a primary key of one column declared exactly
+/// `INTEGER`, in a rowid table.
+fn rowid_alias(pk_cols: &[&RawColumn], without_rowid: bool) -> Option<String> {
+    match pk_cols {
+        [c] if !without_rowid && c.declared.trim().eq_ignore_ascii_case("INTEGER") => {
+            Some(c.name.clone())
+        }
+        _ => None,
+    }
+}
+
+/// A name the rowid can be selected by: one of its three names that no column has taken.
+fn free_rowid_name(raw: &[RawColumn]) -> Option<String> {
+    ["rowid", "_rowid_", "oid"]
+        .into_iter()
+        .find(|r| !raw.iter().any(|c| c.name.eq_ignore_ascii_case(r)))
+        .map(str::to_owned)
+}
+
+/// The rowid alias's range, to split the table on. Only the rowid's alias: its values are
+/// integers whatever the data, and min/max is a lookup at each end of the b-tree, not a scan.
+fn rowid_range(conn: &Connection, source: &str, alias: &str) -> Result<Option<SplitKey>, Error> {
+    let column = quote_ident(alias);
+    let range: (Option<i64>, Option<i64>) = conn.query_row(
+        &format!(
+            "SELECT min({column}), max({column}) FROM {}",
+            quote_ident(source)
+        ),
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(match range {
+        (Some(min), Some(max)) => Some(SplitKey { column, min, max }),
+        _ => None,
+    })
+}
+
+/// What building each column of one table reads.
+struct ColumnCx<'a> {
+    source: &'a str,
+    target: &'a str,
+    sequences: &'a HashMap<String, i64>,
+    epoch: EpochSetting,
+    /// The column that is the rowid (see [`rowid_alias`]).
+    rowid_alias: Option<String>,
+    /// The table is declared AUTOINCREMENT.
+    autoincrement: bool,
+}
+
+/// One column and the unit its integers are read in as dates: its type (declared, or decided by
+/// the scan), a warning for a generated column (copied as values), the rowid's alias as a
+/// bigint identity, and its default.
+fn build_column(
+    cx: &ColumnCx<'_>,
+    c: &RawColumn,
+    name: String,
+    declared: &Declared,
+    scan: Option<&(StorageClasses, i64)>,
+    warnings: &mut Vec<Warning>,
+) -> (Column, EpochUnit) {
+    let object = format!(
+        "table {} column {}",
+        show_ident(cx.target),
+        show_ident(&name)
+    );
+    let (pg_type, mut note) = column_type(declared, scan);
+    let epoch = epoch_unit(cx.epoch, scan);
+    if matches!(
+        pg_type,
+        PgType::Date | PgType::Timestamp | PgType::Timestamptz
+    ) && scan.is_some_and(|s| s.0.integer)
+    {
+        note.push_str(&format!("; integers read as Unix epoch {epoch}"));
+    }
+    if c.hidden == 2 || c.hidden == 3 {
+        warnings.push(Warning::new(
+            object.as_str(),
+            "generated column: copied as a plain column holding its current values",
+        ));
+    }
+    let is_rowid = cx.rowid_alias.as_deref() == Some(c.name.as_str());
+    let identity = is_rowid.then(|| Identity {
+        source_next: cx.sequences.get(cx.source).map(|s| s.saturating_add(1)),
+    });
+    let default = match (&c.default, is_rowid) {
+        (Some(d), false) => match translate_default(d, &pg_type, epoch) {
+            Ok(sql) => sql,
+            Err(why) => {
+                warnings.push(Warning::new(object, format!("default dropped: {why}")));
+                None
+            }
+        },
+        _ => None,
+    };
+    let column = Column {
+        source_name: c.name.clone(),
+        name,
+        source_type: c.declared.clone(),
+        pg_type: if is_rowid { PgType::BigInt } else { pg_type },
+        nullable: !c.not_null && c.pk == 0,
+        default,
+        identity,
+        mapping_note: if is_rowid {
+            format!(
+                "INTEGER PRIMARY KEY{} (rowid) → identity",
+                if cx.autoincrement {
+                    " AUTOINCREMENT"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            note
+        },
+        on_update_now: false,
+        generated: None,
+        comment: None,
+    };
+    (column, epoch)
+}
+
+/// The column's type and why: as declared, or (no declared type) from the storage classes the
+/// scan found in it.
+fn column_type(declared: &Declared, scan: Option<&(StorageClasses, i64)>) -> (PgType, String) {
+    match declared {
+        Declared::Mapped { pg_type, note } => (pg_type.clone(), (*note).to_owned()),
+        Declared::Dynamic { note } => {
+            let (t, why) = resolve_dynamic(scan.map(|s| s.0).unwrap_or_default());
+            (t, format!("{note}; {why}"))
+        }
+    }
+}
+
+/// The unit the column's integers are read in as dates: forced by `--epoch`, or milliseconds
+/// when the scan found one too large to be seconds.
+fn epoch_unit(setting: EpochSetting, scan: Option<&(StorageClasses, i64)>) -> EpochUnit {
+    match setting {
+        EpochSetting::Seconds => EpochUnit::Seconds,
+        EpochSetting::Millis => EpochUnit::Millis,
+        EpochSetting::Auto if scan.is_some_and(|s| s.1 >= MILLIS_THRESHOLD) => EpochUnit::Millis,
+        EpochSetting::Auto => EpochUnit::Seconds,
+    }
 }
 
 /// Maps a source column name to the target column name, as SQLite resolves names: ignoring case.
@@ -640,4 +741,117 @@ fn checks(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema of an in-memory database made by `sql`, every table included.
+    fn introspect_sql(sql: &str, epoch: EpochSetting) -> SqliteSchema {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(sql).unwrap();
+        let include = |_: &str| true;
+        let opts = IntrospectOptions {
+            epoch,
+            include: &include,
+            count_rows: true,
+        };
+        introspect(&conn, &opts).unwrap()
+    }
+
+    /// An INTEGER PRIMARY KEY is the rowid: an identity continuing after sqlite_sequence, the
+    /// key rejects name rows by, and the key the table is split on.
+    #[test]
+    fn integer_primary_key_is_the_rowid_identity() {
+        let built = introspect_sql(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL DEFAULT 'x');
+             INSERT INTO t (id, name) VALUES (3, 'a'), (9, 'b');",
+            EpochSetting::Auto,
+        );
+        let t = &built.schema.tables[0];
+        let id = t.column("id").unwrap();
+        assert_eq!(id.pg_type, PgType::BigInt);
+        assert_eq!(id.identity.as_ref().map(|i| i.source_next), Some(Some(10)));
+        assert_eq!(
+            id.mapping_note,
+            "INTEGER PRIMARY KEY AUTOINCREMENT (rowid) → identity"
+        );
+        assert!(!id.nullable);
+        let name = t.column("name").unwrap();
+        assert_eq!(name.default.as_deref(), Some("'x'"));
+        assert!(!name.nullable);
+        assert_eq!(t.source_rows, Some(2));
+        let key = t.primary_key.as_ref().unwrap();
+        assert_eq!(
+            (key.name.as_str(), &key.columns[..]),
+            ("t_pkey", &["id".to_owned()][..])
+        );
+        let read = &built.reads["t"];
+        assert_eq!(read.key_columns, [0]);
+        assert_eq!(read.rowid, None);
+        assert_eq!(
+            read.split
+                .as_ref()
+                .map(|s| (s.column.as_str(), s.min, s.max)),
+            Some(("\"id\"", 3, 9))
+        );
+    }
+
+    /// Without a declared type a column's type follows the storage classes its values have;
+    /// integers in a date column are seconds or milliseconds by their size.
+    #[test]
+    fn dynamic_columns_and_epoch_units_follow_the_data() {
+        let built = introspect_sql(
+            "CREATE TABLE e (a, b, secs DATETIME, millis DATETIME, g INTEGER GENERATED ALWAYS AS (a + 1),
+                             d TEXT DEFAULT (random()));
+             INSERT INTO e (a, b, secs, millis) VALUES (1, 'x', 1700000000, 1700000000000);
+             INSERT INTO e (a, b, secs, millis) VALUES (2, 2.5, '2024-01-01', NULL);",
+            EpochSetting::Auto,
+        );
+        let t = &built.schema.tables[0];
+        let read = &built.reads["e"];
+        assert_eq!(
+            read.epochs,
+            [
+                EpochUnit::Seconds,
+                EpochUnit::Seconds,
+                EpochUnit::Seconds,
+                EpochUnit::Millis,
+                EpochUnit::Seconds,
+                EpochUnit::Seconds
+            ]
+        );
+        assert!(
+            t.column("millis")
+                .unwrap()
+                .mapping_note
+                .ends_with("; integers read as Unix epoch milliseconds"),
+            "{}",
+            t.column("millis").unwrap().mapping_note
+        );
+        // No primary key: rejects name rows by the rowid, and nothing splits the table.
+        assert_eq!(read.key_columns, Vec::<usize>::new());
+        assert_eq!(read.rowid.as_deref(), Some("rowid"));
+        assert!(read.split.is_none());
+        let about = |c: &str| -> Vec<&str> {
+            let object = format!("table \"e\" column \"{c}\"");
+            built
+                .schema
+                .warnings
+                .iter()
+                .filter(|w| w.object == object)
+                .map(|w| w.message.as_str())
+                .collect()
+        };
+        assert_eq!(
+            about("g"),
+            ["generated column: copied as a plain column holding its current values"]
+        );
+        assert_eq!(t.column("d").unwrap().default, None);
+        assert_eq!(
+            about("d"),
+            ["default dropped: default random() is an expression pgcutover cannot translate"]
+        );
+    }
 }
