@@ -9,7 +9,7 @@ use serde_json::Value as J;
 
 use crate::harness::{
     expect_code, one, output_of, pgcutover, spawn_stopping, sqlite_from_sql, stderr, stdout,
-    wait_for_stop, Stop, TestDb, TlsCluster,
+    wait_for_stop, MyDb, Stop, TestDb, TlsCluster,
 };
 
 /// A SQLite file with one table `t (id INTEGER PRIMARY KEY, v TEXT)` of `rows` rows, so a
@@ -841,10 +841,8 @@ async fn a_second_ctrl_c_stops_at_once_and_the_run_still_resumes() {
 /// out the value after the largest loaded.
 #[tokio::test]
 async fn a_bigint_unsigned_auto_increment_above_2_63_is_rejected_with_its_key() {
-    use crate::harness::mysql_db_from_sql;
-    use crate::harness::source_url;
     let name = "pgctit_doc_unsigned_ai";
-    mysql_db_from_sql(
+    let my = MyDb::from_sql(
         name,
         "CREATE TABLE big (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, v VARCHAR(10));
          INSERT INTO big VALUES (1, 'one'), (9223372036854775806, 'near'),
@@ -853,7 +851,7 @@ async fn a_bigint_unsigned_auto_increment_above_2_63_is_rejected_with_its_key() 
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
     let db = TestDb::new("doc_unsigned_ai").await;
-    let out = pgcutover(dir.path(), &["copy", &source_url(name), &db.url]);
+    let out = pgcutover(dir.path(), &["copy", &my.url, &db.url]);
     expect_code(&out, 5);
     let client = db.client().await;
     assert_eq!(
@@ -914,16 +912,15 @@ async fn a_bigint_unsigned_auto_increment_above_2_63_is_rejected_with_its_key() 
         Some("9223372036854775807")
     );
     db.drop().await;
+    my.drop().await;
 }
 
 /// The boundary of the same rule: 2^63-1 itself is not above 2^63-1, so it arrives, and the
 /// copy succeeds.
 #[tokio::test]
 async fn a_bigint_unsigned_auto_increment_of_exactly_2_63_minus_1_arrives_and_the_copy_succeeds() {
-    use crate::harness::mysql_db_from_sql;
-    use crate::harness::source_url;
     let name = "pgctit_doc_unsigned_ai_max";
-    mysql_db_from_sql(
+    let my = MyDb::from_sql(
         name,
         "CREATE TABLE big (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, v VARCHAR(10));
          INSERT INTO big VALUES (1, 'one'), (9223372036854775807, 'max');",
@@ -931,7 +928,7 @@ async fn a_bigint_unsigned_auto_increment_of_exactly_2_63_minus_1_arrives_and_th
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
     let db = TestDb::new("doc_unsigned_ai_max").await;
-    let out = pgcutover(dir.path(), &["copy", &source_url(name), &db.url]);
+    let out = pgcutover(dir.path(), &["copy", &my.url, &db.url]);
     expect_code(&out, 0);
     let client = db.client().await;
     assert_eq!(
@@ -944,6 +941,7 @@ async fn a_bigint_unsigned_auto_increment_of_exactly_2_63_minus_1_arrives_and_th
         Some("1=one,9223372036854775807=max")
     );
     db.drop().await;
+    my.drop().await;
 }
 
 /// README, `--jobs N`: "chunks copied, and indexes built, in parallel". A session of the
