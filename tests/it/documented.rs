@@ -32,6 +32,12 @@ fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
+/// `copy SRC TARGET --chunk-rows 250 --jobs 1`: [`numbers_db`]'s rows in chunks of 250 taken
+/// one after another by one worker, so a test point's nth pass is a known place in the run.
+fn one_worker_copy<'a>(src: &'a Path, target: &'a str) -> [&'a str; 7] {
+    ["copy", s(src), target, "--chunk-rows", "250", "--jobs", "1"]
+}
+
 /// The one JSON line a `--format json` command printed on stdout.
 fn json_line(out: &std::process::Output) -> J {
     let text = stdout(out);
@@ -176,15 +182,7 @@ async fn a_second_copy_into_the_same_schema_waits_then_refuses_with_exit_4() {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = numbers_db(dir.path(), 1000);
     let db = TestDb::new("doc_lock").await;
-    let args = [
-        "copy",
-        s(&src),
-        &db.url,
-        "--chunk-rows",
-        "250",
-        "--jobs",
-        "1",
-    ];
+    let args = one_worker_copy(&src, &db.url);
     let (mut first, stop) = spawn_stopping(dir.path(), &args, "chunk-committed", 1);
     assert!(matches!(wait_for_stop(&mut first, &stop), Stop::AtPoint));
 
@@ -233,15 +231,7 @@ async fn reset_refuses_without_yes_while_running_and_after_writes() {
     let src = numbers_db(dir.path(), 1000);
     let db = TestDb::new("doc_reset").await;
     let client = db.client().await;
-    let args = [
-        "copy",
-        s(&src),
-        &db.url,
-        "--chunk-rows",
-        "250",
-        "--jobs",
-        "1",
-    ];
+    let args = one_worker_copy(&src, &db.url);
     let what = "SELECT (SELECT count(*) FROM t)::text || ' ' || (SELECT count(*) FROM pgcutover.runs)::text";
 
     // A run going on: reset refuses while it holds the schema.
@@ -734,15 +724,7 @@ async fn sigterm_stops_gracefully_with_exit_8_and_the_run_resumes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = numbers_db(dir.path(), 2000);
     let db = TestDb::new("doc_sigterm").await;
-    let args = [
-        "copy",
-        s(&src),
-        &db.url,
-        "--chunk-rows",
-        "250",
-        "--jobs",
-        "1",
-    ];
+    let args = one_worker_copy(&src, &db.url);
     let (mut child, stop) = spawn_stopping(dir.path(), &args, "chunk-committed", 2);
     assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
     send(&child, "TERM");
@@ -791,15 +773,7 @@ async fn a_second_ctrl_c_stops_at_once_and_the_run_still_resumes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = numbers_db(dir.path(), 2000);
     let db = TestDb::new("doc_second_sigint").await;
-    let args = [
-        "copy",
-        s(&src),
-        &db.url,
-        "--chunk-rows",
-        "250",
-        "--jobs",
-        "1",
-    ];
+    let args = one_worker_copy(&src, &db.url);
     let (mut child, stop) = spawn_stopping(dir.path(), &args, "chunk-batch", 3);
     assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
     send(&child, "INT");
