@@ -15,10 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::harness::{
-    expect_code, mysql_db_from_sql, pgcutover, query_strings, read_rejects, source_url, stdout,
-    TestDb,
-};
+use crate::harness::{expect_code, pgcutover, query_strings, read_rejects, stdout, MyDb, TestDb};
 
 /// One conversion: a source column type, a target column type, and a value of each kind.
 struct Case {
@@ -317,11 +314,12 @@ async fn data_only_conversions_from_mariadb() {
     let name = "pgctit_conversions";
     // TIMESTAMP values are instants: written in UTC (the helper's session is at +00:00 too).
     let sql = format!("SET time_zone = '+00:00';\n{}", source_sql(MARIADB, "INT"));
-    mysql_db_from_sql(name, &sql).await;
+    let my = MyDb::from_sql(name, &sql).await;
     let db = TestDb::new("data_only_conversions_my").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    loads_every_case(MARIADB, &source_url(name), &db, dir.path()).await;
+    loads_every_case(MARIADB, &my.url, &db, dir.path()).await;
     db.drop().await;
+    my.drop().await;
 }
 
 #[tokio::test]

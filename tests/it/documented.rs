@@ -9,7 +9,7 @@ use serde_json::Value as J;
 
 use crate::harness::{
     expect_code, one, output_of, pgcutover, spawn_stopping, sqlite_from_sql, stderr, stdout,
-    wait_for_stop, Stop, TestDb, TlsCluster,
+    wait_for_stop, MyDb, Stop, TestDb, TlsCluster,
 };
 
 /// A SQLite file with one table `t (id INTEGER PRIMARY KEY, v TEXT)` of `rows` rows, so a
@@ -30,6 +30,12 @@ fn numbers_db(dir: &Path, rows: u32) -> PathBuf {
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
+}
+
+/// `copy SRC TARGET --chunk-rows 250 --jobs 1`: [`numbers_db`]'s rows in chunks of 250 taken
+/// one after another by one worker, so a test point's nth pass is a known place in the run.
+fn one_worker_copy<'a>(src: &'a Path, target: &'a str) -> [&'a str; 7] {
+    ["copy", s(src), target, "--chunk-rows", "250", "--jobs", "1"]
 }
 
 /// The one JSON line a `--format json` command printed on stdout.
@@ -176,15 +182,7 @@ async fn a_second_copy_into_the_same_schema_waits_then_refuses_with_exit_4() {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = numbers_db(dir.path(), 1000);
     let db = TestDb::new("doc_lock").await;
-    let args = [
-        "copy",
-        s(&src),
-        &db.url,
-        "--chunk-rows",
-        "250",
-        "--jobs",
-        "1",
-    ];
+    let args = one_worker_copy(&src, &db.url);
     let (mut first, stop) = spawn_stopping(dir.path(), &args, "chunk-committed", 1);
     assert!(matches!(wait_for_stop(&mut first, &stop), Stop::AtPoint));
 
@@ -233,15 +231,7 @@ async fn reset_refuses_without_yes_while_running_and_after_writes() {
     let src = numbers_db(dir.path(), 1000);
     let db = TestDb::new("doc_reset").await;
     let client = db.client().await;
-    let args = [
-        "copy",
-        s(&src),
-        &db.url,
-        "--chunk-rows",
-        "250",
-        "--jobs",
-        "1",
-    ];
+    let args = one_worker_copy(&src, &db.url);
     let what = "SELECT (SELECT count(*) FROM t)::text || ' ' || (SELECT count(*) FROM pgcutover.runs)::text";
 
     // A run going on: reset refuses while it holds the schema.
@@ -734,15 +724,7 @@ async fn sigterm_stops_gracefully_with_exit_8_and_the_run_resumes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = numbers_db(dir.path(), 2000);
     let db = TestDb::new("doc_sigterm").await;
-    let args = [
-        "copy",
-        s(&src),
-        &db.url,
-        "--chunk-rows",
-        "250",
-        "--jobs",
-        "1",
-    ];
+    let args = one_worker_copy(&src, &db.url);
     let (mut child, stop) = spawn_stopping(dir.path(), &args, "chunk-committed", 2);
     assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
     send(&child, "TERM");
@@ -791,15 +773,7 @@ async fn a_second_ctrl_c_stops_at_once_and_the_run_still_resumes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = numbers_db(dir.path(), 2000);
     let db = TestDb::new("doc_second_sigint").await;
-    let args = [
-        "copy",
-        s(&src),
-        &db.url,
-        "--chunk-rows",
-        "250",
-        "--jobs",
-        "1",
-    ];
+    let args = one_worker_copy(&src, &db.url);
     let (mut child, stop) = spawn_stopping(dir.path(), &args, "chunk-batch", 3);
     assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
     send(&child, "INT");
@@ -841,10 +815,8 @@ async fn a_second_ctrl_c_stops_at_once_and_the_run_still_resumes() {
 /// out the value after the largest loaded.
 #[tokio::test]
 async fn a_bigint_unsigned_auto_increment_above_2_63_is_rejected_with_its_key() {
-    use crate::harness::mysql_db_from_sql;
-    use crate::harness::source_url;
     let name = "pgctit_doc_unsigned_ai";
-    mysql_db_from_sql(
+    let my = MyDb::from_sql(
         name,
         "CREATE TABLE big (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, v VARCHAR(10));
          INSERT INTO big VALUES (1, 'one'), (9223372036854775806, 'near'),
@@ -853,7 +825,7 @@ async fn a_bigint_unsigned_auto_increment_above_2_63_is_rejected_with_its_key() 
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
     let db = TestDb::new("doc_unsigned_ai").await;
-    let out = pgcutover(dir.path(), &["copy", &source_url(name), &db.url]);
+    let out = pgcutover(dir.path(), &["copy", &my.url, &db.url]);
     expect_code(&out, 5);
     let client = db.client().await;
     assert_eq!(
@@ -914,16 +886,15 @@ async fn a_bigint_unsigned_auto_increment_above_2_63_is_rejected_with_its_key() 
         Some("9223372036854775807")
     );
     db.drop().await;
+    my.drop().await;
 }
 
 /// The boundary of the same rule: 2^63-1 itself is not above 2^63-1, so it arrives, and the
 /// copy succeeds.
 #[tokio::test]
 async fn a_bigint_unsigned_auto_increment_of_exactly_2_63_minus_1_arrives_and_the_copy_succeeds() {
-    use crate::harness::mysql_db_from_sql;
-    use crate::harness::source_url;
     let name = "pgctit_doc_unsigned_ai_max";
-    mysql_db_from_sql(
+    let my = MyDb::from_sql(
         name,
         "CREATE TABLE big (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, v VARCHAR(10));
          INSERT INTO big VALUES (1, 'one'), (9223372036854775807, 'max');",
@@ -931,7 +902,7 @@ async fn a_bigint_unsigned_auto_increment_of_exactly_2_63_minus_1_arrives_and_th
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
     let db = TestDb::new("doc_unsigned_ai_max").await;
-    let out = pgcutover(dir.path(), &["copy", &source_url(name), &db.url]);
+    let out = pgcutover(dir.path(), &["copy", &my.url, &db.url]);
     expect_code(&out, 0);
     let client = db.client().await;
     assert_eq!(
@@ -944,6 +915,7 @@ async fn a_bigint_unsigned_auto_increment_of_exactly_2_63_minus_1_arrives_and_th
         Some("1=one,9223372036854775807=max")
     );
     db.drop().await;
+    my.drop().await;
 }
 
 /// README, `--jobs N`: "chunks copied, and indexes built, in parallel". A session of the

@@ -592,24 +592,9 @@ pub fn source_url(db: &str) -> String {
     format!("{}/{db}", mysql_admin_url())
 }
 
-/// (Re)creates MySQL database `name` from SQL text.
-pub async fn mysql_db_from_sql(name: &str, sql: &str) {
-    let mut admin = mysql("mysql").await;
-    admin
-        .query_drop(format!(
-            "DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
-        ))
-        .await
-        .expect("create mysql db");
-    let _ = admin.disconnect().await;
-    let mut c = mysql(name).await;
-    c.query_drop(sql).await.expect("load fixture");
-    let _ = c.disconnect().await;
-}
-
-/// A MariaDB/MySQL database of the test's own, the counterpart of [`TestDb`]: made from SQL
-/// text (dropped first, so a failed test leaves it behind for a look), and dropped when the
-/// test passes.
+/// A MariaDB/MySQL database of the test's own, the counterpart of [`TestDb`]: made empty or
+/// from SQL text (dropped first, so a failed test leaves it behind for a look), and dropped
+/// when the test passes.
 pub struct MyDb {
     pub name: String,
     /// The `mysql://` URL a test gives pgcutover as SOURCE.
@@ -617,12 +602,29 @@ pub struct MyDb {
 }
 
 impl MyDb {
-    pub async fn from_sql(name: &str, sql: &str) -> MyDb {
-        mysql_db_from_sql(name, sql).await;
+    /// (Re)creates database `name`, empty, in utf8mb4, for a test that fills it itself.
+    pub async fn new(name: &str) -> MyDb {
+        let mut admin = mysql("mysql").await;
+        admin
+            .query_drop(format!(
+                "DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
+            ))
+            .await
+            .expect("create mysql db");
+        let _ = admin.disconnect().await;
         MyDb {
             name: name.to_owned(),
             url: source_url(name),
         }
+    }
+
+    /// (Re)creates database `name` from SQL text.
+    pub async fn from_sql(name: &str, sql: &str) -> MyDb {
+        let db = MyDb::new(name).await;
+        let mut c = mysql(name).await;
+        c.query_drop(sql).await.expect("load fixture");
+        let _ = c.disconnect().await;
+        db
     }
 
     pub async fn drop(self) {

@@ -24,8 +24,8 @@ use mysql_async::prelude::Queryable;
 use tokio_postgres::Client;
 
 use crate::harness::{
-    datasets_dir, expect_code, mysql, mysql_db_from_sql, one, pgcutover, query_strings, read_json,
-    source_url, sqlite_from_sql, stdout, TestDb,
+    datasets_dir, expect_code, mysql, one, pgcutover, query_strings, read_json, sqlite_from_sql,
+    stdout, MyDb, TestDb,
 };
 use crate::mysql_compare::assert_same_mysql_data;
 
@@ -207,8 +207,8 @@ async fn alembic_hotel_app_from_mariadb_loads_into_its_alembic_schema() {
 
     // The source: the same app on MariaDB.
     let source_db = "pgctit_mt_alembic";
-    mysql_db_from_sql(source_db, &fixture_text("alembic/source-mysql.sql")).await;
-    let source = source_url(source_db);
+    let my = MyDb::from_sql(source_db, &fixture_text("alembic/source-mysql.sql")).await;
+    let source = my.url.clone();
 
     Load {
         source: &source,
@@ -286,12 +286,8 @@ async fn alembic_hotel_app_from_mariadb_loads_into_its_alembic_schema() {
         54
     );
 
-    let mut c = mysql("mysql").await;
-    c.query_drop(format!("DROP DATABASE `{source_db}`"))
-        .await
-        .expect("drop the source database");
-    let _ = c.disconnect().await;
     db.drop().await;
+    my.drop().await;
 }
 
 /// Applies a Prisma fixture (its `_prisma_migrations` row, then its migration.sql) to `db` and

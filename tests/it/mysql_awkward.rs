@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use mysql_async::prelude::Queryable;
 
 use crate::harness::{
-    copy_verified, expect_code, mysql, mysql_db_from_sql, one, pgcutover, rejected_rows,
-    source_url, TestDb,
+    copy_verified, expect_code, mysql, one, pgcutover, rejected_rows, MyDb, TestDb,
 };
 use crate::mysql_compare::assert_same_mysql_data;
 
@@ -19,7 +18,7 @@ async fn awkward_values_arrive_exactly_or_are_rejected_loudly() {
         "/fixtures/mysql/awkward.sql"
     ))
     .expect("fixture");
-    mysql_db_from_sql(name, &sql).await;
+    let my = MyDb::from_sql(name, &sql).await;
     {
         // A 50 MB blob: the server must allow a packet that big to build it.
         let mut c = mysql(name).await;
@@ -37,18 +36,15 @@ async fn awkward_values_arrive_exactly_or_are_rejected_loudly() {
     let db = TestDb::new("my_awkward").await;
     let dir = tempfile::tempdir().expect("tempdir");
     // Rows were rejected: exit 5, everything else committed.
-    let report = copy_verified(dir.path(), &source_url(name), &db.url, 5);
+    let report = copy_verified(dir.path(), &my.url, &db.url, 5);
     // Counts pushed down to both servers through every hostile name; the rejects file the copy
     // wrote makes its rows expected (5, not 7). plan's orphan queries quote them too.
     let counts = pgcutover(
         dir.path(),
-        &["verify", &source_url(name), &db.url, "--mode", "counts"],
+        &["verify", &my.url, &db.url, "--mode", "counts"],
     );
     expect_code(&counts, 5);
-    expect_code(
-        &pgcutover(dir.path(), &["plan", &source_url(name), &db.url]),
-        0,
-    );
+    expect_code(&pgcutover(dir.path(), &["plan", &my.url, &db.url]), 0);
 
     let got = rejected_rows(dir.path());
     assert_eq!(
@@ -218,4 +214,5 @@ async fn awkward_values_arrive_exactly_or_are_rejected_loudly() {
         peak >> 20
     );
     db.drop().await;
+    my.drop().await;
 }

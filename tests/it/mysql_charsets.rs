@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use mysql_async::prelude::Queryable;
 
-use crate::harness::{copy_verified, mysql, read_rejects, source_url, TestDb};
+use crate::harness::{copy_verified, mysql, read_rejects, MyDb, TestDb};
 
 /// (charset, maxlen) of every charset the server offers, but `binary` (a column of it is
 /// VARBINARY, bytes not text).
@@ -106,14 +106,7 @@ async fn oracle(c: &mut mysql_async::Conn, cs: &str) -> BTreeMap<i64, Option<Str
 #[tokio::test]
 async fn every_charset_arrives_exactly_or_is_rejected_with_its_bytes() {
     let name = "pgctit_charsets";
-    let mut admin = mysql("mysql").await;
-    admin
-        .query_drop(format!(
-            "DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
-        ))
-        .await
-        .expect("create db");
-    let _ = admin.disconnect().await;
+    let my = MyDb::new(name).await;
     let mut c = mysql(name).await;
     let all = charsets(&mut c).await;
     assert!(all.len() >= 39, "MariaDB offers about 40 charsets: {all:?}");
@@ -142,7 +135,7 @@ async fn every_charset_arrives_exactly_or_is_rejected_with_its_bytes() {
 
     let db = TestDb::new("my_charsets").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    copy_verified(dir.path(), &source_url(name), &db.url, 5);
+    copy_verified(dir.path(), &my.url, &db.url, 5);
 
     // Rejected: exactly the rows the server cannot convert, each with its bytes in hex.
     let mut rejected: BTreeMap<String, Vec<i64>> = BTreeMap::new();
@@ -204,6 +197,7 @@ async fn every_charset_arrives_exactly_or_is_rejected_with_its_bytes() {
         "rejects for unknown tables: {rejected:?}"
     );
     db.drop().await;
+    my.drop().await;
 }
 
 /// A column's default as PostgreSQL writes it.
@@ -274,10 +268,10 @@ async fn enum_and_set_labels_reach_postgresql_exactly() {
           (10, 'pct%', NULL, NULL, NULL, NULL, NULL),
           (11, '😀 smile', NULL, NULL, NULL, NULL, NULL);
     "#;
-    crate::harness::mysql_db_from_sql(name, sql).await;
+    let my = MyDb::from_sql(name, sql).await;
     let db = TestDb::new("my_labels").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let report = copy_verified(dir.path(), &source_url(name), &db.url, 0);
+    let report = copy_verified(dir.path(), &my.url, &db.url, 0);
     let warnings = report["warnings"].to_string();
     assert!(
         warnings.contains("label 1 reads") && warnings.contains("no row holds it"),
@@ -359,13 +353,14 @@ async fn enum_and_set_labels_reach_postgresql_exactly() {
     .expect("the CHECK is carried over");
     assert!(check.contains(r"'it''s \ bad'"), "{check}");
     db.drop().await;
+    my.drop().await;
 }
 
 #[tokio::test]
 async fn replace_puts_one_u_fffd_for_a_whole_unmapped_code() {
     let name = "pgctit_charset_replace";
     // gbk A2E3 is a well-formed code MariaDB maps to no Unicode character; then 你好.
-    crate::harness::mysql_db_from_sql(
+    let my = MyDb::from_sql(
         name,
         "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10) CHARACTER SET gbk);
          INSERT INTO t VALUES (1, x'A2E3C4E3BAC3'), (2, x'C4E3A2E3');",
@@ -375,13 +370,7 @@ async fn replace_puts_one_u_fffd_for_a_whole_unmapped_code() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = crate::harness::pgcutover(
         dir.path(),
-        &[
-            "copy",
-            &source_url(name),
-            &db.url,
-            "--invalid-utf8",
-            "replace",
-        ],
+        &["copy", &my.url, &db.url, "--invalid-utf8", "replace"],
     );
     crate::harness::expect_code(&out, 0);
     let client = db.client().await;
@@ -395,4 +384,5 @@ async fn replace_puts_one_u_fffd_for_a_whole_unmapped_code() {
     // The server's own reading is ?你好 and 你?: the same, with U+FFFD for its '?'.
     assert_eq!(got, ["\u{fffd}你好", "你\u{fffd}"]);
     db.drop().await;
+    my.drop().await;
 }

@@ -3,7 +3,7 @@
 use mysql_async::prelude::Queryable;
 
 use crate::harness::{
-    expect_code, mysql, mysql_admin_url, mysql_db_from_sql, one, pgcutover, stderr, stdout, TestDb,
+    expect_code, mysql, mysql_admin_url, one, pgcutover, stderr, stdout, MyDb, TestDb,
 };
 
 const SMALL: &str =
@@ -20,7 +20,7 @@ fn host_port() -> (String, u16) {
 
 #[tokio::test]
 async fn wrong_password_exits_3_with_a_hint_and_never_shows_the_password() {
-    mysql_db_from_sql("pgctit_cli_pw", SMALL).await;
+    let my = MyDb::from_sql("pgctit_cli_pw", SMALL).await;
     let (host, port) = host_port();
     let db = TestDb::new("my_cli_pw").await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -28,7 +28,7 @@ async fn wrong_password_exits_3_with_a_hint_and_never_shows_the_password() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pgcutover"))
         .args([
             "copy",
-            &format!("mysql://nosuchuser@{host}:{port}/pgctit_cli_pw"),
+            &format!("mysql://nosuchuser@{host}:{port}/{}", my.name),
             &db.url,
         ])
         .env("MYSQL_PWD", secret)
@@ -53,11 +53,12 @@ async fn wrong_password_exits_3_with_a_hint_and_never_shows_the_password() {
         stderr(&out)
     );
     db.drop().await;
+    my.drop().await;
 }
 
 #[tokio::test]
 async fn ed25519_login_with_a_password_file() {
-    mysql_db_from_sql("pgctit_cli_ed", SMALL).await;
+    let my = MyDb::from_sql("pgctit_cli_ed", SMALL).await;
     let mut admin = mysql("mysql").await;
     if admin
         .query_drop("INSTALL SONAME 'auth_ed25519'")
@@ -75,7 +76,7 @@ async fn ed25519_login_with_a_password_file() {
         .await
         .expect("create ed25519 user");
     admin
-        .query_drop("GRANT SELECT ON pgctit_cli_ed.* TO 'pgct_ed'@'%'")
+        .query_drop(format!("GRANT SELECT ON `{}`.* TO 'pgct_ed'@'%'", my.name))
         .await
         .expect("grant");
     let _ = admin.disconnect().await;
@@ -88,7 +89,10 @@ async fn ed25519_login_with_a_password_file() {
         dir.path(),
         &[
             "copy",
-            &format!("mariadb://pgct_ed@{host}:{port}/pgctit_cli_ed?ssl-mode=disabled"),
+            &format!(
+                "mariadb://pgct_ed@{host}:{port}/{}?ssl-mode=disabled",
+                my.name
+            ),
             &db.url,
             "--source-password-file",
             pw.to_str().expect("utf-8"),
@@ -113,13 +117,13 @@ async fn ed25519_login_with_a_password_file() {
         Some("4294967295")
     );
     db.drop().await;
+    my.drop().await;
 }
 
 #[tokio::test]
 async fn consistent_snapshot_and_impossible_casts() {
-    mysql_db_from_sql("pgctit_cli_cons", SMALL).await;
-    let (host, port) = host_port();
-    let src = format!("mysql://root@{host}:{port}/pgctit_cli_cons");
+    let my = MyDb::from_sql("pgctit_cli_cons", SMALL).await;
+    let src = my.url.clone();
     let db = TestDb::new("my_cli_cons").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let out = pgcutover(
@@ -161,26 +165,26 @@ async fn consistent_snapshot_and_impossible_casts() {
         stderr(&out)
     );
     db.drop().await;
+    my.drop().await;
 }
 
 /// A table big enough to be split into key ranges read by two sessions into one COPY, sent in
 /// many small batches (a reader that blocked wrongly inside its runtime once spun forever here).
 #[tokio::test]
 async fn large_table_split_into_key_ranges_arrives_whole() {
-    mysql_db_from_sql(
+    let my = MyDb::from_sql(
         "pgctit_cli_split",
         "CREATE TABLE big (id INT PRIMARY KEY, v VARCHAR(20));
          INSERT INTO big SELECT seq, CONCAT('v', seq) FROM seq_1_to_300000;",
     )
     .await;
-    let (host, port) = host_port();
     let db = TestDb::new("my_cli_split").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let out = pgcutover(
         dir.path(),
         &[
             "copy",
-            &format!("mysql://root@{host}:{port}/pgctit_cli_split"),
+            &my.url,
             &db.url,
             "--jobs",
             "2",
@@ -195,4 +199,5 @@ async fn large_table_split_into_key_ranges_arrives_whole() {
         Some("300000 300000 1 300000 45000150000")
     );
     db.drop().await;
+    my.drop().await;
 }

@@ -5,14 +5,14 @@
 use mysql_async::prelude::Queryable;
 
 use crate::harness::{
-    column_type, expect_code, mysql, mysql_db_from_sql, one, pgcutover, query_strings,
-    rejected_rows, source_url, stderr, TestDb,
+    column_type, expect_code, mysql, one, pgcutover, query_strings, rejected_rows, stderr, MyDb,
+    TestDb,
 };
 
 #[tokio::test]
 async fn datetime_as_timestamptz_reads_wall_clock_in_the_source_zone() {
     let name = "pgctit_opt_tz";
-    mysql_db_from_sql(
+    let my = MyDb::from_sql(
         name,
         "CREATE TABLE ev (id INT PRIMARY KEY, at DATETIME(6), stamp TIMESTAMP(6) NULL);
          INSERT INTO ev VALUES
@@ -29,7 +29,7 @@ async fn datetime_as_timestamptz_reads_wall_clock_in_the_source_zone() {
         dir.path(),
         &[
             "copy",
-            &source_url(name),
+            &my.url,
             &db.url,
             "--datetime-as",
             "timestamptz",
@@ -72,13 +72,14 @@ async fn datetime_as_timestamptz_reads_wall_clock_in_the_source_zone() {
         ]
     );
     db.drop().await;
+    my.drop().await;
 }
 
 #[tokio::test]
 async fn enum_as_text_keeps_labels_and_checks_them() {
     let name = "pgctit_opt_enum";
     // sql_mode='' lets MySQL store the '' error value for an unknown label.
-    mysql_db_from_sql(
+    let my = MyDb::from_sql(
         name,
         "SET SESSION sql_mode = '';
          CREATE TABLE orders (id INT PRIMARY KEY,
@@ -88,10 +89,7 @@ async fn enum_as_text_keeps_labels_and_checks_them() {
     .await;
     let db = TestDb::new("my_opt_enum").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = pgcutover(
-        dir.path(),
-        &["copy", &source_url(name), &db.url, "--enum-as", "text"],
-    );
+    let out = pgcutover(dir.path(), &["copy", &my.url, &db.url, "--enum-as", "text"]);
     expect_code(&out, 0);
     let client = db.client().await;
     // No enum type: a text column whose CHECK lists the labels, '' included.
@@ -135,12 +133,13 @@ async fn enum_as_text_keeps_labels_and_checks_them() {
         .await
         .expect("a real label is accepted");
     db.drop().await;
+    my.drop().await;
 }
 
 #[tokio::test]
 async fn zero_dates_error_rejects_the_rows_and_nul_bytes_strip_cleans_text() {
     let name = "pgctit_opt_zero";
-    mysql_db_from_sql(
+    let my = MyDb::from_sql(
         name,
         "SET SESSION sql_mode = '';
          CREATE TABLE t (id INT PRIMARY KEY, d DATE NULL, dt DATETIME NULL, note VARCHAR(20));
@@ -157,7 +156,7 @@ async fn zero_dates_error_rejects_the_rows_and_nul_bytes_strip_cleans_text() {
         dir.path(),
         &[
             "copy",
-            &source_url(name),
+            &my.url,
             &db.url,
             "--zero-dates",
             "error",
@@ -195,13 +194,14 @@ async fn zero_dates_error_rejects_the_rows_and_nul_bytes_strip_cleans_text() {
         ]
     );
     db.drop().await;
+    my.drop().await;
 }
 
 #[tokio::test]
 async fn charsets_beyond_latin1_and_utf8_decode_exactly() {
     let name = "pgctit_opt_cs";
     // Each column holds the same words in a charset of its own; the server converts to utf8mb4.
-    mysql_db_from_sql(
+    let my = MyDb::from_sql(
         name,
         "CREATE TABLE words (
            id INT PRIMARY KEY,
@@ -220,7 +220,7 @@ async fn charsets_beyond_latin1_and_utf8_decode_exactly() {
     .await;
     let db = TestDb::new("my_opt_cs").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = pgcutover(dir.path(), &["copy", &source_url(name), &db.url]);
+    let out = pgcutover(dir.path(), &["copy", &my.url, &db.url]);
     expect_code(&out, 0);
     let client = db.client().await;
     let rows = query_strings(&client, "SELECT ru, ko, el, ja, zh, he, l2, ucs FROM words").await;
@@ -239,12 +239,13 @@ async fn charsets_beyond_latin1_and_utf8_decode_exactly() {
     .collect();
     assert_eq!(rows, vec![want]);
     db.drop().await;
+    my.drop().await;
 }
 
 #[tokio::test]
 async fn consistent_without_reload_says_which_privilege_is_missing() {
     let name = "pgctit_opt_noreload";
-    mysql_db_from_sql(
+    let my = MyDb::from_sql(
         name,
         "CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1);",
     )
@@ -261,7 +262,7 @@ async fn consistent_without_reload_says_which_privilege_is_missing() {
     let _ = admin.disconnect().await;
     let db = TestDb::new("my_opt_noreload").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = source_url(name).replacen("root@", "pgct_noreload@", 1);
+    let url = my.url.replacen("root@", "pgct_noreload@", 1);
     assert!(url.contains("pgct_noreload@"), "{url}");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pgcutover"))
         .args(["copy", &url, &db.url, "--consistent"])
@@ -286,12 +287,13 @@ async fn consistent_without_reload_says_which_privilege_is_missing() {
         Some("0")
     );
     db.drop().await;
+    my.drop().await;
 }
 
 #[tokio::test]
 async fn consistent_readers_share_one_snapshot() {
     let name = "pgctit_opt_snap";
-    mysql_db_from_sql(
+    let my = MyDb::from_sql(
         name,
         "CREATE TABLE parent (id INT PRIMARY KEY, v VARCHAR(10));
          CREATE TABLE child (id INT PRIMARY KEY, parent_id INT, FOREIGN KEY (parent_id) REFERENCES parent (id));
@@ -307,14 +309,7 @@ async fn consistent_readers_share_one_snapshot() {
     // Three sessions, one per table: each must see the moment the snapshot was taken, not
     // the writes made after it, whichever table it reads and whenever it reads it.
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_pgcutover"))
-        .args([
-            "copy",
-            &source_url(name),
-            &db.url,
-            "--consistent",
-            "--jobs",
-            "3",
-        ])
+        .args(["copy", &my.url, &db.url, "--consistent", "--jobs", "3"])
         .env("PGCUTOVER_TEST_PAUSE_AFTER_SNAPSHOT", &pause)
         .current_dir(dir.path())
         .stdout(std::process::Stdio::piped())
@@ -366,12 +361,13 @@ async fn consistent_readers_share_one_snapshot() {
         .collect::<Vec<_>>()
     );
     db.drop().await;
+    my.drop().await;
 }
 
 #[tokio::test]
 async fn generated_columns_are_computed_by_postgresql_when_their_expression_translates() {
     let name = "pgctit_opt_gen";
-    mysql_db_from_sql(
+    let my = MyDb::from_sql(
         name,
         "CREATE TABLE g (
            id INT PRIMARY KEY,
@@ -397,7 +393,7 @@ async fn generated_columns_are_computed_by_postgresql_when_their_expression_tran
         dir.path(),
         &[
             "copy",
-            &source_url(name),
+            &my.url,
             &db.url,
             "--report",
             report.to_str().expect("utf-8"),
@@ -460,4 +456,5 @@ async fn generated_columns_are_computed_by_postgresql_when_their_expression_tran
         ]]
     );
     db.drop().await;
+    my.drop().await;
 }

@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::harness::{
-    column_type, expect_code, mysql_db_from_sql, one, pgcutover, query_strings, source_url, stdout,
-    TestDb,
+    column_type, expect_code, one, pgcutover, query_strings, source_url, stdout, MyDb, TestDb,
 };
 use crate::mysql_compare::assert_same_mysql_data;
 use crate::mysql_datasets::load_dataset_with_prefix;
@@ -26,7 +25,7 @@ async fn postgis_db(tag: &str) -> TestDb {
 #[tokio::test]
 async fn geometry_keeps_its_srid_and_spatial_indexes_become_gist() {
     let name = "pgctit_gis";
-    mysql_db_from_sql(
+    let my = MyDb::from_sql(
         name,
         "CREATE TABLE places (
            id INT PRIMARY KEY,
@@ -46,7 +45,7 @@ async fn geometry_keeps_its_srid_and_spatial_indexes_become_gist() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = pgcutover(
         dir.path(),
-        &["copy", &source_url(name), &db.url, "--verify", "checksums"],
+        &["copy", &my.url, &db.url, "--verify", "checksums"],
     );
     expect_code(&out, 0);
     // Geometry (EWKB with its SRID) hashes the same on both sides.
@@ -112,6 +111,7 @@ async fn geometry_keeps_its_srid_and_spatial_indexes_become_gist() {
         Some("1")
     );
     db.drop().await;
+    my.drop().await;
 }
 
 #[tokio::test]

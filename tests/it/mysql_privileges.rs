@@ -5,7 +5,7 @@
 use mysql_async::prelude::Queryable;
 
 use crate::harness::{
-    expect_code, mysql, mysql_admin_url, pgcutover, read_json, stderr, stdout, TestDb,
+    expect_code, mysql, mysql_admin_url, pgcutover, read_json, stderr, stdout, MyDb, TestDb,
 };
 
 /// The source URL for `user` (no password) on the test server.
@@ -26,7 +26,7 @@ async fn a_select_only_user_is_told_what_it_cannot_see() {
         CREATE EVENT ev ON SCHEDULE EVERY 1 DAY DO SELECT 1;
         INSERT INTO t VALUES (1, 1);
     ";
-    crate::harness::mysql_db_from_sql(name, sql).await;
+    let my = MyDb::from_sql(name, sql).await;
     let mut admin = mysql("mysql").await;
     admin
         .query_drop(format!(
@@ -96,4 +96,5 @@ async fn a_select_only_user_is_told_what_it_cannot_see() {
         .await
         .expect("drop users");
     db.drop().await;
+    my.drop().await;
 }

@@ -5,8 +5,8 @@
 use mysql_async::prelude::Queryable;
 
 use crate::harness::{
-    assert_identical, expect_code, mysql, mysql_db_from_sql, output_of, pgcutover, source_url,
-    spawn_stopping, stderr, wait_for_stop, Stop, TestDb,
+    assert_identical, expect_code, mysql, output_of, pgcutover, spawn_stopping, stderr,
+    wait_for_stop, MyDb, Stop, TestDb,
 };
 
 const SOURCE: &str = "
@@ -35,10 +35,10 @@ async fn kill_sessions(db: &str) -> usize {
 #[tokio::test]
 async fn killed_reader_sessions_are_replaced_and_the_chunk_retried() {
     let name = "pgctit_resume_kill";
-    mysql_db_from_sql(name, SOURCE).await;
+    let my = MyDb::from_sql(name, SOURCE).await;
     let db = TestDb::new("mysql_resume_kill").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let source = source_url(name);
+    let source = my.url.clone();
     let args = [
         "copy",
         &source,
@@ -60,15 +60,16 @@ async fn killed_reader_sessions_are_replaced_and_the_chunk_retried() {
     assert!(stderr(&out).contains("trying again"), "{}", stderr(&out));
     assert_identical(dir.path(), &source, &db.url);
     db.drop().await;
+    my.drop().await;
 }
 
 #[tokio::test]
 async fn a_lost_consistent_snapshot_stops_resumably_and_the_same_command_finishes() {
     let name = "pgctit_resume_snapshot";
-    mysql_db_from_sql(name, SOURCE).await;
+    let my = MyDb::from_sql(name, SOURCE).await;
     let db = TestDb::new("mysql_resume_snapshot").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let source = source_url(name);
+    let source = my.url.clone();
     let args = [
         "copy",
         &source,
@@ -101,4 +102,5 @@ async fn a_lost_consistent_snapshot_stops_resumably_and_the_same_command_finishe
     );
     assert_identical(dir.path(), &source, &db.url);
     db.drop().await;
+    my.drop().await;
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 
-use crate::harness::{expect_code, one, source_url, stderr, TestDb};
+use crate::harness::{expect_code, one, stderr, MyDb, TestDb};
 
 /// A mariadbd with TLS, stopped (and its files removed) when dropped.
 struct TlsMariadb {
@@ -257,14 +257,14 @@ async fn tls_modes_against_a_server_with_tls() {
 #[tokio::test]
 async fn preferred_falls_back_and_required_refuses_on_a_server_without_tls() {
     // The shared MariaDB has TLS disabled.
-    crate::harness::mysql_db_from_sql(
+    let my = MyDb::from_sql(
         "pgctit_notls",
         "CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1);",
     )
     .await;
     let db = TestDb::new("my_notls").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let base = source_url("pgctit_notls");
+    let base = my.url.clone();
     let out = run(dir.path(), "", &["plan", &base, &db.url]);
     expect_code(&out, 0);
     let out = run(
@@ -286,4 +286,5 @@ async fn preferred_falls_back_and_required_refuses_on_a_server_without_tls() {
     );
     assert!(err.contains("hint:"), "{err}");
     db.drop().await;
+    my.drop().await;
 }

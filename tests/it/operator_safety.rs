@@ -10,8 +10,8 @@ use std::process::{Command, Stdio};
 use serde_json::Value as J;
 
 use crate::harness::{
-    expect_code, interrupt_at, mysql_db_from_sql, one, pgcutover, read_json, source_url,
-    sqlite_from_sql, stderr, stdout, TestDb,
+    expect_code, interrupt_at, one, pgcutover, read_json, sqlite_from_sql, stderr, stdout, MyDb,
+    TestDb,
 };
 
 const SMALL: &str = "
@@ -248,7 +248,7 @@ async fn a_copy_of_zero_tables_is_refused_and_never_recorded_complete() {
 #[tokio::test]
 async fn cast_rules_must_name_a_table_and_column_of_the_source() {
     let name = "pgctit_ops_cast";
-    mysql_db_from_sql(
+    let my = MyDb::from_sql(
         name,
         "CREATE TABLE t (id INT PRIMARY KEY, flag TINYINT(1), n INT UNSIGNED);
          CREATE TABLE other (id INT PRIMARY KEY);
@@ -257,7 +257,7 @@ async fn cast_rules_must_name_a_table_and_column_of_the_source() {
     .await;
     let db = TestDb::new("ops_cast").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let src = source_url(name);
+    let src = my.url.clone();
 
     for (rule, said) in [
         ("nosuch.flag=smallint", "the source has no table \"nosuch\""),
@@ -313,6 +313,7 @@ async fn cast_rules_must_name_a_table_and_column_of_the_source() {
         stdout(&out)
     );
     db.drop().await;
+    my.drop().await;
 }
 
 /// The objects a MySQL copy of [`ENUMS_AND_ON_UPDATE`] creates besides tables, by kind.
@@ -345,10 +346,10 @@ const ENUMS_AND_ON_UPDATE: &str =
 #[tokio::test]
 async fn drop_existing_replaces_all_an_earlier_mysql_run_created() {
     let name = "pgctit_ops_drop";
-    mysql_db_from_sql(name, ENUMS_AND_ON_UPDATE).await;
+    let my = MyDb::from_sql(name, ENUMS_AND_ON_UPDATE).await;
     let db = TestDb::new("ops_drop_mysql").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let src = source_url(name);
+    let src = my.url.clone();
     let copy = ["copy", src.as_str(), db.url.as_str()];
     let drop_existing = [&copy[..], &["--drop-existing"]].concat();
     expect_code(&pgcutover(dir.path(), &copy), 0);
@@ -426,6 +427,7 @@ async fn drop_existing_replaces_all_an_earlier_mysql_run_created() {
     );
     expect_code(&pgcutover(dir.path(), &drop_existing), 0);
     db.drop().await;
+    my.drop().await;
 }
 
 #[tokio::test]

@@ -2,8 +2,7 @@
 //! before creating the key and applies `--orphans`; a key is never silently missing.
 
 use crate::harness::{
-    expect_code, mysql_db_from_sql, one, pgcutover, read_json, source_url, sqlite_from_sql, stdout,
-    TestDb,
+    expect_code, one, pgcutover, read_json, sqlite_from_sql, stdout, MyDb, TestDb,
 };
 
 /// SQLite never enforced these keys (no `PRAGMA foreign_keys`): orders 11, 12 and 14 point at
@@ -160,7 +159,7 @@ async fn orphans_are_counted_named_and_handled_by_policy() {
 #[tokio::test]
 async fn plan_counts_orphans_in_a_mysql_source_loaded_without_key_checks() {
     let name = "pgctit_orphans";
-    mysql_db_from_sql(
+    let my = MyDb::from_sql(
         name,
         "SET FOREIGN_KEY_CHECKS = 0;
          CREATE TABLE parent (a INT NOT NULL, b VARCHAR(5) NOT NULL, PRIMARY KEY (a, b)) ENGINE=InnoDB;
@@ -173,10 +172,7 @@ async fn plan_counts_orphans_in_a_mysql_source_loaded_without_key_checks() {
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
     let db = TestDb::new("orphans_mysql").await;
-    let out = pgcutover(
-        dir.path(),
-        &["plan", &source_url(name), &db.url, "--format", "json"],
-    );
+    let out = pgcutover(dir.path(), &["plan", &my.url, &db.url, "--format", "json"]);
     expect_code(&out, 0);
     let plan: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
     let orphans = &plan["data"]["orphans"];
@@ -186,8 +182,9 @@ async fn plan_counts_orphans_in_a_mysql_source_loaded_without_key_checks() {
         serde_json::json!(["a=1, b=y", "a=2, b=x"])
     );
 
-    let out = pgcutover(dir.path(), &["copy", &source_url(name), &db.url]);
+    let out = pgcutover(dir.path(), &["copy", &my.url, &db.url]);
     expect_code(&out, 6);
     assert!(stdout(&out).contains("2 orphan row(s)"), "{}", stdout(&out));
     db.drop().await;
+    my.drop().await;
 }

@@ -14,8 +14,7 @@ use std::sync::Arc;
 use tokio_postgres::Client;
 
 use crate::harness::{
-    code, expect_code, mysql_db_from_sql, one, pgcutover, query_strings, sqlite_from_sql, stderr,
-    stdout, TestDb,
+    code, expect_code, one, pgcutover, query_strings, sqlite_from_sql, stderr, stdout, MyDb, TestDb,
 };
 
 /// A string that appears nowhere else, so finding it anywhere means it leaked.
@@ -220,13 +219,13 @@ async fn a_malformed_source_is_refused_with_its_password_masked() {
     assert_eq!(trip.hits(), 0, "a malformed source reached a server");
 
     // A well-formed MySQL URL with a wrong password: the server refuses it (exit 3).
-    mysql_db_from_sql("pgctit_secrets", "CREATE TABLE t (id INT PRIMARY KEY);").await;
+    let source_db = MyDb::from_sql("pgctit_secrets", "CREATE TABLE t (id INT PRIMARY KEY);").await;
     let mysql = url::Url::parse(&crate::harness::mysql_admin_url()).expect("MySQL URL");
     let (host, port) = (
         mysql.host_str().unwrap_or("127.0.0.1"),
         mysql.port().unwrap_or(3306),
     );
-    let url = format!("mysql://root:{s}@{host}:{port}/pgctit_secrets");
+    let url = format!("mysql://root:{s}@{host}:{port}/{}", source_db.name);
     for command in ["plan", "copy", "verify"] {
         let out = pgcutover(dir.path(), &[command, &url, &db.url]);
         expect_code(&out, 3);
@@ -237,6 +236,7 @@ async fn a_malformed_source_is_refused_with_its_password_masked() {
     let client = db.client().await;
     assert_no_secret("run state", &run_state(&client).await);
     db.drop().await;
+    source_db.drop().await;
 }
 
 #[tokio::test]
@@ -589,7 +589,7 @@ async fn a_successful_run_with_passwords_keeps_them_out_of_report_status_and_run
     // The source: a MariaDB user with a password, which the server checks (a wrong or missing
     // one is refused), so the copy succeeding means the password was read and sent.
     let my_db = "pgctit_secrets_ok";
-    mysql_db_from_sql(
+    let source_db = MyDb::from_sql(
         my_db,
         "CREATE TABLE author (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL);
          CREATE TABLE book (id INT PRIMARY KEY, author_id INT REFERENCES author (id), pages INT);
@@ -728,4 +728,5 @@ async fn a_successful_run_with_passwords_keeps_them_out_of_report_status_and_run
         .batch_execute("DROP ROLE IF EXISTS pgct_pw_role")
         .await
         .expect("drop the role");
+    source_db.drop().await;
 }

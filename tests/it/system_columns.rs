@@ -3,8 +3,8 @@
 //! and `--data-only` follow the rename.
 
 use crate::harness::{
-    assert_identical, expect_code, one, pgcutover, read_json, source_url, sqlite_from_sql, stderr,
-    stdout, TestDb,
+    assert_identical, expect_code, one, pgcutover, read_json, sqlite_from_sql, stderr, stdout,
+    MyDb, TestDb,
 };
 
 async fn columns(client: &tokio_postgres::Client, table: &str) -> Vec<String> {
@@ -114,7 +114,7 @@ async fn sqlite_system_column_names_are_renamed_and_followed() {
 #[tokio::test]
 async fn mysql_system_column_names_are_renamed_and_followed() {
     let name = "pgctit_syscols";
-    crate::harness::mysql_db_from_sql(
+    let my = MyDb::from_sql(
         name,
         "CREATE TABLE ev (id INT PRIMARY KEY, xmin VARCHAR(20) UNIQUE, xmin_2 VARCHAR(20),
                           ctid INT, tableoid VARCHAR(5), cmin INT, xmax INT, cmax INT, KEY (ctid));
@@ -122,7 +122,7 @@ async fn mysql_system_column_names_are_renamed_and_followed() {
     )
     .await;
     renames_everywhere(
-        &source_url(name),
+        &my.url,
         "sys_mysql",
         "ev",
         &[
@@ -137,4 +137,5 @@ async fn mysql_system_column_names_are_renamed_and_followed() {
         ],
     )
     .await;
+    my.drop().await;
 }
