@@ -148,6 +148,21 @@ pub async fn one(client: &Client, sql: &str) -> Option<String> {
         .and_then(|r| r.into_iter().next().flatten())
 }
 
+/// Waits (at most 10 s) until no other session is connected to `client`'s database: after a
+/// kill -9, PostgreSQL may still be finishing a COMMIT the killed run sent, and what the state
+/// holds is settled only once its sessions are gone.
+pub async fn settled(client: &Client) {
+    let others = "SELECT count(*)::text FROM pg_stat_activity \
+                  WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    for _ in 0..200 {
+        if one(client, others).await.as_deref() == Some("0") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("a killed run's sessions are still connected after 10 s");
+}
+
 /// Reads a JSON file the binary wrote (a `--report`).
 pub fn read_json(path: &Path) -> serde_json::Value {
     let bytes =

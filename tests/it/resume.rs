@@ -10,7 +10,8 @@ use serde_json::Value as J;
 
 use crate::harness::{
     assert_identical, datasets_dir, expect_code, interrupt_at, kill_at, one, output_of, pgcutover,
-    spawn_stopping, sqlite_from_sql, stderr, stdout, wait_for_stop, PgCluster, Stop, TestDb,
+    settled, spawn_stopping, sqlite_from_sql, stderr, stdout, wait_for_stop, PgCluster, Stop,
+    TestDb,
 };
 
 /// A copy of Chinook (11 tables, foreign keys, a self-reference) plus a keyless table, so
@@ -243,6 +244,7 @@ async fn another_fingerprint_refuses_and_restart_starts_over() {
     let args = ["copy", src_s, &db.url, "--chunk-rows", "400"];
     kill_at(dir.path(), &args, "chunk-committed", 4);
     let client = db.client().await;
+    settled(&client).await;
     let state = "SELECT count(*)::text || '/' || count(done_at)::text FROM pgcutover.chunks";
     let before = one(&client, state).await;
 
