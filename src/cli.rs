@@ -3,6 +3,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use pgcutover_core::adapt::Fractions;
+use pgcutover_core::policy::{NulPolicy, Utf8Policy};
+use pgcutover_core::source::{EpochSetting, ZeroDates};
+use pgcutover_pipeline::source::{Selection, ValueOptions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -382,6 +386,67 @@ fn shell_quote(a: &str) -> String {
         return q;
     }
     format!("'{}'", a.replace('\'', r"'\''"))
+}
+
+impl Endpoints {
+    /// SOURCE and TARGET, parsed (nothing is opened yet).
+    pub fn resolve(
+        &self,
+    ) -> Result<
+        (
+            Box<dyn pgcutover_core::source::Source>,
+            pgcutover_postgres::Target,
+        ),
+        pgcutover_pipeline::exit::Exit,
+    > {
+        pgcutover_pipeline::source::resolve(
+            &self.source,
+            self.source_password_file.as_deref(),
+            &self.target,
+        )
+    }
+}
+
+impl SelectArgs {
+    pub fn selection(&self) -> Selection {
+        Selection {
+            include: self.include.clone(),
+            exclude: self.exclude.clone(),
+        }
+    }
+}
+
+impl ValueArgs {
+    /// The value options as the pipeline takes them.
+    pub fn options(&self) -> ValueOptions {
+        ValueOptions {
+            casts: self.casts.clone(),
+            datetime_as_timestamptz: self.datetime_as == DatetimeAs::Timestamptz,
+            enum_as_text: self.enum_as == EnumAs::Text,
+            zero_dates: match self.zero_dates {
+                ZeroDatesArg::Null => ZeroDates::Null,
+                ZeroDatesArg::Error => ZeroDates::Error,
+            },
+            epoch: match self.sqlite_epoch {
+                EpochArg::Auto => EpochSetting::Auto,
+                EpochArg::Seconds => EpochSetting::Seconds,
+                EpochArg::Millis => EpochSetting::Millis,
+            },
+            nul_bytes: match self.nul_bytes {
+                NulArg::Reject => NulPolicy::Reject,
+                NulArg::Strip => NulPolicy::Strip,
+            },
+            invalid_utf8: match self.invalid_utf8 {
+                Utf8Arg::Reject => Utf8Policy::Reject,
+                Utf8Arg::Replace => Utf8Policy::Replace,
+            },
+            source_timezone: self.source_timezone.clone(),
+            fractions: match self.fractional_seconds {
+                FractionsArg::Reject => Fractions::Reject,
+                FractionsArg::Round => Fractions::Round,
+            },
+        }
+    }
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use crate::readers::Readers;
 use crate::rejects::RejectLog;
 use crate::report::{Report, RunInfo, StepReport, TableReport};
 use crate::retry::{Fault, Retrying, Tried};
-use crate::source::{load_schema, resolve, value_policy, Loaded, TargetFacts};
+use crate::source::{load_schema, value_policy, Loaded, TargetFacts};
 use crate::state::{self, RunStatus};
 use crate::target::{connect, transaction, End};
 use crate::testpoint;
@@ -37,7 +37,7 @@ use pgcutover_core::source::Source;
 
 pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let started = Instant::now();
-    let (source, target) = resolve(&args.endpoints)?;
+    let (source, target) = args.endpoints.resolve()?;
     refuse_bad_options(&args)?;
     // After --restart, resuming means the same command without it: --restart again would
     // throw away what this run has done.
@@ -56,7 +56,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     );
     let schema_name = args.select.target_schema.clone();
     let jobs = crate::cli::jobs_or_cores(args.jobs);
-    let policy = value_policy(&args.values);
+    let policy = value_policy(&args.values.options());
 
     // The target first: what it has (PostGIS) shapes the mapping.
     let mut client = connect(&target).await?;
@@ -64,7 +64,13 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let facts = TargetFacts::read(&client).await?;
 
     printer.info(&format!("reading the schema of {}", source.display()));
-    let mut loaded = load_schema(&*source, &args.select, &args.values, &facts).await?;
+    let mut loaded = load_schema(
+        &*source,
+        &args.select.selection(),
+        &args.values.options(),
+        &facts,
+    )
+    .await?;
     // Printed below with the schema's own warnings, and kept in the report.
     loaded.option_warnings();
     let data_only = if args.data_only {
@@ -73,7 +79,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
                 &client,
                 &schema_name,
                 &mut loaded,
-                &crate::source::adapt_options(&args.values)?,
+                &crate::source::adapt_options(&args.values.options())?,
                 printer,
             )
             .await?,
@@ -282,7 +288,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             retries: args.retries,
             data_only: args.data_only,
             rejects: &rejects,
-            printer,
+            observer: printer,
             cancel: &cancel,
             committed: Default::default(),
             failed: Default::default(),
@@ -1078,7 +1084,7 @@ async fn step_worker(
         let retrying = Retrying {
             retries: settings.retries,
             cancel: settings.cancel,
-            printer: settings.printer,
+            observer: settings.printer,
         };
         let tried = retrying
             .run(

@@ -1,28 +1,19 @@
 //! The `pgcutover` command: parses arguments, runs one subcommand, prints the whole error chain
 //! with a hint, and exits with a documented code (see `exit.rs` and README.md).
 
-mod cancel;
-mod chunks;
 mod cli;
 mod copy_cmd;
-mod data_only;
-mod exit;
-mod integrity;
 mod output;
-mod paths;
 mod plan_cmd;
-mod process;
-mod readers;
-mod rejects;
 mod report;
-mod retry;
 mod run_cmd;
-mod source;
-mod state;
-mod target;
-mod testpoint;
-mod undo;
 mod verify_cmd;
+
+// The pipeline's modules, under the names the commands use.
+use pgcutover_pipeline::{
+    cancel, chunks, data_only, exit, integrity, paths, process, readers, rejects, retry, source,
+    state, target, testpoint, undo,
+};
 
 use clap::Parser;
 

@@ -136,6 +136,35 @@ impl TableProgress {
     }
 }
 
+/// The pipeline tells the operator what it does through these lines and bars.
+impl pgcutover_pipeline::observe::Observer for Printer {
+    fn info(&self, message: &str) {
+        Printer::info(self, message);
+    }
+
+    fn warn(&self, message: &str) {
+        Printer::warn(self, message);
+    }
+
+    fn table(
+        &self,
+        name: &str,
+        rows: Option<u64>,
+    ) -> Box<dyn pgcutover_pipeline::observe::Progress> {
+        Box::new(Printer::table(self, name, rows))
+    }
+}
+
+impl pgcutover_pipeline::observe::Progress for TableProgress {
+    fn set(&mut self, rows: u64) {
+        TableProgress::set(self, rows);
+    }
+
+    fn finish(self: Box<Self>) {
+        TableProgress::finish(*self);
+    }
+}
+
 /// `--format json`: one line on stdout, `{"type": kind, "data": …}` (the envelope README
 /// documents for every command).
 pub fn print_json(

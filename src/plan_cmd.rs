@@ -11,7 +11,7 @@ use crate::cli::{Format, OrphanPolicy, PlanArgs};
 use crate::exit::{Exit, ExitCode};
 use crate::integrity::Orphans;
 use crate::output::Printer;
-use crate::source::{load_schema, resolve, TargetFacts};
+use crate::source::{load_schema, TargetFacts};
 use pgcutover_core::source::Source;
 
 #[derive(Serialize)]
@@ -121,7 +121,7 @@ pub fn build<'a>(
 }
 
 pub async fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, Exit> {
-    let (source, target) = resolve(&args.endpoints)?;
+    let (source, target) = args.endpoints.resolve()?;
     let schema_name = args.select.target_schema.as_str();
     // The target is only read, to say what a copy would find there (existing tables, PostGIS);
     // plan works without it.
@@ -139,14 +139,20 @@ pub async fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         Some(c) => TargetFacts::read(c).await?,
         None => TargetFacts::default(),
     };
-    let mut loaded = load_schema(&*source, &args.select, &args.values, &facts).await?;
+    let mut loaded = load_schema(
+        &*source,
+        &args.select.selection(),
+        &args.values.options(),
+        &facts,
+    )
+    .await?;
     // On stderr too: the plan on stdout may go to a file or a pipe unread.
     for w in loaded.option_warnings() {
         printer.warn(&format!("{}: {}", w.object, w.message));
     }
     let data_only = match (&client, args.data_only) {
         (Some(c), true) => {
-            let options = crate::source::adapt_options(&args.values)?;
+            let options = crate::source::adapt_options(&args.values.options())?;
             let (d, findings) =
                 crate::data_only::inspect(c, schema_name, &mut loaded, &options).await?;
             Some(DataOnlyPlan {

@@ -40,7 +40,7 @@ use crate::cli::{Format, VerifyArgs, VerifyMode};
 use crate::exit::{Exit, ExitCode};
 use crate::output::{print_json, write_json_file, Printer};
 use crate::process::{peak_memory_bytes, unix_now};
-use crate::source::{load_schema, resolve, value_policy, Loaded, TableAdapters, TargetFacts};
+use crate::source::{load_schema, value_policy, Loaded, TableAdapters, TargetFacts};
 
 /// At most this many key ranges are pushed down to the servers in one pass; more, and the
 /// pass reads the whole table and filters on the client.
@@ -291,7 +291,7 @@ struct Envelope<'a> {
 
 pub async fn run(mut args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let started_at_unix = unix_now();
-    let (source, target) = resolve(&args.endpoints)?;
+    let (source, target) = args.endpoints.resolve()?;
     if let Some(path) = &args.report {
         crate::paths::check_writable("--report", path, false)?;
     }
@@ -331,7 +331,13 @@ pub async fn run(mut args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Ex
     }
     let facts = TargetFacts::read(&client).await?;
     printer.info(&format!("reading the schema of {}", source.display()));
-    let mut loaded = load_schema(&*source, &args.select, &args.values, &facts).await?;
+    let mut loaded = load_schema(
+        &*source,
+        &args.select.selection(),
+        &args.values.options(),
+        &facts,
+    )
+    .await?;
     for w in loaded.option_warnings() {
         printer.warn(&format!("{}: {}", w.object, w.message));
     }
@@ -342,7 +348,7 @@ pub async fn run(mut args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Ex
         &client,
         &schema_name,
         &mut loaded,
-        &crate::source::adapt_options(&args.values)?,
+        &crate::source::adapt_options(&args.values.options())?,
         data_only,
         &mut findings,
     )
@@ -363,7 +369,7 @@ pub async fn run(mut args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Ex
         mode: args.mode,
         jobs: crate::cli::jobs_or_cores(args.jobs),
         max_diffs: args.max_diffs as usize,
-        policy: value_policy(&args.values),
+        policy: value_policy(&args.values.options()),
     };
     let report = verify_all(
         &loaded,

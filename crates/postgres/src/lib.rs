@@ -4,12 +4,14 @@
 //! - [`connect`]: target settings resolved like libpq (URI, PG* variables, ~/.pgpass, sslmode);
 //! - [`ddl`]: the schema model rendered as DDL, in load phases;
 //! - [`copy_encoder`]: binary COPY encoding into reusable buffers;
-//! - [`load`]: streaming encoded batches into COPY, running post-load steps.
+//! - [`load`]: streaming encoded batches into COPY, running post-load steps;
+//! - [`state`]: the run-state tables (runs, tables, chunks, steps) that make a run resumable.
 
 pub mod catalog;
 pub mod connect;
 pub mod copy_encoder;
 pub mod ddl;
 pub mod load;
+pub mod state;
 
 pub use connect::{ConnectError, Target};

@@ -11,7 +11,7 @@ use std::time::Duration;
 use pgcutover_core::source::{io_fault, SourceError};
 
 use crate::cancel::Cancel;
-use crate::output::Printer;
+use crate::observe::Observer;
 
 /// How a unit of work (a chunk, a post-load step) ended under [`Retrying::run`].
 pub enum Tried<T, E> {
@@ -33,7 +33,7 @@ pub enum Tried<T, E> {
 pub struct Retrying<'a> {
     pub retries: u32,
     pub cancel: &'a Cancel,
-    pub printer: &'a Printer,
+    pub observer: &'a dyn Observer,
 }
 
 impl Retrying<'_> {
@@ -75,7 +75,7 @@ impl Retrying<'_> {
                 };
             }
             let pause = backoff(tries);
-            self.printer.warn(&format!(
+            self.observer.warn(&format!(
                 "{what}: {}; rolled back, trying again in {:.1}s ({tries}/{})",
                 show(&error),
                 pause.as_secs_f64(),

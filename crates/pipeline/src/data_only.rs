@@ -359,7 +359,7 @@ pub async fn prepare(
     schema_name: &str,
     loaded: &mut Loaded,
     options: &AdaptOptions,
-    printer: &crate::output::Printer,
+    observer: &dyn crate::observe::Observer,
 ) -> Result<DataOnly, Exit> {
     let (plan, findings) = inspect(client, schema_name, loaded, options).await?;
     if !findings.problems.is_empty() {
@@ -374,7 +374,7 @@ pub async fn prepare(
         ));
     }
     for w in &findings.warnings {
-        printer.warn(w);
+        observer.warn(w);
     }
     Ok(plan)
 }

@@ -26,7 +26,7 @@ use tokio_postgres::Client;
 
 use crate::cancel::Cancel;
 use crate::exit::{Exit, ExitCode};
-use crate::output::{Printer, TableProgress};
+use crate::observe::{Observer, Progress};
 use crate::readers::{Batch, ReadJob, ReaderOutcome, Readers};
 use crate::rejects::RejectLog;
 use crate::retry::{classify, Fault, Retrying, Tried};
@@ -102,7 +102,7 @@ pub struct Loader<'a> {
     /// tables reference); a full copy TRUNCATEs.
     pub data_only: bool,
     pub rejects: &'a Arc<RejectLog>,
-    pub printer: &'a Printer,
+    pub observer: &'a dyn Observer,
     pub cancel: &'a Cancel,
     /// Rows committed by this invocation.
     pub committed: AtomicU64,
@@ -112,7 +112,7 @@ pub struct Loader<'a> {
 
 /// Per table: its progress bar and what is left of it.
 struct Track {
-    progress: Mutex<Option<TableProgress>>,
+    progress: Mutex<Option<Box<dyn Progress>>>,
     rows: AtomicU64,
     left: AtomicUsize,
     warned: AtomicBool,
@@ -293,7 +293,7 @@ impl Loader<'_> {
             let retrying = Retrying {
                 retries: self.retries,
                 cancel: self.cancel,
-                printer: self.printer,
+                observer: self.observer,
             };
             let tried = retrying
                 .run(
@@ -507,9 +507,9 @@ impl Loader<'_> {
         testpoint::hit("chunk-committed");
         if let Some(r) = &outcome.first_reject {
             if !track.warned.swap(true, Ordering::Relaxed) {
-                self.printer
+                self.observer
                     .warn(&format!("rejected {r}\n  hint: {}", r.hint));
-                self.printer.warn(&format!(
+                self.observer.warn(&format!(
                     "every rejected row of {} is in {}",
                     show_ident(&t.name),
                     self.rejects.path().display()
@@ -616,7 +616,7 @@ impl Loader<'_> {
     fn show_progress(&self, t: &Table, track: &Track) {
         let mut p = track.progress.lock().unwrap_or_else(|p| p.into_inner());
         if p.is_none() {
-            let mut bar = self.printer.table(&t.name, t.source_rows);
+            let mut bar = self.observer.table(&t.name, t.source_rows);
             bar.set(track.rows.load(Ordering::Relaxed));
             *p = Some(bar);
         }
@@ -626,13 +626,13 @@ impl Loader<'_> {
     /// ends when its last chunk has ended.
     fn chunk_failed(&self, chunk: &ChunkPlan, track: &Track, e: ChunkError) {
         let error = crate::exit::error_chain(&e.error);
-        self.printer.warn(&format!(
+        self.observer.warn(&format!(
             "chunk {} of {} FAILED and was rolled back (the other chunks go on): {error}",
             chunk.chunk,
             show_ident(&chunk.table)
         ));
         if let Some(hint) = &e.hint {
-            self.printer.warn(&format!("  hint: {hint}"));
+            self.observer.warn(&format!("  hint: {hint}"));
         }
         self.failed
             .lock()
@@ -650,7 +650,7 @@ impl Loader<'_> {
 
     fn chunk_finished(&self, chunk: &ChunkPlan, track: &Track, done: &ChunkDone) {
         for (col, n) in &done.zero_dates {
-            self.printer.warn(&format!(
+            self.observer.warn(&format!(
                 "{}.{}: {n} zero date(s) became NULL",
                 show_ident(&chunk.table),
                 show_ident(col)
@@ -668,9 +668,9 @@ impl Loader<'_> {
         let table = show_ident(&chunk.table);
         match track.failed.load(Ordering::Relaxed) {
             0 => self
-                .printer
+                .observer
                 .info(&format!("copied {table}: {rows} rows in {seconds:.1}s")),
-            n => self.printer.warn(&format!(
+            n => self.observer.warn(&format!(
                 "{table}: {rows} rows in, {n} chunk(s) FAILED (see above); {seconds:.1}s"
             )),
         }

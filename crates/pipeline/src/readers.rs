@@ -1,5 +1,5 @@
 //! The copy's side of the source readers: a reader (the engine's thread or session, see
-//! `pgcutover_core::source::Readers`) converts a table's rows into a [`BatchingSink`], which
+//! `pgcutover_core::source::Readers`) converts a table's rows into a `BatchingSink`, which
 //! encodes them as binary COPY batches and hands the batches to that table's COPY through a
 //! bounded channel.
 

@@ -14,11 +14,31 @@ use pgcutover_core::zone::SourceZone;
 use pgcutover_core::{redact, show_ident, Schema, Warning};
 use pgcutover_postgres::Target;
 
-use crate::cli::{
-    DatetimeAs, Endpoints, EnumAs, EpochArg, FractionsArg, NulArg, SelectArgs, Utf8Arg, ValueArgs,
-    ZeroDatesArg,
-};
 use crate::exit::{Exit, ExitCode};
+
+/// Which of the source's tables a run takes: globs over source table names.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+/// How values are read, converted, and where they may be rejected: the options that change
+/// what arrives.
+#[derive(Debug, Clone)]
+pub struct ValueOptions {
+    /// `--cast` rules as written (MySQL only).
+    pub casts: Vec<String>,
+    pub datetime_as_timestamptz: bool,
+    pub enum_as_text: bool,
+    pub zero_dates: ZeroDates,
+    pub epoch: EpochSetting,
+    pub nul_bytes: NulPolicy,
+    pub invalid_utf8: Utf8Policy,
+    /// `--source-timezone` as written (checked by [`adapt_options`]).
+    pub source_timezone: String,
+    pub fractions: Fractions,
+}
 
 /// The source's schema, and what its readers need besides.
 pub struct Loaded {
@@ -81,9 +101,13 @@ pub fn open_source(argument: &str, password_file: Option<&Path>) -> Result<Box<d
 }
 
 /// The SOURCE and TARGET arguments, parsed (nothing is opened yet).
-pub fn resolve(e: &Endpoints) -> Result<(Box<dyn Source>, Target), Exit> {
-    let source = open_source(&e.source, e.source_password_file.as_deref())?;
-    let target = parse_target(&e.target)?;
+pub fn resolve(
+    source: &str,
+    source_password_file: Option<&Path>,
+    target: &str,
+) -> Result<(Box<dyn Source>, Target), Exit> {
+    let source = open_source(source, source_password_file)?;
+    let target = parse_target(target)?;
     Ok((source, target))
 }
 
@@ -100,7 +124,7 @@ pub fn parse_target(s: &str) -> Result<Target, Exit> {
 }
 
 /// Include/exclude globs over source table names. It remembers every name it was asked about
-/// and which globs matched one, so that after introspection [`TableFilter::check`] can refuse an
+/// and which globs matched one, so that after introspection `TableFilter::check` can refuse an
 /// `--include` that matches nothing (as pg_dump does for `-t`) and warn about such an
 /// `--exclude`.
 pub struct TableFilter {
@@ -120,7 +144,7 @@ struct Seen {
 }
 
 impl TableFilter {
-    pub fn new(args: &SelectArgs) -> Result<TableFilter, Exit> {
+    pub fn new(args: &Selection) -> Result<TableFilter, Exit> {
         let build = |option: &str, globs: &[String]| -> Result<GlobSet, Exit> {
             let mut b = GlobSetBuilder::new();
             for g in globs {
@@ -268,27 +292,18 @@ impl TableFilter {
 }
 
 /// How values go into column types the target chose (`--data-only`, and verify after one).
-pub fn adapt_options(v: &ValueArgs) -> Result<AdaptOptions, Exit> {
+pub fn adapt_options(v: &ValueOptions) -> Result<AdaptOptions, Exit> {
     Ok(AdaptOptions {
-        fractions: match v.fractional_seconds {
-            FractionsArg::Reject => Fractions::Reject,
-            FractionsArg::Round => Fractions::Round,
-        },
+        fractions: v.fractions,
         zone: SourceZone::parse(&v.source_timezone)
             .map_err(|e| Exit::new(ExitCode::USAGE, anyhow!("--source-timezone: {e}"), None))?,
     })
 }
 
-pub fn value_policy(v: &ValueArgs) -> ValuePolicy {
+pub fn value_policy(v: &ValueOptions) -> ValuePolicy {
     ValuePolicy {
-        nul_bytes: match v.nul_bytes {
-            NulArg::Reject => NulPolicy::Reject,
-            NulArg::Strip => NulPolicy::Strip,
-        },
-        invalid_utf8: match v.invalid_utf8 {
-            Utf8Arg::Reject => Utf8Policy::Reject,
-            Utf8Arg::Replace => Utf8Policy::Replace,
-        },
+        nul_bytes: v.nul_bytes,
+        invalid_utf8: v.invalid_utf8,
         // Checked when the schema is loaded (`load_schema`), which every command does first.
         zone: SourceZone::parse(&v.source_timezone).unwrap_or_default(),
     }
@@ -313,8 +328,8 @@ impl TargetFacts {
 /// Opens and introspects the source.
 pub async fn load_schema(
     source: &dyn Source,
-    select: &SelectArgs,
-    values: &ValueArgs,
+    select: &Selection,
+    values: &ValueOptions,
     target: &TargetFacts,
 ) -> Result<Loaded, Exit> {
     let filter = TableFilter::new(select)?;
@@ -324,17 +339,10 @@ pub async fn load_schema(
     let options = IntrospectOptions {
         include: &include,
         casts: &values.casts,
-        datetime_as_timestamptz: values.datetime_as == DatetimeAs::Timestamptz,
-        enum_as_text: values.enum_as == EnumAs::Text,
-        zero_dates: match values.zero_dates {
-            ZeroDatesArg::Null => ZeroDates::Null,
-            ZeroDatesArg::Error => ZeroDates::Error,
-        },
-        epoch: match values.sqlite_epoch {
-            EpochArg::Auto => EpochSetting::Auto,
-            EpochArg::Seconds => EpochSetting::Seconds,
-            EpochArg::Millis => EpochSetting::Millis,
-        },
+        datetime_as_timestamptz: values.datetime_as_timestamptz,
+        enum_as_text: values.enum_as_text,
+        zero_dates: values.zero_dates,
+        epoch: values.epoch,
         zone,
         postgis_schema: target.postgis_schema.clone(),
     };

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio_postgres::Client;
 
 use crate::exit::{Exit, ExitCode};
-use crate::output::Printer;
+use crate::observe::Observer;
 use crate::state::{self, Run, WrittenSince};
 use crate::target::{transaction, End};
 
@@ -273,7 +273,7 @@ pub async fn undo(
     client: &Client,
     ts: &str,
     run: &Run,
-    printer: &Printer,
+    observer: &dyn Observer,
     force: bool,
     listed: ResetList,
 ) -> Result<ResetList, Exit> {
@@ -393,7 +393,7 @@ pub async fn undo(
         parts.push(format!("{} row(s) removed", list.rows_lost));
     }
     parts.push("forgot the run".to_owned());
-    printer.info(&format!(
+    observer.info(&format!(
         "reset the run into schema {}: {}",
         show_ident(ts),
         parts.join(", ")

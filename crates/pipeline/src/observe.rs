@@ -1,0 +1,41 @@
+//! How the pipeline tells the operator what it does, without printing anything itself: the
+//! binary implements [`Observer`] with its log lines and progress bars, a test or another
+//! front end with whatever it likes.
+
+/// Hears what a run does, as it happens.
+pub trait Observer: Send + Sync {
+    /// A step of the run began or ended ("created 11 table(s) in schema public").
+    fn info(&self, message: &str);
+
+    /// Something the operator should know and may act on: a retry, a skipped object, a table
+    /// that failed.
+    fn warn(&self, message: &str);
+
+    /// A table starts loading; `rows` is the source's count when it is known.
+    fn table(&self, name: &str, rows: Option<u64>) -> Box<dyn Progress>;
+}
+
+/// One table's progress.
+pub trait Progress: Send {
+    /// Rows committed or in flight so far.
+    fn set(&mut self, rows: u64);
+
+    /// The table is done.
+    fn finish(self: Box<Self>);
+}
+
+/// Hears nothing: for callers with no operator to tell.
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn info(&self, _message: &str) {}
+    fn warn(&self, _message: &str) {}
+    fn table(&self, _name: &str, _rows: Option<u64>) -> Box<dyn Progress> {
+        Box::new(Quiet)
+    }
+}
+
+impl Progress for Quiet {
+    fn set(&mut self, _rows: u64) {}
+    fn finish(self: Box<Self>) {}
+}
