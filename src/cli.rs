@@ -407,6 +407,15 @@ impl Endpoints {
     }
 }
 
+impl From<VerifyMode> for pgcutover_pipeline::verify::Mode {
+    fn from(m: VerifyMode) -> Self {
+        match m {
+            VerifyMode::Counts => pgcutover_pipeline::verify::Mode::Counts,
+            VerifyMode::Checksums => pgcutover_pipeline::verify::Mode::Checksums,
+        }
+    }
+}
+
 impl SelectArgs {
     pub fn selection(&self) -> Selection {
         Selection {

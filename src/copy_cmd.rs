@@ -434,7 +434,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         (args.verify, args.schema_only, &ended, failed_tables)
     {
         let settings = crate::verify_cmd::Settings {
-            mode,
+            mode: mode.into(),
             jobs,
             max_diffs: args.max_diffs as usize,
             policy,

@@ -329,7 +329,7 @@ impl Report {
             )?;
         }
         if let Some(v) = &self.verification {
-            v.print_text(&mut out)?;
+            crate::verify_cmd::print_text(v, &mut out)?;
         }
         let moved = self
             .run

@@ -13,7 +13,9 @@
 //! - [`retry`]: which faults are worth another try, and the one retrying loop;
 //! - [`rejects`]: the rejects file; [`paths`]: checking an output path up front;
 //! - [`cancel`]: Ctrl-C and SIGTERM; [`exit`]: the documented exit codes and the error that
-//!   carries one; [`process`]: time and peak memory; [`testpoint`]: where tests stop a run.
+//!   carries one; [`process`]: time and peak memory; [`testpoint`]: where tests stop a run;
+//! - [`verify`]: comparing source and target, by counts or by key-range checksums down to the
+//!   differing rows.
 //!
 //! The run-state tables are the target's: [`state`] is `pgcutover_postgres::state`.
 
@@ -32,5 +34,6 @@ pub mod source;
 pub mod target;
 pub mod testpoint;
 pub mod undo;
+pub mod verify;
 
 pub use pgcutover_postgres::state;
