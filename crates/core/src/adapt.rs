@@ -1219,6 +1219,17 @@ fn json_without_duplicate_keys(text: &str) -> Result<(), String> {
         })
 }
 
+/// How a table's values go into the column types the target chose, per copied column.
+#[derive(Debug)]
+pub struct TargetTypes {
+    /// `None` where a value goes as the mapping converted it.
+    pub adapters: Vec<Option<Adapter>>,
+    /// The types the target holds the values as (what a verification hashes).
+    pub shapes: Vec<PgType>,
+}
+
+pub type TableAdapters = std::sync::Arc<TargetTypes>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -118,3 +118,14 @@ impl RejectLog {
         &self.path
     }
 }
+
+/// The copy's batching sink writes the rows it rejects here.
+impl pgcutover_postgres::batch::RejectWriter for RejectLog {
+    fn write(&self, reject: &Reject, chunk: i32) -> std::io::Result<()> {
+        RejectLog::write(self, reject, chunk)
+    }
+
+    fn path(&self) -> &Path {
+        RejectLog::path(self)
+    }
+}

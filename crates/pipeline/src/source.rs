@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use pgcutover_core::adapt::{AdaptOptions, Fractions};
 
@@ -54,16 +54,7 @@ pub struct Loaded {
     option_warnings: Vec<Warning>,
 }
 
-/// How a table's values go into the column types the target chose, per copied column.
-#[derive(Debug)]
-pub struct TargetTypes {
-    /// `None` where a value goes as the mapping converted it.
-    pub adapters: Vec<Option<pgcutover_core::adapt::Adapter>>,
-    /// The types the target holds the values as (what a verification hashes).
-    pub shapes: Vec<pgcutover_core::PgType>,
-}
-
-pub type TableAdapters = Arc<TargetTypes>;
+pub use pgcutover_core::adapt::{TableAdapters, TargetTypes};
 
 impl Loaded {
     /// Moves the warnings about the command line to the front of the schema's warnings (so
