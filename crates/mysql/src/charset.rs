@@ -434,7 +434,7 @@ fn table_query(charset: &str, first: u32, last: u32, bytes: usize) -> String {
         .collect::<Vec<_>>()
         .join(" CROSS JOIN ");
     let hex_len = bytes * 2;
-    let charset = crate::introspect::mysql_ident(charset);
+    let charset = crate::ident::mysql_ident(charset);
     format!(
         "SELECT code, HEX(u) FROM (\
            SELECT code, CONVERT(t USING utf8mb4) u, CHAR_LENGTH(t) len FROM (\

@@ -21,10 +21,7 @@ use crate::types::{
     can_convert, default_type, find_cast, take_quoted, take_string, CastRule, Kind, MappingOptions,
 };
 
-/// A MySQL identifier in backquotes: the one way a name reaches the source's SQL.
-pub fn mysql_ident(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
+pub use crate::ident::mysql_ident;
 
 pub struct IntrospectOptions<'a> {
     pub mapping: MappingOptions,

@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod charset;
 pub mod connect;
 pub mod convert;
+pub mod ident;
 pub mod introspect;
 pub mod read;
 pub mod source;
