@@ -19,7 +19,7 @@ use anyhow::{anyhow, Context};
 use futures::StreamExt;
 use pgcutover_core::range::{split_range, KeyRange, SplitKey};
 use pgcutover_core::source::SourceError;
-use pgcutover_core::{quote_qualified, show_ident, show_qualified, Table};
+use pgcutover_core::{quote_qualified, show_ident, show_qualified, Reject, Table};
 use pgcutover_postgres::{load, Target};
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
@@ -108,6 +108,17 @@ pub struct Loader<'a> {
     pub committed: AtomicU64,
     /// Chunks that failed for good in this invocation.
     pub failed: Mutex<Vec<ChunkFailure>>,
+}
+
+/// What streaming one chunk into COPY did, before anything is decided.
+struct Streamed {
+    /// Rows PostgreSQL took, or why the COPY failed.
+    copied: Result<u64, load::CopyError<String>>,
+    /// How the reader ended.
+    read: anyhow::Result<ReaderOutcome>,
+    bytes: u64,
+    /// Rows sent to the COPY (counted into the table's progress).
+    sent: u64,
 }
 
 /// Per table: its progress bar and what is left of it.
@@ -378,12 +389,36 @@ impl Loader<'_> {
             .expect("chunks are planned from the schema's tables");
         let t = &self.loaded.schema.tables[table];
         let started = Instant::now();
-        let db = |e: tokio_postgres::Error| ChunkError::new(anyhow::Error::new(e));
         client
             .batch_execute(&self.begin_sql(group, chunk, t))
             .await
-            .map_err(db)?;
+            .map_err(|e| ChunkError::new(anyhow::Error::new(e)))?;
+        let streamed = self.stream(client, table, chunk, track).await;
+        let sent = streamed.sent;
+        match self.settle(client, table, chunk, streamed, started).await {
+            Ok((done, first_reject)) => {
+                testpoint::hit("chunk-committed");
+                self.warn_first_reject(t, track, first_reject);
+                Ok(done)
+            }
+            Err(e) => {
+                // The rows this attempt sent are not in unless it committed.
+                track.rows.fetch_sub(sent, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
 
+    /// Reads the chunk's rows on the source's reader and streams them into COPY, counting
+    /// them into the table's progress as they go.
+    async fn stream(
+        &self,
+        client: &Client,
+        table: usize,
+        chunk: &ChunkPlan,
+        track: &Track,
+    ) -> Streamed {
+        let t = &self.loaded.schema.tables[table];
         let (tx, mut rx) = mpsc::channel::<Result<Batch, String>>(CHANNEL_BATCHES);
         let reader = self.readers.read(
             self.loaded,
@@ -421,59 +456,43 @@ impl Loader<'_> {
         // A COPY that failed (a lost connection) leaves batches unread: closing the channel
         // tells a reader blocked on it that the writer is gone, so it stops and returns.
         rx.close();
-        let read = reader.await;
-        // Whatever happens next, the rows this attempt sent are not in unless it commits.
-        let uncount = || {
-            track
-                .rows
-                .fetch_sub(sent.load(Ordering::Relaxed), Ordering::Relaxed)
-        };
-        let outcome: ReaderOutcome = match read {
-            Ok(Ok(o)) => o,
-            Ok(Err(e)) => {
-                uncount();
-                return Err(ChunkError::new(e.context(format!(
-                    "reading {} from the source",
-                    show_ident(&t.source_name)
-                ))));
-            }
-            Err(_) => {
-                uncount();
-                return Err(ChunkError::new(anyhow!(
-                    "the reader of {} stopped without a result",
-                    show_ident(&t.name)
-                )));
-            }
-        };
-        let written = match copied {
+        let read = reader.await.unwrap_or_else(|_| {
+            Err(anyhow!(
+                "the reader of {} stopped without a result",
+                show_ident(&t.name)
+            ))
+        });
+        Streamed {
+            copied,
+            read,
+            bytes: bytes.load(Ordering::Relaxed),
+            sent: sent.load(Ordering::Relaxed),
+        }
+    }
+
+    /// What the reader and the COPY did must agree (every row read is written or rejected);
+    /// then the chunk is marked done and committed. Returns the chunk's first reject.
+    async fn settle(
+        &self,
+        client: &Client,
+        table: usize,
+        chunk: &ChunkPlan,
+        streamed: Streamed,
+        started: Instant,
+    ) -> Result<(ChunkDone, Option<Reject>), ChunkError> {
+        let t = &self.loaded.schema.tables[table];
+        let outcome = streamed.read.map_err(|e| {
+            ChunkError::new(e.context(format!(
+                "reading {} from the source",
+                show_ident(&t.source_name)
+            )))
+        })?;
+        let written = match streamed.copied {
             Ok(n) => n,
-            Err(load::CopyError::Source(msg)) => {
-                uncount();
-                return Err(ChunkError::new(anyhow!("{msg}")));
-            }
-            Err(load::CopyError::Db(e)) => {
-                uncount();
-                let row = self.refused_row(table, chunk, &e).await;
-                let mut err = anyhow::Error::new(e).context(format!(
-                    "COPY into {}",
-                    show_qualified(self.schema_name, &t.name)
-                ));
-                if let Some(row) = row {
-                    err = err.context(row);
-                }
-                let mut err = ChunkError::new(err);
-                if err.fault == Fault::Fatal {
-                    err.hint = Some(if self.data_only {
-                        "the target table's columns or constraints do not accept what the source holds (`pgcutover plan --data-only` shows how each column loads, and its warnings name nullability mismatches); fix that, then run the same command again: it loads only what failed".to_owned()
-                    } else {
-                        "if a constraint or trigger added to the target refused the rows, remove it; if the message names a value pgcutover converted, please report it with the table's DDL. Then run the same command again: it loads only what failed".to_owned()
-                    });
-                }
-                return Err(err);
-            }
+            Err(load::CopyError::Source(msg)) => return Err(ChunkError::new(anyhow!("{msg}"))),
+            Err(load::CopyError::Db(e)) => return Err(self.copy_refused(table, chunk, e).await),
         };
         if written + outcome.rejected != outcome.rows_read {
-            uncount();
             return Err(ChunkError::new(anyhow!(
                 "table {}: read {} rows, rejected {}, but PostgreSQL loaded {}",
                 show_ident(&t.name),
@@ -494,29 +513,54 @@ impl Loader<'_> {
             rows_written: written as i64,
             rows_rejected: outcome.rejected as i64,
             zero_dates,
-            bytes: bytes.load(Ordering::Relaxed) as i64,
+            bytes: streamed.bytes as i64,
             seconds: started.elapsed().as_secs_f64(),
         };
-        if let Err(e) = self
-            .commit_chunk(client, chunk, t, &done, outcome.rejected > 0)
-            .await
-        {
-            uncount();
-            return Err(e);
+        self.commit_chunk(client, chunk, t, &done, outcome.rejected > 0)
+            .await?;
+        Ok((done, outcome.first_reject))
+    }
+
+    /// PostgreSQL refused the COPY: the error names the row when it can, and says what to do
+    /// when trying again would not help.
+    async fn copy_refused(
+        &self,
+        table: usize,
+        chunk: &ChunkPlan,
+        e: tokio_postgres::Error,
+    ) -> ChunkError {
+        let t = &self.loaded.schema.tables[table];
+        let row = self.refused_row(table, chunk, &e).await;
+        let mut err = anyhow::Error::new(e).context(format!(
+            "COPY into {}",
+            show_qualified(self.schema_name, &t.name)
+        ));
+        if let Some(row) = row {
+            err = err.context(row);
         }
-        testpoint::hit("chunk-committed");
-        if let Some(r) = &outcome.first_reject {
-            if !track.warned.swap(true, Ordering::Relaxed) {
-                self.observer
-                    .warn(&format!("rejected {r}\n  hint: {}", r.hint));
-                self.observer.warn(&format!(
-                    "every rejected row of {} is in {}",
-                    show_ident(&t.name),
-                    self.rejects.path().display()
-                ));
-            }
+        let mut err = ChunkError::new(err);
+        if err.fault == Fault::Fatal {
+            err.hint = Some(if self.data_only {
+                "the target table's columns or constraints do not accept what the source holds (`pgcutover plan --data-only` shows how each column loads, and its warnings name nullability mismatches); fix that, then run the same command again: it loads only what failed".to_owned()
+            } else {
+                "if a constraint or trigger added to the target refused the rows, remove it; if the message names a value pgcutover converted, please report it with the table's DDL. Then run the same command again: it loads only what failed".to_owned()
+            });
         }
-        Ok(done)
+        err
+    }
+
+    /// The first row a table rejects is shown once, with where the others are.
+    fn warn_first_reject(&self, t: &Table, track: &Track, first: Option<Reject>) {
+        let Some(r) = first else { return };
+        if !track.warned.swap(true, Ordering::Relaxed) {
+            self.observer
+                .warn(&format!("rejected {r}\n  hint: {}", r.hint));
+            self.observer.warn(&format!(
+                "every rejected row of {} is in {}",
+                show_ident(&t.name),
+                self.rejects.path().display()
+            ));
+        }
     }
 
     /// Which row PostgreSQL refused (a constraint, a domain's CHECK, a unique key): its error
