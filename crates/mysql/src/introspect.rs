@@ -1262,14 +1262,19 @@ fn add_indexes(
         }
         let mut cols = Vec::new();
         for p in &parts {
-            let Some(c) = target_of(p.column.as_deref().unwrap_or_default()) else {
-                warnings.push(Warning::new(
-                    object.clone(),
-                    "names a column that does not exist",
-                ));
-                continue;
-            };
-            cols.push((c, p.sub_part, p.descending));
+            match target_of(p.column.as_deref().unwrap_or_default()) {
+                Some(c) => cols.push((c, p.sub_part, p.descending)),
+                None => break,
+            }
+        }
+        // An index on fewer columns is another index: a unique one would refuse rows the
+        // source holds.
+        if cols.len() < parts.len() {
+            warnings.push(Warning::new(
+                object,
+                "names a column that does not exist; not carried over",
+            ));
+            continue;
         }
         if kind == "SPATIAL" {
             let geometry = cols.iter().all(|((n, _), _, _)| {
@@ -2495,6 +2500,42 @@ mod tests {
         } else {
             text
         }
+    }
+
+    /// An index whose catalog rows name a column the table does not have is left out whole:
+    /// a unique key on fewer columns would refuse rows the source holds.
+    #[test]
+    fn an_index_on_a_missing_column_is_not_carried_over_narrower() {
+        let catalog = one_table(
+            "10.11.6-MariaDB",
+            vec![
+                col("t", "id", "int", "int", "", None),
+                col("t", "a", "int", "int", "", None),
+            ],
+            vec![
+                pk("t", "id"),
+                IndexRow {
+                    name: "a_ghost".into(),
+                    non_unique: false,
+                    ..pk("t", "a")
+                },
+                IndexRow {
+                    name: "a_ghost".into(),
+                    non_unique: false,
+                    seq: 2,
+                    ..pk("t", "ghost")
+                },
+            ],
+            vec![],
+        );
+        let built = build_default(&catalog);
+        let t = &built.schema.tables[0];
+        assert!(t.uniques.is_empty(), "{:?}", t.uniques);
+        assert!(t.indexes.is_empty(), "{:?}", t.indexes);
+        assert_eq!(
+            warnings_about(&built, "index \"a_ghost\" on \"t\""),
+            ["names a column that does not exist; not carried over"]
+        );
     }
 
     /// MySQL 8 writes literal defaults bare (no quotes, no escapes) and marks expressions
