@@ -172,8 +172,9 @@ pub enum EpochSetting {
     Millis,
 }
 
-/// What the command line asks of introspection. An engine refuses (as a usage error) an option
-/// that means something and cannot apply to it, and ignores one left at its default.
+/// What the command line asks of introspection. Each engine uses the options that concern it
+/// and ignores the others (`--sqlite-epoch` means nothing to MySQL, `--zero-dates` nothing to
+/// SQLite), except `--cast`, which only MySQL has and SQLite refuses as a usage error.
 pub struct IntrospectOptions<'a> {
     /// Called with each table's source name; `false` leaves the table out.
     pub include: &'a (dyn Fn(&str) -> bool + Sync),
@@ -241,7 +242,9 @@ pub trait Reads: Send + Sync {
     /// A column of `table` (by index) goes into a target column of type `target` that someone
     /// else chose; the mapping made it `mapped`. Returns the type the engine will read it as
     /// instead, when reading it differently keeps more of it (a boolean of integers read as
-    /// its numbers into an integer column), and from then on reads it so.
+    /// its numbers into an integer column). The caller must then set the column's `pg_type`
+    /// in the schema to that type: an engine may convert values by the schema's column type
+    /// (SQLite does) rather than by a read plan of its own (MySQL's, which this updates).
     fn read_for_target(
         &mut self,
         table: &str,
@@ -279,6 +282,7 @@ pub struct ReadJob {
 }
 
 /// Readers that stream tables into sinks, each job on a reader of its own.
+#[async_trait]
 pub trait Readers: Send + Sync {
     /// Queues `job`; a reader converts its rows into `sink` and then calls `sink.finish`, also
     /// when it could not start (the readers have stopped).
@@ -286,6 +290,9 @@ pub trait Readers: Send + Sync {
 
     /// No more jobs: each reader ends (its session closes) once the jobs queued are done.
     fn close(&self);
+
+    /// After [`Readers::close`]: waits until every reader has ended and closed its session.
+    async fn closed(&self) {}
 }
 
 /// The sink asked the reader to stop; it knows why.

@@ -285,22 +285,34 @@ impl Reads for MysqlReads {
 
     async fn session(&self) -> Result<Box<dyn Session>, SourceError> {
         Ok(Box::new(MysqlSession {
-            conn: connect(&self.source).await?,
-            database: self.source.database.clone(),
+            source: self.source.clone(),
+            conn: None,
             tables: Arc::clone(&self.tables),
         }))
     }
 }
 
+/// A session connects on its first query: the key bounds need none.
 struct MysqlSession {
-    conn: Conn,
-    database: String,
+    source: MysqlSource,
+    conn: Option<Conn>,
     tables: Arc<Tables>,
 }
 
 impl MysqlSession {
+    async fn conn(&mut self) -> Result<&mut Conn, SourceError> {
+        if self.conn.is_none() {
+            self.conn = Some(connect(&self.source).await?);
+        }
+        Ok(self.conn.as_mut().expect("connected above"))
+    }
+
     fn qualified(&self, table: &str) -> String {
-        format!("{}.{}", mysql_ident(&self.database), mysql_ident(table))
+        format!(
+            "{}.{}",
+            mysql_ident(&self.source.database),
+            mysql_ident(table)
+        )
     }
 }
 
@@ -309,7 +321,8 @@ impl Session for MysqlSession {
     async fn count(&mut self, table: &Table) -> Result<u64, SourceError> {
         let from = self.qualified(&table.source_name);
         let n: Option<u64> = self
-            .conn
+            .conn()
+            .await?
             .query_first(format!("SELECT COUNT(*) FROM {from}"))
             .await
             .map_err(|e| {
@@ -337,7 +350,8 @@ impl Session for MysqlSession {
     async fn orphans(&mut self, q: &OrphanQuery) -> Result<OrphanCount, SourceError> {
         let from = q.from_clause(&mysql_ident, &|t| self.qualified(t));
         let count: Option<u64> = self
-            .conn
+            .conn()
+            .await?
             .query_first(format!("SELECT COUNT(*) {from}"))
             .await
             .map_err(read_failed)?;
@@ -351,7 +365,8 @@ impl Session for MysqlSession {
             .map(|c| format!("c.{}", mysql_ident(c)))
             .collect();
         let rows: Vec<mysql_async::Row> = self
-            .conn
+            .conn()
+            .await?
             .query(format!(
                 "SELECT DISTINCT {0} {from} ORDER BY {0} LIMIT 5",
                 list.join(", ")
@@ -381,7 +396,9 @@ impl Session for MysqlSession {
     }
 
     async fn close(self: Box<Self>) {
-        let _ = self.conn.disconnect().await;
+        if let Some(conn) = self.conn {
+            let _ = conn.disconnect().await;
+        }
     }
 }
 
@@ -394,6 +411,8 @@ struct Job {
 /// `--jobs` MySQL sessions, each on its own thread, taking jobs from one queue.
 struct Pool {
     queue: Mutex<Option<std_mpsc::Sender<Job>>>,
+    /// Closes (every sender dropped) once every reader has ended.
+    ended: Mutex<Option<mpsc::Receiver<()>>>,
 }
 
 impl Pool {
@@ -417,6 +436,7 @@ impl Pool {
         let (tx, rx) = std_mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         let (ready_tx, mut ready_rx) = mpsc::channel::<Result<(), SourceError>>(size.max(1));
+        let (ended_tx, ended_rx) = mpsc::channel::<()>(1);
         for i in 0..size.max(1) {
             let worker = Worker {
                 source: source.clone(),
@@ -424,10 +444,13 @@ impl Pool {
                 consistent,
                 policy,
             };
-            let (rx, ready_tx) = (Arc::clone(&rx), ready_tx.clone());
+            let (rx, ready_tx, ended_tx) = (Arc::clone(&rx), ready_tx.clone(), ended_tx.clone());
             std::thread::Builder::new()
                 .name(format!("mysql reader {i}"))
-                .spawn(move || worker.run(rx, ready_tx))
+                .spawn(move || {
+                    worker.run(rx, ready_tx);
+                    drop(ended_tx);
+                })
                 .map_err(|e| SourceError::failed(e).context("starting a MySQL reader thread"))?;
         }
         drop(ready_tx);
@@ -446,19 +469,25 @@ impl Pool {
         if let Some(e) = first_error {
             return Err(e);
         }
+        drop(ended_tx);
         Ok(Pool {
             queue: Mutex::new(Some(tx)),
+            ended: Mutex::new(Some(ended_rx)),
         })
     }
 }
 
+#[async_trait]
 impl Readers for Pool {
     fn read(&self, job: ReadJob, sink: Box<dyn TableSink>) {
-        let guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        let refused = match guard.as_ref() {
-            Some(q) => q.send(Job { job, sink }).err().map(|e| e.0),
-            None => Some(Job { job, sink }),
+        let refused = {
+            let guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            match guard.as_ref() {
+                Some(q) => q.send(Job { job, sink }).err().map(|e| e.0),
+                None => Some(Job { job, sink }),
+            }
         };
+        // Not under the lock: finishing a sink may wait for its COPY.
         if let Some(job) = refused {
             job.sink.finish(Err(ReadError::Source(SourceError::failed(
                 "the MySQL readers have stopped",
@@ -468,6 +497,14 @@ impl Readers for Pool {
 
     fn close(&self) {
         self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    async fn closed(&self) {
+        let ended = self.ended.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(mut ended) = ended {
+            // Each reader holds a sender until its session is closed.
+            while ended.recv().await.is_some() {}
+        }
     }
 }
 
@@ -595,7 +632,9 @@ impl Worker {
                 },
             };
             let ended = self.read(&mut conn, &job, &mut *sink).await;
-            let failed = ended.is_err();
+            // Only a source error may have broken the session (a sink that stopped the read
+            // left it whole).
+            let failed = matches!(ended, Err(ReadError::Source(_)));
             sink.finish(ended);
             if failed && conn.ping().await.is_err() {
                 snapshot_lost = self.consistent;

@@ -91,11 +91,6 @@ impl Retrying<'_> {
 
 pub use pgcutover_core::source::Fault;
 
-/// The run cannot go on, but nothing committed is lost; the same command resumes.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ResumableError(pub String);
-
 /// The pause before try number `attempt` (1-based): 0.5 s doubling, at most 30 s.
 pub fn backoff(attempt: u32) -> Duration {
     let ms = 500u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(10));
@@ -104,8 +99,11 @@ pub fn backoff(attempt: u32) -> Duration {
 
 /// Classifies an error by what caused it, looking through its whole chain.
 pub fn classify(error: &anyhow::Error) -> Fault {
-    if error.downcast_ref::<ResumableError>().is_some() {
-        return Fault::Resumable;
+    // A source error given as context is not in the chain as itself.
+    if let Some(e) = error.downcast_ref::<SourceError>() {
+        if e.fault == Fault::Resumable {
+            return Fault::Resumable;
+        }
     }
     let mut fault = Fault::Fatal;
     for cause in error.chain() {
@@ -136,9 +134,6 @@ pub fn classify_error(error: &(dyn std::error::Error + 'static)) -> Fault {
 }
 
 fn classify_one(cause: &(dyn std::error::Error + 'static)) -> Fault {
-    if cause.downcast_ref::<ResumableError>().is_some() {
-        return Fault::Resumable;
-    }
     if let Some(e) = cause.downcast_ref::<tokio_postgres::Error>() {
         return match e.code() {
             Some(code) if transient_sqlstate(code.code()) => Fault::Transient,
@@ -194,7 +189,7 @@ mod tests {
     #[test]
     fn a_lost_snapshot_is_resumable_whatever_else_the_chain_says() {
         let e = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset))
-            .context(ResumableError("the snapshot is gone".into()));
+            .context(SourceError::failed("the snapshot is gone").fault(Fault::Resumable));
         assert_eq!(classify(&e), Fault::Resumable);
     }
 

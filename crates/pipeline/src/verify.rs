@@ -546,6 +546,7 @@ async fn checksum_table(ctx: &TableCtx<'_>) -> Result<TableVerdict, Exit> {
             .map_err(|e| anyhow!(e))?;
     }
     readers.close();
+    readers.closed().await;
     let (s, t) = verifier.rows.unwrap_or((0, 0));
     v.source_rows = s + v.rejected;
     v.target_rows = t;

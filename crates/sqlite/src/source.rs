@@ -47,10 +47,7 @@ pub struct SqliteSource {
 }
 
 /// Whether trying again can help: only a database another process holds locked.
-fn fault_of(e: &Error) -> Fault {
-    let e = match e {
-        Error::Open { source, .. } | Error::Sqlite(source) => source,
-    };
+fn fault_of(e: &rusqlite::Error) -> Fault {
     match e {
         rusqlite::Error::SqliteFailure(f, _)
             if matches!(
@@ -67,6 +64,14 @@ fn fault_of(e: &Error) -> Fault {
 /// An error reading the file: it concerns the rows being read (a damaged page, a value SQLite
 /// cannot give), not a connection every table shares.
 fn read_failed(e: Error) -> SourceError {
+    let fault = match &e {
+        Error::Open { source, .. } | Error::Sqlite(source) => fault_of(source),
+    };
+    SourceError::failed(e).fault(fault).rows_only(true)
+}
+
+/// An error of a query, shown as SQLite gave it.
+fn query_failed(e: rusqlite::Error) -> SourceError {
     let fault = fault_of(&e);
     SourceError::failed(e).fault(fault).rows_only(true)
 }
@@ -138,13 +143,15 @@ impl SqliteReads {
     /// Runs a query on the file, on a thread of its own.
     async fn blocking<T: Send + 'static>(
         &self,
-        query: impl FnOnce(&rusqlite::Connection) -> Result<T, Error> + Send + 'static,
+        query: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, SourceError> {
         let path = self.path.clone();
-        tokio::task::spawn_blocking(move || query(&open_read_only(&path)?))
-            .await
-            .map_err(|e| SourceError::failed(e).context("a SQLite query thread stopped"))?
-            .map_err(read_failed)
+        tokio::task::spawn_blocking(move || {
+            let conn = open_read_only(&path).map_err(read_failed)?;
+            query(&conn).map_err(query_failed)
+        })
+        .await
+        .map_err(|e| SourceError::failed(e).context("a SQLite query thread stopped"))?
     }
 }
 
@@ -246,7 +253,7 @@ impl Session for SqliteReads {
     async fn close(self: Box<Self>) {}
 }
 
-fn orphans(conn: &rusqlite::Connection, q: &OrphanQuery) -> Result<OrphanCount, Error> {
+fn orphans(conn: &rusqlite::Connection, q: &OrphanQuery) -> rusqlite::Result<OrphanCount> {
     let from = q.from_clause(&quote_ident, &quote_ident);
     let count: i64 = conn.query_row(&format!("SELECT count(*) {from}"), [], |r| r.get(0))?;
     if count == 0 {
@@ -355,6 +362,16 @@ mod tests {
         let e = read_failed(Error::Sqlite(rusqlite::Error::InvalidColumnIndex(3)));
         assert!(e.rows_only);
         assert_eq!(e.fault, Fault::Fatal);
+    }
+
+    #[test]
+    fn a_query_error_shows_as_sqlite_gave_it() {
+        let e = query_failed(rusqlite::Error::InvalidColumnIndex(3));
+        assert_eq!(
+            e.to_string(),
+            rusqlite::Error::InvalidColumnIndex(3).to_string()
+        );
+        assert!(e.rows_only);
     }
 
     #[test]
