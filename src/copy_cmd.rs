@@ -10,30 +10,30 @@
 //!    foreign keys, then identity restarts and ANALYZE; each step with its checkpoint;
 //! 5. the summary, the JSON report and the exit code.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context};
 use pgcutover_core::{quote_qualified, show_ident, show_qualified, Schema};
-use pgcutover_postgres::ddl::{self, OrphanCheck, Step, StepKind};
+use pgcutover_postgres::ddl::{self, Step, StepKind};
 use pgcutover_postgres::{load, Target};
 use tokio_postgres::Client;
 
 use crate::cancel::Cancel;
 use crate::chunks::{Ended, Group, Loader};
-use crate::cli::{CopyArgs, OrphanPolicy};
+use crate::cli::CopyArgs;
 use crate::exit::{Exit, ExitCode};
 use crate::output::Printer;
 use crate::readers::Readers;
 use crate::rejects::RejectLog;
-use crate::report::{Report, RunInfo, StepReport, TableReport};
-use crate::retry::{Fault, Retrying, Tried};
+use crate::report::{Report, RunInfo};
 use crate::source::{load_schema, value_policy, Loaded, TargetFacts};
 use crate::state::{self, RunStatus};
 use crate::target::{connect, transaction, End};
 use crate::testpoint;
 use pgcutover_core::source::Source;
+use pgcutover_pipeline::post_load::{self, StepSettings};
 
 pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let started = Instant::now();
@@ -96,7 +96,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             pgcutover_core::show(&w.message)
         ));
     }
-    let steps = planned_steps(&args, &schema_name, schema, data_only.as_ref());
+    let steps = post_load::planned(&schema_name, schema, args.schema_only, data_only.as_ref());
     let fingerprint = fingerprint(&args, &*source, &target, schema, &steps);
 
     take_the_run(&client, &schema_name).await?;
@@ -323,87 +323,20 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             .await
             .context("recording a failed chunk")?;
     }
-    // Tables some chunk of which is not in (failed now, or in an earlier attempt and not
-    // retried): their own steps, and the foreign keys that reference them, wait for them.
-    let incomplete: std::collections::HashSet<String> = state::chunks(&client, &schema_name)
-        .await?
-        .into_iter()
-        .filter(|c| c.done.is_none())
-        .map(|c| c.plan.table)
-        .collect();
-    let waits = |s: &Step| {
-        incomplete.contains(&s.table)
-            || s.orphan_check
-                .as_ref()
-                .is_some_and(|c| incomplete.contains(&c.parent))
+    let settings = StepSettings {
+        target: &target,
+        state_key: &schema_name,
+        jobs,
+        orphans: args.orphans.orphans(),
+        retries: args.retries,
+        observer: printer,
+        cancel: &cancel,
     };
-
-    // Post-load, unless the data is not all in (steps waiting for a failed table wait).
-    let mut steps_skipped = 0;
-    let mut steps_waiting = 0;
-    if let Ended::Done = ended {
-        let done = state::steps_done(&client, &schema_name).await?;
-        let todo: Vec<(usize, Step)> = steps
-            .iter()
-            .cloned()
-            .enumerate()
-            .filter(|(_, s)| !done.contains_key(&step_key(s)))
-            .collect();
-        steps_skipped = steps.len() - todo.len();
-        let (todo, waiting): (Vec<_>, Vec<_>) = todo.into_iter().partition(|(_, s)| !waits(s));
-        steps_waiting = waiting.len();
-        if !todo.is_empty() {
-            printer.info(&format!(
-                "post-load: {} step(s): keys, indexes, constraints, foreign keys, identities, ANALYZE",
-                todo.len()
-            ));
-        }
-        if steps_waiting > 0 {
-            printer.warn(&format!(
-                "post-load: {steps_waiting} step(s) wait until the rows of {} are in",
-                incomplete
-                    .iter()
-                    .map(|t| show_ident(t))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        let settings = StepSettings {
-            target: &target,
-            state_key: &schema_name,
-            jobs,
-            orphans: args.orphans,
-            retries: args.retries,
-            printer,
-            cancel: &cancel,
-        };
-        let (fresh, step_end) = run_steps(&settings, todo).await?;
-        ended = step_end;
-        let mut fresh: HashMap<usize, StepReport> = fresh.into_iter().collect();
-        for (i, s) in steps.iter().enumerate() {
-            if let Some(r) = fresh.remove(&i) {
-                report.post_load.push(r);
-            } else if let Some(d) = done.get(&step_key(s)) {
-                let mut r: StepReport = serde_json::from_value(d.report.clone())?;
-                r.demoted_to_warning = d.demoted_to_warning;
-                report.post_load.push(r);
-            }
-        }
-    }
-    for s in &report.post_load {
-        let message = match (s.kind, s.demoted_to_warning, &s.note) {
-            (StepKind::ForeignKey, _, Some(note)) => note.clone(),
-            (_, true, _) => format!(
-                "not carried over: PostgreSQL rejected the translation: {}",
-                s.error.as_deref().unwrap_or("")
-            ),
-            _ => continue,
-        };
-        report.warnings.push(pgcutover_core::Warning::new(
-            format!("{} {}", s.kind.label(), show_ident(&s.object)),
-            message,
-        ));
-    }
+    let post_load = post_load::run(&client, &steps, &settings, ended).await?;
+    let (steps_skipped, steps_waiting) = (post_load.skipped, post_load.waiting);
+    report.warnings.extend(post_load.warnings());
+    report.post_load = post_load.reports;
+    let ended = post_load.ended;
     rejects.sync()?;
     if let Err(e) = keep_control(&target, &mut client, &schema_name, args.retries, printer).await {
         report.interrupted = Some(e);
@@ -411,7 +344,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         report.print(args.format)?;
         return Ok(ExitCode::INTERRUPTED);
     }
-    report.tables = table_reports(&client, &schema_name, schema).await?;
+    report.tables = crate::report::table_reports(&client, &schema_name, schema).await?;
     report.rejects_file = (rejects.count() > 0).then(|| args.rejects.display().to_string());
     report.run = Some(RunInfo {
         attempt: previous.as_ref().map_or(1, |r| r.attempts + 1),
@@ -574,22 +507,6 @@ async fn keep_control(
     Err(format!("lost the connection to the target: {last}"))
 }
 
-/// The post-load steps this run makes, in order.
-fn planned_steps(
-    args: &CopyArgs,
-    schema_name: &str,
-    schema: &Schema,
-    data_only: Option<&crate::data_only::DataOnly>,
-) -> Vec<Step> {
-    if let Some(d) = data_only {
-        return d.steps.clone();
-    }
-    ddl::post_load_steps(schema_name, schema)
-        .into_iter()
-        .filter(|s| !(args.schema_only && s.kind == StepKind::Analyze))
-        .collect()
-}
-
 /// Tables, biggest first.
 fn biggest_first(schema: &Schema) -> Vec<String> {
     let mut idx: Vec<usize> = (0..schema.tables.len()).collect();
@@ -597,11 +514,6 @@ fn biggest_first(schema: &Schema) -> Vec<String> {
     idx.into_iter()
         .map(|i| schema.tables[i].name.clone())
         .collect()
-}
-
-/// A step's name in the run state.
-fn step_key(s: &Step) -> String {
-    format!("{}|{}|{}", s.kind.label(), s.table, s.object)
 }
 
 /// What makes this run this run (see [`state::Fingerprint`]).
@@ -881,317 +793,4 @@ fn drop_existing(
         ..state::Created::default()
     }
     .drop_sql(schema_name, true)
-}
-
-/// Runs one statement. A failure a retry might cure comes back as the outer `Err`; any other
-/// as the inner one, for the step's report.
-async fn exec(client: &Client, sql: &str) -> anyhow::Result<Result<(), tokio_postgres::Error>> {
-    match client.batch_execute(sql).await {
-        Ok(()) => Ok(Ok(())),
-        Err(e) if crate::retry::classify_error(&e) != Fault::Fatal => Err(anyhow::Error::new(e)),
-        Err(e) => Ok(Err(e)),
-    }
-}
-
-/// Creates a foreign key after counting its orphans; with orphans, `policy` decides. The
-/// report names the child table, the key columns, the number of orphans and some of their keys.
-async fn foreign_key(
-    client: &Client,
-    step: Step,
-    check: &OrphanCheck,
-    policy: OrphanPolicy,
-    t0: Instant,
-) -> anyhow::Result<StepReport> {
-    let row = match client.query_one(&check.sql, &[]).await {
-        Ok(row) => row,
-        Err(e) if crate::retry::classify_error(&e) != Fault::Fatal => return Err(e.into()),
-        Err(e) => return Ok(StepReport::new(step, Err(e), t0.elapsed().as_secs_f64())),
-    };
-    let count = row.get::<_, i64>(0) as u64;
-    let examples = row.get::<_, Option<Vec<String>>>(1).unwrap_or_default();
-    if count == 0 {
-        let result = exec(client, &step.sql).await?;
-        let mut r = StepReport::new(step, result, t0.elapsed().as_secs_f64());
-        r.orphans = Some(0);
-        return Ok(r);
-    }
-    let orphans = format!(
-        "{count} orphan row(s): {} finds no parent for {}{}",
-        check.subject,
-        pgcutover_core::show(&examples.join("; ")),
-        // The query lists at most five distinct keys.
-        if examples.len() >= 5 { "; …" } else { "" }
-    );
-    let mut r = match policy {
-        OrphanPolicy::Fail | OrphanPolicy::Skip => {
-            StepReport::new(step, Ok(()), t0.elapsed().as_secs_f64())
-        }
-        OrphanPolicy::NotValid => {
-            let result = exec(client, &format!("{} NOT VALID", step.sql)).await?;
-            StepReport::new(step, result, t0.elapsed().as_secs_f64())
-        }
-    };
-    r.orphans = Some(count);
-    match policy {
-        OrphanPolicy::Fail => {
-            r.ok = false;
-            r.error = Some(orphans);
-        }
-        OrphanPolicy::Skip => {
-            r.ok = false;
-            r.demoted_to_warning = true;
-            r.note = Some(format!("skipped (--orphans skip): {orphans}"));
-        }
-        OrphanPolicy::NotValid if r.ok => {
-            r.note = Some(format!(
-                "created NOT VALID (--orphans not-valid), enforced for new rows only: {orphans}"
-            ));
-        }
-        OrphanPolicy::NotValid => {}
-    }
-    Ok(r)
-}
-
-/// One step in one transaction with its mark in the run state. A step that failed for good
-/// is rolled back and not marked, so the next run tries it again; one reported as a warning
-/// (a CHECK PostgreSQL rejects as translated, a key skipped for orphans) is marked done.
-/// `Err`: a fault a retry might cure.
-async fn run_step(
-    client: &Client,
-    step: Step,
-    position: usize,
-    settings: &StepSettings<'_>,
-) -> anyhow::Result<StepReport> {
-    let t0 = Instant::now();
-    let key = step_key(&step);
-    let mark_done = async |report: &StepReport| {
-        let done = state::StepDone {
-            report: serde_json::to_value(report)?,
-            demoted_to_warning: report.demoted_to_warning,
-        };
-        state::step_done(client, settings.state_key, &key, position, &done).await?;
-        testpoint::hit("step-before-commit");
-        Ok::<_, anyhow::Error>(())
-    };
-    let report = transaction(client, async || {
-        let report = match step.orphan_check.clone() {
-            Some(check) => foreign_key(client, step, &check, settings.orphans, t0).await?,
-            None => {
-                let result = exec(client, &step.sql).await?;
-                StepReport::new(step, result, t0.elapsed().as_secs_f64())
-            }
-        };
-        // Nothing of a step that did not succeed is kept.
-        if !report.ok {
-            return Ok(End::Rollback(report));
-        }
-        mark_done(&report).await?;
-        Ok(End::Commit(report))
-    })
-    .await?;
-    // One that counts as done anyway (a warning) is marked in a transaction of its own.
-    if !report.ok && report.demoted_to_warning {
-        transaction(client, async || {
-            mark_done(&report).await?;
-            Ok(End::Commit(()))
-        })
-        .await?;
-    }
-    if report.ok || report.demoted_to_warning {
-        testpoint::hit("step-committed");
-    }
-    Ok(report)
-}
-
-pub struct StepSettings<'a> {
-    target: &'a Target,
-    state_key: &'a str,
-    jobs: usize,
-    orphans: OrphanPolicy,
-    retries: u32,
-    printer: &'a Printer,
-    cancel: &'a Cancel,
-}
-
-/// Runs post-load steps: keys, indexes and CHECKs on `jobs` connections; foreign keys one at a
-/// time (two FKs on one parent would only wait on each other's locks); then identities and
-/// ANALYZE. Returns each step's report by its position in the run's steps, and whether the
-/// run was interrupted.
-async fn run_steps(
-    settings: &StepSettings<'_>,
-    steps: Vec<(usize, Step)>,
-) -> Result<(Vec<(usize, StepReport)>, Ended), Exit> {
-    let phases: [&[StepKind]; 3] = [
-        &[
-            StepKind::PrimaryKey,
-            StepKind::Unique,
-            StepKind::Index,
-            StepKind::Check,
-        ],
-        &[StepKind::ForeignKey],
-        &[StepKind::Trigger, StepKind::Identity, StepKind::Analyze],
-    ];
-    let mut reports = Vec::with_capacity(steps.len());
-    for (pi, kinds) in phases.iter().enumerate() {
-        let queue: VecDeque<(usize, Step)> = steps
-            .iter()
-            .filter(|(_, s)| kinds.contains(&s.kind))
-            .cloned()
-            .collect();
-        if queue.is_empty() {
-            continue;
-        }
-        let workers = if pi == 1 {
-            1
-        } else {
-            settings.jobs.clamp(1, queue.len())
-        };
-        let queue = Arc::new(Mutex::new(queue));
-        let tasks = (0..workers).map(|_| step_worker(settings, Arc::clone(&queue)));
-        let mut interrupted = None;
-        for batch in futures::future::join_all(tasks).await {
-            let (out, ended) = batch;
-            if let Ended::Interrupted(why) = ended {
-                interrupted.get_or_insert(why);
-            }
-            for (position, r) in out {
-                print_step(settings.printer, &r);
-                reports.push((position, r));
-            }
-        }
-        if let Some(why) = interrupted {
-            return Ok((reports, Ended::Interrupted(why)));
-        }
-    }
-    Ok((reports, Ended::Done))
-}
-
-async fn step_worker(
-    settings: &StepSettings<'_>,
-    queue: Arc<Mutex<VecDeque<(usize, Step)>>>,
-) -> (Vec<(usize, StepReport)>, Ended) {
-    let mut out = Vec::new();
-    let mut client: Option<Client> = None;
-    loop {
-        if let Some(signal) = settings.cancel.reason() {
-            return (out, Ended::Interrupted(format!("stopped by {signal}")));
-        }
-        let Some((position, step)) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
-        else {
-            return (out, Ended::Done);
-        };
-        let what = format!("{} {}", step.kind.label(), show_ident(&step.object));
-        let retrying = Retrying {
-            retries: settings.retries,
-            cancel: settings.cancel,
-            observer: settings.printer,
-        };
-        let tried = retrying
-            .run(
-                &what,
-                &mut client,
-                async || {
-                    let c = settings.target.connect().await?;
-                    // Index builds sort in memory up to this much per connection.
-                    c.batch_execute("SET maintenance_work_mem = '256MB'")
-                        .await?;
-                    Ok::<_, anyhow::Error>(c)
-                },
-                async |c: &Client| run_step(c, step.clone(), position, settings).await,
-                crate::retry::classify,
-                crate::exit::error_chain,
-            )
-            .await;
-        match tried {
-            Tried::Done(r) => out.push((position, r)),
-            Tried::Cancelled => {
-                return (
-                    out,
-                    Ended::Interrupted(format!(
-                        "stopped by {}",
-                        settings.cancel.reason().unwrap_or("a signal")
-                    )),
-                )
-            }
-            Tried::Failed { error, .. } => {
-                return (
-                    out,
-                    Ended::Interrupted(format!(
-                        "{what} failed: {}",
-                        crate::exit::error_chain(&error)
-                    )),
-                )
-            }
-        }
-    }
-}
-
-fn print_step(printer: &Printer, r: &StepReport) {
-    if let Some(note) = &r.note {
-        printer.warn(&format!(
-            "{} {} on {}: {note}",
-            r.kind.label(),
-            show_ident(&r.object),
-            show_ident(&r.table)
-        ));
-    } else if let Some(e) = &r.error {
-        let what = if r.demoted_to_warning {
-            "not carried over"
-        } else {
-            "FAILED"
-        };
-        printer.warn(&format!(
-            "{} {} on {} {what}: {e}",
-            r.kind.label(),
-            show_ident(&r.object),
-            show_ident(&r.table)
-        ));
-    }
-}
-
-/// Each table's report, from the run state: what every attempt loaded.
-async fn table_reports(
-    client: &Client,
-    state_key: &str,
-    schema: &Schema,
-) -> Result<Vec<TableReport>, Exit> {
-    let chunks = state::chunks(client, state_key).await?;
-    let mut out = Vec::with_capacity(schema.tables.len());
-    for t in &schema.tables {
-        let mut r = TableReport {
-            table: t.name.clone(),
-            source_table: t.source_name.clone(),
-            rows_read: 0,
-            rows_written: 0,
-            rows_rejected: 0,
-            zero_dates: Default::default(),
-            seconds: 0.0,
-            bytes: 0,
-            chunks: 0,
-            chunks_done: 0,
-            error: None,
-        };
-        for c in chunks.iter().filter(|c| c.plan.table == t.name) {
-            r.chunks += 1;
-            if let (None, Some(e)) = (&c.done, &c.error) {
-                let line = format!("chunk {}: {e}", c.plan.chunk);
-                r.error = Some(match r.error.take() {
-                    Some(more) => format!("{more}; {line}"),
-                    None => line,
-                });
-            }
-            let Some(d) = &c.done else { continue };
-            r.chunks_done += 1;
-            r.rows_read += d.rows_read as u64;
-            r.rows_written += d.rows_written as u64;
-            r.rows_rejected += d.rows_rejected as u64;
-            r.bytes += d.bytes as u64;
-            r.seconds += d.seconds;
-            for (col, n) in &d.zero_dates {
-                *r.zero_dates.entry(col.clone()).or_default() += n;
-            }
-        }
-        out.push(r);
-    }
-    Ok(out)
 }
