@@ -10,14 +10,14 @@
 //!    foreign keys, then identity restarts and ANALYZE; each step with its checkpoint;
 //! 5. the summary, the JSON report and the exit code.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context};
-use pgcutover_core::{quote_qualified, show_ident, show_qualified, Schema};
-use pgcutover_postgres::ddl::{self, Step, StepKind};
-use pgcutover_postgres::{load, Target};
+use pgcutover_core::{show_ident, Schema};
+use pgcutover_postgres::ddl::{self, Step};
+use pgcutover_postgres::Target;
 use tokio_postgres::Client;
 
 use crate::cancel::Cancel;
@@ -28,12 +28,14 @@ use crate::output::Printer;
 use crate::readers::Readers;
 use crate::rejects::RejectLog;
 use crate::report::{Report, RunInfo};
-use crate::source::{load_schema, value_policy, Loaded, TargetFacts};
+use crate::source::{load_schema, value_policy, TargetFacts};
 use crate::state::{self, RunStatus};
-use crate::target::{connect, transaction, End};
+use crate::target::connect;
 use crate::testpoint;
 use pgcutover_core::source::Source;
+use pgcutover_pipeline::create;
 use pgcutover_pipeline::post_load::{self, StepSettings};
+use pgcutover_pipeline::settings::{CopySettings, Mode};
 
 pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let started = Instant::now();
@@ -54,6 +56,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         },
         |msg| eprintln!("warning: {msg}"),
     );
+    let settings = settings(&args);
     let schema_name = args.select.target_schema.clone();
     let jobs = crate::cli::jobs_or_cores(args.jobs);
     let policy = value_policy(&args.values.options());
@@ -97,7 +100,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         ));
     }
     let steps = post_load::planned(&schema_name, schema, args.schema_only, data_only.as_ref());
-    let fingerprint = fingerprint(&args, &*source, &target, schema, &steps);
+    let fingerprint = fingerprint(&settings, &*source, &target, schema, &steps);
 
     take_the_run(&client, &schema_name).await?;
     let mut previous = state::load(&client, &schema_name).await?;
@@ -200,15 +203,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         );
         readers_needed = done.len() < chunks.len();
     } else {
-        check_target(
-            &client,
-            &args,
-            &schema_name,
-            schema,
-            &steps,
-            data_only.as_ref(),
-        )
-        .await?;
+        create::check_target(&client, &settings, schema, &steps, data_only.as_ref()).await?;
         rejects = Arc::new(RejectLog::new(args.rejects.clone()));
         readers_needed = !args.schema_only && !schema.tables.is_empty();
     }
@@ -226,10 +221,9 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
 
     if !resuming {
         testpoint::hit("before-create");
-        create(
+        create::create(
             &client,
-            &args,
-            &schema_name,
+            &settings,
             &loaded,
             &fingerprint,
             &steps,
@@ -518,7 +512,7 @@ fn biggest_first(schema: &Schema) -> Vec<String> {
 
 /// What makes this run this run (see [`state::Fingerprint`]).
 fn fingerprint(
-    args: &CopyArgs,
+    settings: &CopySettings,
     source: &dyn Source,
     target: &Target,
     schema: &Schema,
@@ -527,7 +521,7 @@ fn fingerprint(
     use sha2::{Digest, Sha256};
     let source = source.identity();
     let mut h = Sha256::new();
-    let schema_name = &args.select.target_schema;
+    let schema_name = &settings.target_schema;
     for e in &schema.enums {
         h.update(ddl::create_enum(schema_name, e).as_bytes());
         h.update(b"\n");
@@ -542,8 +536,49 @@ fn fingerprint(
         h.update(s.sql.as_bytes());
         h.update(b"\n");
     }
+    state::Fingerprint {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        source,
+        target: target.display().to_owned(),
+        target_schema: schema_name.clone(),
+        mode: settings.mode.name().to_owned(),
+        options: settings.fingerprint_options.clone(),
+        schema_hash: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
+
+/// The command line, resolved into what the pipeline's phases take.
+fn settings(args: &CopyArgs) -> CopySettings {
+    CopySettings {
+        target_schema: args.select.target_schema.clone(),
+        // clap lets at most one of the two through (conflicts_with).
+        mode: if args.schema_only {
+            Mode::SchemaOnly
+        } else if args.data_only {
+            Mode::DataOnly
+        } else {
+            Mode::Full
+        },
+        drop_existing: args.drop_existing,
+        truncate: args.truncate,
+        restart: args.restart,
+        force: args.force,
+        orphans: args.orphans.orphans(),
+        jobs: crate::cli::jobs_or_cores(args.jobs),
+        batch_rows: args.batch_rows as usize,
+        chunk_rows: args.chunk_rows,
+        retries: args.retries,
+        consistent: args.consistent,
+        rejects: args.rejects.clone(),
+        fingerprint_options: fingerprint_options(args),
+    }
+}
+
+/// The options that change what lands in the target, under their command-line names and as
+/// they were given: a run resumes only with the same ones, and says which differ.
+fn fingerprint_options(args: &CopyArgs) -> BTreeMap<String, String> {
     let v = &args.values;
-    let mut options = std::collections::BTreeMap::new();
+    let mut options = BTreeMap::new();
     let mut put = |k: &str, val: String| {
         options.insert(k.to_owned(), val);
     };
@@ -563,6 +598,7 @@ fn fingerprint(
     put("source-timezone", v.source_timezone.clone());
     put("zero-dates", format!("{:?}", v.zero_dates).to_lowercase());
     put("enum-as", format!("{:?}", v.enum_as).to_lowercase());
+    // `notvalid` for not-valid: what runs have always recorded.
     put("orphans", format!("{:?}", args.orphans).to_lowercase());
     if args.data_only {
         put("truncate", args.truncate.to_string());
@@ -571,226 +607,5 @@ fn fingerprint(
             format!("{:?}", v.fractional_seconds).to_lowercase(),
         );
     }
-    state::Fingerprint {
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        source,
-        target: target.display().to_owned(),
-        target_schema: schema_name.clone(),
-        mode: if args.schema_only {
-            "schema-only"
-        } else if args.data_only {
-            "data-only"
-        } else {
-            "full"
-        }
-        .to_owned(),
-        options,
-        schema_hash: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
-    }
-}
-
-/// Before a new run writes anything: the tables it would create must not exist (unless
-/// --drop-existing); a data-only load's tables must be empty (unless --truncate).
-async fn check_target(
-    client: &Client,
-    args: &CopyArgs,
-    schema_name: &str,
-    schema: &Schema,
-    steps: &[Step],
-    data_only: Option<&crate::data_only::DataOnly>,
-) -> Result<(), Exit> {
-    if let Some(d) = data_only {
-        if args.truncate {
-            return Ok(());
-        }
-        let full = d.non_empty(client, schema_name).await?;
-        if !full.is_empty() {
-            return Err(Exit::new(
-                ExitCode::TARGET_NOT_EMPTY,
-                anyhow!("--data-only: {} already hold(s) rows: {}", full.len(), full.iter().map(|n| show_ident(n)).collect::<Vec<_>>().join(", ")),
-                Some("nothing was written. Add --truncate to empty the tables first, or load into empty tables".to_owned()),
-            ));
-        }
-        return Ok(());
-    }
-    if args.drop_existing {
-        return Ok(());
-    }
-    let names: Vec<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
-    let existing = load::existing_tables(client, schema_name, &names)
-        .await
-        .context("checking the target for existing tables")?;
-    if !existing.is_empty() {
-        return Err(Exit::new(
-            ExitCode::TARGET_NOT_EMPTY,
-            anyhow!("the target already has {} table(s) this copy would create: {}", existing.len(), existing.iter().map(|n| show_ident(n)).collect::<Vec<_>>().join(", ")),
-            Some("nothing was written. Use --drop-existing to replace them, --data-only to load into them, or --target-schema to copy elsewhere".to_owned()),
-        ));
-    }
-    // The enum types and trigger functions a copy creates (left behind by a run whose tables
-    // were dropped by hand) would make it fail half-way through its first transaction.
-    let mut others = Vec::new();
-    for e in &schema.enums {
-        let q = quote_qualified(schema_name, &e.name);
-        let row = client
-            .query_one("SELECT to_regtype($1) IS NOT NULL", &[&q])
-            .await
-            .context("checking the target for existing types")?;
-        if row.get(0) {
-            others.push(format!("type {}", show_qualified(schema_name, &e.name)));
-        }
-    }
-    for s in steps.iter().filter(|s| s.kind == StepKind::Trigger) {
-        let q = format!("{}()", quote_qualified(schema_name, &s.object));
-        let row = client
-            .query_one("SELECT to_regprocedure($1) IS NOT NULL", &[&q])
-            .await
-            .context("checking the target for existing functions")?;
-        if row.get(0) {
-            others.push(format!(
-                "function {}()",
-                show_qualified(schema_name, &s.object)
-            ));
-        }
-    }
-    if !others.is_empty() {
-        return Err(Exit::new(
-            ExitCode::TARGET_NOT_EMPTY,
-            anyhow!(
-                "the target already has {} object(s) this copy would create: {}",
-                others.len(),
-                others.join(", ")
-            ),
-            Some("nothing was written. Use --drop-existing to replace them, or --target-schema to copy elsewhere".to_owned()),
-        ));
-    }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-/// One transaction: the schema, enums and tables (or, data-only, emptying the tables with
-/// --truncate), and the run's record with every chunk planned. All of it or none.
-async fn create(
-    client: &Client,
-    args: &CopyArgs,
-    schema_name: &str,
-    loaded: &Loaded,
-    fingerprint: &state::Fingerprint,
-    steps: &[Step],
-    data_only: Option<&crate::data_only::DataOnly>,
-    replaced: Option<&state::Created>,
-) -> Result<(), Exit> {
-    let schema_existed: bool = client
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
-            &[&schema_name],
-        )
-        .await
-        .context("checking the target schema")?
-        .get(0);
-    let schema = &loaded.schema;
-    let mut sql = Vec::new();
-    let mut created = state::Created::default();
-    match data_only {
-        Some(_) => {
-            created.loaded = schema.tables.iter().map(|t| t.name.clone()).collect();
-            if args.truncate && !schema.tables.is_empty() {
-                sql.push(format!(
-                    "TRUNCATE {}",
-                    schema
-                        .tables
-                        .iter()
-                        .map(|t| quote_qualified(schema_name, &t.name))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-        }
-        None => {
-            // A run that replaces one which created the schema inherits it: reset still
-            // removes the schema it finds empty.
-            created.schema = replaced
-                .and_then(|r| r.schema.clone())
-                .or_else(|| (!schema_existed).then(|| schema_name.to_owned()));
-            created.tables = schema.tables.iter().map(|t| t.name.clone()).collect();
-            created.enums = schema.enums.iter().map(|e| e.name.clone()).collect();
-            created.functions = steps
-                .iter()
-                .filter(|s| s.kind == StepKind::Trigger)
-                .map(|s| s.object.clone())
-                .collect();
-            sql.push(ddl::create_schema(schema_name));
-            if args.drop_existing {
-                sql.extend(drop_existing(schema_name, &created, replaced));
-            }
-            for e in &schema.enums {
-                sql.push(ddl::create_enum(schema_name, e));
-            }
-            for t in &schema.tables {
-                sql.push(ddl::create_table(schema_name, t));
-                sql.extend(ddl::comments(schema_name, t));
-            }
-        }
-    }
-    let plans: Vec<state::TablePlan> = if args.schema_only {
-        Vec::new()
-    } else {
-        loaded
-            .schema
-            .tables
-            .iter()
-            .map(|t| state::TablePlan {
-                table: &t.name,
-                source_table: &t.source_name,
-                source_rows: t.source_rows,
-                chunks: crate::chunks::plan(t, loaded.split(&t.name), args.chunk_rows),
-            })
-            .collect()
-    };
-    let result = transaction(client, async || {
-        if !sql.is_empty() {
-            client.batch_execute(&sql.join(";\n")).await?;
-        }
-        state::start(client, fingerprint, &created, &plans).await?;
-        Ok(End::Commit(()))
-    })
-    .await;
-    if let Err(e) = result {
-        return Err(Exit::new(
-            ExitCode::FAILED,
-            e.context(if data_only.is_some() {
-                "preparing the tables (nothing was kept)"
-            } else {
-                "creating the tables (nothing was kept)"
-            }),
-            None,
-        ));
-    }
-    Ok(())
-}
-
-/// `--drop-existing`: drops what this run creates and what the run it replaces had created,
-/// whatever exists of it (after `reset --keep-data` there is no record, and only this run's
-/// names are known), with CASCADE as dropping the tables has always done.
-fn drop_existing(
-    schema_name: &str,
-    mine: &state::Created,
-    replaced: Option<&state::Created>,
-) -> Vec<String> {
-    let union = |pick: fn(&state::Created) -> &Vec<String>| -> Vec<String> {
-        let mut out = pick(mine).clone();
-        for n in replaced.map(pick).into_iter().flatten() {
-            if !out.contains(n) {
-                out.push(n.clone());
-            }
-        }
-        out
-    };
-    state::Created {
-        tables: union(|c| &c.tables),
-        functions: union(|c| &c.functions),
-        enums: union(|c| &c.enums),
-        ..state::Created::default()
-    }
-    .drop_sql(schema_name, true)
+    options
 }

@@ -19,6 +19,7 @@
 
 pub mod cancel;
 pub mod chunks;
+pub mod create;
 pub mod data_only;
 pub mod exit;
 pub mod integrity;
@@ -30,6 +31,7 @@ pub mod readers;
 pub mod rejects;
 pub mod report;
 pub mod retry;
+pub mod settings;
 pub mod source;
 pub mod target;
 pub mod testpoint;
