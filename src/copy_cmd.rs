@@ -16,9 +16,6 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Context};
 use pgcutover_core::{show_ident, Schema};
-use pgcutover_postgres::ddl::{self, Step};
-use pgcutover_postgres::Target;
-use tokio_postgres::Client;
 
 use crate::cancel::Cancel;
 use crate::chunks::{Ended, Group, Loader};
@@ -26,16 +23,14 @@ use crate::cli::CopyArgs;
 use crate::exit::{Exit, ExitCode};
 use crate::output::Printer;
 use crate::readers::Readers;
-use crate::rejects::RejectLog;
 use crate::report::{Report, RunInfo};
 use crate::source::{load_schema, value_policy, TargetFacts};
-use crate::state::{self, RunStatus};
+use crate::state;
 use crate::target::connect;
 use crate::testpoint;
-use pgcutover_core::source::Source;
-use pgcutover_pipeline::create;
 use pgcutover_pipeline::post_load::{self, StepSettings};
 use pgcutover_pipeline::settings::{CopySettings, Mode};
+use pgcutover_pipeline::{create, resume};
 
 pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let started = Instant::now();
@@ -100,117 +95,27 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         ));
     }
     let steps = post_load::planned(&schema_name, schema, args.schema_only, data_only.as_ref());
-    let fingerprint = fingerprint(&settings, &*source, &target, schema, &steps);
+    let fingerprint = resume::fingerprint(&settings, &*source, &target, schema, &steps);
 
-    take_the_run(&client, &schema_name).await?;
-    let mut previous = state::load(&client, &schema_name).await?;
-    // What a complete run that --drop-existing replaces created: dropped with this run's own
-    // names, so nothing of it (a table this run no longer copies, an enum type, a trigger
-    // function) is left behind to make the new run fail.
-    let mut replaced = None;
-    if let Some(run) = &previous {
-        let differences = run.fingerprint.differences(&fingerprint);
-        if args.restart {
-            // --restart destroys what the run loaded: say what, and refuse (as reset does)
-            // when the tables were written after the run completed.
-            let list = crate::undo::list(&client, &schema_name, run, false).await?;
-            let lines = list.lines();
-            printer.info(&format!("--restart: throwing away {}:", lines[0]));
-            for line in &lines[1..] {
-                printer.info(line);
-            }
-            list.refuse_unless(
-                args.force,
-                "--restart would destroy those rows. Add --force to start over anyway, or copy into another --target-schema",
-            )?;
-            crate::undo::undo(&client, &schema_name, run, printer, args.force, list).await?;
-            state::ensure(&client)
-                .await
-                .context("creating the run state schema in the target")?;
-            previous = None;
-        } else if !differences.is_empty() && run.status != RunStatus::Complete {
-            return Err(Exit::new(
-                ExitCode::TARGET_NOT_EMPTY,
-                anyhow!(
-                    "schema {} holds an unfinished run (started {}) that this command cannot resume:\n  - {}",
-                    show_ident(&schema_name),
-                    run.started_at,
-                    differences.join("\n  - ")
-                ),
-                Some("nothing was written. Run the command that started it to finish it, --restart to throw it away and start over, or `pgcutover reset TARGET` to remove it (see docs/resume.md)".to_owned()),
-            ));
-        } else if run.status == RunStatus::Complete && args.drop_existing {
-            // --drop-existing asks for the copy to be made again: it replaces the run, and
-            // drops all it created, unless the tables were written since it completed.
-            let list = crate::undo::list(&client, &schema_name, run, false).await?;
-            list.refuse_unless(
-                args.force,
-                "--drop-existing would destroy those rows. Add --force to replace them anyway, or copy into another --target-schema",
-            )?;
-            let lines = list.lines();
-            printer.info(&format!("--drop-existing: replacing {}:", lines[0]));
-            for line in &lines[1..] {
-                printer.info(line);
-            }
-            replaced = Some(run.created.clone());
-            previous = None;
-        } else if !differences.is_empty() {
-            // A finished run is a record, not work to protect: this run replaces it. Its
-            // tables' rows are, when a data-only --truncate is about to empty them.
-            if args.data_only && args.truncate && !args.force {
-                crate::undo::list(&client, &schema_name, run, false)
-                    .await?
-                    .refuse_unless(
-                        false,
-                        "--truncate would destroy those rows. Add --force to empty the tables anyway",
-                    )?;
-            }
-            previous = None;
-        }
-    }
-
+    let decision = resume::decide(
+        &client,
+        &settings,
+        &fingerprint,
+        schema,
+        &steps,
+        data_only.as_ref(),
+        printer,
+    )
+    .await?;
     let mut report = Report::new(&*source, &target, &schema_name);
     report.resume_with = resume_with;
     report.warnings = schema.warnings.clone();
-    let resuming = previous.is_some();
-    let readers_needed;
-    let rejects;
-    if let Some(run) = &previous {
-        state::resumed(&client, &schema_name).await?;
-        let chunks = state::chunks(&client, &schema_name).await?;
-        let done: std::collections::HashSet<(String, i32)> = chunks
-            .iter()
-            .filter(|c| c.done.is_some())
-            .map(|c| (c.plan.table.clone(), c.plan.chunk))
-            .collect();
-        if run.status == RunStatus::Complete {
-            printer.info(&format!(
-                "the run started {} is already complete; nothing to do (--restart copies again)",
-                run.started_at
-            ));
-        } else {
-            printer.info(&format!(
-                "resuming the run started {} (attempt {}): {} of {} chunk(s) done",
-                run.started_at,
-                run.attempts + 1,
-                done.len(),
-                chunks.len()
-            ));
-        }
-        rejects = Arc::new(
-            RejectLog::resume(args.rejects.clone(), &done)
-                .with_context(|| format!("reading the rejects file {}", args.rejects.display()))?,
-        );
-        readers_needed = done.len() < chunks.len();
-    } else {
-        create::check_target(&client, &settings, schema, &steps, data_only.as_ref()).await?;
-        rejects = Arc::new(RejectLog::new(args.rejects.clone()));
-        readers_needed = !args.schema_only && !schema.tables.is_empty();
-    }
+    let resuming = decision.resuming();
+    let rejects = &decision.rejects;
 
     // The readers (and with --consistent, the snapshot) come before anything is written, so a
     // source that cannot be read leaves the target untouched.
-    let readers = if readers_needed {
+    let readers = if decision.readers_needed {
         if args.consistent && loaded.reads.takes_snapshots() {
             printer.info("--consistent: taking one snapshot of the source for every reader");
         }
@@ -228,7 +133,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             &fingerprint,
             &steps,
             data_only.as_ref(),
-            replaced.as_ref(),
+            decision.replaced.as_ref(),
         )
         .await?;
         if !args.data_only {
@@ -281,7 +186,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             jobs,
             retries: args.retries,
             data_only: args.data_only,
-            rejects: &rejects,
+            rejects,
             observer: printer,
             cancel: &cancel,
             committed: Default::default(),
@@ -299,7 +204,9 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     }
 
     // The run's own session may have been lost with the server while the data went in.
-    if let Err(e) = keep_control(&target, &mut client, &schema_name, args.retries, printer).await {
+    if let Err(e) =
+        resume::keep_control(&target, &mut client, &schema_name, args.retries, printer).await
+    {
         if !matches!(ended, Ended::Interrupted(_)) {
             ended = Ended::Interrupted(e);
         }
@@ -332,7 +239,9 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     report.post_load = post_load.reports;
     let ended = post_load.ended;
     rejects.sync()?;
-    if let Err(e) = keep_control(&target, &mut client, &schema_name, args.retries, printer).await {
+    if let Err(e) =
+        resume::keep_control(&target, &mut client, &schema_name, args.retries, printer).await
+    {
         report.interrupted = Some(e);
         report.finish(started.elapsed());
         report.print(args.format)?;
@@ -341,7 +250,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     report.tables = crate::report::table_reports(&client, &schema_name, schema).await?;
     report.rejects_file = (rejects.count() > 0).then(|| args.rejects.display().to_string());
     report.run = Some(RunInfo {
-        attempt: previous.as_ref().map_or(1, |r| r.attempts + 1),
+        attempt: decision.attempt(),
         resumed: resuming,
         chunks_skipped,
         steps_skipped,
@@ -410,8 +319,6 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     Ok(code)
 }
 
-/// Makes sure the run's own session (which holds its lock) is alive, opening a new one with
-/// backoff when the server was restarted under it. `Err`: why the run cannot go on now.
 /// The options that cannot work, refused before anything is read or written: the files this
 /// run writes (a bad path is found now, not after the data is in), a target schema that is
 /// pgcutover's own, and --force without something for it to force.
@@ -443,64 +350,6 @@ fn refuse_bad_options(args: &CopyArgs) -> Result<(), Exit> {
     Ok(())
 }
 
-/// Makes the run-state tables if needed and takes the one-run-at-a-time lock on the schema.
-async fn take_the_run(client: &Client, schema_name: &str) -> Result<(), Exit> {
-    state::ensure(client)
-        .await
-        .context("creating the run state schema in the target")?;
-    if !state::lock(client, schema_name)
-        .await
-        .context("taking the run's lock")?
-    {
-        return Err(Exit::new(
-            ExitCode::TARGET_NOT_EMPTY,
-            anyhow!(
-                "another pgcutover is running against schema {} of this database",
-                show_ident(schema_name)
-            ),
-            Some(
-                "wait for it to finish, or stop it; `pgcutover status TARGET` shows its progress"
-                    .to_owned(),
-            ),
-        ));
-    }
-    Ok(())
-}
-
-async fn keep_control(
-    target: &Target,
-    client: &mut Client,
-    schema_name: &str,
-    retries: u32,
-    printer: &Printer,
-) -> Result<(), String> {
-    if client.simple_query("SELECT 1").await.is_ok() {
-        return Ok(());
-    }
-    let mut last = String::new();
-    for attempt in 1..=retries.max(1) {
-        let pause = crate::retry::backoff(attempt);
-        printer.warn(&format!(
-            "lost the connection to the target; reconnecting in {:.1}s ({attempt}/{})",
-            pause.as_secs_f64(),
-            retries.max(1)
-        ));
-        tokio::time::sleep(pause).await;
-        match target.connect().await {
-            Ok(c) => match state::lock(&c, schema_name).await {
-                Ok(true) => {
-                    *client = c;
-                    return Ok(());
-                }
-                Ok(false) => last = "another pgcutover took the run's lock".to_owned(),
-                Err(e) => last = format!("{e:#}"),
-            },
-            Err(e) => last = format!("{:#}", anyhow::Error::new(e)),
-        }
-    }
-    Err(format!("lost the connection to the target: {last}"))
-}
-
 /// Tables, biggest first.
 fn biggest_first(schema: &Schema) -> Vec<String> {
     let mut idx: Vec<usize> = (0..schema.tables.len()).collect();
@@ -508,43 +357,6 @@ fn biggest_first(schema: &Schema) -> Vec<String> {
     idx.into_iter()
         .map(|i| schema.tables[i].name.clone())
         .collect()
-}
-
-/// What makes this run this run (see [`state::Fingerprint`]).
-fn fingerprint(
-    settings: &CopySettings,
-    source: &dyn Source,
-    target: &Target,
-    schema: &Schema,
-    steps: &[Step],
-) -> state::Fingerprint {
-    use sha2::{Digest, Sha256};
-    let source = source.identity();
-    let mut h = Sha256::new();
-    let schema_name = &settings.target_schema;
-    for e in &schema.enums {
-        h.update(ddl::create_enum(schema_name, e).as_bytes());
-        h.update(b"\n");
-    }
-    for t in &schema.tables {
-        h.update(ddl::create_table(schema_name, t).as_bytes());
-        h.update(b"\n");
-        h.update(ddl::copy_in(schema_name, t).as_bytes());
-        h.update(b"\n");
-    }
-    for s in steps {
-        h.update(s.sql.as_bytes());
-        h.update(b"\n");
-    }
-    state::Fingerprint {
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        source,
-        target: target.display().to_owned(),
-        target_schema: schema_name.clone(),
-        mode: settings.mode.name().to_owned(),
-        options: settings.fingerprint_options.clone(),
-        schema_hash: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
-    }
 }
 
 /// The command line, resolved into what the pipeline's phases take.

@@ -30,6 +30,7 @@ pub mod process;
 pub mod readers;
 pub mod rejects;
 pub mod report;
+pub mod resume;
 pub mod retry;
 pub mod settings;
 pub mod source;
