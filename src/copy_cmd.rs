@@ -15,10 +15,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context};
-use pgcutover_core::{show_ident, Schema};
+use pgcutover_core::show_ident;
 
 use crate::cancel::Cancel;
-use crate::chunks::{Ended, Group, Loader};
+use crate::chunks::{self, Ended, Loader};
 use crate::cli::CopyArgs;
 use crate::exit::{Exit, ExitCode};
 use crate::output::Printer;
@@ -147,58 +147,27 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     }
 
     // The data.
-    let chunks = state::chunks(&client, &schema_name).await?;
-    let mut done_rows: HashMap<String, u64> = HashMap::new();
-    let mut pending = Vec::new();
-    for c in &chunks {
-        match &c.done {
-            Some(d) => *done_rows.entry(c.plan.table.clone()).or_default() += d.rows_written as u64,
-            None => pending.push(c.plan.clone()),
-        }
-    }
-    let chunks_skipped = chunks.len() - pending.len();
-    let mut ended = Ended::Done;
-    let mut rows_this_attempt = 0;
-    let mut failures: Vec<crate::chunks::ChunkFailure> = Vec::new();
-    if let (Some(readers), false) = (&readers, pending.is_empty()) {
-        let groups = match &data_only {
-            Some(d) => d.groups.clone(),
-            None => vec![Group {
-                tables: biggest_first(schema),
-                replica: false,
-            }],
-        };
-        // Biggest tables first packs the workers best; chunks of a table stay in key order.
-        let order: HashMap<&str, usize> = groups
-            .iter()
-            .flat_map(|g| g.tables.iter())
-            .enumerate()
-            .map(|(i, t)| (t.as_str(), i))
-            .collect();
-        pending.sort_by_key(|c| (order.get(c.table.as_str()).copied(), c.chunk));
-        let loader = Loader {
-            target: &target,
-            schema_name: &schema_name,
-            state_key: &schema_name,
-            loaded: &loaded,
-            readers,
-            batch_rows: args.batch_rows as usize,
-            jobs,
-            retries: args.retries,
-            data_only: args.data_only,
-            rejects,
-            observer: printer,
-            cancel: &cancel,
-            committed: Default::default(),
-            failed: Default::default(),
-        };
-        ended = loader.run(&groups, pending, &done_rows).await?;
-        rows_this_attempt = loader.committed.into_inner();
-        failures = loader
-            .failed
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner());
-    }
+    let groups = match &data_only {
+        Some(d) => d.groups.clone(),
+        None => chunks::biggest_first(schema),
+    };
+    let loader = readers.as_ref().map(|readers| Loader {
+        target: &target,
+        schema_name: &schema_name,
+        state_key: &schema_name,
+        loaded: &loaded,
+        readers,
+        batch_rows: args.batch_rows as usize,
+        jobs,
+        retries: args.retries,
+        data_only: args.data_only,
+        rejects,
+        observer: printer,
+        cancel: &cancel,
+        committed: Default::default(),
+        failed: Default::default(),
+    });
+    let data = chunks::copy_pending(&client, &schema_name, loader, &groups).await?;
     if let Some(readers) = &readers {
         readers.close();
     }
@@ -207,23 +176,16 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     if let Err(e) =
         resume::keep_control(&target, &mut client, &schema_name, args.retries, printer).await
     {
-        if !matches!(ended, Ended::Interrupted(_)) {
-            ended = Ended::Interrupted(e);
-        }
-        report.interrupted = Some(match &ended {
-            Ended::Interrupted(why) => why.clone(),
-            Ended::Done => unreachable!("set above"),
+        report.interrupted = Some(match data.ended {
+            Ended::Interrupted(why) => why,
+            Ended::Done => e,
         });
         report.finish(started.elapsed());
         report.print(args.format)?;
         return Ok(ExitCode::INTERRUPTED);
     }
 
-    for f in &failures {
-        state::chunk_failed(&client, &schema_name, &f.table, f.chunk, &f.error)
-            .await
-            .context("recording a failed chunk")?;
-    }
+    data.record_failures(&client, &schema_name).await?;
     let settings = StepSettings {
         target: &target,
         state_key: &schema_name,
@@ -233,7 +195,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         observer: printer,
         cancel: &cancel,
     };
-    let post_load = post_load::run(&client, &steps, &settings, ended).await?;
+    let post_load = post_load::run(&client, &steps, &settings, data.ended).await?;
     let (steps_skipped, steps_waiting) = (post_load.skipped, post_load.waiting);
     report.warnings.extend(post_load.warnings());
     report.post_load = post_load.reports;
@@ -252,10 +214,10 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     report.run = Some(RunInfo {
         attempt: decision.attempt(),
         resumed: resuming,
-        chunks_skipped,
+        chunks_skipped: data.chunks_skipped,
         steps_skipped,
         steps_waiting,
-        rows_this_attempt,
+        rows_this_attempt: data.rows_committed,
         state_schema: state::SCHEMA,
     });
     if let Ended::Interrupted(why) = &ended {
@@ -348,15 +310,6 @@ fn refuse_bad_options(args: &CopyArgs) -> Result<(), Exit> {
         ));
     }
     Ok(())
-}
-
-/// Tables, biggest first.
-fn biggest_first(schema: &Schema) -> Vec<String> {
-    let mut idx: Vec<usize> = (0..schema.tables.len()).collect();
-    idx.sort_by_key(|&i| std::cmp::Reverse(schema.tables[i].source_rows.unwrap_or(0)));
-    idx.into_iter()
-        .map(|i| schema.tables[i].name.clone())
-        .collect()
 }
 
 /// The command line, resolved into what the pipeline's phases take.
