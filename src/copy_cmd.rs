@@ -1,21 +1,37 @@
-//! `pgcutover copy`: the phases of a copy, in order.
+//! `pgcutover copy`: the command's side of a copy. It checks the arguments, resolves them into
+//! the pipeline's [`CopySettings`], and calls the copy's phases in order, printing what they
+//! tell it (docs/architecture.md, "The phases of copy"):
 //!
-//! 1. read the source schema; connect to the target; find the run state. The same run
-//!    resumes; an unfinished run of another fingerprint refuses; otherwise refuse if tables
-//!    already exist (unless --drop-existing / --data-only), before anything is written;
-//! 2. create the schema and tables, and record the run with every chunk planned (one
-//!    transaction);
-//! 3. copy the data, chunk by chunk, each chunk committed with its checkpoint (`chunks.rs`);
-//! 4. post-load: primary keys, unique constraints, indexes and CHECKs (in parallel), then
-//!    foreign keys, then identity restarts and ANALYZE; each step with its checkpoint;
-//! 5. the summary, the JSON report and the exit code.
+//! 1. [`introspect`] the source (through what the target has), plan the post-load steps and
+//!    the run's fingerprint;
+//! 2. decide: a new run, or resume the one the target records (`pipeline::resume`); a new run
+//!    refuses a target that holds what it would create, before anything is written;
+//! 3. [`start_readers`], before anything is written;
+//! 4. [`create_tables`] with the run's record, in one transaction (`pipeline::create`);
+//! 5. [`copy_rows`], chunk by chunk, each committed with its checkpoint (`pipeline::chunks`);
+//! 6. [`run_post_load`]: keys, indexes, constraints, foreign keys, identities, ANALYZE, each
+//!    with its checkpoint (`pipeline::post_load`);
+//! 7. [`verify`] (`--verify`), then [`finish`]: the run's end recorded, the summary, the JSON
+//!    report and the exit code.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context};
+use pgcutover_core::policy::ValuePolicy;
 use pgcutover_core::show_ident;
+use pgcutover_core::source::Source;
+use pgcutover_pipeline::chunks::DataPhase;
+use pgcutover_pipeline::create;
+use pgcutover_pipeline::data_only::DataOnly;
+use pgcutover_pipeline::post_load::{self, PostLoad, StepSettings};
+use pgcutover_pipeline::resume::{self, Decision};
+use pgcutover_pipeline::settings::{CopySettings, Mode};
+use pgcutover_pipeline::source::Loaded;
+use pgcutover_pipeline::target::Client;
+use pgcutover_postgres::ddl::Step;
+use pgcutover_postgres::Target;
 
 use crate::cancel::Cancel;
 use crate::chunks::{self, Ended, Loader};
@@ -28,42 +44,181 @@ use crate::source::{load_schema, value_policy, TargetFacts};
 use crate::state;
 use crate::target::connect;
 use crate::testpoint;
-use pgcutover_pipeline::post_load::{self, StepSettings};
-use pgcutover_pipeline::settings::{CopySettings, Mode};
-use pgcutover_pipeline::{create, resume};
 
 pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let started = Instant::now();
     let (source, target) = args.endpoints.resolve()?;
     refuse_bad_options(&args)?;
-    // After --restart, resuming means the same command without it: --restart again would
-    // throw away what this run has done.
-    let resume_with = args.restart.then(|| {
+    let resume_with = resume_command(&args);
+    let attempt = Attempt {
+        cancel: stop_on_signals(resume_with.as_deref()),
+        settings: settings(&args),
+        policy: value_policy(&args.values.options()),
+        args: &args,
+        target,
+        printer,
+        started,
+    };
+
+    // 1. Resolve and introspect. The target first: what it has (PostGIS) shapes the mapping.
+    let mut client = connect(&attempt.target).await?;
+    printer.info(&format!("connected to {}", attempt.target.display()));
+    let planned = introspect(&attempt, &*source, &client).await?;
+    let schema = &planned.loaded.schema;
+
+    // 2. Decide: a new run, or resume the one the target records.
+    let decision = resume::decide(
+        &client,
+        &attempt.settings,
+        &planned.fingerprint,
+        schema,
+        &planned.steps,
+        planned.data_only.as_ref(),
+        printer,
+    )
+    .await?;
+    let mut report = Report::new(&*source, &attempt.target, &attempt.settings.target_schema);
+    report.resume_with = resume_with;
+    report.warnings = schema.warnings.clone();
+
+    // 3. The readers (with --consistent, the snapshot) before anything is written: a source
+    // that cannot be read leaves the target untouched.
+    let readers = start_readers(&attempt, &planned, &decision).await?;
+
+    // 4. Create.
+    if !decision.resuming() {
+        create_tables(&attempt, &client, &planned, &decision).await?;
+    }
+
+    // 5. Data.
+    let data = copy_rows(&attempt, &client, &planned, readers.as_ref(), &decision).await?;
+    if let Some(readers) = &readers {
+        readers.close();
+    }
+    // The run's own session may have been lost with the server while the data went in.
+    if let Err(e) = attempt.keep_control(&mut client).await {
+        let why = match data.ended {
+            Ended::Interrupted(why) => why,
+            Ended::Done => e,
+        };
+        return attempt.interrupted(report, why);
+    }
+    data.record_failures(&client, &attempt.settings.target_schema)
+        .await?;
+
+    // 6. Post-load.
+    let post_load = run_post_load(&attempt, &client, &planned, data.ended).await?;
+    report.warnings.extend(post_load.warnings());
+    report.post_load = post_load.reports;
+    decision.rejects.sync()?;
+    if let Err(e) = attempt.keep_control(&mut client).await {
+        return attempt.interrupted(report, e);
+    }
+
+    // 7. What the target holds now, verified with --verify; the report and the exit code.
+    report.tables =
+        crate::report::table_reports(&client, &attempt.settings.target_schema, schema).await?;
+    report.rejects_file =
+        (decision.rejects.count() > 0).then(|| args.rejects.display().to_string());
+    report.run = Some(RunInfo {
+        attempt: decision.attempt(),
+        resumed: decision.resuming(),
+        chunks_skipped: data.chunks_skipped,
+        steps_skipped: post_load.skipped,
+        steps_waiting: post_load.waiting,
+        rows_this_attempt: data.rows_committed,
+        state_schema: state::SCHEMA,
+    });
+    if let Ended::Interrupted(why) = &post_load.ended {
+        report.interrupted = Some(why.clone());
+    }
+    verify(&attempt, &planned, &mut report, &post_load.ended).await?;
+    finish(
+        &attempt,
+        &client,
+        report,
+        &post_load.ended,
+        post_load.waiting,
+    )
+    .await
+}
+
+/// This invocation of the copy (one attempt at its run): what every phase is given.
+struct Attempt<'a> {
+    args: &'a CopyArgs,
+    settings: CopySettings,
+    target: Target,
+    printer: &'a Printer,
+    cancel: Cancel,
+    policy: ValuePolicy,
+    started: Instant,
+}
+
+impl Attempt<'_> {
+    /// The run's session (which holds its lock), alive, or reconnected when the server was
+    /// restarted under it. `Err`: why the run cannot go on now.
+    async fn keep_control(&self, client: &mut Client) -> Result<(), String> {
+        resume::keep_control(
+            &self.target,
+            client,
+            &self.settings.target_schema,
+            self.settings.retries,
+            self.printer,
+        )
+        .await
+    }
+
+    /// Stops the attempt, resumably: the summary says why, and exit 8.
+    fn interrupted(&self, mut report: Report, why: String) -> Result<ExitCode, Exit> {
+        report.interrupted = Some(why);
+        report.finish(self.started.elapsed());
+        report.print(self.args.format)?;
+        Ok(ExitCode::INTERRUPTED)
+    }
+}
+
+/// After --restart, resuming means the same command without it (--restart again would throw
+/// away what this run has done): that command, spelled out. `None` without --restart.
+fn resume_command(args: &CopyArgs) -> Option<String> {
+    args.restart.then(|| {
         crate::cli::command_without(
             std::env::args_os().map(|a| a.to_string_lossy().into_owned()),
             &["--restart"],
         )
-    });
-    let cancel = Cancel::on_signals(
-        match &resume_with {
+    })
+}
+
+/// Ctrl-C and SIGTERM stop the copy; the warning says how to resume it.
+fn stop_on_signals(resume_with: Option<&str>) -> Cancel {
+    Cancel::on_signals(
+        match resume_with {
             Some(c) => format!("it again without --restart ({c})"),
             None => "the same command again".to_owned(),
         },
         |msg| eprintln!("warning: {msg}"),
-    );
-    let settings = settings(&args);
-    let schema_name = args.select.target_schema.clone();
-    let jobs = crate::cli::jobs_or_cores(args.jobs);
-    let policy = value_policy(&args.values.options());
+    )
+}
 
-    // The target first: what it has (PostGIS) shapes the mapping.
-    let mut client = connect(&target).await?;
-    printer.info(&format!("connected to {}", target.display()));
-    let facts = TargetFacts::read(&client).await?;
+/// What this copy makes, as phase 1 planned it.
+struct Planned {
+    loaded: Arc<Loaded>,
+    data_only: Option<DataOnly>,
+    steps: Vec<Step>,
+    fingerprint: state::Fingerprint,
+}
 
+/// Phase 1: reads the source's schema (and with --data-only, matches it onto the target's tables),
+/// prints its warnings, and plans the post-load steps and the run's fingerprint.
+async fn introspect(
+    attempt: &Attempt<'_>,
+    source: &dyn Source,
+    client: &Client,
+) -> Result<Planned, Exit> {
+    let (args, settings, printer) = (attempt.args, &attempt.settings, attempt.printer);
+    let facts = TargetFacts::read(client).await?;
     printer.info(&format!("reading the schema of {}", source.display()));
     let mut loaded = load_schema(
-        &*source,
+        source,
         &args.select.selection(),
         &args.values.options(),
         &facts,
@@ -71,11 +226,11 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     .await?;
     // Printed below with the schema's own warnings, and kept in the report.
     loaded.option_warnings();
-    let data_only = if args.data_only {
+    let data_only = if settings.data_only() {
         Some(
             crate::data_only::prepare(
-                &client,
-                &schema_name,
+                client,
+                &settings.target_schema,
                 &mut loaded,
                 &crate::source::adapt_options(&args.values.options())?,
                 printer,
@@ -94,168 +249,185 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             pgcutover_core::show(&w.message)
         ));
     }
-    let steps = post_load::planned(&schema_name, schema, args.schema_only, data_only.as_ref());
-    let fingerprint = resume::fingerprint(&settings, &*source, &target, schema, &steps);
-
-    let decision = resume::decide(
-        &client,
-        &settings,
-        &fingerprint,
+    let steps = post_load::planned(
+        &settings.target_schema,
         schema,
-        &steps,
+        settings.schema_only(),
         data_only.as_ref(),
-        printer,
+    );
+    let fingerprint = resume::fingerprint(settings, source, &attempt.target, schema, &steps);
+    Ok(Planned {
+        loaded,
+        data_only,
+        steps,
+        fingerprint,
+    })
+}
+
+/// Phase 3: the readers, when some chunk is left to read.
+async fn start_readers(
+    attempt: &Attempt<'_>,
+    planned: &Planned,
+    decision: &Decision,
+) -> Result<Option<Readers>, Exit> {
+    if !decision.readers_needed {
+        return Ok(None);
+    }
+    let settings = &attempt.settings;
+    if settings.consistent && planned.loaded.reads.takes_snapshots() {
+        attempt
+            .printer
+            .info("--consistent: taking one snapshot of the source for every reader");
+    }
+    Ok(Some(
+        Readers::start(
+            &planned.loaded,
+            settings.jobs,
+            settings.consistent,
+            attempt.policy,
+        )
+        .await?,
+    ))
+}
+
+/// Phase 4: a new run's tables (or, data-only, its emptied tables) and its record.
+async fn create_tables(
+    attempt: &Attempt<'_>,
+    client: &Client,
+    planned: &Planned,
+    decision: &Decision,
+) -> Result<(), Exit> {
+    testpoint::hit("before-create");
+    create::create(
+        client,
+        &attempt.settings,
+        &planned.loaded,
+        &planned.fingerprint,
+        &planned.steps,
+        planned.data_only.as_ref(),
+        decision.replaced.as_ref(),
     )
     .await?;
-    let mut report = Report::new(&*source, &target, &schema_name);
-    report.resume_with = resume_with;
-    report.warnings = schema.warnings.clone();
-    let resuming = decision.resuming();
-    let rejects = &decision.rejects;
-
-    // The readers (and with --consistent, the snapshot) come before anything is written, so a
-    // source that cannot be read leaves the target untouched.
-    let readers = if decision.readers_needed {
-        if args.consistent && loaded.reads.takes_snapshots() {
-            printer.info("--consistent: taking one snapshot of the source for every reader");
-        }
-        Some(Readers::start(&loaded, jobs, args.consistent, policy).await?)
-    } else {
-        None
-    };
-
-    if !resuming {
-        testpoint::hit("before-create");
-        create::create(
-            &client,
-            &settings,
-            &loaded,
-            &fingerprint,
-            &steps,
-            data_only.as_ref(),
-            decision.replaced.as_ref(),
-        )
-        .await?;
-        if !args.data_only {
-            printer.info(&format!(
-                "created {} table(s) in schema {}",
-                schema.tables.len(),
-                show_ident(&schema_name)
-            ));
-        }
-        testpoint::hit("created");
+    if !attempt.settings.data_only() {
+        attempt.printer.info(&format!(
+            "created {} table(s) in schema {}",
+            planned.loaded.schema.tables.len(),
+            show_ident(&attempt.settings.target_schema)
+        ));
     }
+    testpoint::hit("created");
+    Ok(())
+}
 
-    // The data.
-    let groups = match &data_only {
+/// Phase 5: the chunks left, read by `readers` (none: nothing is left to read): a full copy's
+/// tables biggest first, a data-only load's in its foreign-key groups.
+async fn copy_rows(
+    attempt: &Attempt<'_>,
+    client: &Client,
+    planned: &Planned,
+    readers: Option<&Readers>,
+    decision: &Decision,
+) -> Result<DataPhase, Exit> {
+    let settings = &attempt.settings;
+    let groups = match &planned.data_only {
         Some(d) => d.groups.clone(),
-        None => chunks::biggest_first(schema),
+        None => chunks::biggest_first(&planned.loaded.schema),
     };
-    let loader = readers.as_ref().map(|readers| Loader {
-        target: &target,
-        schema_name: &schema_name,
-        state_key: &schema_name,
-        loaded: &loaded,
+    let loader = readers.map(|readers| Loader {
+        target: &attempt.target,
+        schema_name: &settings.target_schema,
+        state_key: &settings.target_schema,
+        loaded: &planned.loaded,
         readers,
-        batch_rows: args.batch_rows as usize,
-        jobs,
-        retries: args.retries,
-        data_only: args.data_only,
-        rejects,
-        observer: printer,
-        cancel: &cancel,
+        batch_rows: settings.batch_rows,
+        jobs: settings.jobs,
+        retries: settings.retries,
+        data_only: settings.data_only(),
+        rejects: &decision.rejects,
+        observer: attempt.printer,
+        cancel: &attempt.cancel,
         committed: Default::default(),
         failed: Default::default(),
     });
-    let data = chunks::copy_pending(&client, &schema_name, loader, &groups).await?;
-    if let Some(readers) = &readers {
-        readers.close();
-    }
+    chunks::copy_pending(client, &settings.target_schema, loader, &groups).await
+}
 
-    // The run's own session may have been lost with the server while the data went in.
-    if let Err(e) =
-        resume::keep_control(&target, &mut client, &schema_name, args.retries, printer).await
-    {
-        report.interrupted = Some(match data.ended {
-            Ended::Interrupted(why) => why,
-            Ended::Done => e,
-        });
-        report.finish(started.elapsed());
-        report.print(args.format)?;
-        return Ok(ExitCode::INTERRUPTED);
-    }
-
-    data.record_failures(&client, &schema_name).await?;
-    let settings = StepSettings {
-        target: &target,
-        state_key: &schema_name,
-        jobs,
-        orphans: args.orphans.orphans(),
-        retries: args.retries,
-        observer: printer,
-        cancel: &cancel,
+/// Phase 6: the post-load steps left, unless the data is not all in (`ended`).
+async fn run_post_load(
+    attempt: &Attempt<'_>,
+    client: &Client,
+    planned: &Planned,
+    ended: Ended,
+) -> Result<PostLoad, Exit> {
+    let settings = &attempt.settings;
+    let steps = StepSettings {
+        target: &attempt.target,
+        state_key: &settings.target_schema,
+        jobs: settings.jobs,
+        orphans: settings.orphans,
+        retries: settings.retries,
+        observer: attempt.printer,
+        cancel: &attempt.cancel,
     };
-    let post_load = post_load::run(&client, &steps, &settings, data.ended).await?;
-    let (steps_skipped, steps_waiting) = (post_load.skipped, post_load.waiting);
-    report.warnings.extend(post_load.warnings());
-    report.post_load = post_load.reports;
-    let ended = post_load.ended;
-    rejects.sync()?;
-    if let Err(e) =
-        resume::keep_control(&target, &mut client, &schema_name, args.retries, printer).await
-    {
-        report.interrupted = Some(e);
-        report.finish(started.elapsed());
-        report.print(args.format)?;
-        return Ok(ExitCode::INTERRUPTED);
-    }
-    report.tables = crate::report::table_reports(&client, &schema_name, schema).await?;
-    report.rejects_file = (rejects.count() > 0).then(|| args.rejects.display().to_string());
-    report.run = Some(RunInfo {
-        attempt: decision.attempt(),
-        resumed: resuming,
-        chunks_skipped: data.chunks_skipped,
-        steps_skipped,
-        steps_waiting,
-        rows_this_attempt: data.rows_committed,
-        state_schema: state::SCHEMA,
-    });
-    if let Ended::Interrupted(why) = &ended {
-        report.interrupted = Some(why.clone());
-    }
+    post_load::run(client, &planned.steps, &steps, ended).await
+}
 
+/// Phase 7: `--verify`, when every table's rows are in and the run went to the end. The rows this
+/// copy rejected are the expected differences.
+async fn verify(
+    attempt: &Attempt<'_>,
+    planned: &Planned,
+    report: &mut Report,
+    ended: &Ended,
+) -> Result<(), Exit> {
+    let args = attempt.args;
     let failed_tables = report.tables.iter().filter(|t| t.error.is_some()).count();
     if args.verify.is_some() && failed_tables > 0 {
-        printer.warn("--verify: not run, because some table's rows are not all in");
+        attempt
+            .printer
+            .warn("--verify: not run, because some table's rows are not all in");
     }
-    if let (Some(mode), false, Ended::Done, 0) =
-        (args.verify, args.schema_only, &ended, failed_tables)
-    {
-        let settings = crate::verify_cmd::Settings {
-            mode,
-            jobs,
-            max_diffs: args.max_diffs as usize,
-            policy,
-        };
-        // The rows this copy rejected are the expected differences.
-        let expected: HashMap<String, u64> = report
-            .tables
-            .iter()
-            .map(|t| (t.table.clone(), t.rows_rejected))
-            .collect();
-        let verified = crate::verify_cmd::verify_all(
-            &loaded,
-            &target,
-            &schema_name,
-            &settings,
-            &expected,
-            printer,
-        )
-        .await?;
-        report.verification = Some(verified);
-    }
-    report.finish(started.elapsed());
+    let (Some(mode), false, Ended::Done, 0) = (args.verify, args.schema_only, ended, failed_tables)
+    else {
+        return Ok(());
+    };
+    let settings = crate::verify_cmd::Settings {
+        mode,
+        jobs: attempt.settings.jobs,
+        max_diffs: args.max_diffs as usize,
+        policy: attempt.policy,
+    };
+    let expected: HashMap<String, u64> = report
+        .tables
+        .iter()
+        .map(|t| (t.table.clone(), t.rows_rejected))
+        .collect();
+    let verified = crate::verify_cmd::verify_all(
+        &planned.loaded,
+        &attempt.target,
+        &attempt.settings.target_schema,
+        &settings,
+        &expected,
+        attempt.printer,
+    )
+    .await?;
+    report.verification = Some(verified);
+    Ok(())
+}
+
+/// The end of the attempt: the report's totals and exit code, the run recorded as complete
+/// (or not, for a later attempt to go on with), then the summary and the JSON report.
+async fn finish(
+    attempt: &Attempt<'_>,
+    client: &Client,
+    mut report: Report,
+    ended: &Ended,
+    steps_waiting: usize,
+) -> Result<ExitCode, Exit> {
+    let args = attempt.args;
+    report.finish(attempt.started.elapsed());
     let code = report.exit_code();
+    let failed_tables = report.tables.iter().filter(|t| t.error.is_some()).count();
     let complete = matches!(ended, Ended::Done)
         && report.totals.post_load_failed == 0
         && failed_tables == 0
@@ -263,14 +435,20 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     testpoint::hit("finishing");
     // The rows each table holds now: the run wrote them all (a data-only load into empty or
     // emptied tables, a copy into tables it created).
-    let rows: std::collections::BTreeMap<String, i64> = report
+    let rows: BTreeMap<String, i64> = report
         .tables
         .iter()
         .map(|t| (t.table.clone(), t.rows_written as i64))
         .collect();
-    state::finish(&client, &schema_name, complete, code.0, &rows)
-        .await
-        .context("recording the end of the run")?;
+    state::finish(
+        client,
+        &attempt.settings.target_schema,
+        complete,
+        code.0,
+        &rows,
+    )
+    .await
+    .context("recording the end of the run")?;
 
     report.print(args.format)?;
     if let Some(path) = &args.report {
