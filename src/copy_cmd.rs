@@ -26,6 +26,7 @@ use pgcutover_pipeline::chunks::DataPhase;
 use pgcutover_pipeline::create;
 use pgcutover_pipeline::data_only::DataOnly;
 use pgcutover_pipeline::post_load::{self, PostLoad, StepSettings};
+use pgcutover_pipeline::report::table_reports;
 use pgcutover_pipeline::resume::{self, Decision};
 use pgcutover_pipeline::settings::{CopySettings, Mode};
 use pgcutover_pipeline::source::Loaded;
@@ -116,8 +117,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     }
 
     // 7. What the target holds now, verified with --verify; the report and the exit code.
-    report.tables =
-        crate::report::table_reports(&client, &attempt.settings.target_schema, schema).await?;
+    report.tables = table_reports(&client, &attempt.settings.target_schema, schema).await?;
     report.rejects_file =
         (decision.rejects.count() > 0).then(|| args.rejects.display().to_string());
     report.run = Some(RunInfo {

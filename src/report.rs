@@ -13,7 +13,7 @@ use crate::cli::Format;
 use crate::exit::ExitCode;
 use crate::process::{peak_memory_bytes, unix_now};
 use pgcutover_core::source::Source;
-pub use pgcutover_pipeline::report::{table_reports, StepReport, TableReport};
+use pgcutover_pipeline::report::{StepReport, TableReport};
 
 #[derive(Debug, Serialize)]
 pub struct Totals {
