@@ -22,28 +22,25 @@ use anyhow::{anyhow, Context};
 use pgcutover_core::policy::ValuePolicy;
 use pgcutover_core::show_ident;
 use pgcutover_core::source::Source;
-use pgcutover_pipeline::chunks::DataPhase;
 use pgcutover_pipeline::create;
-use pgcutover_pipeline::data_only::DataOnly;
 use pgcutover_pipeline::post_load::{self, PostLoad, StepSettings};
 use pgcutover_pipeline::report::table_reports;
 use pgcutover_pipeline::resume::{self, Decision};
 use pgcutover_pipeline::settings::{CopySettings, Mode};
-use pgcutover_pipeline::source::Loaded;
-use pgcutover_pipeline::target::Client;
 use pgcutover_postgres::ddl::Step;
 use pgcutover_postgres::Target;
 
 use crate::cancel::Cancel;
-use crate::chunks::{self, Ended, Loader};
+use crate::chunks::{self, DataPhase, Ended, Loader};
 use crate::cli::CopyArgs;
+use crate::data_only::DataOnly;
 use crate::exit::{Exit, ExitCode};
 use crate::output::Printer;
 use crate::readers::Readers;
 use crate::report::{Report, RunInfo};
-use crate::source::{load_schema, value_policy, TargetFacts};
+use crate::source::{load_schema, value_policy, Loaded, TargetFacts};
 use crate::state;
-use crate::target::connect;
+use crate::target::{connect, Client};
 use crate::testpoint;
 
 pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
@@ -551,4 +548,61 @@ fn fingerprint_options(args: &CopyArgs) -> BTreeMap<String, String> {
         );
     }
     options
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn copy_args(extra: &[&str]) -> CopyArgs {
+        let mut argv = vec!["pgcutover", "copy", "app.db", "postgresql://localhost/app"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Copy(args) => args,
+            _ => unreachable!("a copy command"),
+        }
+    }
+
+    /// Recorded runs hold these spellings: a change would make every run in flight refuse to
+    /// resume ("option --orphans: the run used notvalid …").
+    #[test]
+    fn the_fingerprint_records_options_as_runs_always_have() {
+        let args = copy_args(&["--data-only", "--truncate", "--orphans", "not-valid"]);
+        let data_only = settings(&args);
+        assert_eq!(data_only.mode.name(), "data-only");
+        let got: Vec<String> = data_only
+            .fingerprint_options
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "cast=",
+                "datetime-as=timestamp",
+                "enum-as=enum",
+                "exclude=",
+                "fractional-seconds=reject",
+                "include=",
+                "invalid-utf8=reject",
+                "nul-bytes=reject",
+                "orphans=notvalid",
+                "source-timezone=UTC",
+                "sqlite-epoch=auto",
+                "truncate=true",
+                "zero-dates=null",
+            ]
+        );
+        assert_eq!(
+            settings(&copy_args(&["--schema-only"])).mode.name(),
+            "schema-only"
+        );
+        let full = settings(&copy_args(&["--sqlite-epoch", "ms"]));
+        assert_eq!(full.mode.name(), "full");
+        assert_eq!(full.fingerprint_options["sqlite-epoch"], "millis");
+        assert!(!full.fingerprint_options.contains_key("truncate"));
+    }
 }
