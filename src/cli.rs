@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use pgcutover_core::adapt::Fractions;
 use pgcutover_core::policy::{NulPolicy, Utf8Policy};
 use pgcutover_core::source::{EpochSetting, ZeroDates};
+use pgcutover_pipeline::post_load::Orphans;
 use pgcutover_pipeline::source::{Selection, ValueOptions};
 
 #[derive(Debug, Parser)]
@@ -151,6 +152,17 @@ pub enum OrphanPolicy {
     Skip,
     /// Create it NOT VALID: enforced for new rows, the orphans stay; warn.
     NotValid,
+}
+
+impl OrphanPolicy {
+    /// The policy as the pipeline takes it.
+    pub fn orphans(self) -> Orphans {
+        match self {
+            OrphanPolicy::Fail => Orphans::Fail,
+            OrphanPolicy::Skip => Orphans::Skip,
+            OrphanPolicy::NotValid => Orphans::NotValid,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,71 +1,221 @@
-//! `pgcutover copy`: the phases of a copy, in order.
+//! `pgcutover copy`: the command's side of a copy. It checks the arguments, resolves them into
+//! the pipeline's [`CopySettings`], and calls the copy's phases in order, printing what they
+//! tell it (docs/architecture.md, "The phases of copy"):
 //!
-//! 1. read the source schema; connect to the target; find the run state. The same run
-//!    resumes; an unfinished run of another fingerprint refuses; otherwise refuse if tables
-//!    already exist (unless --drop-existing / --data-only), before anything is written;
-//! 2. create the schema and tables, and record the run with every chunk planned (one
-//!    transaction);
-//! 3. copy the data, chunk by chunk, each chunk committed with its checkpoint (`chunks.rs`);
-//! 4. post-load: primary keys, unique constraints, indexes and CHECKs (in parallel), then
-//!    foreign keys, then identity restarts and ANALYZE; each step with its checkpoint;
-//! 5. the summary, the JSON report and the exit code.
+//! 1. [`introspect`] the source (through what the target has), plan the post-load steps and
+//!    the run's fingerprint;
+//! 2. decide: a new run, or resume the one the target records (`pipeline::resume`); a new run
+//!    refuses a target that holds what it would create, before anything is written;
+//! 3. [`start_readers`], before anything is written;
+//! 4. [`create_tables`] with the run's record, in one transaction (`pipeline::create`);
+//! 5. [`copy_rows`], chunk by chunk, each committed with its checkpoint (`pipeline::chunks`);
+//! 6. [`run_post_load`]: keys, indexes, constraints, foreign keys, identities, ANALYZE, each
+//!    with its checkpoint (`pipeline::post_load`);
+//! 7. [`verify`] (`--verify`), then [`finish`]: the run's end recorded, the summary, the JSON
+//!    report and the exit code.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context};
-use pgcutover_core::{quote_qualified, show_ident, show_qualified, Schema};
-use pgcutover_postgres::ddl::{self, OrphanCheck, Step, StepKind};
-use pgcutover_postgres::{load, Target};
-use tokio_postgres::Client;
+use pgcutover_core::policy::ValuePolicy;
+use pgcutover_core::show_ident;
+use pgcutover_core::source::Source;
+use pgcutover_pipeline::create;
+use pgcutover_pipeline::post_load::{self, PostLoad, StepSettings};
+use pgcutover_pipeline::report::table_reports;
+use pgcutover_pipeline::resume::{self, Decision};
+use pgcutover_pipeline::settings::{CopySettings, Mode};
+use pgcutover_postgres::ddl::Step;
+use pgcutover_postgres::Target;
 
 use crate::cancel::Cancel;
-use crate::chunks::{Ended, Group, Loader};
-use crate::cli::{CopyArgs, OrphanPolicy};
+use crate::chunks::{self, DataPhase, Ended, Loader};
+use crate::cli::CopyArgs;
+use crate::data_only::DataOnly;
 use crate::exit::{Exit, ExitCode};
 use crate::output::Printer;
 use crate::readers::Readers;
-use crate::rejects::RejectLog;
-use crate::report::{Report, RunInfo, StepReport, TableReport};
-use crate::retry::{Fault, Retrying, Tried};
+use crate::report::{Report, RunInfo};
 use crate::source::{load_schema, value_policy, Loaded, TargetFacts};
-use crate::state::{self, RunStatus};
-use crate::target::{connect, transaction, End};
+use crate::state;
+use crate::target::{connect, Client};
 use crate::testpoint;
-use pgcutover_core::source::Source;
 
 pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let started = Instant::now();
     let (source, target) = args.endpoints.resolve()?;
     refuse_bad_options(&args)?;
-    // After --restart, resuming means the same command without it: --restart again would
-    // throw away what this run has done.
-    let resume_with = args.restart.then(|| {
+    let resume_with = resume_command(&args);
+    let attempt = Attempt {
+        cancel: stop_on_signals(resume_with.as_deref()),
+        settings: settings(&args),
+        policy: value_policy(&args.values.options()),
+        args: &args,
+        target,
+        printer,
+        started,
+    };
+
+    // 1. Resolve and introspect. The target first: what it has (PostGIS) shapes the mapping.
+    let mut client = connect(&attempt.target).await?;
+    printer.info(&format!("connected to {}", attempt.target.display()));
+    let planned = introspect(&attempt, &*source, &client).await?;
+    let schema = &planned.loaded.schema;
+
+    // 2. Decide: a new run, or resume the one the target records.
+    let decision = resume::decide(
+        &client,
+        &attempt.settings,
+        &planned.fingerprint,
+        schema,
+        &planned.steps,
+        planned.data_only.as_ref(),
+        printer,
+    )
+    .await?;
+    let mut report = Report::new(&*source, &attempt.target, &attempt.settings.target_schema);
+    report.resume_with = resume_with;
+    report.warnings = schema.warnings.clone();
+
+    // 3. The readers (with --consistent, the snapshot) before anything is written: a source
+    // that cannot be read leaves the target untouched.
+    let readers = start_readers(&attempt, &planned, &decision).await?;
+
+    // 4. Create.
+    if !decision.resuming() {
+        create_tables(&attempt, &client, &planned, &decision).await?;
+    }
+
+    // 5. Data.
+    let data = copy_rows(&attempt, &client, &planned, readers.as_ref(), &decision).await?;
+    if let Some(readers) = &readers {
+        readers.close();
+    }
+    // The run's own session may have been lost with the server while the data went in.
+    if let Err(e) = attempt.keep_control(&mut client).await {
+        let why = match data.ended {
+            Ended::Interrupted(why) => why,
+            Ended::Done => e,
+        };
+        return attempt.interrupted(report, why);
+    }
+    data.record_failures(&client, &attempt.settings.target_schema)
+        .await?;
+
+    // 6. Post-load.
+    let post_load = run_post_load(&attempt, &client, &planned, data.ended).await?;
+    report.warnings.extend(post_load.warnings());
+    report.post_load = post_load.reports;
+    decision.rejects.sync()?;
+    if let Err(e) = attempt.keep_control(&mut client).await {
+        return attempt.interrupted(report, e);
+    }
+
+    // 7. What the target holds now, verified with --verify; the report and the exit code.
+    report.tables = table_reports(&client, &attempt.settings.target_schema, schema).await?;
+    report.rejects_file =
+        (decision.rejects.count() > 0).then(|| args.rejects.display().to_string());
+    report.run = Some(RunInfo {
+        attempt: decision.attempt(),
+        resumed: decision.resuming(),
+        chunks_skipped: data.chunks_skipped,
+        steps_skipped: post_load.skipped,
+        steps_waiting: post_load.waiting,
+        rows_this_attempt: data.rows_committed,
+        state_schema: state::SCHEMA,
+    });
+    if let Ended::Interrupted(why) = &post_load.ended {
+        report.interrupted = Some(why.clone());
+    }
+    verify(&attempt, &planned, &mut report, &post_load.ended).await?;
+    finish(
+        &attempt,
+        &client,
+        report,
+        &post_load.ended,
+        post_load.waiting,
+    )
+    .await
+}
+
+/// This invocation of the copy (one attempt at its run): what every phase is given.
+struct Attempt<'a> {
+    args: &'a CopyArgs,
+    settings: CopySettings,
+    target: Target,
+    printer: &'a Printer,
+    cancel: Cancel,
+    policy: ValuePolicy,
+    started: Instant,
+}
+
+impl Attempt<'_> {
+    /// The run's session (which holds its lock), alive, or reconnected when the server was
+    /// restarted under it. `Err`: why the run cannot go on now.
+    async fn keep_control(&self, client: &mut Client) -> Result<(), String> {
+        resume::keep_control(
+            &self.target,
+            client,
+            &self.settings.target_schema,
+            self.settings.retries,
+            self.printer,
+        )
+        .await
+    }
+
+    /// Stops the attempt, resumably: the summary says why, and exit 8.
+    fn interrupted(&self, mut report: Report, why: String) -> Result<ExitCode, Exit> {
+        report.interrupted = Some(why);
+        report.finish(self.started.elapsed());
+        report.print(self.args.format)?;
+        Ok(ExitCode::INTERRUPTED)
+    }
+}
+
+/// After --restart, resuming means the same command without it (--restart again would throw
+/// away what this run has done): that command, spelled out. `None` without --restart.
+fn resume_command(args: &CopyArgs) -> Option<String> {
+    args.restart.then(|| {
         crate::cli::command_without(
             std::env::args_os().map(|a| a.to_string_lossy().into_owned()),
             &["--restart"],
         )
-    });
-    let cancel = Cancel::on_signals(
-        match &resume_with {
+    })
+}
+
+/// Ctrl-C and SIGTERM stop the copy; the warning says how to resume it.
+fn stop_on_signals(resume_with: Option<&str>) -> Cancel {
+    Cancel::on_signals(
+        match resume_with {
             Some(c) => format!("it again without --restart ({c})"),
             None => "the same command again".to_owned(),
         },
         |msg| eprintln!("warning: {msg}"),
-    );
-    let schema_name = args.select.target_schema.clone();
-    let jobs = crate::cli::jobs_or_cores(args.jobs);
-    let policy = value_policy(&args.values.options());
+    )
+}
 
-    // The target first: what it has (PostGIS) shapes the mapping.
-    let mut client = connect(&target).await?;
-    printer.info(&format!("connected to {}", target.display()));
-    let facts = TargetFacts::read(&client).await?;
+/// What this copy makes, as phase 1 planned it.
+struct Planned {
+    loaded: Arc<Loaded>,
+    data_only: Option<DataOnly>,
+    steps: Vec<Step>,
+    fingerprint: state::Fingerprint,
+}
 
+/// Phase 1: reads the source's schema (and with --data-only, matches it onto the target's tables),
+/// prints its warnings, and plans the post-load steps and the run's fingerprint.
+async fn introspect(
+    attempt: &Attempt<'_>,
+    source: &dyn Source,
+    client: &Client,
+) -> Result<Planned, Exit> {
+    let (args, settings, printer) = (attempt.args, &attempt.settings, attempt.printer);
+    let facts = TargetFacts::read(client).await?;
     printer.info(&format!("reading the schema of {}", source.display()));
     let mut loaded = load_schema(
-        &*source,
+        source,
         &args.select.selection(),
         &args.values.options(),
         &facts,
@@ -73,11 +223,11 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     .await?;
     // Printed below with the schema's own warnings, and kept in the report.
     loaded.option_warnings();
-    let data_only = if args.data_only {
+    let data_only = if settings.data_only() {
         Some(
             crate::data_only::prepare(
-                &client,
-                &schema_name,
+                client,
+                &settings.target_schema,
                 &mut loaded,
                 &crate::source::adapt_options(&args.values.options())?,
                 printer,
@@ -96,368 +246,186 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
             pgcutover_core::show(&w.message)
         ));
     }
-    let steps = planned_steps(&args, &schema_name, schema, data_only.as_ref());
-    let fingerprint = fingerprint(&args, &*source, &target, schema, &steps);
+    let steps = post_load::planned(
+        &settings.target_schema,
+        schema,
+        settings.schema_only(),
+        data_only.as_ref(),
+    );
+    let fingerprint = resume::fingerprint(settings, source, &attempt.target, schema, &steps);
+    Ok(Planned {
+        loaded,
+        data_only,
+        steps,
+        fingerprint,
+    })
+}
 
-    take_the_run(&client, &schema_name).await?;
-    let mut previous = state::load(&client, &schema_name).await?;
-    // What a complete run that --drop-existing replaces created: dropped with this run's own
-    // names, so nothing of it (a table this run no longer copies, an enum type, a trigger
-    // function) is left behind to make the new run fail.
-    let mut replaced = None;
-    if let Some(run) = &previous {
-        let differences = run.fingerprint.differences(&fingerprint);
-        if args.restart {
-            // --restart destroys what the run loaded: say what, and refuse (as reset does)
-            // when the tables were written after the run completed.
-            let list = crate::undo::list(&client, &schema_name, run, false).await?;
-            let lines = list.lines();
-            printer.info(&format!("--restart: throwing away {}:", lines[0]));
-            for line in &lines[1..] {
-                printer.info(line);
-            }
-            list.refuse_unless(
-                args.force,
-                "--restart would destroy those rows. Add --force to start over anyway, or copy into another --target-schema",
-            )?;
-            crate::undo::undo(&client, &schema_name, run, printer, args.force, list).await?;
-            state::ensure(&client)
-                .await
-                .context("creating the run state schema in the target")?;
-            previous = None;
-        } else if !differences.is_empty() && run.status != RunStatus::Complete {
-            return Err(Exit::new(
-                ExitCode::TARGET_NOT_EMPTY,
-                anyhow!(
-                    "schema {} holds an unfinished run (started {}) that this command cannot resume:\n  - {}",
-                    show_ident(&schema_name),
-                    run.started_at,
-                    differences.join("\n  - ")
-                ),
-                Some("nothing was written. Run the command that started it to finish it, --restart to throw it away and start over, or `pgcutover reset TARGET` to remove it (see docs/resume.md)".to_owned()),
-            ));
-        } else if run.status == RunStatus::Complete && args.drop_existing {
-            // --drop-existing asks for the copy to be made again: it replaces the run, and
-            // drops all it created, unless the tables were written since it completed.
-            let list = crate::undo::list(&client, &schema_name, run, false).await?;
-            list.refuse_unless(
-                args.force,
-                "--drop-existing would destroy those rows. Add --force to replace them anyway, or copy into another --target-schema",
-            )?;
-            let lines = list.lines();
-            printer.info(&format!("--drop-existing: replacing {}:", lines[0]));
-            for line in &lines[1..] {
-                printer.info(line);
-            }
-            replaced = Some(run.created.clone());
-            previous = None;
-        } else if !differences.is_empty() {
-            // A finished run is a record, not work to protect: this run replaces it. Its
-            // tables' rows are, when a data-only --truncate is about to empty them.
-            if args.data_only && args.truncate && !args.force {
-                crate::undo::list(&client, &schema_name, run, false)
-                    .await?
-                    .refuse_unless(
-                        false,
-                        "--truncate would destroy those rows. Add --force to empty the tables anyway",
-                    )?;
-            }
-            previous = None;
-        }
+/// Phase 3: the readers, when some chunk is left to read.
+async fn start_readers(
+    attempt: &Attempt<'_>,
+    planned: &Planned,
+    decision: &Decision,
+) -> Result<Option<Readers>, Exit> {
+    if !decision.readers_needed {
+        return Ok(None);
     }
-
-    let mut report = Report::new(&*source, &target, &schema_name);
-    report.resume_with = resume_with;
-    report.warnings = schema.warnings.clone();
-    let resuming = previous.is_some();
-    let readers_needed;
-    let rejects;
-    if let Some(run) = &previous {
-        state::resumed(&client, &schema_name).await?;
-        let chunks = state::chunks(&client, &schema_name).await?;
-        let done: std::collections::HashSet<(String, i32)> = chunks
-            .iter()
-            .filter(|c| c.done.is_some())
-            .map(|c| (c.plan.table.clone(), c.plan.chunk))
-            .collect();
-        if run.status == RunStatus::Complete {
-            printer.info(&format!(
-                "the run started {} is already complete; nothing to do (--restart copies again)",
-                run.started_at
-            ));
-        } else {
-            printer.info(&format!(
-                "resuming the run started {} (attempt {}): {} of {} chunk(s) done",
-                run.started_at,
-                run.attempts + 1,
-                done.len(),
-                chunks.len()
-            ));
-        }
-        rejects = Arc::new(
-            RejectLog::resume(args.rejects.clone(), &done)
-                .with_context(|| format!("reading the rejects file {}", args.rejects.display()))?,
-        );
-        readers_needed = done.len() < chunks.len();
-    } else {
-        check_target(
-            &client,
-            &args,
-            &schema_name,
-            schema,
-            &steps,
-            data_only.as_ref(),
+    let settings = &attempt.settings;
+    if settings.consistent && planned.loaded.reads.takes_snapshots() {
+        attempt
+            .printer
+            .info("--consistent: taking one snapshot of the source for every reader");
+    }
+    Ok(Some(
+        Readers::start(
+            &planned.loaded,
+            settings.jobs,
+            settings.consistent,
+            attempt.policy,
         )
-        .await?;
-        rejects = Arc::new(RejectLog::new(args.rejects.clone()));
-        readers_needed = !args.schema_only && !schema.tables.is_empty();
-    }
+        .await?,
+    ))
+}
 
-    // The readers (and with --consistent, the snapshot) come before anything is written, so a
-    // source that cannot be read leaves the target untouched.
-    let readers = if readers_needed {
-        if args.consistent && loaded.reads.takes_snapshots() {
-            printer.info("--consistent: taking one snapshot of the source for every reader");
-        }
-        Some(Readers::start(&loaded, jobs, args.consistent, policy).await?)
-    } else {
-        None
-    };
-
-    if !resuming {
-        testpoint::hit("before-create");
-        create(
-            &client,
-            &args,
-            &schema_name,
-            &loaded,
-            &fingerprint,
-            &steps,
-            data_only.as_ref(),
-            replaced.as_ref(),
-        )
-        .await?;
-        if !args.data_only {
-            printer.info(&format!(
-                "created {} table(s) in schema {}",
-                schema.tables.len(),
-                show_ident(&schema_name)
-            ));
-        }
-        testpoint::hit("created");
-    }
-
-    // The data.
-    let chunks = state::chunks(&client, &schema_name).await?;
-    let mut done_rows: HashMap<String, u64> = HashMap::new();
-    let mut pending = Vec::new();
-    for c in &chunks {
-        match &c.done {
-            Some(d) => *done_rows.entry(c.plan.table.clone()).or_default() += d.rows_written as u64,
-            None => pending.push(c.plan.clone()),
-        }
-    }
-    let chunks_skipped = chunks.len() - pending.len();
-    let mut ended = Ended::Done;
-    let mut rows_this_attempt = 0;
-    let mut failures: Vec<crate::chunks::ChunkFailure> = Vec::new();
-    if let (Some(readers), false) = (&readers, pending.is_empty()) {
-        let groups = match &data_only {
-            Some(d) => d.groups.clone(),
-            None => vec![Group {
-                tables: biggest_first(schema),
-                replica: false,
-            }],
-        };
-        // Biggest tables first packs the workers best; chunks of a table stay in key order.
-        let order: HashMap<&str, usize> = groups
-            .iter()
-            .flat_map(|g| g.tables.iter())
-            .enumerate()
-            .map(|(i, t)| (t.as_str(), i))
-            .collect();
-        pending.sort_by_key(|c| (order.get(c.table.as_str()).copied(), c.chunk));
-        let loader = Loader {
-            target: &target,
-            schema_name: &schema_name,
-            state_key: &schema_name,
-            loaded: &loaded,
-            readers,
-            batch_rows: args.batch_rows as usize,
-            jobs,
-            retries: args.retries,
-            data_only: args.data_only,
-            rejects: &rejects,
-            observer: printer,
-            cancel: &cancel,
-            committed: Default::default(),
-            failed: Default::default(),
-        };
-        ended = loader.run(&groups, pending, &done_rows).await?;
-        rows_this_attempt = loader.committed.into_inner();
-        failures = loader
-            .failed
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner());
-    }
-    if let Some(readers) = &readers {
-        readers.close();
-    }
-
-    // The run's own session may have been lost with the server while the data went in.
-    if let Err(e) = keep_control(&target, &mut client, &schema_name, args.retries, printer).await {
-        if !matches!(ended, Ended::Interrupted(_)) {
-            ended = Ended::Interrupted(e);
-        }
-        report.interrupted = Some(match &ended {
-            Ended::Interrupted(why) => why.clone(),
-            Ended::Done => unreachable!("set above"),
-        });
-        report.finish(started.elapsed());
-        report.print(args.format)?;
-        return Ok(ExitCode::INTERRUPTED);
-    }
-
-    for f in &failures {
-        state::chunk_failed(&client, &schema_name, &f.table, f.chunk, &f.error)
-            .await
-            .context("recording a failed chunk")?;
-    }
-    // Tables some chunk of which is not in (failed now, or in an earlier attempt and not
-    // retried): their own steps, and the foreign keys that reference them, wait for them.
-    let incomplete: std::collections::HashSet<String> = state::chunks(&client, &schema_name)
-        .await?
-        .into_iter()
-        .filter(|c| c.done.is_none())
-        .map(|c| c.plan.table)
-        .collect();
-    let waits = |s: &Step| {
-        incomplete.contains(&s.table)
-            || s.orphan_check
-                .as_ref()
-                .is_some_and(|c| incomplete.contains(&c.parent))
-    };
-
-    // Post-load, unless the data is not all in (steps waiting for a failed table wait).
-    let mut steps_skipped = 0;
-    let mut steps_waiting = 0;
-    if let Ended::Done = ended {
-        let done = state::steps_done(&client, &schema_name).await?;
-        let todo: Vec<(usize, Step)> = steps
-            .iter()
-            .cloned()
-            .enumerate()
-            .filter(|(_, s)| !done.contains_key(&step_key(s)))
-            .collect();
-        steps_skipped = steps.len() - todo.len();
-        let (todo, waiting): (Vec<_>, Vec<_>) = todo.into_iter().partition(|(_, s)| !waits(s));
-        steps_waiting = waiting.len();
-        if !todo.is_empty() {
-            printer.info(&format!(
-                "post-load: {} step(s): keys, indexes, constraints, foreign keys, identities, ANALYZE",
-                todo.len()
-            ));
-        }
-        if steps_waiting > 0 {
-            printer.warn(&format!(
-                "post-load: {steps_waiting} step(s) wait until the rows of {} are in",
-                incomplete
-                    .iter()
-                    .map(|t| show_ident(t))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        let settings = StepSettings {
-            target: &target,
-            state_key: &schema_name,
-            jobs,
-            orphans: args.orphans,
-            retries: args.retries,
-            printer,
-            cancel: &cancel,
-        };
-        let (fresh, step_end) = run_steps(&settings, todo).await?;
-        ended = step_end;
-        let mut fresh: HashMap<usize, StepReport> = fresh.into_iter().collect();
-        for (i, s) in steps.iter().enumerate() {
-            if let Some(r) = fresh.remove(&i) {
-                report.post_load.push(r);
-            } else if let Some(d) = done.get(&step_key(s)) {
-                let mut r: StepReport = serde_json::from_value(d.report.clone())?;
-                r.demoted_to_warning = d.demoted_to_warning;
-                report.post_load.push(r);
-            }
-        }
-    }
-    for s in &report.post_load {
-        let message = match (s.kind, s.demoted_to_warning, &s.note) {
-            (StepKind::ForeignKey, _, Some(note)) => note.clone(),
-            (_, true, _) => format!(
-                "not carried over: PostgreSQL rejected the translation: {}",
-                s.error.as_deref().unwrap_or("")
-            ),
-            _ => continue,
-        };
-        report.warnings.push(pgcutover_core::Warning::new(
-            format!("{} {}", s.kind.label(), show_ident(&s.object)),
-            message,
+/// Phase 4: a new run's tables (or, data-only, its emptied tables) and its record.
+async fn create_tables(
+    attempt: &Attempt<'_>,
+    client: &Client,
+    planned: &Planned,
+    decision: &Decision,
+) -> Result<(), Exit> {
+    testpoint::hit("before-create");
+    create::create(
+        client,
+        &attempt.settings,
+        &planned.loaded,
+        &planned.fingerprint,
+        &planned.steps,
+        planned.data_only.as_ref(),
+        decision.replaced.as_ref(),
+    )
+    .await?;
+    if !attempt.settings.data_only() {
+        attempt.printer.info(&format!(
+            "created {} table(s) in schema {}",
+            planned.loaded.schema.tables.len(),
+            show_ident(&attempt.settings.target_schema)
         ));
     }
-    rejects.sync()?;
-    if let Err(e) = keep_control(&target, &mut client, &schema_name, args.retries, printer).await {
-        report.interrupted = Some(e);
-        report.finish(started.elapsed());
-        report.print(args.format)?;
-        return Ok(ExitCode::INTERRUPTED);
-    }
-    report.tables = table_reports(&client, &schema_name, schema).await?;
-    report.rejects_file = (rejects.count() > 0).then(|| args.rejects.display().to_string());
-    report.run = Some(RunInfo {
-        attempt: previous.as_ref().map_or(1, |r| r.attempts + 1),
-        resumed: resuming,
-        chunks_skipped,
-        steps_skipped,
-        steps_waiting,
-        rows_this_attempt,
-        state_schema: state::SCHEMA,
-    });
-    if let Ended::Interrupted(why) = &ended {
-        report.interrupted = Some(why.clone());
-    }
+    testpoint::hit("created");
+    Ok(())
+}
 
+/// Phase 5: the chunks left, read by `readers` (none: nothing is left to read): a full copy's
+/// tables biggest first, a data-only load's in its foreign-key groups.
+async fn copy_rows(
+    attempt: &Attempt<'_>,
+    client: &Client,
+    planned: &Planned,
+    readers: Option<&Readers>,
+    decision: &Decision,
+) -> Result<DataPhase, Exit> {
+    let settings = &attempt.settings;
+    let groups = match &planned.data_only {
+        Some(d) => d.groups.clone(),
+        None => chunks::biggest_first(&planned.loaded.schema),
+    };
+    let loader = readers.map(|readers| Loader {
+        target: &attempt.target,
+        schema_name: &settings.target_schema,
+        state_key: &settings.target_schema,
+        loaded: &planned.loaded,
+        readers,
+        batch_rows: settings.batch_rows,
+        jobs: settings.jobs,
+        retries: settings.retries,
+        data_only: settings.data_only(),
+        rejects: &decision.rejects,
+        observer: attempt.printer,
+        cancel: &attempt.cancel,
+        committed: Default::default(),
+        failed: Default::default(),
+    });
+    chunks::copy_pending(client, &settings.target_schema, loader, &groups).await
+}
+
+/// Phase 6: the post-load steps left, unless the data is not all in (`ended`).
+async fn run_post_load(
+    attempt: &Attempt<'_>,
+    client: &Client,
+    planned: &Planned,
+    ended: Ended,
+) -> Result<PostLoad, Exit> {
+    let settings = &attempt.settings;
+    let steps = StepSettings {
+        target: &attempt.target,
+        state_key: &settings.target_schema,
+        jobs: settings.jobs,
+        orphans: settings.orphans,
+        retries: settings.retries,
+        observer: attempt.printer,
+        cancel: &attempt.cancel,
+    };
+    post_load::run(client, &planned.steps, &steps, ended).await
+}
+
+/// Phase 7: `--verify`, when every table's rows are in and the run went to the end. The rows this
+/// copy rejected are the expected differences.
+async fn verify(
+    attempt: &Attempt<'_>,
+    planned: &Planned,
+    report: &mut Report,
+    ended: &Ended,
+) -> Result<(), Exit> {
+    let args = attempt.args;
     let failed_tables = report.tables.iter().filter(|t| t.error.is_some()).count();
     if args.verify.is_some() && failed_tables > 0 {
-        printer.warn("--verify: not run, because some table's rows are not all in");
+        attempt
+            .printer
+            .warn("--verify: not run, because some table's rows are not all in");
     }
-    if let (Some(mode), false, Ended::Done, 0) =
-        (args.verify, args.schema_only, &ended, failed_tables)
-    {
-        let settings = crate::verify_cmd::Settings {
-            mode: mode.into(),
-            jobs,
-            max_diffs: args.max_diffs as usize,
-            policy,
-        };
-        // The rows this copy rejected are the expected differences.
-        let expected: HashMap<String, u64> = report
-            .tables
-            .iter()
-            .map(|t| (t.table.clone(), t.rows_rejected))
-            .collect();
-        let verified = crate::verify_cmd::verify_all(
-            &loaded,
-            &target,
-            &schema_name,
-            &settings,
-            &expected,
-            printer,
-        )
-        .await?;
-        report.verification = Some(verified);
-    }
-    report.finish(started.elapsed());
+    let (Some(mode), false, Ended::Done, 0) = (args.verify, args.schema_only, ended, failed_tables)
+    else {
+        return Ok(());
+    };
+    let settings = crate::verify_cmd::Settings {
+        mode: mode.into(),
+        jobs: attempt.settings.jobs,
+        max_diffs: args.max_diffs as usize,
+        policy: attempt.policy,
+    };
+    // The rows this copy rejected are the expected differences.
+    let expected: HashMap<String, u64> = report
+        .tables
+        .iter()
+        .map(|t| (t.table.clone(), t.rows_rejected))
+        .collect();
+    let verified = crate::verify_cmd::verify_all(
+        &planned.loaded,
+        &attempt.target,
+        &attempt.settings.target_schema,
+        &settings,
+        &expected,
+        attempt.printer,
+    )
+    .await?;
+    report.verification = Some(verified);
+    Ok(())
+}
+
+/// The end of the attempt: the report's totals and exit code, the run recorded as complete
+/// (or not, for a later attempt to go on with), then the summary and the JSON report.
+async fn finish(
+    attempt: &Attempt<'_>,
+    client: &Client,
+    mut report: Report,
+    ended: &Ended,
+    steps_waiting: usize,
+) -> Result<ExitCode, Exit> {
+    let args = attempt.args;
+    report.finish(attempt.started.elapsed());
     let code = report.exit_code();
+    let failed_tables = report.tables.iter().filter(|t| t.error.is_some()).count();
     let complete = matches!(ended, Ended::Done)
         && report.totals.post_load_failed == 0
         && failed_tables == 0
@@ -465,14 +433,20 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     testpoint::hit("finishing");
     // The rows each table holds now: the run wrote them all (a data-only load into empty or
     // emptied tables, a copy into tables it created).
-    let rows: std::collections::BTreeMap<String, i64> = report
+    let rows: BTreeMap<String, i64> = report
         .tables
         .iter()
         .map(|t| (t.table.clone(), t.rows_written as i64))
         .collect();
-    state::finish(&client, &schema_name, complete, code.0, &rows)
-        .await
-        .context("recording the end of the run")?;
+    state::finish(
+        client,
+        &attempt.settings.target_schema,
+        complete,
+        code.0,
+        &rows,
+    )
+    .await
+    .context("recording the end of the run")?;
 
     report.print(args.format)?;
     if let Some(path) = &args.report {
@@ -483,8 +457,6 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     Ok(code)
 }
 
-/// Makes sure the run's own session (which holds its lock) is alive, opening a new one with
-/// backoff when the server was restarted under it. `Err`: why the run cannot go on now.
 /// The options that cannot work, refused before anything is read or written: the files this
 /// run writes (a bad path is found now, not after the data is in), a target schema that is
 /// pgcutover's own, and --force without something for it to force.
@@ -516,122 +488,38 @@ fn refuse_bad_options(args: &CopyArgs) -> Result<(), Exit> {
     Ok(())
 }
 
-/// Makes the run-state tables if needed and takes the one-run-at-a-time lock on the schema.
-async fn take_the_run(client: &Client, schema_name: &str) -> Result<(), Exit> {
-    state::ensure(client)
-        .await
-        .context("creating the run state schema in the target")?;
-    if !state::lock(client, schema_name)
-        .await
-        .context("taking the run's lock")?
-    {
-        return Err(Exit::new(
-            ExitCode::TARGET_NOT_EMPTY,
-            anyhow!(
-                "another pgcutover is running against schema {} of this database",
-                show_ident(schema_name)
-            ),
-            Some(
-                "wait for it to finish, or stop it; `pgcutover status TARGET` shows its progress"
-                    .to_owned(),
-            ),
-        ));
+/// The command line, resolved into what the pipeline's phases take.
+fn settings(args: &CopyArgs) -> CopySettings {
+    CopySettings {
+        target_schema: args.select.target_schema.clone(),
+        // clap lets at most one of the two through (conflicts_with).
+        mode: if args.schema_only {
+            Mode::SchemaOnly
+        } else if args.data_only {
+            Mode::DataOnly
+        } else {
+            Mode::Full
+        },
+        drop_existing: args.drop_existing,
+        truncate: args.truncate,
+        restart: args.restart,
+        force: args.force,
+        orphans: args.orphans.orphans(),
+        jobs: crate::cli::jobs_or_cores(args.jobs),
+        batch_rows: args.batch_rows as usize,
+        chunk_rows: args.chunk_rows,
+        retries: args.retries,
+        consistent: args.consistent,
+        rejects: args.rejects.clone(),
+        fingerprint_options: fingerprint_options(args),
     }
-    Ok(())
 }
 
-async fn keep_control(
-    target: &Target,
-    client: &mut Client,
-    schema_name: &str,
-    retries: u32,
-    printer: &Printer,
-) -> Result<(), String> {
-    if client.simple_query("SELECT 1").await.is_ok() {
-        return Ok(());
-    }
-    let mut last = String::new();
-    for attempt in 1..=retries.max(1) {
-        let pause = crate::retry::backoff(attempt);
-        printer.warn(&format!(
-            "lost the connection to the target; reconnecting in {:.1}s ({attempt}/{})",
-            pause.as_secs_f64(),
-            retries.max(1)
-        ));
-        tokio::time::sleep(pause).await;
-        match target.connect().await {
-            Ok(c) => match state::lock(&c, schema_name).await {
-                Ok(true) => {
-                    *client = c;
-                    return Ok(());
-                }
-                Ok(false) => last = "another pgcutover took the run's lock".to_owned(),
-                Err(e) => last = format!("{e:#}"),
-            },
-            Err(e) => last = format!("{:#}", anyhow::Error::new(e)),
-        }
-    }
-    Err(format!("lost the connection to the target: {last}"))
-}
-
-/// The post-load steps this run makes, in order.
-fn planned_steps(
-    args: &CopyArgs,
-    schema_name: &str,
-    schema: &Schema,
-    data_only: Option<&crate::data_only::DataOnly>,
-) -> Vec<Step> {
-    if let Some(d) = data_only {
-        return d.steps.clone();
-    }
-    ddl::post_load_steps(schema_name, schema)
-        .into_iter()
-        .filter(|s| !(args.schema_only && s.kind == StepKind::Analyze))
-        .collect()
-}
-
-/// Tables, biggest first.
-fn biggest_first(schema: &Schema) -> Vec<String> {
-    let mut idx: Vec<usize> = (0..schema.tables.len()).collect();
-    idx.sort_by_key(|&i| std::cmp::Reverse(schema.tables[i].source_rows.unwrap_or(0)));
-    idx.into_iter()
-        .map(|i| schema.tables[i].name.clone())
-        .collect()
-}
-
-/// A step's name in the run state.
-fn step_key(s: &Step) -> String {
-    format!("{}|{}|{}", s.kind.label(), s.table, s.object)
-}
-
-/// What makes this run this run (see [`state::Fingerprint`]).
-fn fingerprint(
-    args: &CopyArgs,
-    source: &dyn Source,
-    target: &Target,
-    schema: &Schema,
-    steps: &[Step],
-) -> state::Fingerprint {
-    use sha2::{Digest, Sha256};
-    let source = source.identity();
-    let mut h = Sha256::new();
-    let schema_name = &args.select.target_schema;
-    for e in &schema.enums {
-        h.update(ddl::create_enum(schema_name, e).as_bytes());
-        h.update(b"\n");
-    }
-    for t in &schema.tables {
-        h.update(ddl::create_table(schema_name, t).as_bytes());
-        h.update(b"\n");
-        h.update(ddl::copy_in(schema_name, t).as_bytes());
-        h.update(b"\n");
-    }
-    for s in steps {
-        h.update(s.sql.as_bytes());
-        h.update(b"\n");
-    }
+/// The options that change what lands in the target, under their command-line names and as
+/// they were given: a run resumes only with the same ones, and says which differ.
+fn fingerprint_options(args: &CopyArgs) -> BTreeMap<String, String> {
     let v = &args.values;
-    let mut options = std::collections::BTreeMap::new();
+    let mut options = BTreeMap::new();
     let mut put = |k: &str, val: String| {
         options.insert(k.to_owned(), val);
     };
@@ -651,6 +539,7 @@ fn fingerprint(
     put("source-timezone", v.source_timezone.clone());
     put("zero-dates", format!("{:?}", v.zero_dates).to_lowercase());
     put("enum-as", format!("{:?}", v.enum_as).to_lowercase());
+    // `notvalid` for not-valid: what runs have always recorded.
     put("orphans", format!("{:?}", args.orphans).to_lowercase());
     if args.data_only {
         put("truncate", args.truncate.to_string());
@@ -659,539 +548,62 @@ fn fingerprint(
             format!("{:?}", v.fractional_seconds).to_lowercase(),
         );
     }
-    state::Fingerprint {
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        source,
-        target: target.display().to_owned(),
-        target_schema: schema_name.clone(),
-        mode: if args.schema_only {
-            "schema-only"
-        } else if args.data_only {
-            "data-only"
-        } else {
-            "full"
-        }
-        .to_owned(),
-        options,
-        schema_hash: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
-    }
+    options
 }
 
-/// Before a new run writes anything: the tables it would create must not exist (unless
-/// --drop-existing); a data-only load's tables must be empty (unless --truncate).
-async fn check_target(
-    client: &Client,
-    args: &CopyArgs,
-    schema_name: &str,
-    schema: &Schema,
-    steps: &[Step],
-    data_only: Option<&crate::data_only::DataOnly>,
-) -> Result<(), Exit> {
-    if let Some(d) = data_only {
-        if args.truncate {
-            return Ok(());
-        }
-        let full = d.non_empty(client, schema_name).await?;
-        if !full.is_empty() {
-            return Err(Exit::new(
-                ExitCode::TARGET_NOT_EMPTY,
-                anyhow!("--data-only: {} already hold(s) rows: {}", full.len(), full.iter().map(|n| show_ident(n)).collect::<Vec<_>>().join(", ")),
-                Some("nothing was written. Add --truncate to empty the tables first, or load into empty tables".to_owned()),
-            ));
-        }
-        return Ok(());
-    }
-    if args.drop_existing {
-        return Ok(());
-    }
-    let names: Vec<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
-    let existing = load::existing_tables(client, schema_name, &names)
-        .await
-        .context("checking the target for existing tables")?;
-    if !existing.is_empty() {
-        return Err(Exit::new(
-            ExitCode::TARGET_NOT_EMPTY,
-            anyhow!("the target already has {} table(s) this copy would create: {}", existing.len(), existing.iter().map(|n| show_ident(n)).collect::<Vec<_>>().join(", ")),
-            Some("nothing was written. Use --drop-existing to replace them, --data-only to load into them, or --target-schema to copy elsewhere".to_owned()),
-        ));
-    }
-    // The enum types and trigger functions a copy creates (left behind by a run whose tables
-    // were dropped by hand) would make it fail half-way through its first transaction.
-    let mut others = Vec::new();
-    for e in &schema.enums {
-        let q = quote_qualified(schema_name, &e.name);
-        let row = client
-            .query_one("SELECT to_regtype($1) IS NOT NULL", &[&q])
-            .await
-            .context("checking the target for existing types")?;
-        if row.get(0) {
-            others.push(format!("type {}", show_qualified(schema_name, &e.name)));
-        }
-    }
-    for s in steps.iter().filter(|s| s.kind == StepKind::Trigger) {
-        let q = format!("{}()", quote_qualified(schema_name, &s.object));
-        let row = client
-            .query_one("SELECT to_regprocedure($1) IS NOT NULL", &[&q])
-            .await
-            .context("checking the target for existing functions")?;
-        if row.get(0) {
-            others.push(format!(
-                "function {}()",
-                show_qualified(schema_name, &s.object)
-            ));
-        }
-    }
-    if !others.is_empty() {
-        return Err(Exit::new(
-            ExitCode::TARGET_NOT_EMPTY,
-            anyhow!(
-                "the target already has {} object(s) this copy would create: {}",
-                others.len(),
-                others.join(", ")
-            ),
-            Some("nothing was written. Use --drop-existing to replace them, or --target-schema to copy elsewhere".to_owned()),
-        ));
-    }
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
 
-#[allow(clippy::too_many_arguments)]
-/// One transaction: the schema, enums and tables (or, data-only, emptying the tables with
-/// --truncate), and the run's record with every chunk planned. All of it or none.
-async fn create(
-    client: &Client,
-    args: &CopyArgs,
-    schema_name: &str,
-    loaded: &Loaded,
-    fingerprint: &state::Fingerprint,
-    steps: &[Step],
-    data_only: Option<&crate::data_only::DataOnly>,
-    replaced: Option<&state::Created>,
-) -> Result<(), Exit> {
-    let schema_existed: bool = client
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
-            &[&schema_name],
-        )
-        .await
-        .context("checking the target schema")?
-        .get(0);
-    let schema = &loaded.schema;
-    let mut sql = Vec::new();
-    let mut created = state::Created::default();
-    match data_only {
-        Some(_) => {
-            created.loaded = schema.tables.iter().map(|t| t.name.clone()).collect();
-            if args.truncate && !schema.tables.is_empty() {
-                sql.push(format!(
-                    "TRUNCATE {}",
-                    schema
-                        .tables
-                        .iter()
-                        .map(|t| quote_qualified(schema_name, &t.name))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-        }
-        None => {
-            // A run that replaces one which created the schema inherits it: reset still
-            // removes the schema it finds empty.
-            created.schema = replaced
-                .and_then(|r| r.schema.clone())
-                .or_else(|| (!schema_existed).then(|| schema_name.to_owned()));
-            created.tables = schema.tables.iter().map(|t| t.name.clone()).collect();
-            created.enums = schema.enums.iter().map(|e| e.name.clone()).collect();
-            created.functions = steps
-                .iter()
-                .filter(|s| s.kind == StepKind::Trigger)
-                .map(|s| s.object.clone())
-                .collect();
-            sql.push(ddl::create_schema(schema_name));
-            if args.drop_existing {
-                sql.extend(drop_existing(schema_name, &created, replaced));
-            }
-            for e in &schema.enums {
-                sql.push(ddl::create_enum(schema_name, e));
-            }
-            for t in &schema.tables {
-                sql.push(ddl::create_table(schema_name, t));
-                sql.extend(ddl::comments(schema_name, t));
-            }
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn copy_args(extra: &[&str]) -> CopyArgs {
+        let mut argv = vec!["pgcutover", "copy", "app.db", "postgresql://localhost/app"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Copy(args) => args,
+            _ => unreachable!("a copy command"),
         }
     }
-    let plans: Vec<state::TablePlan> = if args.schema_only {
-        Vec::new()
-    } else {
-        loaded
-            .schema
-            .tables
+
+    /// Recorded runs hold these spellings: a change would make every run in flight refuse to
+    /// resume ("option --orphans: the run used notvalid …").
+    #[test]
+    fn the_fingerprint_records_options_as_runs_always_have() {
+        let args = copy_args(&["--data-only", "--truncate", "--orphans", "not-valid"]);
+        let data_only = settings(&args);
+        assert_eq!(data_only.mode.name(), "data-only");
+        let got: Vec<String> = data_only
+            .fingerprint_options
             .iter()
-            .map(|t| state::TablePlan {
-                table: &t.name,
-                source_table: &t.source_name,
-                source_rows: t.source_rows,
-                chunks: crate::chunks::plan(t, loaded.split(&t.name), args.chunk_rows),
-            })
-            .collect()
-    };
-    let result = transaction(client, async || {
-        if !sql.is_empty() {
-            client.batch_execute(&sql.join(";\n")).await?;
-        }
-        state::start(client, fingerprint, &created, &plans).await?;
-        Ok(End::Commit(()))
-    })
-    .await;
-    if let Err(e) = result {
-        return Err(Exit::new(
-            ExitCode::FAILED,
-            e.context(if data_only.is_some() {
-                "preparing the tables (nothing was kept)"
-            } else {
-                "creating the tables (nothing was kept)"
-            }),
-            None,
-        ));
-    }
-    Ok(())
-}
-
-/// `--drop-existing`: drops what this run creates and what the run it replaces had created,
-/// whatever exists of it (after `reset --keep-data` there is no record, and only this run's
-/// names are known), with CASCADE as dropping the tables has always done.
-fn drop_existing(
-    schema_name: &str,
-    mine: &state::Created,
-    replaced: Option<&state::Created>,
-) -> Vec<String> {
-    let union = |pick: fn(&state::Created) -> &Vec<String>| -> Vec<String> {
-        let mut out = pick(mine).clone();
-        for n in replaced.map(pick).into_iter().flatten() {
-            if !out.contains(n) {
-                out.push(n.clone());
-            }
-        }
-        out
-    };
-    state::Created {
-        tables: union(|c| &c.tables),
-        functions: union(|c| &c.functions),
-        enums: union(|c| &c.enums),
-        ..state::Created::default()
-    }
-    .drop_sql(schema_name, true)
-}
-
-/// Runs one statement. A failure a retry might cure comes back as the outer `Err`; any other
-/// as the inner one, for the step's report.
-async fn exec(client: &Client, sql: &str) -> anyhow::Result<Result<(), tokio_postgres::Error>> {
-    match client.batch_execute(sql).await {
-        Ok(()) => Ok(Ok(())),
-        Err(e) if crate::retry::classify_error(&e) != Fault::Fatal => Err(anyhow::Error::new(e)),
-        Err(e) => Ok(Err(e)),
-    }
-}
-
-/// Creates a foreign key after counting its orphans; with orphans, `policy` decides. The
-/// report names the child table, the key columns, the number of orphans and some of their keys.
-async fn foreign_key(
-    client: &Client,
-    step: Step,
-    check: &OrphanCheck,
-    policy: OrphanPolicy,
-    t0: Instant,
-) -> anyhow::Result<StepReport> {
-    let row = match client.query_one(&check.sql, &[]).await {
-        Ok(row) => row,
-        Err(e) if crate::retry::classify_error(&e) != Fault::Fatal => return Err(e.into()),
-        Err(e) => return Ok(StepReport::new(step, Err(e), t0.elapsed().as_secs_f64())),
-    };
-    let count = row.get::<_, i64>(0) as u64;
-    let examples = row.get::<_, Option<Vec<String>>>(1).unwrap_or_default();
-    if count == 0 {
-        let result = exec(client, &step.sql).await?;
-        let mut r = StepReport::new(step, result, t0.elapsed().as_secs_f64());
-        r.orphans = Some(0);
-        return Ok(r);
-    }
-    let orphans = format!(
-        "{count} orphan row(s): {} finds no parent for {}{}",
-        check.subject,
-        pgcutover_core::show(&examples.join("; ")),
-        // The query lists at most five distinct keys.
-        if examples.len() >= 5 { "; …" } else { "" }
-    );
-    let mut r = match policy {
-        OrphanPolicy::Fail | OrphanPolicy::Skip => {
-            StepReport::new(step, Ok(()), t0.elapsed().as_secs_f64())
-        }
-        OrphanPolicy::NotValid => {
-            let result = exec(client, &format!("{} NOT VALID", step.sql)).await?;
-            StepReport::new(step, result, t0.elapsed().as_secs_f64())
-        }
-    };
-    r.orphans = Some(count);
-    match policy {
-        OrphanPolicy::Fail => {
-            r.ok = false;
-            r.error = Some(orphans);
-        }
-        OrphanPolicy::Skip => {
-            r.ok = false;
-            r.demoted_to_warning = true;
-            r.note = Some(format!("skipped (--orphans skip): {orphans}"));
-        }
-        OrphanPolicy::NotValid if r.ok => {
-            r.note = Some(format!(
-                "created NOT VALID (--orphans not-valid), enforced for new rows only: {orphans}"
-            ));
-        }
-        OrphanPolicy::NotValid => {}
-    }
-    Ok(r)
-}
-
-/// One step in one transaction with its mark in the run state. A step that failed for good
-/// is rolled back and not marked, so the next run tries it again; one reported as a warning
-/// (a CHECK PostgreSQL rejects as translated, a key skipped for orphans) is marked done.
-/// `Err`: a fault a retry might cure.
-async fn run_step(
-    client: &Client,
-    step: Step,
-    position: usize,
-    settings: &StepSettings<'_>,
-) -> anyhow::Result<StepReport> {
-    let t0 = Instant::now();
-    let key = step_key(&step);
-    let mark_done = async |report: &StepReport| {
-        let done = state::StepDone {
-            report: serde_json::to_value(report)?,
-            demoted_to_warning: report.demoted_to_warning,
-        };
-        state::step_done(client, settings.state_key, &key, position, &done).await?;
-        testpoint::hit("step-before-commit");
-        Ok::<_, anyhow::Error>(())
-    };
-    let report = transaction(client, async || {
-        let report = match step.orphan_check.clone() {
-            Some(check) => foreign_key(client, step, &check, settings.orphans, t0).await?,
-            None => {
-                let result = exec(client, &step.sql).await?;
-                StepReport::new(step, result, t0.elapsed().as_secs_f64())
-            }
-        };
-        // Nothing of a step that did not succeed is kept.
-        if !report.ok {
-            return Ok(End::Rollback(report));
-        }
-        mark_done(&report).await?;
-        Ok(End::Commit(report))
-    })
-    .await?;
-    // One that counts as done anyway (a warning) is marked in a transaction of its own.
-    if !report.ok && report.demoted_to_warning {
-        transaction(client, async || {
-            mark_done(&report).await?;
-            Ok(End::Commit(()))
-        })
-        .await?;
-    }
-    if report.ok || report.demoted_to_warning {
-        testpoint::hit("step-committed");
-    }
-    Ok(report)
-}
-
-pub struct StepSettings<'a> {
-    target: &'a Target,
-    state_key: &'a str,
-    jobs: usize,
-    orphans: OrphanPolicy,
-    retries: u32,
-    printer: &'a Printer,
-    cancel: &'a Cancel,
-}
-
-/// Runs post-load steps: keys, indexes and CHECKs on `jobs` connections; foreign keys one at a
-/// time (two FKs on one parent would only wait on each other's locks); then identities and
-/// ANALYZE. Returns each step's report by its position in the run's steps, and whether the
-/// run was interrupted.
-async fn run_steps(
-    settings: &StepSettings<'_>,
-    steps: Vec<(usize, Step)>,
-) -> Result<(Vec<(usize, StepReport)>, Ended), Exit> {
-    let phases: [&[StepKind]; 3] = [
-        &[
-            StepKind::PrimaryKey,
-            StepKind::Unique,
-            StepKind::Index,
-            StepKind::Check,
-        ],
-        &[StepKind::ForeignKey],
-        &[StepKind::Trigger, StepKind::Identity, StepKind::Analyze],
-    ];
-    let mut reports = Vec::with_capacity(steps.len());
-    for (pi, kinds) in phases.iter().enumerate() {
-        let queue: VecDeque<(usize, Step)> = steps
-            .iter()
-            .filter(|(_, s)| kinds.contains(&s.kind))
-            .cloned()
+            .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        if queue.is_empty() {
-            continue;
-        }
-        let workers = if pi == 1 {
-            1
-        } else {
-            settings.jobs.clamp(1, queue.len())
-        };
-        let queue = Arc::new(Mutex::new(queue));
-        let tasks = (0..workers).map(|_| step_worker(settings, Arc::clone(&queue)));
-        let mut interrupted = None;
-        for batch in futures::future::join_all(tasks).await {
-            let (out, ended) = batch;
-            if let Ended::Interrupted(why) = ended {
-                interrupted.get_or_insert(why);
-            }
-            for (position, r) in out {
-                print_step(settings.printer, &r);
-                reports.push((position, r));
-            }
-        }
-        if let Some(why) = interrupted {
-            return Ok((reports, Ended::Interrupted(why)));
-        }
+        assert_eq!(
+            got,
+            [
+                "cast=",
+                "datetime-as=timestamp",
+                "enum-as=enum",
+                "exclude=",
+                "fractional-seconds=reject",
+                "include=",
+                "invalid-utf8=reject",
+                "nul-bytes=reject",
+                "orphans=notvalid",
+                "source-timezone=UTC",
+                "sqlite-epoch=auto",
+                "truncate=true",
+                "zero-dates=null",
+            ]
+        );
+        assert_eq!(
+            settings(&copy_args(&["--schema-only"])).mode.name(),
+            "schema-only"
+        );
+        let full = settings(&copy_args(&["--sqlite-epoch", "ms"]));
+        assert_eq!(full.mode.name(), "full");
+        assert_eq!(full.fingerprint_options["sqlite-epoch"], "millis");
+        assert!(!full.fingerprint_options.contains_key("truncate"));
     }
-    Ok((reports, Ended::Done))
-}
-
-async fn step_worker(
-    settings: &StepSettings<'_>,
-    queue: Arc<Mutex<VecDeque<(usize, Step)>>>,
-) -> (Vec<(usize, StepReport)>, Ended) {
-    let mut out = Vec::new();
-    let mut client: Option<Client> = None;
-    loop {
-        if let Some(signal) = settings.cancel.reason() {
-            return (out, Ended::Interrupted(format!("stopped by {signal}")));
-        }
-        let Some((position, step)) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
-        else {
-            return (out, Ended::Done);
-        };
-        let what = format!("{} {}", step.kind.label(), show_ident(&step.object));
-        let retrying = Retrying {
-            retries: settings.retries,
-            cancel: settings.cancel,
-            observer: settings.printer,
-        };
-        let tried = retrying
-            .run(
-                &what,
-                &mut client,
-                async || {
-                    let c = settings.target.connect().await?;
-                    // Index builds sort in memory up to this much per connection.
-                    c.batch_execute("SET maintenance_work_mem = '256MB'")
-                        .await?;
-                    Ok::<_, anyhow::Error>(c)
-                },
-                async |c: &Client| run_step(c, step.clone(), position, settings).await,
-                crate::retry::classify,
-                crate::exit::error_chain,
-            )
-            .await;
-        match tried {
-            Tried::Done(r) => out.push((position, r)),
-            Tried::Cancelled => {
-                return (
-                    out,
-                    Ended::Interrupted(format!(
-                        "stopped by {}",
-                        settings.cancel.reason().unwrap_or("a signal")
-                    )),
-                )
-            }
-            Tried::Failed { error, .. } => {
-                return (
-                    out,
-                    Ended::Interrupted(format!(
-                        "{what} failed: {}",
-                        crate::exit::error_chain(&error)
-                    )),
-                )
-            }
-        }
-    }
-}
-
-fn print_step(printer: &Printer, r: &StepReport) {
-    if let Some(note) = &r.note {
-        printer.warn(&format!(
-            "{} {} on {}: {note}",
-            r.kind.label(),
-            show_ident(&r.object),
-            show_ident(&r.table)
-        ));
-    } else if let Some(e) = &r.error {
-        let what = if r.demoted_to_warning {
-            "not carried over"
-        } else {
-            "FAILED"
-        };
-        printer.warn(&format!(
-            "{} {} on {} {what}: {e}",
-            r.kind.label(),
-            show_ident(&r.object),
-            show_ident(&r.table)
-        ));
-    }
-}
-
-/// Each table's report, from the run state: what every attempt loaded.
-async fn table_reports(
-    client: &Client,
-    state_key: &str,
-    schema: &Schema,
-) -> Result<Vec<TableReport>, Exit> {
-    let chunks = state::chunks(client, state_key).await?;
-    let mut out = Vec::with_capacity(schema.tables.len());
-    for t in &schema.tables {
-        let mut r = TableReport {
-            table: t.name.clone(),
-            source_table: t.source_name.clone(),
-            rows_read: 0,
-            rows_written: 0,
-            rows_rejected: 0,
-            zero_dates: Default::default(),
-            seconds: 0.0,
-            bytes: 0,
-            chunks: 0,
-            chunks_done: 0,
-            error: None,
-        };
-        for c in chunks.iter().filter(|c| c.plan.table == t.name) {
-            r.chunks += 1;
-            if let (None, Some(e)) = (&c.done, &c.error) {
-                let line = format!("chunk {}: {e}", c.plan.chunk);
-                r.error = Some(match r.error.take() {
-                    Some(more) => format!("{more}; {line}"),
-                    None => line,
-                });
-            }
-            let Some(d) = &c.done else { continue };
-            r.chunks_done += 1;
-            r.rows_read += d.rows_read as u64;
-            r.rows_written += d.rows_written as u64;
-            r.rows_rejected += d.rows_rejected as u64;
-            r.bytes += d.bytes as u64;
-            r.seconds += d.seconds;
-            for (col, n) in &d.zero_dates {
-                *r.zero_dates.entry(col.clone()).or_default() += n;
-            }
-        }
-        out.push(r);
-    }
-    Ok(out)
 }

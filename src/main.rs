@@ -11,8 +11,8 @@ mod verify_cmd;
 
 // The pipeline's modules, under the names the commands use.
 use pgcutover_pipeline::{
-    cancel, chunks, data_only, exit, integrity, paths, process, readers, rejects, retry, source,
-    state, target, testpoint, undo,
+    cancel, chunks, data_only, exit, integrity, paths, process, readers, source, state, target,
+    testpoint, undo,
 };
 
 use clap::Parser;

@@ -9,7 +9,7 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pgcutover_core::{show, show_lines};
+use pgcutover_core::{show, show_ident, show_lines};
 
 pub struct Printer {
     bars: Option<MultiProgress>,
@@ -152,6 +152,30 @@ impl pgcutover_pipeline::observe::Observer for Printer {
         rows: Option<u64>,
     ) -> Box<dyn pgcutover_pipeline::observe::Progress> {
         Box::new(Printer::table(self, name, rows))
+    }
+
+    /// A step that did not simply succeed gets a warning line; the summary lists them again.
+    fn step_done(&self, r: &pgcutover_pipeline::report::StepReport) {
+        if let Some(note) = &r.note {
+            self.warn(&format!(
+                "{} {} on {}: {note}",
+                r.kind.label(),
+                show_ident(&r.object),
+                show_ident(&r.table)
+            ));
+        } else if let Some(e) = &r.error {
+            let what = if r.demoted_to_warning {
+                "not carried over"
+            } else {
+                "FAILED"
+            };
+            self.warn(&format!(
+                "{} {} on {} {what}: {e}",
+                r.kind.label(),
+                show_ident(&r.object),
+                show_ident(&r.table)
+            ));
+        }
     }
 }
 

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use pgcutover_core::{show, show_ident, Warning};
-use pgcutover_postgres::ddl::{Step, StepKind};
 use pgcutover_postgres::Target;
 use serde::Serialize;
 
@@ -14,84 +13,7 @@ use crate::cli::Format;
 use crate::exit::ExitCode;
 use crate::process::{peak_memory_bytes, unix_now};
 use pgcutover_core::source::Source;
-
-#[derive(Debug, Serialize)]
-pub struct TableReport {
-    pub table: String,
-    pub source_table: String,
-    pub rows_read: u64,
-    pub rows_written: u64,
-    pub rows_rejected: u64,
-    /// MySQL zero or partial dates that became NULL, per column.
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub zero_dates: std::collections::BTreeMap<String, u64>,
-    pub seconds: f64,
-    /// Bytes of binary COPY data sent.
-    pub bytes: u64,
-    /// Chunks the table was cut into, and how many are done (all of them unless interrupted).
-    pub chunks: u64,
-    pub chunks_done: u64,
-    /// Why some of its rows are not in: each chunk PostgreSQL refused (or that could not be
-    /// read), with the message. The same command loads them once the cause is fixed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Serialize, serde::Deserialize)]
-pub struct StepReport {
-    pub kind: StepKind,
-    pub table: String,
-    pub object: String,
-    pub ok: bool,
-    pub error: Option<String>,
-    /// A CHECK PostgreSQL would not accept as translated, or a foreign key skipped by
-    /// `--orphans skip`: reported as not carried over (a warning), not as a failed step.
-    #[serde(skip)]
-    pub demoted_to_warning: bool,
-    /// A foreign key's orphans: child rows whose parent is missing, counted before creating it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub orphans: Option<u64>,
-    /// What was done instead of the plain statement (`created NOT VALID`, `skipped`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    pub seconds: f64,
-}
-
-impl StepReport {
-    pub fn new(step: Step, result: Result<(), tokio_postgres::Error>, seconds: f64) -> StepReport {
-        let (error, demoted) = match result {
-            Ok(()) => (None, false),
-            Err(e) => {
-                let (msg, code) = match e.as_db_error() {
-                    Some(db) => {
-                        let mut m = db.message().to_owned();
-                        if let Some(d) = db.detail() {
-                            m.push_str(&format!(" ({d})"));
-                        }
-                        (m, Some(db.code().code().to_owned()))
-                    }
-                    None => (format!("{e:#}"), None),
-                };
-                // undefined_function, datatype_mismatch, cannot_coerce, invalid_text_representation:
-                // the translation does not type-check in PostgreSQL; the data is not at fault.
-                let demoted = step.kind == StepKind::Check
-                    && matches!(code.as_deref(), Some("42883" | "42804" | "42846" | "22P02"));
-                (Some(msg), demoted)
-            }
-        };
-        StepReport {
-            kind: step.kind,
-            table: step.table,
-            object: step.object,
-            ok: error.is_none(),
-            error,
-            demoted_to_warning: demoted,
-            orphans: None,
-            note: None,
-            seconds,
-        }
-    }
-}
+use pgcutover_pipeline::report::{StepReport, TableReport};
 
 #[derive(Debug, Serialize)]
 pub struct Totals {

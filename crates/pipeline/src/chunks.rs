@@ -19,7 +19,7 @@ use anyhow::{anyhow, Context};
 use futures::StreamExt;
 use pgcutover_core::range::{split_range, KeyRange, SplitKey};
 use pgcutover_core::source::SourceError;
-use pgcutover_core::{quote_qualified, show_ident, show_qualified, Reject, Table};
+use pgcutover_core::{quote_qualified, show_ident, show_qualified, Reject, Schema, Table};
 use pgcutover_postgres::{load, Target};
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
@@ -211,6 +211,85 @@ impl ChunkError {
             ..ChunkError::new(error)
         }
     }
+}
+
+/// A full copy's load: one group of every table, biggest first (which packs the workers best).
+pub fn biggest_first(schema: &Schema) -> Vec<Group> {
+    let mut idx: Vec<usize> = (0..schema.tables.len()).collect();
+    idx.sort_by_key(|&i| std::cmp::Reverse(schema.tables[i].source_rows.unwrap_or(0)));
+    vec![Group {
+        tables: idx
+            .into_iter()
+            .map(|i| schema.tables[i].name.clone())
+            .collect(),
+        replica: false,
+    }]
+}
+
+/// What the data phase did in this invocation.
+#[derive(Debug)]
+pub struct DataPhase {
+    /// Chunks earlier attempts had done, which this one skipped.
+    pub chunks_skipped: usize,
+    pub ended: Ended,
+    /// Rows this invocation committed (the rest came from earlier attempts).
+    pub rows_committed: u64,
+    /// Chunks that failed for good in this invocation.
+    pub failures: Vec<ChunkFailure>,
+}
+
+impl DataPhase {
+    /// Records in the run state why each failed chunk failed (`status` and the report show it).
+    pub async fn record_failures(&self, client: &Client, state_key: &str) -> Result<(), Exit> {
+        for f in &self.failures {
+            state::chunk_failed(client, state_key, &f.table, f.chunk, &f.error)
+                .await
+                .context("recording a failed chunk")?;
+        }
+        Ok(())
+    }
+}
+
+/// The data phase of a copy: the chunks the run state says are not done, through `loader`
+/// (`None`: no readers, as nothing is left to read), group by group, in the groups' order of
+/// tables; a table's chunks stay in key order.
+pub async fn copy_pending(
+    client: &Client,
+    state_key: &str,
+    loader: Option<Loader<'_>>,
+    groups: &[Group],
+) -> Result<DataPhase, Exit> {
+    let chunks = state::chunks(client, state_key).await?;
+    let mut done_rows: HashMap<String, u64> = HashMap::new();
+    let mut pending = Vec::new();
+    for c in &chunks {
+        match &c.done {
+            Some(d) => *done_rows.entry(c.plan.table.clone()).or_default() += d.rows_written as u64,
+            None => pending.push(c.plan.clone()),
+        }
+    }
+    let mut phase = DataPhase {
+        chunks_skipped: chunks.len() - pending.len(),
+        ended: Ended::Done,
+        rows_committed: 0,
+        failures: Vec::new(),
+    };
+    if let (Some(loader), false) = (loader, pending.is_empty()) {
+        let order: HashMap<&str, usize> = groups
+            .iter()
+            .flat_map(|g| g.tables.iter())
+            .enumerate()
+            .map(|(i, t)| (t.as_str(), i))
+            .collect();
+        pending.sort_by_key(|c| (order.get(c.table.as_str()).copied(), c.chunk));
+        phase.ended = loader.run(groups, pending, &done_rows).await?;
+        phase.rows_committed = loader.committed.into_inner();
+        phase.failures = loader
+            .failed
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner());
+    }
+    Ok(phase)
 }
 
 impl Loader<'_> {

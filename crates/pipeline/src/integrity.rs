@@ -3,7 +3,7 @@
 //! Sources that never enforced a foreign key (MyISAM; SQLite without `PRAGMA foreign_keys`;
 //! MySQL loaded with `FOREIGN_KEY_CHECKS=0`) can hold rows PostgreSQL will not accept under it.
 //! `plan` counts them in the source, with the source's own comparison rules; `copy` counts them
-//! again in PostgreSQL, exactly, just before it creates each key (`copy_cmd::foreign_key`), and
+//! again in PostgreSQL, exactly, just before it creates each key ([`crate::post_load`]), and
 //! applies `--orphans`.
 
 use pgcutover_core::show_ident;

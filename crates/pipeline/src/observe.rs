@@ -2,6 +2,8 @@
 //! binary implements [`Observer`] with its log lines and progress bars, a test or another
 //! front end with whatever it likes.
 
+use crate::report::StepReport;
+
 /// Hears what a run does, as it happens.
 pub trait Observer: Send + Sync {
     /// A step of the run began or ended ("created 11 table(s) in schema public").
@@ -13,6 +15,11 @@ pub trait Observer: Send + Sync {
 
     /// A table starts loading; `rows` is the source's count when it is known.
     fn table(&self, name: &str, rows: Option<u64>) -> Box<dyn Progress>;
+
+    /// A post-load step ran: it succeeded, failed, or became a warning. Told once the
+    /// post-load phase it belongs to is over (keys and indexes; foreign keys; the rest),
+    /// worker by worker.
+    fn step_done(&self, _report: &StepReport) {}
 }
 
 /// One table's progress.

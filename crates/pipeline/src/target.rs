@@ -1,7 +1,8 @@
 //! The target PostgreSQL: connecting to it as every command does.
 
 use pgcutover_postgres::Target;
-use tokio_postgres::Client;
+/// A session on the target, as [`connect`] opens it: what callers hold between phases.
+pub use tokio_postgres::Client;
 
 use crate::exit::{Exit, ExitCode};
 

@@ -1,0 +1,419 @@
+//! Post-load: what a copy makes once the rows are in. Primary keys, unique constraints,
+//! indexes and CHECKs first, on `--jobs` connections; then foreign keys one at a time, each
+//! after counting its orphans ([`Orphans`] decides what happens to a key that has some); then
+//! triggers, identity restarts and ANALYZE.
+//!
+//! Each step runs in its own transaction together with its mark in the run state, so a resumed
+//! run skips what is done; a step that failed is rolled back and tried again by the next run.
+//! The statements themselves come from `pgcutover_postgres::ddl::post_load_steps` (or, for a
+//! data-only load, from [`crate::data_only`]); what each step did is told to the observer
+//! ([`Observer::step_done`]) and returned as a [`StepReport`].
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use pgcutover_core::{show_ident, Schema, Warning};
+use pgcutover_postgres::ddl::{self, OrphanCheck, Step, StepKind};
+use pgcutover_postgres::Target;
+use tokio_postgres::Client;
+
+use crate::cancel::Cancel;
+use crate::chunks::Ended;
+use crate::data_only::DataOnly;
+use crate::exit::Exit;
+use crate::observe::Observer;
+use crate::report::StepReport;
+use crate::retry::{Fault, Retrying, Tried};
+use crate::state;
+use crate::target::{transaction, End};
+use crate::testpoint;
+
+/// What happens to a foreign key whose child rows reference parents that do not exist
+/// (`--orphans`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Orphans {
+    /// Do not create it; the step fails (the copy ends with exit 6), naming the orphans.
+    Fail,
+    /// Do not create it; the step becomes a warning.
+    Skip,
+    /// Create it NOT VALID: enforced for new rows, the orphans stay; a warning says so.
+    NotValid,
+}
+
+/// The post-load steps a run makes, in order: a data-only load's own, or every key, index,
+/// constraint, identity and ANALYZE of the schema (no ANALYZE when no rows are copied).
+pub fn planned(
+    schema_name: &str,
+    schema: &Schema,
+    schema_only: bool,
+    data_only: Option<&DataOnly>,
+) -> Vec<Step> {
+    if let Some(d) = data_only {
+        return d.steps.clone();
+    }
+    ddl::post_load_steps(schema_name, schema)
+        .into_iter()
+        .filter(|s| !(schema_only && s.kind == StepKind::Analyze))
+        .collect()
+}
+
+/// A step's name in the run state.
+fn step_key(s: &Step) -> String {
+    format!("{}|{}|{}", s.kind.label(), s.table, s.object)
+}
+
+/// How the post-load steps run.
+pub struct StepSettings<'a> {
+    pub target: &'a Target,
+    /// The run's key in the run state (its target schema).
+    pub state_key: &'a str,
+    pub jobs: usize,
+    pub orphans: Orphans,
+    pub retries: u32,
+    pub observer: &'a dyn Observer,
+    pub cancel: &'a Cancel,
+}
+
+/// What post-load came to in this invocation.
+pub struct PostLoad {
+    /// Every step of the run that is done or was tried now, in the run's order.
+    pub reports: Vec<StepReport>,
+    /// Steps earlier attempts had done.
+    pub skipped: usize,
+    /// Steps not run because a table they need is not all in.
+    pub waiting: usize,
+    /// How the run stands after post-load (or, when the data did not end, as the data left it).
+    pub ended: Ended,
+}
+
+impl PostLoad {
+    /// The steps that did something other than what was planned (a foreign key skipped or
+    /// created NOT VALID, a CHECK PostgreSQL rejected as translated), as the report's warnings.
+    pub fn warnings(&self) -> Vec<Warning> {
+        let mut out = Vec::new();
+        for s in &self.reports {
+            let message = match (s.kind, s.demoted_to_warning, &s.note) {
+                (StepKind::ForeignKey, _, Some(note)) => note.clone(),
+                (_, true, _) => format!(
+                    "not carried over: PostgreSQL rejected the translation: {}",
+                    s.error.as_deref().unwrap_or("")
+                ),
+                _ => continue,
+            };
+            out.push(Warning::new(
+                format!("{} {}", s.kind.label(), show_ident(&s.object)),
+                message,
+            ));
+        }
+        out
+    }
+}
+
+/// Post-load, when the data phase is `Done`: the steps not done yet, except those that wait
+/// for a table some chunk of which is not in (failed now, or in an earlier attempt and not
+/// retried): its own steps, and the foreign keys that reference it. After an interrupted
+/// data phase nothing runs, and `ended` comes back as it was.
+pub async fn run(
+    client: &Client,
+    steps: &[Step],
+    settings: &StepSettings<'_>,
+    ended: Ended,
+) -> Result<PostLoad, Exit> {
+    let incomplete: HashSet<String> = state::chunks(client, settings.state_key)
+        .await?
+        .into_iter()
+        .filter(|c| c.done.is_none())
+        .map(|c| c.plan.table)
+        .collect();
+    let waits = |s: &Step| {
+        incomplete.contains(&s.table)
+            || s.orphan_check
+                .as_ref()
+                .is_some_and(|c| incomplete.contains(&c.parent))
+    };
+    let Ended::Done = ended else {
+        return Ok(PostLoad {
+            reports: Vec::new(),
+            skipped: 0,
+            waiting: 0,
+            ended,
+        });
+    };
+
+    let done = state::steps_done(client, settings.state_key).await?;
+    let todo: Vec<(usize, Step)> = steps
+        .iter()
+        .cloned()
+        .enumerate()
+        .filter(|(_, s)| !done.contains_key(&step_key(s)))
+        .collect();
+    let skipped = steps.len() - todo.len();
+    let (todo, waiting): (Vec<_>, Vec<_>) = todo.into_iter().partition(|(_, s)| !waits(s));
+    let waiting = waiting.len();
+    if !todo.is_empty() {
+        settings.observer.info(&format!(
+            "post-load: {} step(s): keys, indexes, constraints, foreign keys, identities, ANALYZE",
+            todo.len()
+        ));
+    }
+    if waiting > 0 {
+        settings.observer.warn(&format!(
+            "post-load: {waiting} step(s) wait until the rows of {} are in",
+            incomplete
+                .iter()
+                .map(|t| show_ident(t))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let (fresh, ended) = run_steps(settings, todo).await?;
+    let mut fresh: HashMap<usize, StepReport> = fresh.into_iter().collect();
+    let mut reports = Vec::new();
+    for (i, s) in steps.iter().enumerate() {
+        if let Some(r) = fresh.remove(&i) {
+            reports.push(r);
+        } else if let Some(d) = done.get(&step_key(s)) {
+            let mut r: StepReport = serde_json::from_value(d.report.clone())?;
+            r.demoted_to_warning = d.demoted_to_warning;
+            reports.push(r);
+        }
+    }
+    Ok(PostLoad {
+        reports,
+        skipped,
+        waiting,
+        ended,
+    })
+}
+
+/// Runs post-load steps: keys, indexes and CHECKs on `jobs` connections; foreign keys one at a
+/// time (two FKs on one parent would only wait on each other's locks); then identities and
+/// ANALYZE. Returns each step's report by its position in the run's steps, and whether the
+/// run was interrupted.
+async fn run_steps(
+    settings: &StepSettings<'_>,
+    steps: Vec<(usize, Step)>,
+) -> Result<(Vec<(usize, StepReport)>, Ended), Exit> {
+    let phases: [&[StepKind]; 3] = [
+        &[
+            StepKind::PrimaryKey,
+            StepKind::Unique,
+            StepKind::Index,
+            StepKind::Check,
+        ],
+        &[StepKind::ForeignKey],
+        &[StepKind::Trigger, StepKind::Identity, StepKind::Analyze],
+    ];
+    let mut reports = Vec::with_capacity(steps.len());
+    for (pi, kinds) in phases.iter().enumerate() {
+        let queue: VecDeque<(usize, Step)> = steps
+            .iter()
+            .filter(|(_, s)| kinds.contains(&s.kind))
+            .cloned()
+            .collect();
+        if queue.is_empty() {
+            continue;
+        }
+        let workers = if pi == 1 {
+            1
+        } else {
+            settings.jobs.clamp(1, queue.len())
+        };
+        let queue = Arc::new(Mutex::new(queue));
+        let tasks = (0..workers).map(|_| step_worker(settings, Arc::clone(&queue)));
+        let mut interrupted = None;
+        for batch in futures::future::join_all(tasks).await {
+            let (out, ended) = batch;
+            if let Ended::Interrupted(why) = ended {
+                interrupted.get_or_insert(why);
+            }
+            for (position, r) in out {
+                settings.observer.step_done(&r);
+                reports.push((position, r));
+            }
+        }
+        if let Some(why) = interrupted {
+            return Ok((reports, Ended::Interrupted(why)));
+        }
+    }
+    Ok((reports, Ended::Done))
+}
+
+async fn step_worker(
+    settings: &StepSettings<'_>,
+    queue: Arc<Mutex<VecDeque<(usize, Step)>>>,
+) -> (Vec<(usize, StepReport)>, Ended) {
+    let mut out = Vec::new();
+    let mut client: Option<Client> = None;
+    loop {
+        if let Some(signal) = settings.cancel.reason() {
+            return (out, Ended::Interrupted(format!("stopped by {signal}")));
+        }
+        let Some((position, step)) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
+        else {
+            return (out, Ended::Done);
+        };
+        let what = format!("{} {}", step.kind.label(), show_ident(&step.object));
+        let retrying = Retrying {
+            retries: settings.retries,
+            cancel: settings.cancel,
+            observer: settings.observer,
+        };
+        let tried = retrying
+            .run(
+                &what,
+                &mut client,
+                async || {
+                    let c = settings.target.connect().await?;
+                    // Index builds sort in memory up to this much per connection.
+                    c.batch_execute("SET maintenance_work_mem = '256MB'")
+                        .await?;
+                    Ok::<_, anyhow::Error>(c)
+                },
+                async |c: &Client| run_step(c, step.clone(), position, settings).await,
+                crate::retry::classify,
+                crate::exit::error_chain,
+            )
+            .await;
+        match tried {
+            Tried::Done(r) => out.push((position, r)),
+            Tried::Cancelled => {
+                return (
+                    out,
+                    Ended::Interrupted(format!(
+                        "stopped by {}",
+                        settings.cancel.reason().unwrap_or("a signal")
+                    )),
+                )
+            }
+            Tried::Failed { error, .. } => {
+                return (
+                    out,
+                    Ended::Interrupted(format!(
+                        "{what} failed: {}",
+                        crate::exit::error_chain(&error)
+                    )),
+                )
+            }
+        }
+    }
+}
+
+/// One step in one transaction with its mark in the run state. A step that failed for good
+/// is rolled back and not marked, so the next run tries it again; one reported as a warning
+/// (a CHECK PostgreSQL rejects as translated, a key skipped for orphans) is marked done.
+/// `Err`: a fault a retry might cure.
+async fn run_step(
+    client: &Client,
+    step: Step,
+    position: usize,
+    settings: &StepSettings<'_>,
+) -> anyhow::Result<StepReport> {
+    let t0 = Instant::now();
+    let key = step_key(&step);
+    let mark_done = async |report: &StepReport| {
+        let done = state::StepDone {
+            report: serde_json::to_value(report)?,
+            demoted_to_warning: report.demoted_to_warning,
+        };
+        state::step_done(client, settings.state_key, &key, position, &done).await?;
+        testpoint::hit("step-before-commit");
+        Ok::<_, anyhow::Error>(())
+    };
+    let report = transaction(client, async || {
+        let report = match step.orphan_check.clone() {
+            Some(check) => foreign_key(client, step, &check, settings.orphans, t0).await?,
+            None => {
+                let result = exec(client, &step.sql).await?;
+                StepReport::new(step, result, t0.elapsed().as_secs_f64())
+            }
+        };
+        // Nothing of a step that did not succeed is kept.
+        if !report.ok {
+            return Ok(End::Rollback(report));
+        }
+        mark_done(&report).await?;
+        Ok(End::Commit(report))
+    })
+    .await?;
+    // One that counts as done anyway (a warning) is marked in a transaction of its own.
+    if !report.ok && report.demoted_to_warning {
+        transaction(client, async || {
+            mark_done(&report).await?;
+            Ok(End::Commit(()))
+        })
+        .await?;
+    }
+    if report.ok || report.demoted_to_warning {
+        testpoint::hit("step-committed");
+    }
+    Ok(report)
+}
+
+/// Creates a foreign key after counting its orphans; with orphans, `policy` decides. The
+/// report names the child table, the key columns, the number of orphans and some of their keys.
+async fn foreign_key(
+    client: &Client,
+    step: Step,
+    check: &OrphanCheck,
+    policy: Orphans,
+    t0: Instant,
+) -> anyhow::Result<StepReport> {
+    let row = match client.query_one(&check.sql, &[]).await {
+        Ok(row) => row,
+        Err(e) if crate::retry::classify_error(&e) != Fault::Fatal => return Err(e.into()),
+        Err(e) => return Ok(StepReport::new(step, Err(e), t0.elapsed().as_secs_f64())),
+    };
+    let count = row.get::<_, i64>(0) as u64;
+    let examples = row.get::<_, Option<Vec<String>>>(1).unwrap_or_default();
+    if count == 0 {
+        let result = exec(client, &step.sql).await?;
+        let mut r = StepReport::new(step, result, t0.elapsed().as_secs_f64());
+        r.orphans = Some(0);
+        return Ok(r);
+    }
+    let orphans = format!(
+        "{count} orphan row(s): {} finds no parent for {}{}",
+        check.subject,
+        pgcutover_core::show(&examples.join("; ")),
+        // The query lists at most five distinct keys.
+        if examples.len() >= 5 { "; …" } else { "" }
+    );
+    let mut r = match policy {
+        Orphans::Fail | Orphans::Skip => StepReport::new(step, Ok(()), t0.elapsed().as_secs_f64()),
+        Orphans::NotValid => {
+            let result = exec(client, &format!("{} NOT VALID", step.sql)).await?;
+            StepReport::new(step, result, t0.elapsed().as_secs_f64())
+        }
+    };
+    r.orphans = Some(count);
+    match policy {
+        Orphans::Fail => {
+            r.ok = false;
+            r.error = Some(orphans);
+        }
+        Orphans::Skip => {
+            r.ok = false;
+            r.demoted_to_warning = true;
+            r.note = Some(format!("skipped (--orphans skip): {orphans}"));
+        }
+        Orphans::NotValid if r.ok => {
+            r.note = Some(format!(
+                "created NOT VALID (--orphans not-valid), enforced for new rows only: {orphans}"
+            ));
+        }
+        Orphans::NotValid => {}
+    }
+    Ok(r)
+}
+
+/// Runs one statement. A failure a retry might cure comes back as the outer `Err`; any other
+/// as the inner one, for the step's report.
+async fn exec(client: &Client, sql: &str) -> anyhow::Result<Result<(), tokio_postgres::Error>> {
+    match client.batch_execute(sql).await {
+        Ok(()) => Ok(Ok(())),
+        Err(e) if crate::retry::classify_error(&e) != Fault::Fatal => Err(anyhow::Error::new(e)),
+        Err(e) => Ok(Err(e)),
+    }
+}
