@@ -222,6 +222,16 @@ pub trait Source: Send + Sync {
     }
 }
 
+/// Moves each entry of `map` keyed by a renamed table to its new name (from → to): how an
+/// engine's read plans follow the target's renames.
+pub fn rename_keys<T>(map: &mut HashMap<String, T>, renames: &HashMap<String, String>) {
+    for (from, to) in renames {
+        if let Some(v) = map.remove(from) {
+            map.insert(to.clone(), v);
+        }
+    }
+}
+
 /// What introspection found.
 pub struct Introspected {
     pub schema: Schema,

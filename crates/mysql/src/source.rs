@@ -234,12 +234,7 @@ impl Reads for MysqlReads {
     }
 
     fn rename_tables(&mut self, renames: &HashMap<String, String>) {
-        let tables = Arc::make_mut(&mut self.tables);
-        for (from, to) in renames {
-            if let Some(v) = tables.remove(from) {
-                tables.insert(to.clone(), v);
-            }
-        }
+        source::rename_keys(Arc::make_mut(&mut self.tables), renames);
     }
 
     fn read_for_target(

@@ -162,12 +162,7 @@ impl Reads for SqliteReads {
     }
 
     fn rename_tables(&mut self, renames: &HashMap<String, String>) {
-        let tables = Arc::make_mut(&mut self.tables);
-        for (from, to) in renames {
-            if let Some(v) = tables.remove(from) {
-                tables.insert(to.clone(), v);
-            }
-        }
+        source::rename_keys(Arc::make_mut(&mut self.tables), renames);
     }
 
     /// SQLite values are converted to their column's type as they are read, so retyping the
