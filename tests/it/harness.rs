@@ -650,3 +650,100 @@ impl MyDb {
         let _ = admin.disconnect().await;
     }
 }
+
+/// A mariadbd of the test's own on a free port (for a setup the shared server does not have:
+/// TLS, a binary log), stopped when dropped, its files removed with its directory. Needs the
+/// `mariadbd` and `mariadb-install-db` programs (Debian's mariadb-server package).
+pub struct PrivateMariadb {
+    dir: tempfile::TempDir,
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for PrivateMariadb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn mariadb_program(name: &str) -> PathBuf {
+    for dir in ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"] {
+        let p = Path::new(dir).join(name);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!(
+        "this test starts a MariaDB of its own and needs {name} (Debian package mariadb-server)"
+    );
+}
+
+impl PrivateMariadb {
+    /// Starts a server with the options `options` returns; it may first write files into the
+    /// server's directory (certificates).
+    pub async fn start(options: impl FnOnce(&Path) -> Vec<String>) -> PrivateMariadb {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let extra = options(d);
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout.starts_with(b"0"))
+            .unwrap_or(false);
+        let user: &[&str] = if root { &["--user=root"] } else { &[] };
+        let data = d.join("data");
+        let out = Command::new(mariadb_program("mariadb-install-db"))
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+            .args(user)
+            .output()
+            .expect("run mariadb-install-db");
+        assert!(
+            out.status.success(),
+            "mariadb-install-db failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let path = |f: &str| d.join(f).display().to_string();
+        let child = Command::new(mariadb_program("mariadbd"))
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .args(user)
+            .arg(format!("--port={port}"))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--socket={}", path("sock")))
+            .arg(format!("--pid-file={}", path("pid")))
+            .arg("--innodb-buffer-pool-size=16M")
+            .args(&extra)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(d.join("error.log")).expect("log"))
+            .spawn()
+            .expect("start mariadbd");
+        let server = PrivateMariadb { dir, child, port };
+        for _ in 0..300 {
+            if let Ok(c) = mysql_async::Conn::from_url(server.root_url()).await {
+                let _ = c.disconnect().await;
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "the test MariaDB did not start: {}",
+            std::fs::read_to_string(server.dir.path().join("error.log")).unwrap_or_default()
+        );
+    }
+
+    pub fn root_url(&self) -> String {
+        format!("mysql://root@127.0.0.1:{}/mysql", self.port)
+    }
+
+    /// A file in the server's directory.
+    pub fn file(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+}

@@ -2,38 +2,12 @@
 //! a CA and server certificate made for it (the shared MariaDB here has no TLS). Needs the
 //! `mariadbd` and `mariadb-install-db` programs (Debian's mariadb-server package).
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::path::Path;
+use std::process::{Command, Output};
 
 use mysql_async::prelude::Queryable;
 
-use crate::harness::{expect_code, one, stderr, MyDb, TestDb};
-
-/// A mariadbd with TLS, stopped (and its files removed) when dropped.
-struct TlsMariadb {
-    dir: tempfile::TempDir,
-    child: Child,
-    port: u16,
-}
-
-impl Drop for TlsMariadb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn program(name: &str) -> PathBuf {
-    for dir in ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"] {
-        let p = Path::new(dir).join(name);
-        if p.exists() {
-            return p;
-        }
-    }
-    panic!("the TLS tests start a MariaDB of their own and need {name} (Debian package mariadb-server)");
-}
+use crate::harness::{expect_code, one, stderr, MyDb, PrivateMariadb, TestDb};
 
 /// A CA, and a certificate for the host name `localhost` signed by it: (CA PEM, cert PEM, key PEM).
 fn certificates(ca_name: &str) -> (String, String, String) {
@@ -51,82 +25,24 @@ fn certificates(ca_name: &str) -> (String, String, String) {
     (ca.pem(), cert.pem(), key.serialize_pem())
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-impl TlsMariadb {
-    async fn start() -> TlsMariadb {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let d = dir.path();
+/// A MariaDB of the test's own with TLS: a CA and a server certificate made for it, and a CA
+/// that signed nothing this server has (verify-ca must refuse the server with it).
+async fn tls_mariadb() -> PrivateMariadb {
+    PrivateMariadb::start(|d| {
         let (ca, cert, key) = certificates("pgcutover test CA");
         std::fs::write(d.join("ca.pem"), ca).expect("write");
         std::fs::write(d.join("server.pem"), cert).expect("write");
         std::fs::write(d.join("server.key"), key).expect("write");
-        // A CA that signed nothing this server has: verify-ca must refuse the server with it.
         std::fs::write(d.join("other-ca.pem"), certificates("some other CA").0).expect("write");
-
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| o.stdout.starts_with(b"0"))
-            .unwrap_or(false);
-        let user: &[&str] = if root { &["--user=root"] } else { &[] };
-        let data = d.join("data");
-        let out = Command::new(program("mariadb-install-db"))
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
-            .args(user)
-            .output()
-            .expect("run mariadb-install-db");
-        assert!(
-            out.status.success(),
-            "mariadb-install-db failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let port = free_port();
         let path = |f: &str| d.join(f).display().to_string();
-        let child = Command::new(program("mariadbd"))
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .args(user)
-            .arg(format!("--port={port}"))
-            .arg("--bind-address=127.0.0.1")
-            .arg(format!("--socket={}", path("sock")))
-            .arg(format!("--pid-file={}", path("pid")))
-            .arg(format!("--ssl-ca={}", path("ca.pem")))
-            .arg(format!("--ssl-cert={}", path("server.pem")))
-            .arg(format!("--ssl-key={}", path("server.key")))
-            .args(["--skip-log-bin", "--innodb-buffer-pool-size=16M"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(d.join("error.log")).expect("log"))
-            .spawn()
-            .expect("start mariadbd");
-        let server = TlsMariadb { dir, child, port };
-        for _ in 0..300 {
-            if let Ok(c) = mysql_async::Conn::from_url(server.root_url()).await {
-                let _ = c.disconnect().await;
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!(
-            "the test MariaDB did not start: {}",
-            std::fs::read_to_string(server.dir.path().join("error.log")).unwrap_or_default()
-        );
-    }
-
-    fn root_url(&self) -> String {
-        format!("mysql://root@127.0.0.1:{}/mysql", self.port)
-    }
-
-    fn file(&self, name: &str) -> String {
-        self.dir.path().join(name).display().to_string()
-    }
+        vec![
+            format!("--ssl-ca={}", path("ca.pem")),
+            format!("--ssl-cert={}", path("server.pem")),
+            format!("--ssl-key={}", path("server.key")),
+            "--skip-log-bin".to_owned(),
+        ]
+    })
+    .await
 }
 
 /// `pgcutover ARGS` with MYSQL_PWD set.
@@ -142,7 +58,7 @@ fn run(dir: &Path, password: &str, args: &[&str]) -> Output {
 
 #[tokio::test]
 async fn tls_modes_against_a_server_with_tls() {
-    let server = TlsMariadb::start().await;
+    let server = tls_mariadb().await;
     let mut root = mysql_async::Conn::from_url(server.root_url())
         .await
         .expect("root");
