@@ -693,9 +693,14 @@ impl PrivateMariadb {
             .unwrap_or(false);
         let user: &[&str] = if root { &["--user=root"] } else { &[] };
         let data = d.join("data");
+        // A temporary directory of its own: two servers set up at once in /tmp can delete
+        // each other's temporary tables.
+        let tmp = d.join("tmp");
+        std::fs::create_dir(&tmp).expect("tmpdir");
         let out = Command::new(mariadb_program("mariadb-install-db"))
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
             .args(user)
             .output()
@@ -718,6 +723,7 @@ impl PrivateMariadb {
             .arg("--bind-address=127.0.0.1")
             .arg(format!("--socket={}", path("sock")))
             .arg(format!("--pid-file={}", path("pid")))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg("--innodb-buffer-pool-size=16M")
             .args(&extra)
             .stdout(Stdio::null())

@@ -12,6 +12,7 @@ mod data_only;
 mod data_only_conversions;
 mod datasets;
 mod documented;
+mod follow;
 mod harness;
 mod migration_tools;
 mod mysql_awkward;

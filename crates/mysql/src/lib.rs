@@ -1,5 +1,6 @@
 //! pgcutover's MySQL/MariaDB source.
 //!
+//! - [`binlog`]: where the binary log is, and whether a server can be followed;
 //! - [`connect`]: the `mysql://` URL, passwords, TLS, and what to check when a login fails;
 //! - [`catalog`]: `information_schema` as plain rows (testable with other servers' rows);
 //! - [`charset`]: a text column's stored bytes → Unicode, by the column's charset;
@@ -10,6 +11,7 @@
 //! - [`read`]: streams a table (or a key range of it) into a [`pgcutover_core::RowSink`];
 //! - [`source`]: all of it behind [`pgcutover_core::source::Source`], with the reader pool.
 
+pub mod binlog;
 pub mod catalog;
 pub mod charset;
 pub mod connect;

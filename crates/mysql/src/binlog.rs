@@ -1,0 +1,474 @@
+//! The binary log, for following a source after the copy: where the log is now, and whether a
+//! server can be followed at all (and if not, what to change).
+//!
+//! A server can be followed when its binary log is on, in ROW format with FULL row images (a
+//! changed row arrives with every column before and after), and the user may read it as a
+//! replica would (REPLICATION SLAVE and REPLICATION CLIENT).
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use futures::StreamExt;
+use mysql_async::binlog::events::EventData;
+use mysql_async::binlog::value::BinlogValue;
+use mysql_async::prelude::Queryable;
+use mysql_async::{BinlogStream, BinlogStreamRequest, Conn};
+
+/// A place in the binary log: a file and a byte offset in it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    pub file: String,
+    pub offset: u64,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.offset)
+    }
+}
+
+impl Position {
+    /// Reads `file:offset`, as [`Position`] shows itself.
+    pub fn parse(s: &str) -> Option<Position> {
+        let (file, offset) = s.rsplit_once(':')?;
+        Some(Position {
+            file: file.to_owned(),
+            offset: offset.parse().ok()?,
+        })
+    }
+}
+
+/// Where the server's binary log is now; `None` when the binary log is off.
+///
+/// `SHOW MASTER STATUS` (MariaDB, MySQL up to 8.0); MySQL 8.4 removed it for
+/// `SHOW BINARY LOG STATUS` (8.2 and later), which is asked when the first is not understood.
+pub async fn current_position(conn: &mut Conn) -> Result<Option<Position>, mysql_async::Error> {
+    let rows: Vec<mysql_async::Row> = match conn.query("SHOW MASTER STATUS").await {
+        Ok(rows) => rows,
+        Err(mysql_async::Error::Server(e)) if e.code == ER_PARSE_ERROR => {
+            conn.query("SHOW BINARY LOG STATUS").await?
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(rows.into_iter().next().and_then(|row| {
+        let file: Option<String> = row.get(0);
+        let offset: Option<u64> = row.get(1);
+        Some(Position {
+            file: file.filter(|f| !f.is_empty())?,
+            offset: offset?,
+        })
+    }))
+}
+
+const ER_PARSE_ERROR: u16 = 1064;
+
+/// Something that keeps a server from being followed, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub what: String,
+    pub hint: String,
+}
+
+impl Problem {
+    fn new(what: impl Into<String>, hint: impl Into<String>) -> Problem {
+        Problem {
+            what: what.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+/// The server settings that decide whether its binary log can be followed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogSettings {
+    pub log_bin: bool,
+    pub format: String,
+    pub row_image: String,
+    pub server_id: u32,
+    /// How long binary logs are kept, in seconds, when the server purges them (0: never).
+    pub expire_seconds: u64,
+}
+
+/// The problems with a server's binary log settings, none when it can be followed.
+pub fn check_settings(s: &LogSettings) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if !s.log_bin {
+        problems.push(Problem::new(
+            "the binary log is off",
+            "start the server with log_bin (MariaDB: log-bin=NAME in [mysqld]; MySQL 8 has it on by default) and binlog_format=ROW; it needs a restart",
+        ));
+        return problems;
+    }
+    if !s.format.eq_ignore_ascii_case("ROW") {
+        problems.push(Problem::new(
+            format!("binlog_format is {}, not ROW", s.format),
+            "SET GLOBAL binlog_format = 'ROW' (and in the server's configuration, to keep it); sessions opened before keep their format until they reconnect",
+        ));
+    }
+    if !s.row_image.eq_ignore_ascii_case("FULL") {
+        problems.push(Problem::new(
+            format!("binlog_row_image is {}, not FULL", s.row_image),
+            "SET GLOBAL binlog_row_image = 'FULL': a changed row must carry every column to be applied exactly",
+        ));
+    }
+    if s.server_id == 0 {
+        problems.push(Problem::new(
+            "server_id is 0",
+            "give the server a server_id (any number but 0) in its configuration: a server with id 0 refuses replicas",
+        ));
+    }
+    problems
+}
+
+/// The problems with a user's grants (`SHOW GRANTS` lines) for reading the binary log as a
+/// replica: REPLICATION SLAVE (MariaDB 10.5+ also spells it REPLICATION REPLICA) to read it,
+/// and REPLICATION CLIENT (MariaDB 10.5+: BINLOG MONITOR) to ask where it is. SUPER or ALL
+/// PRIVILEGES on `*.*` give both.
+pub fn check_grants(grants: &[String]) -> Vec<Problem> {
+    let global: Vec<String> = grants
+        .iter()
+        .filter_map(|g| {
+            let upper = g.to_ascii_uppercase();
+            let on = upper.find(" ON *.* ")?;
+            Some(upper[..on].trim_start_matches("GRANT ").to_owned())
+        })
+        .collect();
+    let has = |names: &[&str]| {
+        global.iter().any(|privs| {
+            privs
+                .split(',')
+                .map(str::trim)
+                .any(|p| p == "ALL PRIVILEGES" || p == "SUPER" || names.contains(&p))
+        })
+    };
+    let mut problems = Vec::new();
+    if !has(&["REPLICATION SLAVE", "REPLICATION REPLICA"]) {
+        problems.push(Problem::new(
+            "the user may not read the binary log",
+            "GRANT REPLICATION SLAVE ON *.* TO the user (it reads the log as a replica does)",
+        ));
+    }
+    if !has(&["REPLICATION CLIENT", "BINLOG MONITOR"]) {
+        problems.push(Problem::new(
+            "the user may not ask where the binary log is",
+            "GRANT REPLICATION CLIENT ON *.* TO the user (MariaDB 10.5 and later call it BINLOG MONITOR)",
+        ));
+    }
+    problems
+}
+
+/// Reads the server's settings and the user's grants, and says what keeps the server from
+/// being followed.
+pub async fn preflight(conn: &mut Conn) -> Result<Vec<Problem>, mysql_async::Error> {
+    let settings = read_settings(conn).await?;
+    let mut problems = check_settings(&settings);
+    let grants: Vec<String> = conn.query("SHOW GRANTS").await?;
+    problems.extend(check_grants(&grants));
+    Ok(problems)
+}
+
+async fn read_settings(conn: &mut Conn) -> Result<LogSettings, mysql_async::Error> {
+    type Row = (Option<String>, Option<String>, Option<String>, Option<u32>);
+    // The global values: what the application's sessions get (a session may have set its own).
+    let row: Option<Row> = conn
+        .query_first(
+            "SELECT @@GLOBAL.log_bin, @@GLOBAL.binlog_format, @@GLOBAL.binlog_row_image, @@GLOBAL.server_id",
+        )
+        .await?;
+    let (log_bin, format, row_image, server_id) = row.unwrap_or_default();
+    // MySQL 8 keeps logs binlog_expire_logs_seconds; MariaDB has expire_logs_days (and, from
+    // 10.6, the seconds too). Whichever the server has.
+    let expire: Vec<(String, String)> = conn
+        .query(
+            "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('binlog_expire_logs_seconds', 'expire_logs_days')",
+        )
+        .await?;
+    let expire_seconds = expire
+        .iter()
+        .filter_map(|(name, value)| {
+            let v: f64 = value.parse().ok()?;
+            Some(if name == "expire_logs_days" {
+                (v * 86_400.0) as u64
+            } else {
+                v as u64
+            })
+        })
+        .max()
+        .unwrap_or(0);
+    Ok(LogSettings {
+        log_bin: matches!(log_bin.as_deref(), Some("1") | Some("ON")),
+        format: format.unwrap_or_default(),
+        row_image: row_image.unwrap_or_else(|| "FULL".to_owned()),
+        server_id: server_id.unwrap_or(0),
+        expire_seconds,
+    })
+}
+
+/// One change the binary log holds, in the order the server wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A row inserted (no `before`), updated (both) or deleted (no `after`) in
+    /// `database`.`table`; each image has every column, in the table's order.
+    Row {
+        database: String,
+        table: String,
+        before: Option<Vec<mysql_async::Value>>,
+        after: Option<Vec<mysql_async::Value>>,
+    },
+    /// A transaction committed; `end` is where the next one starts.
+    Commit { end: Position },
+    /// A statement the server logged as text: DDL, or the BEGIN/COMMIT around a
+    /// non-transactional engine's rows. `end` is where the next event starts.
+    Statement {
+        database: String,
+        sql: String,
+        end: Position,
+    },
+}
+
+/// The changes of the binary log from a position on, as a replica reads them.
+pub struct Changes {
+    stream: BinlogStream,
+    /// The file being read (a rotate event names the next).
+    file: String,
+    ready: VecDeque<Change>,
+}
+
+/// Why the changes cannot be read on.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangesError {
+    #[error(transparent)]
+    Mysql(#[from] mysql_async::Error),
+    #[error("a row event names table id {0}, which no table map event described")]
+    UnknownTable(u64),
+    #[error("a row event of {table} cannot be decoded: {message}")]
+    Undecodable { table: String, message: String },
+}
+
+impl Changes {
+    /// Reads the log from `from` on `conn`, which becomes a replica's connection with
+    /// `server_id` (it must differ from the server's and from every other replica's).
+    pub async fn open(
+        conn: Conn,
+        from: &Position,
+        server_id: u32,
+    ) -> Result<Changes, ChangesError> {
+        let stream = conn
+            .get_binlog_stream(
+                BinlogStreamRequest::new(server_id)
+                    .with_filename(from.file.as_bytes())
+                    .with_pos(from.offset),
+            )
+            .await?;
+        Ok(Changes {
+            stream,
+            file: from.file.clone(),
+            ready: VecDeque::new(),
+        })
+    }
+
+    /// The next change; waits for the server to write one. `None` when the server ended the
+    /// stream.
+    pub async fn next(&mut self) -> Option<Result<Change, ChangesError>> {
+        loop {
+            if let Some(c) = self.ready.pop_front() {
+                return Some(Ok(c));
+            }
+            let event = match self.stream.next().await? {
+                Ok(e) => e,
+                Err(e) => return Some(Err(e.into())),
+            };
+            if let Err(e) = self.decode(&event) {
+                return Some(Err(e));
+            }
+        }
+    }
+
+    /// Queues the changes one event holds.
+    fn decode(&mut self, event: &mysql_async::binlog::events::Event) -> Result<(), ChangesError> {
+        let end = Position {
+            file: self.file.clone(),
+            offset: u64::from(event.header().log_pos()),
+        };
+        let data = match event.read_data() {
+            Ok(Some(d)) => d,
+            // An event type the driver does not know (MariaDB's GTID and annotate events).
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(ChangesError::Mysql(mysql_async::Error::Io(e.into()))),
+        };
+        match data {
+            EventData::RotateEvent(r) => {
+                let raw = r.name_raw();
+                // The server's first, artificial, rotate comes before the format description
+                // that says events end in a checksum, so its name still carries the 4 bytes.
+                let artificial = event.header().log_pos() == 0
+                    && raw.len() == self.file.len() + 4
+                    && raw.starts_with(self.file.as_bytes());
+                if !artificial {
+                    self.file = String::from_utf8_lossy(raw).into_owned();
+                }
+            }
+            EventData::XidEvent(_) => self.ready.push_back(Change::Commit { end }),
+            EventData::QueryEvent(q) => {
+                let sql = q.query().into_owned();
+                if sql.eq_ignore_ascii_case("COMMIT") {
+                    self.ready.push_back(Change::Commit { end });
+                } else if !sql.eq_ignore_ascii_case("BEGIN") && !sql.starts_with('#') {
+                    // `#…`: MariaDB's stand-in for an event a replica did not say it reads
+                    // (an annotation of the rows' statement), a comment.
+                    self.ready.push_back(Change::Statement {
+                        database: q.schema().into_owned(),
+                        sql,
+                        end,
+                    });
+                }
+            }
+            EventData::RowsEvent(rows) => {
+                let id = rows.table_id();
+                let tme = self
+                    .stream
+                    .get_tme(id)
+                    .ok_or(ChangesError::UnknownTable(id))?;
+                let (database, table) = (
+                    tme.database_name().into_owned(),
+                    tme.table_name().into_owned(),
+                );
+                let undecodable = |message: String| ChangesError::Undecodable {
+                    table: format!("{database}.{table}"),
+                    message,
+                };
+                for row in rows.rows(tme) {
+                    let (before, after) = row.map_err(|e| undecodable(e.to_string()))?;
+                    let image = |r: Option<mysql_async::binlog::row::BinlogRow>| {
+                        r.map(|r| {
+                            r.unwrap()
+                                .into_iter()
+                                .map(plain_value)
+                                .collect::<Result<Vec<_>, String>>()
+                        })
+                        .transpose()
+                    };
+                    self.ready.push_back(Change::Row {
+                        database: database.clone(),
+                        table: table.clone(),
+                        before: image(before).map_err(undecodable)?,
+                        after: image(after).map_err(undecodable)?,
+                    });
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Ends the replica's connection.
+    pub async fn close(self) {
+        let _ = self.stream.close().await;
+    }
+}
+
+/// A row image's value as the driver's plain value. MySQL 8's binary JSON becomes its text.
+fn plain_value(v: BinlogValue<'static>) -> Result<mysql_async::Value, String> {
+    match v {
+        BinlogValue::Value(v) => Ok(v),
+        BinlogValue::Jsonb(j) => serde_json::Value::try_from(j)
+            .map(|j| mysql_async::Value::Bytes(j.to_string().into_bytes()))
+            .map_err(|e| e.to_string()),
+        BinlogValue::JsonDiff(_) => Err(
+            "a partial JSON update (binlog_row_value_options=PARTIAL_JSON): set it to '' on the server"
+                .to_owned(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on() -> LogSettings {
+        LogSettings {
+            log_bin: true,
+            format: "ROW".into(),
+            row_image: "FULL".into(),
+            server_id: 1,
+            expire_seconds: 0,
+        }
+    }
+
+    #[test]
+    fn a_row_format_full_image_log_can_be_followed() {
+        assert_eq!(check_settings(&on()), []);
+    }
+
+    #[test]
+    fn each_setting_that_keeps_a_server_from_being_followed_is_named() {
+        let off = check_settings(&LogSettings::default());
+        assert_eq!(off.len(), 1, "{off:?}");
+        assert_eq!(off[0].what, "the binary log is off");
+        let wrong = check_settings(&LogSettings {
+            format: "MIXED".into(),
+            row_image: "MINIMAL".into(),
+            server_id: 0,
+            ..on()
+        });
+        let what: Vec<&str> = wrong.iter().map(|p| p.what.as_str()).collect();
+        assert_eq!(
+            what,
+            [
+                "binlog_format is MIXED, not ROW",
+                "binlog_row_image is MINIMAL, not FULL",
+                "server_id is 0"
+            ]
+        );
+    }
+
+    #[test]
+    fn grants_read_as_mariadb_and_mysql_write_them() {
+        let lines = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // MySQL 8 and MariaDB before 10.5.
+        assert_eq!(
+            check_grants(&lines(&[
+                "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO `cdc`@`%`",
+                "GRANT SELECT ON `shop`.* TO `cdc`@`%`",
+            ])),
+            []
+        );
+        // MariaDB 10.5+ names.
+        assert_eq!(
+            check_grants(&lines(&[
+                "GRANT BINLOG MONITOR, REPLICATION SLAVE ON *.* TO `cdc`@`%` IDENTIFIED BY PASSWORD '*X'"
+            ])),
+            []
+        );
+        assert_eq!(
+            check_grants(&lines(&[
+                "GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION"
+            ])),
+            []
+        );
+        // On one database only: not enough for the log, which is the server's.
+        let missing = check_grants(&lines(&[
+            "GRANT USAGE ON *.* TO `app`@`%`",
+            "GRANT ALL PRIVILEGES ON `shop`.* TO `app`@`%`",
+        ]));
+        let what: Vec<&str> = missing.iter().map(|p| p.what.as_str()).collect();
+        assert_eq!(
+            what,
+            [
+                "the user may not read the binary log",
+                "the user may not ask where the binary log is"
+            ]
+        );
+    }
+
+    #[test]
+    fn positions_show_and_read_back() {
+        let p = Position {
+            file: "binlog.000007".into(),
+            offset: 1234,
+        };
+        assert_eq!(p.to_string(), "binlog.000007:1234");
+        assert_eq!(Position::parse("binlog.000007:1234"), Some(p));
+        assert_eq!(Position::parse("binlog.000007"), None);
+    }
+}
