@@ -13,6 +13,11 @@ use mysql_async::binlog::events::EventData;
 use mysql_async::binlog::value::BinlogValue;
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Conn};
+use pgcutover_core::temporal::civil_from_days;
+
+use crate::charset::Charset;
+use crate::convert::ColumnConv;
+use crate::types::Kind;
 
 /// A place in the binary log: a file and a byte offset in it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -367,6 +372,147 @@ impl Changes {
     }
 }
 
+/// A binlog row image's value in the shape the copy's reader gets the same value in (the
+/// binary protocol, `character_set_results = binary`, the session in UTC), so that both go
+/// through one conversion ([`crate::convert::convert`]). The log writes some types its own
+/// way:
+/// - integers as their stored bits: unsigned ones read as signed, MEDIUMINT not sign-extended;
+/// - TIMESTAMP as Unix seconds (`"1700000000.123"`), where a read gives the UTC date and time;
+/// - BINARY(n) without its trailing zero bytes;
+/// - ENUM as the label's number, SET as a bitmask of its labels.
+pub fn as_read(conv: &ColumnConv, v: mysql_async::Value) -> Result<mysql_async::Value, String> {
+    use mysql_async::Value as My;
+    if v == My::NULL {
+        return Ok(v);
+    }
+    Ok(match (&conv.kind, v) {
+        (Kind::Int { bytes, unsigned }, My::Int(i)) => stored_integer(i, *bytes, *unsigned),
+        (Kind::TinyIntOne { unsigned }, My::Int(i)) => stored_integer(i, 1, *unsigned),
+        (Kind::Timestamp, My::Bytes(b)) => unix_seconds_as_date(&b)?,
+        (Kind::Binary { fixed: Some(n) }, My::Bytes(mut b)) => {
+            b.resize(b.len().max(*n as usize), 0);
+            My::Bytes(b)
+        }
+        (Kind::Enum { labels }, My::Int(i)) => {
+            // 0 is the '' MySQL stores for a value that was not a label.
+            let label = match usize::try_from(i) {
+                Ok(0) => "",
+                Ok(n) => labels.get(n - 1).ok_or_else(|| {
+                    format!(
+                        "ENUM value number {n} is not one of its {} labels",
+                        labels.len()
+                    )
+                })?,
+                Err(_) => return Err(format!("ENUM value number {i}")),
+            };
+            My::Bytes(encode(&conv.charset, label)?)
+        }
+        (Kind::Set { labels }, My::Bytes(mask)) => {
+            let bits = mask
+                .iter()
+                .rev()
+                .fold(0u64, |acc, &byte| (acc << 8) | u64::from(byte));
+            let chosen: Vec<&str> = labels
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| bits & (1 << i) != 0)
+                .map(|(_, l)| l.as_str())
+                .collect();
+            My::Bytes(encode(&conv.charset, &chosen.join(","))?)
+        }
+        (_, v) => v,
+    })
+}
+
+/// An integer of `bytes` bytes as the column holds it, from the bits the log wrote.
+fn stored_integer(i: i64, bytes: u8, unsigned: bool) -> mysql_async::Value {
+    let bits = u32::from(bytes) * 8;
+    if unsigned {
+        let u = if bits >= 64 {
+            i as u64
+        } else {
+            (i as u64) & ((1u64 << bits) - 1)
+        };
+        return if bits >= 64 {
+            mysql_async::Value::UInt(u)
+        } else {
+            mysql_async::Value::Int(u as i64)
+        };
+    }
+    if bits >= 64 {
+        return mysql_async::Value::Int(i);
+    }
+    // Sign-extend from the column's width (the log's MEDIUMINT comes unsigned).
+    let shift = 64 - bits;
+    mysql_async::Value::Int((i << shift) >> shift)
+}
+
+/// `"seconds[.fraction]"` since the Unix epoch as the date and time in UTC.
+fn unix_seconds_as_date(text: &[u8]) -> Result<mysql_async::Value, String> {
+    let text = std::str::from_utf8(text).map_err(|e| e.to_string())?;
+    let (secs, frac) = text.split_once('.').unwrap_or((text, ""));
+    let secs: i64 = secs
+        .parse()
+        .map_err(|_| format!("TIMESTAMP {text:?} is not Unix seconds"))?;
+    let micros: u32 = if frac.is_empty() {
+        0
+    } else if frac.len() <= 6 && frac.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{frac:0<6}")
+            .parse()
+            .map_err(|_| format!("TIMESTAMP {text:?}"))?
+    } else {
+        return Err(format!(
+            "TIMESTAMP {text:?} has more than 6 fractional digits"
+        ));
+    };
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    let of_day = secs.rem_euclid(86_400);
+    Ok(mysql_async::Value::Date(
+        u16::try_from(year).map_err(|_| format!("TIMESTAMP {text:?} is out of range"))?,
+        month as u8,
+        day as u8,
+        (of_day / 3600) as u8,
+        (of_day % 3600 / 60) as u8,
+        (of_day % 60) as u8,
+        micros,
+    ))
+}
+
+/// A label in the bytes the column stores it as. Labels are known as text; only charsets
+/// whose bytes can be found back are written (UTF-8, ASCII text in any charset, and the
+/// single-byte charsets, by their decoding table).
+fn encode(charset: &Charset, label: &str) -> Result<Vec<u8>, String> {
+    if label.is_ascii() || charset.name().starts_with("utf8") {
+        return Ok(label.as_bytes().to_vec());
+    }
+    let table: Vec<(char, u8)> = (0..=255u8)
+        .filter_map(|b| {
+            let byte = [b];
+            let decoded = charset.decode(&byte, false).ok()?;
+            let mut chars = decoded.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => Some((c, b)),
+                _ => None,
+            }
+        })
+        .collect();
+    label
+        .chars()
+        .map(|c| {
+            table
+                .iter()
+                .find(|(d, _)| *d == c)
+                .map(|(_, b)| *b)
+                .ok_or_else(|| {
+                    format!(
+                        "the label {label:?} cannot be written back in {}: following this column is not supported yet",
+                        charset.name()
+                    )
+                })
+        })
+        .collect()
+}
+
 /// A row image's value as the driver's plain value. MySQL 8's binary JSON becomes its text.
 fn plain_value(v: BinlogValue<'static>) -> Result<mysql_async::Value, String> {
     match v {
@@ -459,6 +605,32 @@ mod tests {
                 "the user may not ask where the binary log is"
             ]
         );
+    }
+
+    #[test]
+    fn integers_come_back_from_their_stored_bits() {
+        use mysql_async::Value::{Int, UInt};
+        assert_eq!(stored_integer(-1, 1, true), Int(255));
+        assert_eq!(stored_integer(-1, 3, true), Int(16_777_215));
+        assert_eq!(stored_integer(-1, 8, true), UInt(u64::MAX));
+        assert_eq!(stored_integer(8_388_608, 3, false), Int(-8_388_608));
+        assert_eq!(stored_integer(8_388_607, 3, false), Int(8_388_607));
+        assert_eq!(stored_integer(i64::MIN, 8, false), Int(i64::MIN));
+        assert_eq!(stored_integer(-128, 1, false), Int(-128));
+    }
+
+    #[test]
+    fn timestamps_come_back_as_utc_dates() {
+        assert_eq!(
+            unix_seconds_as_date(b"2147483647.499"),
+            Ok(mysql_async::Value::Date(2038, 1, 19, 3, 14, 7, 499_000))
+        );
+        assert_eq!(
+            unix_seconds_as_date(b"0"),
+            Ok(mysql_async::Value::Date(1970, 1, 1, 0, 0, 0, 0))
+        );
+        assert!(unix_seconds_as_date(b"1.1234567").is_err());
+        assert!(unix_seconds_as_date(b"soon").is_err());
     }
 
     #[test]

@@ -238,7 +238,7 @@ fn convert_value<'a>(
             }
         }
         // Everything that arrives as bytes.
-        (Kind::Binary | Kind::Geometry, P::Bytea) => {
+        (Kind::Binary { .. } | Kind::Geometry, P::Bytea) => {
             let My::Bytes(b) = v else {
                 return Err(unexpected());
             };
@@ -262,7 +262,7 @@ fn convert_value<'a>(
                 )
             })
         }
-        (Kind::Binary, P::Uuid) => {
+        (Kind::Binary { .. }, P::Uuid) => {
             let My::Bytes(b) = v else {
                 return Err(unexpected());
             };
@@ -281,7 +281,11 @@ fn convert_value<'a>(
             Ok(Value::Bytes(Cow::Borrowed(b)))
         }
         (
-            Kind::Text { .. } | Kind::Binary | Kind::Enum { .. } | Kind::Set { .. } | Kind::Json,
+            Kind::Text { .. }
+            | Kind::Binary { .. }
+            | Kind::Enum { .. }
+            | Kind::Set { .. }
+            | Kind::Json,
             t,
         ) => {
             let My::Bytes(b) = v else {

@@ -38,8 +38,11 @@ pub enum Kind {
     Text {
         max_chars: Option<u32>,
     },
-    /// BINARY/VARBINARY/BLOB types.
-    Binary,
+    /// BINARY/VARBINARY/BLOB types; `fixed` is BINARY's length (the server pads it with
+    /// zero bytes).
+    Binary {
+        fixed: Option<u32>,
+    },
     Enum {
         labels: Vec<String>,
     },
@@ -84,8 +87,11 @@ impl Kind {
             "char" | "varchar" => Kind::Text { max_chars: chars() },
             "longtext" if json_valid => Kind::Json,
             "tinytext" | "text" | "mediumtext" | "longtext" => Kind::Text { max_chars: None },
-            "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => {
-                Kind::Binary
+            "binary" => Kind::Binary {
+                fixed: c.char_max_length.map(|n| n as u32),
+            },
+            "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => {
+                Kind::Binary { fixed: None }
             }
             "enum" => Kind::Enum {
                 labels: parse_labels(&c.column_type)?,
@@ -276,7 +282,7 @@ pub fn default_type(kind: &Kind, opts: &MappingOptions) -> (PgType, String) {
             )
         }
         Kind::Text { max_chars: None } => (PgType::Text, "text → text"),
-        Kind::Binary => (PgType::Bytea, "binary/blob → bytea"),
+        Kind::Binary { .. } => (PgType::Bytea, "binary/blob → bytea"),
         Kind::Enum { .. } if opts.enum_as_text => {
             (PgType::Text, "enum → text with a CHECK on the labels")
         }
@@ -330,7 +336,7 @@ pub fn can_convert(kind: &Kind, target: &PgType) -> bool {
         Kind::Text { .. } => {
             to_text || matches!(target, P::Jsonb | P::Uuid | P::Bytea | P::Enum { .. })
         }
-        Kind::Binary => matches!(target, P::Bytea | P::Uuid) || to_text,
+        Kind::Binary { .. } => matches!(target, P::Bytea | P::Uuid) || to_text,
         Kind::Enum { .. } => matches!(target, P::Enum { .. }) || to_text,
         Kind::Set { .. } => matches!(target, P::TextArray) || to_text,
         Kind::Json => matches!(target, P::Jsonb) || to_text,
