@@ -658,6 +658,8 @@ pub struct PrivateMariadb {
     dir: tempfile::TempDir,
     child: Child,
     pub port: u16,
+    /// How mariadbd was started, to start it again.
+    args: Vec<String>,
 }
 
 impl Drop for PrivateMariadb {
@@ -715,33 +717,71 @@ impl PrivateMariadb {
             .expect("a free port")
             .port();
         let path = |f: &str| d.join(f).display().to_string();
-        let child = Command::new(mariadb_program("mariadbd"))
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .args(user)
-            .arg(format!("--port={port}"))
-            .arg("--bind-address=127.0.0.1")
-            .arg(format!("--socket={}", path("sock")))
-            .arg(format!("--pid-file={}", path("pid")))
-            .arg(format!("--tmpdir={}", tmp.display()))
-            .arg("--innodb-buffer-pool-size=16M")
-            .args(&extra)
+        let mut args = vec![
+            "--no-defaults".to_owned(),
+            format!("--datadir={}", data.display()),
+        ];
+        args.extend(user.iter().map(|u| u.to_string()));
+        args.extend([
+            format!("--port={port}"),
+            "--bind-address=127.0.0.1".to_owned(),
+            format!("--socket={}", path("sock")),
+            format!("--pid-file={}", path("pid")),
+            format!("--tmpdir={}", tmp.display()),
+            "--innodb-buffer-pool-size=16M".to_owned(),
+        ]);
+        args.extend(extra);
+        let child = Self::spawn(d, &args);
+        let server = PrivateMariadb {
+            dir,
+            child,
+            port,
+            args,
+        };
+        server.ready().await;
+        server
+    }
+
+    fn spawn(dir: &Path, args: &[String]) -> Child {
+        Command::new(mariadb_program("mariadbd"))
+            .args(args)
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(d.join("error.log")).expect("log"))
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join("error.log"))
+                    .expect("log"),
+            )
             .spawn()
-            .expect("start mariadbd");
-        let server = PrivateMariadb { dir, child, port };
+            .expect("start mariadbd")
+    }
+
+    /// Waits (at most 30 s) until the server takes logins.
+    async fn ready(&self) {
         for _ in 0..300 {
-            if let Ok(c) = mysql_async::Conn::from_url(server.root_url()).await {
+            if let Ok(c) = mysql_async::Conn::from_url(self.root_url()).await {
                 let _ = c.disconnect().await;
-                return server;
+                return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!(
             "the test MariaDB did not start: {}",
-            std::fs::read_to_string(server.dir.path().join("error.log")).unwrap_or_default()
+            std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
         );
+    }
+
+    /// Kills the server at once, as a crash or a power cut would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the killed server again, on the same port and data.
+    pub async fn start_again(&mut self) {
+        self.child = Self::spawn(self.dir.path(), &self.args);
+        self.ready().await;
     }
 
     pub fn root_url(&self) -> String {

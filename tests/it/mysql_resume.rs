@@ -6,7 +6,7 @@ use mysql_async::prelude::Queryable;
 
 use crate::harness::{
     assert_identical, expect_code, mysql, output_of, pgcutover, spawn_stopping, stderr,
-    wait_for_stop, MyDb, Stop, TestDb,
+    wait_for_stop, MyDb, PrivateMariadb, Stop, TestDb,
 };
 
 const SOURCE: &str = "
@@ -103,4 +103,49 @@ async fn a_lost_consistent_snapshot_stops_resumably_and_the_same_command_finishe
     assert_identical(dir.path(), &source, &db.url);
     db.drop().await;
     my.drop().await;
+}
+
+/// The source server goes down between two chunks and comes back a few seconds later: the
+/// next chunk's reader cannot log in at first, and that is worth another try, not the end of
+/// the run. The copy finishes, and the target is identical.
+#[tokio::test]
+async fn a_source_server_down_for_seconds_is_waited_for() {
+    let mut server = PrivateMariadb::start(|_| vec!["--skip-log-bin".to_owned()]).await;
+    let mut root = mysql_async::Conn::from_url(server.root_url())
+        .await
+        .expect("root");
+    root.query_drop(format!("CREATE DATABASE shop; USE shop; {SOURCE}"))
+        .await
+        .expect("source");
+    let _ = root.disconnect().await;
+    let source = format!("mysql://root@127.0.0.1:{}/shop", server.port);
+    let db = TestDb::new("mysql_resume_down").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = [
+        "copy",
+        &source,
+        &db.url,
+        "--chunk-rows",
+        "300",
+        "--jobs",
+        "1",
+        "--retries",
+        "8",
+    ];
+    let (mut child, stop) = spawn_stopping(dir.path(), &args, "chunk-committed", 2);
+    assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
+    server.kill();
+    std::fs::remove_file(&stop).expect("let it go on");
+    // Long enough for the next chunk to fail to log in at least once.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    server.start_again().await;
+    let out = output_of(child);
+    expect_code(&out, 0);
+    assert!(
+        stderr(&out).contains("cannot connect") && stderr(&out).contains("trying again"),
+        "{}",
+        stderr(&out)
+    );
+    assert_identical(dir.path(), &source, &db.url);
+    db.drop().await;
 }

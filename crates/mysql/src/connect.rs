@@ -289,12 +289,15 @@ pub struct ConnectError {
     pub code: Option<u16>,
     pub message: String,
     pub hint: String,
+    /// Trying again may work: the server was down, restarting, or out of connections.
+    pub transient: bool,
 }
 
 impl ConnectError {
     fn new(source: &MysqlSource, e: mysql_async::Error) -> ConnectError {
         let (message, hint) = explain(source, &e);
         ConnectError {
+            transient: crate::source::fault_of(&e) == pgcutover_core::source::Fault::Transient,
             target: source.display(),
             code: match &e {
                 mysql_async::Error::Server(s) => Some(s.code),

@@ -72,9 +72,15 @@ fn read_failed(e: mysql_async::Error) -> SourceError {
     SourceError::failed(e).fault(fault).rows_only(rows_only)
 }
 
+/// A login that failed: a server that is down or restarting may take the next try.
 fn connect_failed(e: ConnectError) -> SourceError {
     let hint = e.hint.clone();
-    SourceError::cannot_connect(e).hint(hint)
+    let fault = if e.transient {
+        Fault::Transient
+    } else {
+        Fault::Fatal
+    };
+    SourceError::cannot_connect(e).hint(hint).fault(fault)
 }
 
 /// Opens one session, or says what to check.
