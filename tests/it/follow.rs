@@ -10,7 +10,9 @@ use pgcutover_mysql::convert::convert;
 use pgcutover_mysql::types::MappingOptions;
 use pgcutover_mysql::{IntrospectOptions, SourceZone, ZeroDates};
 
-use crate::harness::{mysql, PrivateMariadb};
+use crate::harness::{
+    assert_identical, expect_code, mysql, one, pgcutover, PrivateMariadb, TestDb,
+};
 
 /// A MariaDB whose binary log can be followed.
 async fn logging_mariadb() -> PrivateMariadb {
@@ -356,5 +358,124 @@ async fn a_short_fraction_time_is_refused_not_decoded_wrongly() {
         "{refused}"
     );
     changes.close().await;
+    let _ = conn.disconnect().await;
+}
+
+/// Loads `url` as the copy does, with the default options.
+async fn loaded(url: &str) -> pgcutover_pipeline::source::Loaded {
+    use pgcutover_pipeline::source::{
+        load_schema, open_source, Selection, TargetFacts, ValueOptions,
+    };
+    let source = open_source(url, None).expect("source");
+    load_schema(
+        &*source,
+        &Selection::default(),
+        &ValueOptions {
+            casts: Vec::new(),
+            datetime_as_timestamptz: false,
+            enum_as_text: false,
+            zero_dates: ZeroDates::Null,
+            epoch: Default::default(),
+            nul_bytes: Default::default(),
+            invalid_utf8: Default::default(),
+            source_timezone: "UTC".to_owned(),
+            fractions: Default::default(),
+        },
+        &TargetFacts::default(),
+    )
+    .await
+    .expect("introspect")
+}
+
+/// After a copy, the source's changes (inserts, a primary-key change, deletes, a parent whose
+/// children InnoDB deleted by cascade without logging them, a key inserted and deleted in one
+/// transaction, a rollback) are applied from the binlog, and the target is identical. Applied
+/// again from the same position, they change nothing: the apply is idempotent.
+#[tokio::test]
+async fn changes_after_the_copy_are_applied_exactly_and_again_harmlessly() {
+    let server = logging_mariadb().await;
+    let mut conn = root(&server).await;
+    conn.query_drop(
+        "CREATE DATABASE shop CHARACTER SET utf8mb4;
+         USE shop;
+         CREATE TABLE parent (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL) ENGINE=InnoDB;
+         CREATE TABLE child (
+           id BIGINT UNSIGNED PRIMARY KEY, parent_id INT NOT NULL, qty DECIMAL(8,2), at DATETIME(3),
+           kind ENUM('a','b'), FOREIGN KEY (parent_id) REFERENCES parent (id) ON DELETE CASCADE
+         ) ENGINE=InnoDB;
+         INSERT INTO parent VALUES (1, 'one'), (2, 'two'), (3, 'three');
+         INSERT INTO child VALUES (10, 1, 1.50, '2024-01-01 10:00:00.123', 'a'),
+                                  (11, 2, 2.25, NULL, 'b'), (12, 3, NULL, '2024-02-29 00:00:00', NULL);",
+    )
+    .await
+    .expect("source");
+    let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
+    let db = TestDb::new("follow_apply").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    expect_code(&pgcutover(dir.path(), &["copy", &url, &db.url]), 0);
+
+    let from = current_position(&mut conn)
+        .await
+        .expect("status")
+        .expect("position")
+        .to_string();
+    let transactions = [
+        "INSERT INTO parent VALUES (4, 'four')",
+        "INSERT INTO child VALUES (18446744073709551615, 4, 99.99, '2038-01-19 03:14:07.999', 'b')",
+        "UPDATE child SET id = 13, qty = 3.00 WHERE id = 10",
+        "START TRANSACTION; INSERT INTO parent VALUES (5, 'five'); UPDATE parent SET name = 'FIVE' WHERE id = 5; DELETE FROM parent WHERE id = 5; INSERT INTO child VALUES (14, 4, 0.01, NULL, 'a'); COMMIT",
+        "DELETE FROM parent WHERE id = 2",
+        "UPDATE parent SET name = 'uno' WHERE id = 1",
+    ];
+    for t in transactions {
+        conn.query_drop(t).await.expect("write");
+    }
+    conn.query_drop("START TRANSACTION; INSERT INTO parent VALUES (6, 'never'); ROLLBACK")
+        .await
+        .expect("rollback");
+    let to = current_position(&mut conn)
+        .await
+        .expect("status")
+        .expect("position")
+        .to_string();
+
+    let loaded = loaded(&url).await;
+    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .expect("target");
+    tokio::spawn(connection);
+    for pass in 0..2 {
+        let mut stream = pgcutover_pipeline::follow::open(&loaded, &from, ValuePolicy::default())
+            .await
+            .expect("open");
+        let done = pgcutover_pipeline::follow::apply_until(
+            &loaded,
+            &client,
+            "public",
+            &mut *stream,
+            |f| f.transactions >= transactions.len() as u64,
+        )
+        .await
+        .expect("apply");
+        assert_eq!(done.position.as_deref(), Some(to.as_str()), "pass {pass}");
+        assert_identical(dir.path(), &url, &db.url);
+    }
+    assert_eq!(
+        one(&client, "SELECT position FROM pgcutover.follow")
+            .await
+            .as_deref(),
+        Some(to.as_str())
+    );
+    // The child of parent 2 went with it, by the target's own cascade.
+    assert_eq!(
+        one(
+            &client,
+            "SELECT count(*)::text FROM child WHERE parent_id = 2"
+        )
+        .await
+        .as_deref(),
+        Some("0")
+    );
+    db.drop().await;
     let _ = conn.disconnect().await;
 }

@@ -281,6 +281,57 @@ pub trait Reads: Send + Sync {
 
     /// One connection for queries about the data.
     async fn session(&self) -> Result<Box<dyn Session>, SourceError>;
+
+    /// Where the source's change log is now (a MySQL binlog `file:offset`), to follow it from
+    /// there later. `None` for a source with no change log, or with it off.
+    async fn change_position(&self) -> Result<Option<String>, SourceError> {
+        Ok(None)
+    }
+
+    /// The source's changes from `from` (a [`Reads::change_position`]) on, to `tables` (the
+    /// schema's, as the copy reads them), converted as the copy converts its rows.
+    async fn changes(
+        &self,
+        _from: &str,
+        _tables: Vec<Arc<Table>>,
+        _policy: ValuePolicy,
+    ) -> Result<Box<dyn ChangeStream>, SourceError> {
+        Err(SourceError::usage(
+            "this source has no change log pgcutover can follow",
+        ))
+    }
+}
+
+/// A row changed in the source, its images converted as the copy converts a row (the copied
+/// columns, in order).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowChange {
+    Insert(Vec<crate::Value<'static>>),
+    Update {
+        before: Vec<crate::Value<'static>>,
+        after: Vec<crate::Value<'static>>,
+    },
+    Delete(Vec<crate::Value<'static>>),
+}
+
+/// One change of a source's change log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceChange {
+    /// A row of a table read here (its target name).
+    Row { table: String, change: RowChange },
+    /// A row of a table read here that cannot arrive exactly.
+    Rejected(crate::Reject),
+    /// The changes since the last commit are one transaction; the log goes on at `position`.
+    Commit { position: String },
+    /// A statement that changes a table read here (DDL), which a follower cannot apply.
+    Statement { sql: String, position: String },
+}
+
+/// A source's change log, read in order.
+#[async_trait]
+pub trait ChangeStream: Send {
+    /// The next change; waits for the source to write one.
+    async fn next(&mut self) -> Result<SourceChange, SourceError>;
 }
 
 /// What one reader reads: the rows of a table in some key ranges (`KeyRange::ALL` for every

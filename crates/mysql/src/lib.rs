@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod charset;
 pub mod connect;
 pub mod convert;
+pub mod follow;
 pub mod ident;
 pub mod introspect;
 pub mod read;

@@ -12,8 +12,8 @@ use pgcutover_core::adapt::TargetType;
 use pgcutover_core::policy::ValuePolicy;
 use pgcutover_core::range::{KeyRange, SplitKey};
 use pgcutover_core::source::{
-    self, Fault, Introspected, OrphanCount, OrphanQuery, ReadError, ReadJob, ReadStats, Readers,
-    Reads, Session, Source, SourceError, TableSink,
+    self, ChangeStream, Fault, Introspected, OrphanCount, OrphanQuery, ReadError, ReadJob,
+    ReadStats, Readers, Reads, Session, Source, SourceError, TableSink,
 };
 use pgcutover_core::{show_ident, PgType, Table, Warning};
 use tokio::sync::mpsc;
@@ -81,6 +81,16 @@ fn connect_failed(e: ConnectError) -> SourceError {
         Fault::Fatal
     };
     SourceError::cannot_connect(e).hint(hint).fault(fault)
+}
+
+/// The server id pgcutover reads the binary log as: a replica's id must differ from the
+/// server's and from every other replica's, so it is drawn from a range replicas seldom use.
+fn replica_id() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    0x5000_0000 | ((std::process::id() ^ nanos) & 0x0fff_ffff)
 }
 
 /// Opens one session, or says what to check.
@@ -282,6 +292,47 @@ impl Reads for MysqlReads {
             )
             .await?,
         ))
+    }
+
+    async fn change_position(&self) -> Result<Option<String>, SourceError> {
+        let mut conn = connect(&self.source).await?;
+        let position = crate::binlog::current_position(&mut conn).await;
+        let _ = conn.disconnect().await;
+        Ok(position
+            .map_err(|e| {
+                read_failed(e)
+                    .context("reading the binary log's position")
+                    .hint("the user needs REPLICATION CLIENT (MariaDB 10.5+: BINLOG MONITOR) to ask where the binary log is")
+            })?
+            .map(|p| p.to_string()))
+    }
+
+    async fn changes(
+        &self,
+        from: &str,
+        tables: Vec<Arc<Table>>,
+        policy: ValuePolicy,
+    ) -> Result<Box<dyn ChangeStream>, SourceError> {
+        let from = crate::binlog::Position::parse(from).ok_or_else(|| {
+            SourceError::usage(format!(
+                "{from:?} is not a binary log position (file:offset)"
+            ))
+        })?;
+        let conn = connect(&self.source).await?;
+        let changes = crate::binlog::Changes::open(conn, &from, replica_id())
+            .await
+            .map_err(|e| {
+                SourceError::cannot_connect(e)
+                    .context(format!("reading the binary log from {from}"))
+                    .hint("the user needs REPLICATION SLAVE, and the position must not be purged yet (SHOW BINARY LOGS lists what the server keeps)")
+            })?;
+        Ok(Box::new(crate::follow::MysqlChanges::new(
+            changes,
+            &self.source.database,
+            tables,
+            &self.tables,
+            policy,
+        )))
     }
 
     async fn session(&self) -> Result<Box<dyn Session>, SourceError> {

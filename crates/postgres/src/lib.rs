@@ -1,5 +1,6 @@
 //! pgcutover's PostgreSQL target.
 //!
+//! - [`apply`]: a source transaction's row changes applied to a table (net effect, staged COPY);
 //! - [`batch`]: converted rows into COPY batches, through a bounded channel to the COPY;
 //! - [`catalog`]: an existing table's columns and their types, as pgcutover can write them;
 //! - [`connect`]: target settings resolved like libpq (URI, PG* variables, ~/.pgpass, sslmode);
@@ -8,6 +9,7 @@
 //! - [`load`]: streaming encoded batches into COPY, running post-load steps;
 //! - [`state`]: the run-state tables (runs, tables, chunks, steps) that make a run resumable.
 
+pub mod apply;
 pub mod batch;
 pub mod catalog;
 pub mod connect;

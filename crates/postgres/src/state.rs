@@ -277,18 +277,65 @@ pub async fn ensure(client: &Client) -> Result<(), tokio_postgres::Error> {
            report jsonb NOT NULL,
            done_at timestamptz NOT NULL DEFAULT now(),
            PRIMARY KEY (target_schema, step));
+         -- Following the source's change log: where the next change to apply is, committed
+         -- with the changes applied up to it.
+         CREATE TABLE IF NOT EXISTS {follow} (
+           target_schema text PRIMARY KEY REFERENCES {runs} ON DELETE CASCADE,
+           position text NOT NULL,
+           changes bigint NOT NULL DEFAULT 0,
+           updated_at timestamptz NOT NULL DEFAULT now());
          COMMIT;",
         schema = quote_ident(SCHEMA),
         runs = t("runs"),
         tables = t("tables"),
         chunks = t("chunks"),
         steps = t("steps"),
+        follow = t("follow"),
     );
     let result = client.batch_execute(&sql).await;
     if result.is_err() {
         let _ = client.batch_execute("ROLLBACK").await;
     }
     result
+}
+
+/// Where following the source goes on from, when the run follows it.
+pub async fn follow_position(
+    client: &Client,
+    target_schema: &str,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT position FROM {}.follow WHERE target_schema = $1",
+                quote_ident(SCHEMA)
+            ),
+            &[&target_schema],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Records, in the caller's transaction, that the changes up to `position` are applied
+/// (`changes` more of them).
+pub async fn followed_to(
+    client: &Client,
+    target_schema: &str,
+    position: &str,
+    changes: i64,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            &format!(
+                "INSERT INTO {}.follow AS f (target_schema, position, changes) VALUES ($1, $2, $3) \
+                 ON CONFLICT (target_schema) DO UPDATE \
+                 SET position = EXCLUDED.position, changes = f.changes + EXCLUDED.changes, updated_at = now()",
+                quote_ident(SCHEMA)
+            ),
+            &[&target_schema, &position, &changes],
+        )
+        .await?;
+    Ok(())
 }
 
 /// Whether the state schema exists (read-only commands do not create it).

@@ -1,0 +1,175 @@
+//! The binary log as pgcutover's [`ChangeStream`]: each row change of a copied table,
+//! converted through the copy's own conversions (the log's values first put in the shape a
+//! read gives them, [`as_read`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pgcutover_core::policy::ValuePolicy;
+use pgcutover_core::source::{ChangeStream, Fault, RowChange, SourceChange, SourceError};
+use pgcutover_core::{Reject, Table, Value};
+
+use crate::binlog::{as_read, Change, Changes, ChangesError};
+use crate::convert::{convert, display};
+use crate::introspect::TableRead;
+
+/// A copied table as the log names it, with how its values are converted.
+struct Followed {
+    table: Arc<Table>,
+    read: TableRead,
+}
+
+pub struct MysqlChanges {
+    changes: Changes,
+    database: String,
+    /// By source table name.
+    tables: HashMap<String, Followed>,
+    policy: ValuePolicy,
+}
+
+impl MysqlChanges {
+    pub fn new(
+        changes: Changes,
+        database: &str,
+        tables: Vec<Arc<Table>>,
+        reads: &HashMap<String, TableRead>,
+        policy: ValuePolicy,
+    ) -> MysqlChanges {
+        let tables = tables
+            .into_iter()
+            .filter_map(|t| {
+                let read = reads.get(&t.name)?.clone();
+                Some((t.source_name.clone(), Followed { table: t, read }))
+            })
+            .collect();
+        MysqlChanges {
+            changes,
+            database: database.to_owned(),
+            tables,
+            policy,
+        }
+    }
+
+    /// Whether a logged statement may change a followed table: it names one (quoted or not).
+    fn touches_followed(&self, sql: &str) -> bool {
+        let lower = sql.to_lowercase();
+        self.tables
+            .keys()
+            .any(|name| lower.contains(&name.to_lowercase()))
+    }
+}
+
+fn failed(e: ChangesError) -> SourceError {
+    let fault = match &e {
+        ChangesError::Mysql(m) => crate::source::fault_of(m),
+        _ => Fault::Fatal,
+    };
+    SourceError::failed(e)
+        .fault(fault)
+        .context("reading the binary log")
+}
+
+#[async_trait]
+impl ChangeStream for MysqlChanges {
+    async fn next(&mut self) -> Result<SourceChange, SourceError> {
+        loop {
+            let change = match self.changes.next().await {
+                Some(c) => c.map_err(failed)?,
+                None => {
+                    return Err(
+                        SourceError::failed("the server ended the binary log stream")
+                            .fault(Fault::Transient),
+                    )
+                }
+            };
+            match change {
+                Change::Commit { end } => {
+                    return Ok(SourceChange::Commit {
+                        position: end.to_string(),
+                    })
+                }
+                Change::Statement { sql, end, .. } => {
+                    if self.touches_followed(&sql) {
+                        return Ok(SourceChange::Statement {
+                            sql,
+                            position: end.to_string(),
+                        });
+                    }
+                }
+                Change::Row {
+                    database,
+                    table,
+                    before,
+                    after,
+                } => {
+                    if database != self.database {
+                        continue;
+                    }
+                    let Some(f) = self.tables.get(&table) else {
+                        continue;
+                    };
+                    return Ok(row_change(f, &self.policy, before, after));
+                }
+            }
+        }
+    }
+}
+
+/// A logged row's images converted as the copy converts a row, or the row rejected.
+fn row_change(
+    f: &Followed,
+    policy: &ValuePolicy,
+    before: Option<Vec<mysql_async::Value>>,
+    after: Option<Vec<mysql_async::Value>>,
+) -> SourceChange {
+    let image = |raw: Vec<mysql_async::Value>| -> Result<Vec<Value<'static>>, Box<Reject>> {
+        let mut values = Vec::with_capacity(raw.len());
+        for (i, (conv, v)) in f.read.convs.iter().zip(&raw).enumerate() {
+            if !f.table.columns[i].is_copied() {
+                continue;
+            }
+            let converted = as_read(conv, v.clone())
+                .map_err(|reason| pgcutover_core::policy::problem(reason, ""))
+                .and_then(|v| convert(conv, policy, &v).map(|(v, _)| v.into_owned()));
+            match converted {
+                Ok(v) => values.push(v),
+                Err(p) => {
+                    let key = f
+                        .read
+                        .key_columns
+                        .iter()
+                        .map(|&k| {
+                            format!(
+                                "{}={}",
+                                f.table.columns[k].name,
+                                display(&f.read.convs[k], &raw[k])
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    return Err(Box::new(Reject {
+                        table: f.table.name.clone(),
+                        key,
+                        column: f.table.columns[i].name.clone(),
+                        value: display(conv, v),
+                        reason: p.reason,
+                        hint: p.hint.to_owned(),
+                    }));
+                }
+            }
+        }
+        Ok(values)
+    };
+    let change = match (before.map(image).transpose(), after.map(image).transpose()) {
+        (Err(r), _) | (_, Err(r)) => return SourceChange::Rejected(*r),
+        (Ok(None), Ok(Some(after))) => RowChange::Insert(after),
+        (Ok(Some(before)), Ok(Some(after))) => RowChange::Update { before, after },
+        (Ok(Some(before)), Ok(None)) => RowChange::Delete(before),
+        (Ok(None), Ok(None)) => RowChange::Delete(Vec::new()),
+    };
+    SourceChange::Row {
+        table: f.table.name.clone(),
+        change,
+    }
+}
