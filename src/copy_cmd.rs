@@ -85,7 +85,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
 
     // 4. Create.
     if !decision.resuming() {
-        create_tables(&attempt, &client, &planned, &decision).await?;
+        create_tables(&attempt, &client, &planned, &decision, readers.as_ref()).await?;
     }
 
     // 5. Data.
@@ -293,16 +293,29 @@ async fn create_tables(
     client: &Client,
     planned: &Planned,
     decision: &Decision,
+    readers: Option<&Readers>,
 ) -> Result<(), Exit> {
     testpoint::hit("before-create");
+    // A consistent copy records where the source's change log was at its snapshot: following
+    // the source from there misses nothing the copy did not see.
+    let follow_from = readers.and_then(Readers::snapshot_position);
+    if let Some(p) = &follow_from {
+        attempt.printer.info(&format!(
+            "--consistent: the snapshot is at binary log position {}",
+            pgcutover_core::show(p)
+        ));
+    }
     create::create(
         client,
         &attempt.settings,
         &planned.loaded,
-        &planned.fingerprint,
-        &planned.steps,
+        create::NewRun {
+            fingerprint: &planned.fingerprint,
+            steps: &planned.steps,
+            replaced: decision.replaced.as_ref(),
+            follow_from: follow_from.as_deref(),
+        },
         planned.data_only.as_ref(),
-        decision.replaced.as_ref(),
     )
     .await?;
     if !attempt.settings.data_only() {

@@ -479,3 +479,89 @@ async fn changes_after_the_copy_are_applied_exactly_and_again_harmlessly() {
     db.drop().await;
     let _ = conn.disconnect().await;
 }
+
+/// Under --consistent the copy reads the binary log's position while its lock holds writes,
+/// and records it in the run state: writes made after the snapshot are not in the copy, and
+/// following from the recorded position brings exactly them.
+#[tokio::test]
+async fn a_consistent_copy_records_its_snapshots_position_and_following_it_completes_the_copy() {
+    let server = logging_mariadb().await;
+    let mut conn = root(&server).await;
+    conn.query_drop(
+        "CREATE DATABASE shop CHARACTER SET utf8mb4;
+         CREATE TABLE shop.item (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL) ENGINE=InnoDB;
+         INSERT INTO shop.item VALUES (1, 'one'), (2, 'two');",
+    )
+    .await
+    .expect("source");
+    let before = current_position(&mut conn)
+        .await
+        .expect("status")
+        .expect("position")
+        .to_string();
+    let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
+    let db = TestDb::new("follow_consistent").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pause = dir.path().join("paused");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_pgcutover"))
+        .args(["copy", &url, &db.url, "--consistent"])
+        .env("PGCUTOVER_TEST_PAUSE_AFTER_SNAPSHOT", &pause)
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start copy");
+    for _ in 0..3000 {
+        if pause.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(pause.exists(), "the copy never reached its snapshot");
+    conn.query_drop(
+        "INSERT INTO shop.item VALUES (3, 'after');
+         UPDATE shop.item SET name = 'ONE' WHERE id = 1;
+         DELETE FROM shop.item WHERE id = 2;",
+    )
+    .await
+    .expect("writes after the snapshot");
+    std::fs::remove_file(&pause).expect("release the copy");
+    let out = child.wait_with_output().expect("copy");
+    expect_code(&out, 0);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("the snapshot is at binary log position {before}")),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let client = db.client().await;
+    assert_eq!(
+        one(&client, "SELECT position FROM pgcutover.follow")
+            .await
+            .as_deref(),
+        Some(before.as_str())
+    );
+    assert_eq!(
+        one(
+            &client,
+            "SELECT string_agg(id || '=' || name, ',' ORDER BY id) FROM item"
+        )
+        .await
+        .as_deref(),
+        Some("1=one,2=two"),
+        "the copy is the snapshot, without the later writes"
+    );
+    let loaded = loaded(&url).await;
+    let mut stream = pgcutover_pipeline::follow::open(&loaded, &before, ValuePolicy::default())
+        .await
+        .expect("open");
+    pgcutover_pipeline::follow::apply_until(&loaded, &client, "public", &mut *stream, |f| {
+        f.transactions >= 3
+    })
+    .await
+    .expect("apply");
+    assert_identical(dir.path(), &url, &db.url);
+    db.drop().await;
+    let _ = conn.disconnect().await;
+}

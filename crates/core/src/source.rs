@@ -354,6 +354,13 @@ pub trait Readers: Send + Sync {
 
     /// After [`Readers::close`]: waits until every reader has ended and closed its session.
     async fn closed(&self) {}
+
+    /// Where the source's change log was at the readers' one snapshot (`consistent`), when
+    /// the engine could read it there: following from it misses nothing the copy did not see
+    /// and replays nothing it did.
+    fn snapshot_position(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The sink asked the reader to stop; it knows why.

@@ -465,6 +465,8 @@ struct Pool {
     queue: Mutex<Option<std_mpsc::Sender<Job>>>,
     /// Closes (every sender dropped) once every reader has ended.
     ended: Mutex<Option<mpsc::Receiver<()>>>,
+    /// The binary log's position while the snapshot's lock was held.
+    position: Option<String>,
 }
 
 impl Pool {
@@ -478,11 +480,19 @@ impl Pool {
         policy: ValuePolicy,
     ) -> Result<Pool, SourceError> {
         let mut lock_conn = None;
+        let mut position = None;
         if consistent {
             let mut c = connect(source).await?;
             if let Err(e) = c.query_drop("FLUSH TABLES WITH READ LOCK").await {
                 return Err(consistent_error(e));
             }
+            // While writes are held, the log's position is the snapshot's. A server without a
+            // binary log, or a user who may not ask (REPLICATION CLIENT), has none to give.
+            position = crate::binlog::current_position(&mut c)
+                .await
+                .ok()
+                .flatten()
+                .map(|p| p.to_string());
             lock_conn = Some(c);
         }
         let (tx, rx) = std_mpsc::channel::<Job>();
@@ -525,6 +535,7 @@ impl Pool {
         Ok(Pool {
             queue: Mutex::new(Some(tx)),
             ended: Mutex::new(Some(ended_rx)),
+            position,
         })
     }
 }
@@ -549,6 +560,10 @@ impl Readers for Pool {
 
     fn close(&self) {
         self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    fn snapshot_position(&self) -> Option<String> {
+        self.position.clone()
     }
 
     async fn closed(&self) {

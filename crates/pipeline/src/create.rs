@@ -95,18 +95,31 @@ pub async fn check_target(
     Ok(())
 }
 
+/// What a new run's record holds besides its chunks.
+pub struct NewRun<'a> {
+    pub fingerprint: &'a state::Fingerprint,
+    pub steps: &'a [Step],
+    /// What the complete run this one replaces (`drop_existing`) had created.
+    pub replaced: Option<&'a state::Created>,
+    /// Where the source's change log was at the copy's snapshot, when known.
+    pub follow_from: Option<&'a str>,
+}
+
 /// One transaction: the schema, enums and tables (or, data-only, emptying the tables with
 /// `truncate`), and the run's record with every chunk planned. All of it or none.
-/// `replaced`: what the complete run this one replaces (`drop_existing`) had created.
 pub async fn create(
     client: &Client,
     settings: &CopySettings,
     loaded: &Loaded,
-    fingerprint: &state::Fingerprint,
-    steps: &[Step],
+    run: NewRun<'_>,
     data_only: Option<&DataOnly>,
-    replaced: Option<&state::Created>,
 ) -> Result<(), Exit> {
+    let NewRun {
+        fingerprint,
+        steps,
+        replaced,
+        follow_from,
+    } = run;
     let schema_name = settings.target_schema.as_str();
     let schema_existed: bool = client
         .query_one(
@@ -180,6 +193,9 @@ pub async fn create(
             client.batch_execute(&sql.join(";\n")).await?;
         }
         state::start(client, fingerprint, &created, &plans).await?;
+        if let Some(position) = follow_from {
+            state::followed_to(client, schema_name, position, 0).await?;
+        }
         Ok(End::Commit(()))
     })
     .await;

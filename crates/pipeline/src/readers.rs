@@ -66,6 +66,11 @@ impl Readers {
         rx
     }
 
+    /// Where the source's change log was at the readers' snapshot, when known.
+    pub fn snapshot_position(&self) -> Option<String> {
+        self.readers.snapshot_position()
+    }
+
     /// Lets the readers end (each closes its session) once the jobs queued are done.
     pub fn close(&self) {
         self.readers.close();
