@@ -266,6 +266,33 @@ impl Table {
     pub fn identity_column(&self) -> Option<&Column> {
         self.columns.iter().find(|c| c.identity.is_some())
     }
+
+    /// The key a row is found by: the primary key, else a unique key over NOT NULL columns,
+    /// as positions among the copied columns (the values a row carries). `None` when the
+    /// table has no such key.
+    pub fn row_key(&self) -> Option<Vec<usize>> {
+        let copied: Vec<&str> = self
+            .columns
+            .iter()
+            .filter(|c| c.is_copied())
+            .map(|c| c.name.as_str())
+            .collect();
+        let not_null_unique = self.uniques.iter().filter(|u| {
+            u.columns
+                .iter()
+                .all(|c| self.column(c).is_some_and(|c| !c.nullable))
+        });
+        self.primary_key
+            .iter()
+            .chain(not_null_unique)
+            .filter_map(|k| {
+                k.columns
+                    .iter()
+                    .map(|c| copied.iter().position(|n| n == c))
+                    .collect::<Option<Vec<usize>>>()
+            })
+            .find(|k| !k.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

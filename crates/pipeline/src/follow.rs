@@ -36,40 +36,13 @@ struct Keyed {
     order: usize,
 }
 
-/// The key a followed table's rows are found by: its primary key, else a unique key over NOT
-/// NULL columns, as positions among the copied columns.
-fn key_of(table: &Table) -> Option<Vec<usize>> {
-    let copied: Vec<&str> = table
-        .columns
-        .iter()
-        .filter(|c| c.is_copied())
-        .map(|c| c.name.as_str())
-        .collect();
-    let candidates = table
-        .primary_key
-        .iter()
-        .chain(table.uniques.iter().filter(|u| {
-            u.columns
-                .iter()
-                .all(|c| table.column(c).is_some_and(|c| !c.nullable))
-        }));
-    candidates
-        .filter_map(|k| {
-            k.columns
-                .iter()
-                .map(|c| copied.iter().position(|n| n == c))
-                .collect::<Option<Vec<usize>>>()
-        })
-        .find(|k| !k.is_empty())
-}
-
 /// Opens the source's change log at `from`, for the run's tables. Every table needs a key.
 pub async fn open(
     loaded: &Loaded,
     from: &str,
     policy: ValuePolicy,
 ) -> Result<Box<dyn ChangeStream>, Exit> {
-    if let Some(t) = loaded.schema.tables.iter().find(|t| key_of(t).is_none()) {
+    if let Some(t) = loaded.schema.tables.iter().find(|t| t.row_key().is_none()) {
         return Err(Exit::new(
             ExitCode::USAGE,
             anyhow!(
@@ -104,7 +77,7 @@ pub async fn apply_until(
                 t.name.as_str(),
                 Keyed {
                     table: Arc::new(t.clone()),
-                    key: key_of(t)?,
+                    key: t.row_key()?,
                     order: order.order.iter().position(|o| *o == t.name).unwrap_or(i),
                 },
             ))

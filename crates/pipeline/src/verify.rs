@@ -413,27 +413,6 @@ async fn count_source(ctx: &TableCtx<'_>) -> Result<u64, Exit> {
     Ok(n?)
 }
 
-/// The columns rows are matched on: the primary key, else a unique key of NOT NULL columns;
-/// indexes into the copied columns. Empty: compare as a multiset.
-fn choose_key(table: &Table, copied: &[usize]) -> Vec<usize> {
-    let position = |name: &String| copied.iter().position(|&c| &table.columns[c].name == name);
-    let candidates = table
-        .primary_key
-        .iter()
-        .chain(table.uniques.iter().filter(|u| {
-            u.columns
-                .iter()
-                .all(|c| table.column(c).is_some_and(|c| !c.nullable))
-        }));
-    for k in candidates {
-        let idx: Option<Vec<usize>> = k.columns.iter().map(position).collect();
-        if let Some(idx) = idx.filter(|i| !i.is_empty()) {
-            return idx;
-        }
-    }
-    Vec::new()
-}
-
 async fn checksum_table(ctx: &TableCtx<'_>) -> Result<TableVerdict, Exit> {
     let table = ctx.table();
     let copied: Vec<usize> = (0..table.columns.len())
@@ -447,7 +426,8 @@ async fn checksum_table(ctx: &TableCtx<'_>) -> Result<TableVerdict, Exit> {
             .map(|&i| table.columns[i].pg_type.clone())
             .collect(),
     };
-    let key = choose_key(table, &copied);
+    // The columns rows are matched on; none: compare as a multiset.
+    let key = table.row_key().unwrap_or_default();
     let key_names: Vec<String> = key
         .iter()
         .map(|&k| table.columns[copied[k]].name.clone())
