@@ -454,11 +454,24 @@ async fn changes_after_the_copy_are_applied_exactly_and_again_harmlessly() {
             "public",
             &mut *stream,
             |f| f.transactions >= transactions.len() as u64,
+            std::future::pending(),
         )
         .await
         .expect("apply");
         assert_eq!(done.position.as_deref(), Some(to.as_str()), "pass {pass}");
         assert_identical(dir.path(), &url, &db.url);
+        // Nothing more comes: a stop ends the follow where it was, with nothing applied.
+        let idle = pgcutover_pipeline::follow::apply_until(
+            &loaded,
+            &client,
+            "public",
+            &mut *stream,
+            |_| false,
+            tokio::time::sleep(std::time::Duration::from_millis(300)),
+        )
+        .await
+        .expect("stop");
+        assert!(idle.stopped && idle.transactions == 0, "{idle:?}");
     }
     assert_eq!(
         one(&client, "SELECT position FROM pgcutover.follow")
@@ -556,9 +569,14 @@ async fn a_consistent_copy_records_its_snapshots_position_and_following_it_compl
     let mut stream = pgcutover_pipeline::follow::open(&loaded, &before, ValuePolicy::default())
         .await
         .expect("open");
-    pgcutover_pipeline::follow::apply_until(&loaded, &client, "public", &mut *stream, |f| {
-        f.transactions >= 3
-    })
+    pgcutover_pipeline::follow::apply_until(
+        &loaded,
+        &client,
+        "public",
+        &mut *stream,
+        |f| f.transactions >= 3,
+        std::future::pending(),
+    )
     .await
     .expect("apply");
     assert_identical(dir.path(), &url, &db.url);

@@ -27,6 +27,9 @@ pub struct Followed {
     pub changes: u64,
     /// Where the next change to apply is.
     pub position: Option<String>,
+    /// `stop` ended it (between transactions: what was read of one in progress is dropped,
+    /// and read again from the position next time).
+    pub stopped: bool,
 }
 
 /// A followed table: its place in the load order and its key among the copied columns.
@@ -56,16 +59,18 @@ pub async fn open(
     Ok(loaded.reads.changes(from, tables, policy).await?)
 }
 
-/// Applies changes from `stream` until `enough` says so after a commit. Each source
-/// transaction is applied in one target transaction, with the position after it recorded in
-/// the run state.
+/// Applies changes from `stream` until `enough` says so after a commit, or `stop` resolves
+/// (Ctrl-C). Each source transaction is applied in one target transaction, with the position
+/// after it recorded in the run state.
 pub async fn apply_until(
     loaded: &Loaded,
     client: &Client,
     schema_name: &str,
     stream: &mut dyn ChangeStream,
     enough: impl Fn(&Followed) -> bool,
+    stop: impl std::future::Future<Output = ()>,
 ) -> Result<Followed, Exit> {
+    futures::pin_mut!(stop);
     let order = pgcutover_plan::load_order(&loaded.schema);
     let tables: HashMap<&str, Keyed> = loaded
         .schema
@@ -86,7 +91,14 @@ pub async fn apply_until(
     let mut done = Followed::default();
     let mut pending: Vec<(String, RowChange)> = Vec::new();
     loop {
-        match stream.next().await? {
+        let next = tokio::select! {
+            next = stream.next() => next?,
+            () = &mut stop => {
+                done.stopped = true;
+                return Ok(done);
+            }
+        };
+        match next {
             SourceChange::Row { table, change } => pending.push((table, change)),
             SourceChange::Rejected(r) => {
                 return Err(Exit::new(
