@@ -237,7 +237,18 @@ pub struct Changes {
     /// The file being read (a rotate event names the next).
     file: String,
     ready: VecDeque<Change>,
+    /// Whether a table's rows (database, table) are wanted: the others are not decoded, so a
+    /// table no one follows cannot stop the stream.
+    wanted: Wanted,
 }
+
+/// Whether the rows of a table (database, table) are wanted.
+pub type Wanted = Box<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
+/// MariaDB's own event types that carry nothing a follower applies: annotate rows (160),
+/// binlog checkpoint (161), GTID (162), GTID list (163). Any other type the driver does not
+/// know (MariaDB's compressed events, encryption) stops the stream rather than be skipped.
+const MARIADB_HARMLESS: [u8; 4] = [160, 161, 162, 163];
 
 /// Why the changes cannot be read on.
 #[derive(Debug, thiserror::Error)]
@@ -248,6 +259,8 @@ pub enum ChangesError {
     UnknownTable(u64),
     #[error("a row event of {table} cannot be decoded: {message}")]
     Undecodable { table: String, message: String },
+    #[error("the binary log holds something pgcutover cannot follow yet: {0}")]
+    Unsupported(String),
 }
 
 impl Changes {
@@ -257,6 +270,7 @@ impl Changes {
         conn: Conn,
         from: &Position,
         server_id: u32,
+        wanted: Wanted,
     ) -> Result<Changes, ChangesError> {
         let stream = conn
             .get_binlog_stream(
@@ -269,6 +283,7 @@ impl Changes {
             stream,
             file: from.file.clone(),
             ready: VecDeque::new(),
+            wanted,
         })
     }
 
@@ -297,8 +312,15 @@ impl Changes {
         };
         let data = match event.read_data() {
             Ok(Some(d)) => d,
-            // An event type the driver does not know (MariaDB's GTID and annotate events).
-            Ok(None) => return Ok(()),
+            Ok(None) if MARIADB_HARMLESS.contains(&event.header().event_type_raw()) => {
+                return Ok(())
+            }
+            Ok(None) => {
+                return Err(ChangesError::Unsupported(format!(
+                    "event type {} (a compressed or encrypted binary log?)",
+                    event.header().event_type_raw()
+                )))
+            }
             Err(e) => return Err(ChangesError::Mysql(mysql_async::Error::Io(e.into()))),
         };
         match data {
@@ -338,6 +360,9 @@ impl Changes {
                     tme.database_name().into_owned(),
                     tme.table_name().into_owned(),
                 );
+                if !(self.wanted)(&database, &table) {
+                    return Ok(());
+                }
                 let undecodable = |message: String| ChangesError::Undecodable {
                     table: format!("{database}.{table}"),
                     message,
@@ -367,6 +392,11 @@ impl Changes {
                     });
                 }
             }
+            EventData::XaPrepareLogEvent(_) => {
+                return Err(ChangesError::Unsupported(format!(
+                    "an XA transaction, prepared at {end}"
+                )))
+            }
             _ => {}
         }
         Ok(())
@@ -395,6 +425,16 @@ pub fn as_read(conv: &ColumnConv, v: mysql_async::Value) -> Result<mysql_async::
         (Kind::Int { bytes, unsigned }, My::Int(i)) => stored_integer(i, *bytes, *unsigned),
         (Kind::TinyIntOne { unsigned }, My::Int(i)) => stored_integer(i, 1, *unsigned),
         (Kind::Timestamp, My::Bytes(b)) => unix_seconds_as_date(&b)?,
+        // The log writes a year as 1900 + its stored byte, so the zero year 0000 comes as 1900
+        // (a year MySQL cannot hold); a read gives the number.
+        (Kind::Year, My::Bytes(b)) => match std::str::from_utf8(&b)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+        {
+            Some(1900) => My::Int(0),
+            Some(y) => My::Int(y),
+            None => return Err(format!("YEAR {:?}", String::from_utf8_lossy(&b))),
+        },
         (Kind::Binary { fixed: Some(n) }, My::Bytes(mut b)) => {
             b.resize(b.len().max(*n as usize), 0);
             My::Bytes(b)
@@ -457,6 +497,11 @@ fn stored_integer(i: i64, bytes: u8, unsigned: bool) -> mysql_async::Value {
 fn unix_seconds_as_date(text: &[u8]) -> Result<mysql_async::Value, String> {
     let text = std::str::from_utf8(text).map_err(|e| e.to_string())?;
     let (secs, frac) = text.split_once('.').unwrap_or((text, ""));
+    // MySQL stores the zero TIMESTAMP ('0000-00-00 00:00:00') as 0: 1970-01-01 00:00:00 UTC
+    // itself cannot be stored.
+    if secs == "0" && frac.bytes().all(|b| b == b'0') {
+        return Ok(mysql_async::Value::Date(0, 0, 0, 0, 0, 0, 0));
+    }
     let secs: i64 = secs
         .parse()
         .map_err(|_| format!("TIMESTAMP {text:?} is not Unix seconds"))?;
@@ -645,8 +690,13 @@ mod tests {
             Ok(mysql_async::Value::Date(2038, 1, 19, 3, 14, 7, 499_000))
         );
         assert_eq!(
+            unix_seconds_as_date(b"1"),
+            Ok(mysql_async::Value::Date(1970, 1, 1, 0, 0, 1, 0))
+        );
+        // The zero TIMESTAMP.
+        assert_eq!(
             unix_seconds_as_date(b"0"),
-            Ok(mysql_async::Value::Date(1970, 1, 1, 0, 0, 0, 0))
+            Ok(mysql_async::Value::Date(0, 0, 0, 0, 0, 0, 0))
         );
         assert!(unix_seconds_as_date(b"1.1234567").is_err());
         assert!(unix_seconds_as_date(b"soon").is_err());

@@ -319,7 +319,12 @@ impl Reads for MysqlReads {
             ))
         })?;
         let conn = connect(&self.source).await?;
-        let changes = crate::binlog::Changes::open(conn, &from, replica_id())
+        let database = self.source.database.clone();
+        let followed: std::collections::HashSet<String> =
+            tables.iter().map(|t| t.source_name.clone()).collect();
+        let wanted =
+            Box::new(move |db: &str, table: &str| db == database && followed.contains(table));
+        let changes = crate::binlog::Changes::open(conn, &from, replica_id(), wanted)
             .await
             .map_err(|e| {
                 SourceError::cannot_connect(e)
