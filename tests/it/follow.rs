@@ -419,11 +419,12 @@ async fn loaded(url: &str) -> pgcutover_pipeline::source::Loaded {
 }
 
 /// After a copy, the source's changes (inserts, a primary-key change, deletes, a parent whose
-/// children InnoDB deleted by cascade without logging them, a key inserted and deleted in one
-/// transaction, a rollback) are applied from the binlog, and the target is identical. Applied
-/// again from the same position, they change nothing: the apply is idempotent.
+/// children InnoDB deleted by cascade without logging them, a referenced parent's key change
+/// and a REPLACE, whose cascades are not logged either, a key inserted and deleted in one
+/// transaction, a rollback) are applied from the binlog, and the target is identical; going on
+/// from the recorded position applies nothing again.
 #[tokio::test]
-async fn changes_after_the_copy_are_applied_exactly_and_again_harmlessly() {
+async fn changes_after_the_copy_are_applied_exactly_and_resume_where_they_stopped() {
     let server = logging_mariadb().await;
     let mut conn = root(&server).await;
     conn.query_drop(
@@ -432,7 +433,7 @@ async fn changes_after_the_copy_are_applied_exactly_and_again_harmlessly() {
          CREATE TABLE parent (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL) ENGINE=InnoDB;
          CREATE TABLE child (
            id BIGINT UNSIGNED PRIMARY KEY, parent_id INT NOT NULL, qty DECIMAL(8,2), at DATETIME(3),
-           kind ENUM('a','b'), FOREIGN KEY (parent_id) REFERENCES parent (id) ON DELETE CASCADE
+           kind ENUM('a','b'), FOREIGN KEY (parent_id) REFERENCES parent (id) ON DELETE CASCADE ON UPDATE CASCADE
          ) ENGINE=InnoDB;
          INSERT INTO parent VALUES (1, 'one'), (2, 'two'), (3, 'three');
          INSERT INTO child VALUES (10, 1, 1.50, '2024-01-01 10:00:00.123', 'a'),
@@ -457,6 +458,12 @@ async fn changes_after_the_copy_are_applied_exactly_and_again_harmlessly() {
         "START TRANSACTION; INSERT INTO parent VALUES (5, 'five'); UPDATE parent SET name = 'FIVE' WHERE id = 5; DELETE FROM parent WHERE id = 5; INSERT INTO child VALUES (14, 4, 0.01, NULL, 'a'); COMMIT",
         "DELETE FROM parent WHERE id = 2",
         "UPDATE parent SET name = 'uno' WHERE id = 1",
+        // The key of a referenced parent changes: InnoDB moves its children without logging
+        // it, and the target's ON UPDATE CASCADE must do the same.
+        "UPDATE parent SET id = 7 WHERE id = 1",
+        // REPLACE deletes the row and inserts it again: InnoDB deletes its children by
+        // cascade, unlogged, and so must the target.
+        "REPLACE INTO parent VALUES (3, 'THREE')",
     ];
     for t in transactions {
         conn.query_drop(t).await.expect("write");
@@ -475,51 +482,42 @@ async fn changes_after_the_copy_are_applied_exactly_and_again_harmlessly() {
         .await
         .expect("target");
     tokio::spawn(connection);
-    for pass in 0..2 {
-        let mut stream = pgcutover_pipeline::follow::open(&loaded, &from, ValuePolicy::default())
-            .await
-            .expect("open");
-        let done = pgcutover_pipeline::follow::apply_until(
-            &loaded,
-            &client,
-            "public",
-            &mut *stream,
-            |f| f.transactions >= transactions.len() as u64,
-            std::future::pending(),
-        )
+    let mut stream = pgcutover_pipeline::follow::open(&loaded, &from, ValuePolicy::default())
         .await
-        .expect("apply");
-        assert_eq!(done.position.as_deref(), Some(to.as_str()), "pass {pass}");
-        assert_identical(dir.path(), &url, &db.url);
-        // Nothing more comes: a stop ends the follow where it was, with nothing applied.
-        let idle = pgcutover_pipeline::follow::apply_until(
-            &loaded,
-            &client,
-            "public",
-            &mut *stream,
-            |_| false,
-            tokio::time::sleep(std::time::Duration::from_millis(300)),
-        )
+        .expect("open");
+    let done = pgcutover_pipeline::follow::apply_until(
+        &loaded,
+        &client,
+        "public",
+        &mut *stream,
+        |f| f.transactions >= transactions.len() as u64,
+        std::future::pending(),
+    )
+    .await
+    .expect("apply");
+    assert_eq!(done.position.as_deref(), Some(to.as_str()));
+    assert_identical(dir.path(), &url, &db.url);
+    // The run state says where to go on from: the end of the last transaction applied.
+    let recorded = one(&client, "SELECT position FROM pgcutover.follow")
         .await
-        .expect("stop");
-        assert!(idle.stopped && idle.transactions == 0, "{idle:?}");
-    }
-    assert_eq!(
-        one(&client, "SELECT position FROM pgcutover.follow")
-            .await
-            .as_deref(),
-        Some(to.as_str())
-    );
-    // The child of parent 2 went with it, by the target's own cascade.
-    assert_eq!(
-        one(
-            &client,
-            "SELECT count(*)::text FROM child WHERE parent_id = 2"
-        )
+        .expect("a recorded position");
+    assert_eq!(recorded, to);
+    // Going on from there, nothing is left to apply: a stop ends the follow where it was.
+    let mut again = pgcutover_pipeline::follow::open(&loaded, &recorded, ValuePolicy::default())
         .await
-        .as_deref(),
-        Some("0")
-    );
+        .expect("open again");
+    let idle = pgcutover_pipeline::follow::apply_until(
+        &loaded,
+        &client,
+        "public",
+        &mut *again,
+        |_| false,
+        tokio::time::sleep(std::time::Duration::from_millis(300)),
+    )
+    .await
+    .expect("stop");
+    assert!(idle.stopped && idle.transactions == 0, "{idle:?}");
+    assert_identical(dir.path(), &url, &db.url);
     db.drop().await;
     let _ = conn.disconnect().await;
 }

@@ -132,9 +132,10 @@ pub async fn apply_until(
     }
 }
 
-/// One source transaction: per table, its net effect; deletions children first, rows
-/// parents first (the target's foreign keys stay on, so its cascades happen as the source's
-/// did); then the position after it. All in one target transaction.
+/// One source transaction: per table, its net effect; deletions children first, then moved
+/// keys and rows parents first (the target's foreign keys stay on, so its cascades, on delete
+/// and on update, happen as the source's did); then the position after it. All in one target
+/// transaction.
 async fn commit(
     client: &Client,
     schema_name: &str,
@@ -162,16 +163,17 @@ async fn commit(
         for (keyed, net) in nets.iter().rev() {
             let deletes = Net {
                 deletes: net.deletes.clone(),
-                upserts: Vec::new(),
+                ..Net::default()
             };
             apply(client, schema_name, &keyed.table, &keyed.key, &deletes).await?;
         }
         for (keyed, net) in &nets {
-            let upserts = Net {
-                deletes: Vec::new(),
+            let rest = Net {
+                moves: net.moves.clone(),
                 upserts: net.upserts.clone(),
+                ..Net::default()
             };
-            apply(client, schema_name, &keyed.table, &keyed.key, &upserts).await?;
+            apply(client, schema_name, &keyed.table, &keyed.key, &rest).await?;
         }
         state::followed_to(client, schema_name, position, count).await?;
         Ok(End::Commit(()))

@@ -1,10 +1,15 @@
 //! Applying a source transaction's row changes to a table, in the caller's transaction.
 //!
-//! The changes are first reduced to their net effect per key ([`Net`]): the last image of
-//! each key, or its deletion. The deletions are then staged by binary COPY and applied with one
-//! `DELETE … USING`, the rows with one `INSERT … ON CONFLICT (key) DO UPDATE`. Applying the
-//! same changes twice leaves the same rows, so replaying changes the copy already saw
-//! converges to the source.
+//! The changes are first reduced to their net effect per key ([`Net`]): deletions, moved
+//! keys, and the last image of each row. Each is staged by binary COPY and applied with one
+//! statement: `DELETE … USING`, `UPDATE … FROM` (so the target's `ON UPDATE CASCADE` moves the
+//! children as the source's unlogged cascade did), and `INSERT … ON CONFLICT (key) DO
+//! UPDATE`.
+//!
+//! Replaying changes the target already holds is not safe in general: with the target's
+//! foreign keys on, an old image can name a parent that has since moved or gone. A follower
+//! therefore starts exactly at the copy's snapshot and goes on from the position committed
+//! with the last transaction it applied.
 
 use std::collections::HashMap;
 
@@ -16,57 +21,100 @@ use tokio_postgres::Client;
 
 use crate::copy_encoder::{write_header, write_row, write_trailer};
 
-/// The net effect of some changes to one table: keys to delete, rows to write.
+/// The net effect of some changes to one table, applied in this order: rows that existed
+/// before and end deleted, rows that existed before and end under another key (moved, so that
+/// the target's `ON UPDATE CASCADE` moves their children as the source's did), then the last
+/// image of every row that ends present (a moved one too, so that applying twice converges).
 #[derive(Debug, Default, PartialEq)]
 pub struct Net {
-    /// Key values of rows that end deleted.
+    /// Key values of rows that existed before and end deleted (deleted and inserted again,
+    /// as REPLACE does, included: the target's cascades must see the delete).
     pub deletes: Vec<Vec<Value<'static>>>,
+    /// Rows that existed before under another key: (that key's values, the last image).
+    pub moves: Vec<(Vec<Value<'static>>, Vec<Value<'static>>)>,
     /// Last images of rows that end present.
     pub upserts: Vec<Vec<Value<'static>>>,
 }
 
+/// A row as a transaction leaves it.
+struct Slot {
+    row: Vec<Value<'static>>,
+    /// The key values the row had before the transaction, when it existed before.
+    origin: Option<Vec<Value<'static>>>,
+}
+
 impl Net {
     /// Reduces changes, in the order the source made them, to their net effect. `key` are the
-    /// positions of the key's columns among a row's values. A key that changes deletes the
-    /// old key and writes the new one.
+    /// positions of the key's columns among a row's values.
     pub fn of(changes: impl IntoIterator<Item = RowChange>, key: &[usize]) -> Net {
+        let key_values = |row: &[Value<'static>]| -> Vec<Value<'static>> {
+            key.iter().map(|&k| row[k].clone()).collect()
+        };
         let key_of = |row: &[Value<'static>]| -> Vec<u8> {
             let mut buf = BytesMut::new();
-            let values: Vec<Value<'static>> = key.iter().map(|&k| row[k].clone()).collect();
-            write_row(&mut buf, &values);
+            write_row(&mut buf, &key_values(row));
             buf.to_vec()
         };
-        // Per key, in the order keys were first seen: the last image, or None when deleted.
+        // Per key, in the order keys were first seen: the row under it now (None: none).
         let mut order: Vec<Vec<u8>> = Vec::new();
-        let mut last: HashMap<Vec<u8>, (Vec<Value<'static>>, bool)> = HashMap::new();
-        let mut set = |row: Vec<Value<'static>>, present: bool| {
-            let k = key_of(&row);
-            if !last.contains_key(&k) {
+        let mut now: HashMap<Vec<u8>, Option<Slot>> = HashMap::new();
+        let mut net = Net::default();
+        let mut place = |k: Vec<u8>, slot: Option<Slot>, now: &mut HashMap<_, _>| {
+            if !now.contains_key(&k) {
                 order.push(k.clone());
             }
-            last.insert(k, (row, present));
+            now.insert(k, slot);
+        };
+        // The row under a key before a change: one this transaction already touched, or one
+        // that existed before it.
+        let take = |now: &mut HashMap<Vec<u8>, Option<Slot>>, before: &[Value<'static>]| match now
+            .get_mut(&key_of(before))
+        {
+            Some(slot) => slot.take(),
+            None => Some(Slot {
+                row: before.to_vec(),
+                origin: Some(key_values(before)),
+            }),
         };
         for change in changes {
             match change {
-                RowChange::Insert(after) => set(after, true),
-                RowChange::Update { before, after } => {
-                    if key_of(&before) != key_of(&after) {
-                        set(before, false);
-                    }
-                    set(after, true);
+                RowChange::Insert(after) => {
+                    let k = key_of(&after);
+                    place(
+                        k,
+                        Some(Slot {
+                            row: after,
+                            origin: None,
+                        }),
+                        &mut now,
+                    );
                 }
-                RowChange::Delete(before) => set(before, false),
+                RowChange::Update { before, after } => {
+                    let origin = take(&mut now, &before).and_then(|s| s.origin);
+                    let (kb, ka) = (key_of(&before), key_of(&after));
+                    if kb != ka {
+                        place(kb, None, &mut now);
+                    }
+                    place(ka, Some(Slot { row: after, origin }), &mut now);
+                }
+                RowChange::Delete(before) => {
+                    if let Some(origin) = take(&mut now, &before).and_then(|s| s.origin) {
+                        net.deletes.push(origin);
+                    }
+                    place(key_of(&before), None, &mut now);
+                }
             }
         }
-        let mut net = Net::default();
         for k in order {
-            let (row, present) = last.remove(&k).expect("every key seen is kept");
-            if present {
-                net.upserts.push(row);
-            } else {
-                net.deletes
-                    .push(key.iter().map(|&i| row[i].clone()).collect());
+            let Some(Some(slot)) = now.remove(&k) else {
+                continue;
+            };
+            if let Some(origin) = slot.origin {
+                if origin != key_values(&slot.row) {
+                    net.moves.push((origin, slot.row.clone()));
+                }
             }
+            net.upserts.push(slot.row);
         }
         net
     }
@@ -117,6 +165,44 @@ pub async fn apply(
             ))
             .await?;
     }
+    if !net.moves.is_empty() {
+        // The old key's values, then the row, under names of their own.
+        let old: Vec<String> = key_names
+            .iter()
+            .map(|k| format!("pgcutover_old_{k}"))
+            .collect();
+        let staged: Vec<Vec<Value<'static>>> = net
+            .moves
+            .iter()
+            .map(|(from, row)| from.iter().chain(row).cloned().collect())
+            .collect();
+        stage_as(
+            client,
+            "pgcutover_moves",
+            &target,
+            &key_names,
+            &old,
+            &all,
+            &staged,
+        )
+        .await?;
+        let set: Vec<String> = copied
+            .iter()
+            .map(|c| format!("{0} = m.{0}", quote_ident(c)))
+            .collect();
+        let on: Vec<String> = key_names
+            .iter()
+            .zip(&old)
+            .map(|(k, o)| format!("t.{} = m.{}", quote_ident(k), quote_ident(o)))
+            .collect();
+        client
+            .batch_execute(&format!(
+                "UPDATE {target} t SET {} FROM pgcutover_moves m WHERE {}; DROP TABLE pgcutover_moves",
+                set.join(", "),
+                on.join(" AND ")
+            ))
+            .await?;
+    }
     if !net.upserts.is_empty() {
         stage(client, "pgcutover_upserts", &target, &all, &net.upserts).await?;
         let others: Vec<String> = copied
@@ -149,9 +235,24 @@ async fn stage(
     columns: &[&String],
     rows: &[Vec<Value<'static>>],
 ) -> Result<(), tokio_postgres::Error> {
-    let cols = columns
+    stage_as(client, name, target, &[], &[], columns, rows).await
+}
+
+/// [`stage`], with `renamed` columns of `target` first under the names `names`.
+async fn stage_as(
+    client: &Client,
+    name: &str,
+    target: &str,
+    renamed: &[&String],
+    names: &[String],
+    columns: &[&String],
+    rows: &[Vec<Value<'static>>],
+) -> Result<(), tokio_postgres::Error> {
+    let cols = renamed
         .iter()
-        .map(|c| quote_ident(c))
+        .zip(names)
+        .map(|(c, n)| format!("{} AS {}", quote_ident(c), quote_ident(n)))
+        .chain(columns.iter().map(|c| quote_ident(c)))
         .collect::<Vec<_>>()
         .join(", ");
     client
@@ -183,33 +284,40 @@ mod tests {
     }
 
     #[test]
-    fn the_last_image_of_each_key_wins_and_a_moved_key_is_deleted() {
+    fn the_last_image_of_each_key_wins_a_moved_row_moves_and_a_replaced_one_is_deleted_first() {
         let net = Net::of(
             [
                 RowChange::Insert(row(1, "a")),
-                RowChange::Insert(row(2, "b")),
                 RowChange::Update {
                     before: row(1, "a"),
                     after: row(1, "a2"),
                 },
-                // The key moves: 2 is gone, 3 is there.
+                // A row that existed before moves, twice: 7 → 8 → 9.
                 RowChange::Update {
-                    before: row(2, "b"),
-                    after: row(3, "b"),
+                    before: row(7, "g"),
+                    after: row(8, "g"),
                 },
+                RowChange::Update {
+                    before: row(8, "g"),
+                    after: row(9, "g2"),
+                },
+                // Inserted and deleted here: it never reaches the target.
                 RowChange::Insert(row(4, "d")),
                 RowChange::Delete(row(4, "d")),
-                // Deleted, then inserted again: present.
+                // Deleted, then inserted again (REPLACE): the delete must reach the target.
                 RowChange::Delete(row(5, "e")),
                 RowChange::Insert(row(5, "e2")),
+                // Deleted for good.
+                RowChange::Delete(row(6, "f")),
             ],
             &[0],
         );
         assert_eq!(
-            net.upserts,
-            [row(1, "a2"), row(3, "b"), row(5, "e2")],
+            net.deletes,
+            [vec![Value::I32(5)], vec![Value::I32(6)]],
             "{net:?}"
         );
-        assert_eq!(net.deletes, [vec![Value::I32(2)], vec![Value::I32(4)]]);
+        assert_eq!(net.moves, [(vec![Value::I32(7)], row(9, "g2"))]);
+        assert_eq!(net.upserts, [row(1, "a2"), row(9, "g2"), row(5, "e2")]);
     }
 }
