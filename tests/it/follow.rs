@@ -418,6 +418,37 @@ async fn loaded(url: &str) -> pgcutover_pipeline::source::Loaded {
     .expect("introspect")
 }
 
+/// Where the server's binary log is now.
+async fn position(conn: &mut mysql_async::Conn) -> String {
+    current_position(conn)
+        .await
+        .expect("status")
+        .expect("a position while the log is on")
+        .to_string()
+}
+
+/// Follows `loaded`'s source from `from` into the target until `transactions` are applied.
+async fn follow(
+    loaded: &pgcutover_pipeline::source::Loaded,
+    client: &tokio_postgres::Client,
+    from: &str,
+    transactions: u64,
+) -> pgcutover_pipeline::follow::Followed {
+    let mut stream = pgcutover_pipeline::follow::open(loaded, from, ValuePolicy::default())
+        .await
+        .expect("open");
+    pgcutover_pipeline::follow::apply_until(
+        loaded,
+        client,
+        "public",
+        &mut *stream,
+        |f| f.transactions >= transactions,
+        std::future::pending(),
+    )
+    .await
+    .expect("apply")
+}
+
 /// After a copy, the source's changes (inserts, a primary-key change, deletes, a parent whose
 /// children InnoDB deleted by cascade without logging them, a referenced parent's key change
 /// and a REPLACE, whose cascades are not logged either, a key inserted and deleted in one
@@ -446,11 +477,7 @@ async fn changes_after_the_copy_are_applied_exactly_and_resume_where_they_stoppe
     let dir = tempfile::tempdir().expect("tempdir");
     expect_code(&pgcutover(dir.path(), &["copy", &url, &db.url]), 0);
 
-    let from = current_position(&mut conn)
-        .await
-        .expect("status")
-        .expect("position")
-        .to_string();
+    let from = position(&mut conn).await;
     let transactions = [
         "INSERT INTO parent VALUES (4, 'four')",
         "INSERT INTO child VALUES (18446744073709551615, 4, 99.99, '2038-01-19 03:14:07.999', 'b')",
@@ -471,30 +498,14 @@ async fn changes_after_the_copy_are_applied_exactly_and_resume_where_they_stoppe
     conn.query_drop("START TRANSACTION; INSERT INTO parent VALUES (6, 'never'); ROLLBACK")
         .await
         .expect("rollback");
-    let to = current_position(&mut conn)
-        .await
-        .expect("status")
-        .expect("position")
-        .to_string();
+    let to = position(&mut conn).await;
 
     let loaded = loaded(&url).await;
     let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
         .await
         .expect("target");
     tokio::spawn(connection);
-    let mut stream = pgcutover_pipeline::follow::open(&loaded, &from, ValuePolicy::default())
-        .await
-        .expect("open");
-    let done = pgcutover_pipeline::follow::apply_until(
-        &loaded,
-        &client,
-        "public",
-        &mut *stream,
-        |f| f.transactions >= transactions.len() as u64,
-        std::future::pending(),
-    )
-    .await
-    .expect("apply");
+    let done = follow(&loaded, &client, &from, transactions.len() as u64).await;
     assert_eq!(done.position.as_deref(), Some(to.as_str()));
     assert_identical(dir.path(), &url, &db.url);
     // The run state says where to go on from: the end of the last transaction applied.
@@ -536,11 +547,7 @@ async fn a_consistent_copy_records_its_snapshots_position_and_following_it_compl
     )
     .await
     .expect("source");
-    let before = current_position(&mut conn)
-        .await
-        .expect("status")
-        .expect("position")
-        .to_string();
+    let before = position(&mut conn).await;
     let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
     let db = TestDb::new("follow_consistent").await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -595,19 +602,7 @@ async fn a_consistent_copy_records_its_snapshots_position_and_following_it_compl
         "the copy is the snapshot, without the later writes"
     );
     let loaded = loaded(&url).await;
-    let mut stream = pgcutover_pipeline::follow::open(&loaded, &before, ValuePolicy::default())
-        .await
-        .expect("open");
-    pgcutover_pipeline::follow::apply_until(
-        &loaded,
-        &client,
-        "public",
-        &mut *stream,
-        |f| f.transactions >= 3,
-        std::future::pending(),
-    )
-    .await
-    .expect("apply");
+    follow(&loaded, &client, &before, 3).await;
     assert_identical(dir.path(), &url, &db.url);
     db.drop().await;
     let _ = conn.disconnect().await;
