@@ -45,6 +45,9 @@ struct RunShown {
     chunks: usize,
     chunks_done: usize,
     steps_done: usize,
+    /// The source's change log: where the copy's snapshot was, or how far following got.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    follow: Option<state::FollowState>,
 }
 
 /// Shows every run recorded in the target database (or the one for `--target-schema`).
@@ -60,6 +63,9 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, Exit> {
         let chunks = state::chunks(&client, &ts).await?;
         let tables = state::tables(&client, &ts).await?;
         let steps_done = state::steps_done(&client, &ts).await?.len();
+        let follow = state::follow_state(&client, &ts)
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("reading the follow state"))?;
         let table_status: Vec<TableStatus> = tables
             .into_iter()
             .map(|(table, source_table, source_rows)| {
@@ -96,6 +102,7 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, Exit> {
             chunks_done: chunks.iter().filter(|c| c.done.is_some()).count(),
             tables: table_status,
             steps_done,
+            follow,
         });
     }
     let mut w = std::io::stdout().lock();
@@ -131,6 +138,21 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, Exit> {
             "  data: {} of {} chunk(s) done; post-load: {} step(s) done",
             r.chunks_done, r.chunks, r.steps_done
         )?;
+        match &r.follow {
+            Some(f) if f.changes == 0 => writeln!(
+                w,
+                "  binary log: the copy's snapshot is at {}",
+                pgcutover_core::show(&f.position)
+            )?,
+            Some(f) => writeln!(
+                w,
+                "  following: {} change(s) applied, up to {} (last at {})",
+                f.changes,
+                pgcutover_core::show(&f.position),
+                f.updated_at
+            )?,
+            None => {}
+        }
         let width = crate::output::name_width(r.tables.iter().map(|t| t.table.as_str()));
         writeln!(
             w,

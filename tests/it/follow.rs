@@ -601,8 +601,34 @@ async fn a_consistent_copy_records_its_snapshots_position_and_following_it_compl
         Some("1=one,2=two"),
         "the copy is the snapshot, without the later writes"
     );
+    // status shows where the snapshot is, and then how far following got.
+    let shown = |dir: &std::path::Path| {
+        let out = pgcutover(dir, &["status", &db.url, "--format", "json"]);
+        expect_code(&out, 0);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status prints JSON");
+        v["data"][0]["follow"].clone()
+    };
+    let follow_state = shown(dir.path());
+    assert_eq!(follow_state["position"], before.as_str(), "{follow_state}");
+    assert_eq!(follow_state["changes"], 0, "{follow_state}");
+    let text = pgcutover(dir.path(), &["status", &db.url]);
+    assert!(
+        String::from_utf8_lossy(&text.stdout)
+            .contains(&format!("binary log: the copy's snapshot is at {before}")),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+
     let loaded = loaded(&url).await;
-    follow(&loaded, &client, &before, 3).await;
+    let done = follow(&loaded, &client, &before, 3).await;
+    let follow_state = shown(dir.path());
+    assert_eq!(
+        follow_state["position"],
+        done.position.as_deref().expect("a position"),
+        "{follow_state}"
+    );
+    // An insert, an update and a delete.
+    assert_eq!(follow_state["changes"], 3, "{follow_state}");
     assert_identical(dir.path(), &url, &db.url);
     db.drop().await;
     let _ = conn.disconnect().await;

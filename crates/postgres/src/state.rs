@@ -316,6 +316,43 @@ pub async fn follow_position(
     Ok(row.map(|r| r.get(0)))
 }
 
+/// Where following stands: the position to go on from, the changes applied, when last.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FollowState {
+    pub position: String,
+    pub changes: i64,
+    pub updated_at: String,
+}
+
+/// The run's follow state, when it has one (`None` too for state tables an earlier pgcutover
+/// made, which have no follow table).
+pub async fn follow_state(
+    client: &Client,
+    target_schema: &str,
+) -> Result<Option<FollowState>, tokio_postgres::Error> {
+    let table = t("follow");
+    let present: bool = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+        .await?
+        .get(0);
+    if !present {
+        return Ok(None);
+    }
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT position, changes, updated_at::text FROM {table} WHERE target_schema = $1"
+            ),
+            &[&target_schema],
+        )
+        .await?;
+    Ok(row.map(|r| FollowState {
+        position: r.get(0),
+        changes: r.get(1),
+        updated_at: r.get(2),
+    }))
+}
+
 /// Records, in the caller's transaction, that the changes up to `position` are applied
 /// (`changes` more of them).
 pub async fn followed_to(
