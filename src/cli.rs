@@ -259,6 +259,12 @@ pub struct CopyArgs {
     /// moment, then a consistent-snapshot transaction per connection). Needs the RELOAD privilege.
     #[arg(long)]
     pub consistent: bool,
+    /// MySQL/MariaDB: after the copy, follow the source's binary log and apply its changes,
+    /// until Ctrl-C or SIGTERM; the same command goes on from where it stopped. Implies
+    /// --consistent; needs the binary log in ROW format with FULL row images, and the
+    /// REPLICATION SLAVE and REPLICATION CLIENT privileges.
+    #[arg(long, conflicts_with_all = ["schema_only", "data_only"])]
+    pub follow: bool,
     /// Data-only: empty the target tables before loading (once, when the run starts).
     #[arg(long, requires = "data_only")]
     pub truncate: bool,

@@ -63,6 +63,9 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     printer.info(&format!("connected to {}", attempt.target.display()));
     let planned = introspect(&attempt, &*source, &client).await?;
     let schema = &planned.loaded.schema;
+    if args.follow {
+        refuse_unfollowable(&planned.loaded).await?;
+    }
 
     // 2. Decide: a new run, or resume the one the target records.
     let decision = resume::decide(
@@ -86,6 +89,9 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     // 4. Create.
     if !decision.resuming() {
         create_tables(&attempt, &client, &planned, &decision, readers.as_ref()).await?;
+    } else if readers.is_some() {
+        // The rows left are read in a new snapshot: no one position fits all the rows.
+        state::forget_follow(&client, &attempt.settings.target_schema).await?;
     }
 
     // 5. Data.
@@ -130,14 +136,19 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         report.interrupted = Some(why.clone());
     }
     verify(&attempt, &planned, &mut report, &post_load.ended).await?;
-    finish(
+    let code = finish(
         &attempt,
         &client,
         report,
         &post_load.ended,
         post_load.waiting,
     )
-    .await
+    .await?;
+    // 8. Follow the source, once every row of the copy is in.
+    if args.follow && (code == ExitCode::OK || code == ExitCode::ROWS_REJECTED) {
+        return follow(&attempt, &client, &planned).await;
+    }
+    Ok(code)
 }
 
 /// This invocation of the copy (one attempt at its run): what every phase is given.
@@ -285,6 +296,104 @@ async fn start_readers(
         )
         .await?,
     ))
+}
+
+/// `--follow` needs a source whose change log can be followed: refused before anything is
+/// written, with every problem and what to do about it.
+async fn refuse_unfollowable(loaded: &Loaded) -> Result<(), Exit> {
+    let mut problems = loaded.reads.follow_problems().await?;
+    for t in loaded
+        .schema
+        .tables
+        .iter()
+        .filter(|t| t.row_key().is_none())
+    {
+        problems.push((
+            format!(
+                "table {} has no primary key or unique key over NOT NULL columns",
+                show_ident(&t.name)
+            ),
+            format!(
+                "give {} a primary key in the source, or leave it out with --exclude",
+                show_ident(&t.source_name)
+            ),
+        ));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Exit::new(
+        ExitCode::USAGE,
+        anyhow!(
+            "--follow: the source cannot be followed: {}",
+            problems
+                .iter()
+                .map(|(p, _)| p.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        Some(format!(
+            "nothing was written. {}",
+            problems
+                .iter()
+                .map(|(_, h)| h.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+    ))
+}
+
+/// Phase 8 (`--follow`): the source's binary log from the copy's snapshot (or from where the
+/// last follow stopped) applied to the target, each source transaction in one target
+/// transaction with its position, until Ctrl-C or SIGTERM (exit 8; the same command goes on).
+async fn follow(
+    attempt: &Attempt<'_>,
+    client: &Client,
+    planned: &Planned,
+) -> Result<ExitCode, Exit> {
+    let schema_name = &attempt.settings.target_schema;
+    let Some(from) = state::follow_position(client, schema_name)
+        .await
+        .map_err(|e| anyhow::Error::new(e).context("reading where following starts"))?
+    else {
+        return Err(Exit::new(
+            ExitCode::FAILED,
+            anyhow!("--follow: this run has no binary log position to follow from"),
+            Some("its rows were read in more than one snapshot (a copy that was resumed), or it was copied without --consistent; copy again in one go with --restart --follow".to_owned()),
+        ));
+    };
+    let mut stream =
+        pgcutover_pipeline::follow::open(&planned.loaded, &from, attempt.policy).await?;
+    attempt.printer.info(&format!(
+        "following the binary log from {}; Ctrl-C stops, and the same command goes on from there",
+        pgcutover_core::show(&from)
+    ));
+    testpoint::hit("following");
+    let printer = attempt.printer;
+    let done = pgcutover_pipeline::follow::apply_until(
+        &planned.loaded,
+        client,
+        schema_name,
+        &mut *stream,
+        |f| {
+            if f.transactions % 1000 == 0 {
+                printer.info(&format!(
+                    "following: {} transaction(s), {} change(s) applied",
+                    f.transactions, f.changes
+                ));
+            }
+            false
+        },
+        attempt.cancel.cancelled(),
+    )
+    .await?;
+    attempt.printer.info(&format!(
+        "stopped following at {}: {} transaction(s), {} change(s) applied this time; the same command goes on from there",
+        pgcutover_core::show(done.position.as_deref().unwrap_or(&from)),
+        done.transactions,
+        done.changes
+    ));
+    Ok(ExitCode::INTERRUPTED)
 }
 
 /// Phase 4: a new run's tables (or, data-only, its emptied tables) and its record.
@@ -522,7 +631,8 @@ fn settings(args: &CopyArgs) -> CopySettings {
         batch_rows: args.batch_rows as usize,
         chunk_rows: args.chunk_rows,
         retries: args.retries,
-        consistent: args.consistent,
+        // Following starts exactly at the copy's one snapshot.
+        consistent: args.consistent || args.follow,
         rejects: args.rejects.clone(),
         fingerprint_options: fingerprint_options(args),
     }

@@ -11,7 +11,8 @@ use pgcutover_mysql::types::MappingOptions;
 use pgcutover_mysql::{IntrospectOptions, SourceZone, ZeroDates};
 
 use crate::harness::{
-    assert_identical, expect_code, mysql, one, pgcutover, PrivateMariadb, TestDb,
+    assert_identical, expect_code, mysql, one, output_of, pgcutover, spawn_stopping, wait_for_stop,
+    PrivateMariadb, Stop, TestDb,
 };
 
 /// A MariaDB whose binary log can be followed.
@@ -632,4 +633,139 @@ async fn a_consistent_copy_records_its_snapshots_position_and_following_it_compl
     assert_identical(dir.path(), &url, &db.url);
     db.drop().await;
     let _ = conn.disconnect().await;
+}
+
+/// Polls `sql` on the target until it gives `want` (at most 20 s).
+async fn wait_for(client: &tokio_postgres::Client, sql: &str, want: &str) {
+    for _ in 0..200 {
+        if one(client, sql).await.as_deref() == Some(want) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{sql} never gave {want}: {:?}", one(client, sql).await);
+}
+
+fn interrupt(child: &std::process::Child) {
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success());
+}
+
+/// `copy --follow` as an operator runs it: the copy, then the source's changes applied as
+/// they come, until Ctrl-C (exit 8); the same command goes on from where it stopped, without
+/// copying again; at the end the target is identical.
+#[tokio::test]
+async fn copy_follow_applies_changes_until_stopped_and_goes_on_where_it_stopped() {
+    let server = logging_mariadb().await;
+    let mut conn = root(&server).await;
+    conn.query_drop(
+        "CREATE DATABASE shop CHARACTER SET utf8mb4;
+         USE shop;
+         CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL, price DECIMAL(8,2)) ENGINE=InnoDB;
+         INSERT INTO item VALUES (1, 'one', 1.00), (2, 'two', 2.00);",
+    )
+    .await
+    .expect("source");
+    let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
+    let db = TestDb::new("follow_cli").await;
+    let client = db.client().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = ["copy", url.as_str(), db.url.as_str(), "--follow"];
+
+    let (mut child, stop) = spawn_stopping(dir.path(), &args, "following", 1);
+    assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
+    conn.query_drop(
+        "INSERT INTO item VALUES (3, 'three', 3.00);
+         UPDATE item SET price = 1.50 WHERE id = 1;
+         DELETE FROM item WHERE id = 2;",
+    )
+    .await
+    .expect("writes while following");
+    std::fs::remove_file(&stop).expect("let it follow");
+    let items = "SELECT string_agg(id || '=' || price, ',' ORDER BY id) FROM item";
+    wait_for(&client, items, "1=1.50,3=3.00").await;
+    interrupt(&child);
+    let out = output_of(child);
+    expect_code(&out, 8);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("following the binary log from"), "{err}");
+    assert!(err.contains("stopped following at"), "{err}");
+
+    // Written while nobody follows; the same command picks them up, and copies nothing again.
+    conn.query_drop(
+        "INSERT INTO item VALUES (4, 'four', 4.00); UPDATE item SET id = 5 WHERE id = 3",
+    )
+    .await
+    .expect("writes while stopped");
+    let (mut child, stop) = spawn_stopping(dir.path(), &args, "following", 1);
+    assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
+    std::fs::remove_file(&stop).expect("let it follow");
+    wait_for(&client, items, "1=1.50,4=4.00,5=3.00").await;
+    interrupt(&child);
+    let out = output_of(child);
+    expect_code(&out, 8);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already complete"), "{err}");
+    assert_identical(dir.path(), &url, &db.url);
+    db.drop().await;
+    let _ = conn.disconnect().await;
+}
+
+/// `--follow` on a source that cannot be followed is refused before anything is written.
+#[tokio::test]
+async fn follow_is_refused_where_the_source_cannot_be_followed() {
+    let db = TestDb::new("follow_refused").await;
+    let client = db.client().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The shared MariaDB runs with its binary log off.
+    let my =
+        crate::harness::MyDb::from_sql("pgctit_follow_off", "CREATE TABLE t (id INT PRIMARY KEY);")
+            .await;
+    let out = pgcutover(dir.path(), &["copy", &my.url, &db.url, "--follow"]);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the binary log is off"), "{err}");
+    assert!(err.contains("nothing was written"), "{err}");
+    assert_eq!(
+        one(
+            &client,
+            "SELECT count(*)::text FROM pg_tables WHERE schemaname = 'public'"
+        )
+        .await
+        .as_deref(),
+        Some("0")
+    );
+    // A table whose changed rows could not be found in the target.
+    let server = logging_mariadb().await;
+    let mut conn = root(&server).await;
+    conn.query_drop("CREATE DATABASE shop; CREATE TABLE shop.log (at DATETIME, line TEXT)")
+        .await
+        .expect("keyless");
+    let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
+    let out = pgcutover(dir.path(), &["copy", &url, &db.url, "--follow"]);
+    expect_code(&out, 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("table \"log\" has no primary key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = conn.disconnect().await;
+    // SQLite has no change log.
+    let sqlite = dir.path().join("s.db");
+    crate::harness::sqlite_from_sql(&sqlite, "CREATE TABLE t (id INTEGER PRIMARY KEY);");
+    let out = pgcutover(
+        dir.path(),
+        &["copy", sqlite.to_str().expect("path"), &db.url, "--follow"],
+    );
+    expect_code(&out, 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no change log"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    my.drop().await;
+    db.drop().await;
 }

@@ -282,6 +282,15 @@ pub trait Reads: Send + Sync {
     /// One connection for queries about the data.
     async fn session(&self) -> Result<Box<dyn Session>, SourceError>;
 
+    /// What keeps the source from being followed after the copy, each with what to do about
+    /// it (`(problem, hint)`); empty when it can be followed.
+    async fn follow_problems(&self) -> Result<Vec<(String, String)>, SourceError> {
+        Ok(vec![(
+            "this source has no change log pgcutover can follow".to_owned(),
+            "--follow needs a MySQL or MariaDB source with its binary log on".to_owned(),
+        )])
+    }
+
     /// Where the source's change log is now (a MySQL binlog `file:offset`), to follow it from
     /// there later. `None` for a source with no change log, or with it off.
     async fn change_position(&self) -> Result<Option<String>, SourceError> {

@@ -294,6 +294,17 @@ impl Reads for MysqlReads {
         ))
     }
 
+    async fn follow_problems(&self) -> Result<Vec<(String, String)>, SourceError> {
+        let mut conn = connect(&self.source).await?;
+        let problems = crate::binlog::preflight(&mut conn).await;
+        let _ = conn.disconnect().await;
+        Ok(problems
+            .map_err(|e| read_failed(e).context("checking whether the binary log can be followed"))?
+            .into_iter()
+            .map(|p| (p.what, p.hint))
+            .collect())
+    }
+
     async fn change_position(&self) -> Result<Option<String>, SourceError> {
         let mut conn = connect(&self.source).await?;
         let position = crate::binlog::current_position(&mut conn).await;

@@ -353,6 +353,23 @@ pub async fn follow_state(
     }))
 }
 
+/// Forgets where following would start: a resumed copy read its rows in another snapshot than
+/// the one the position belongs to, so no single position fits them all.
+pub async fn forget_follow(
+    client: &Client,
+    target_schema: &str,
+) -> Result<(), tokio_postgres::Error> {
+    if follow_state(client, target_schema).await?.is_some() {
+        client
+            .execute(
+                &format!("DELETE FROM {} WHERE target_schema = $1", t("follow")),
+                &[&target_schema],
+            )
+            .await?;
+    }
+    Ok(())
+}
+
 /// Records, in the caller's transaction, that the changes up to `position` are applied
 /// (`changes` more of them).
 pub async fn followed_to(
