@@ -332,14 +332,20 @@ async fn refuse_unfollowable(loaded: &Loaded) -> Result<(), Exit> {
                 .collect::<Vec<_>>()
                 .join("; ")
         ),
-        Some(format!(
-            "nothing was written. {}",
-            problems
+        Some({
+            let hints = problems
                 .iter()
                 .map(|(_, h)| h.as_str())
                 .collect::<Vec<_>>()
-                .join("; ")
-        )),
+                .join("; ");
+            let mut chars = hints.chars();
+            let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
+            format!(
+                "nothing was written. {}{}",
+                first.unwrap_or_default(),
+                chars.as_str()
+            )
+        }),
     ))
 }
 
