@@ -3,7 +3,7 @@
 //! that a stop at any moment (kill -9 included) goes on with nothing applied twice and
 //! nothing missed.
 //!
-//! This is the engine of `copy --follow` (issue 15), not yet reachable from the command line.
+//! This is the engine of `copy --follow` (see docs/follow.md).
 
 use std::collections::HashMap;
 use std::sync::Arc;

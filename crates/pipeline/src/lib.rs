@@ -12,8 +12,7 @@
 //! - [`readers`]: the source's readers for the run, each job into a COPY batch sink;
 //! - [`chunks`]: the data phase, chunks in parallel, each in its own transaction, with retries;
 //! - [`post_load`]: keys, indexes, constraints, foreign keys, sequences and ANALYZE;
-//! - [`follow`]: the source's change log applied after the copy (issue 15, not yet on the
-//!   command line);
+//! - [`follow`]: the source's change log applied after the copy (`copy --follow`);
 //! - [`verify`]: comparing source and target, by counts or by key-range checksums down to the
 //!   differing rows;
 //! - [`report`]: what each table and post-load step did.
