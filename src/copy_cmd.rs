@@ -393,6 +393,21 @@ async fn follow(
         attempt.cancel.cancelled(),
     )
     .await?;
+    // Rows inserted since the copy carry their own keys: the identities move past them, so
+    // the application's next insert after a cutover gets a free one.
+    let identities: Vec<&Step> = planned
+        .steps
+        .iter()
+        .filter(|s| s.kind == pgcutover_postgres::ddl::StepKind::Identity)
+        .collect();
+    for s in &identities {
+        client.batch_execute(&s.sql).await.map_err(|e| {
+            anyhow::Error::new(e).context(format!(
+                "moving the identity of {} past the rows applied",
+                show_ident(&s.table)
+            ))
+        })?;
+    }
     attempt.printer.info(&format!(
         "stopped following at {}: {} transaction(s), {} change(s) applied this time; the same command goes on from there",
         pgcutover_core::show(done.position.as_deref().unwrap_or(&from)),

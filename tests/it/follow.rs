@@ -665,7 +665,9 @@ async fn copy_follow_applies_changes_until_stopped_and_goes_on_where_it_stopped(
         "CREATE DATABASE shop CHARACTER SET utf8mb4;
          USE shop;
          CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL, price DECIMAL(8,2)) ENGINE=InnoDB;
-         INSERT INTO item VALUES (1, 'one', 1.00), (2, 'two', 2.00);",
+         INSERT INTO item VALUES (1, 'one', 1.00), (2, 'two', 2.00);
+         CREATE TABLE note (id INT AUTO_INCREMENT PRIMARY KEY, body TEXT) ENGINE=InnoDB;
+         INSERT INTO note (body) VALUES ('first');",
     )
     .await
     .expect("source");
@@ -680,16 +682,28 @@ async fn copy_follow_applies_changes_until_stopped_and_goes_on_where_it_stopped(
     conn.query_drop(
         "INSERT INTO item VALUES (3, 'three', 3.00);
          UPDATE item SET price = 1.50 WHERE id = 1;
-         DELETE FROM item WHERE id = 2;",
+         DELETE FROM item WHERE id = 2;
+         INSERT INTO note (body) VALUES ('second'), ('third');",
     )
     .await
     .expect("writes while following");
     std::fs::remove_file(&stop).expect("let it follow");
     let items = "SELECT string_agg(id || '=' || price, ',' ORDER BY id) FROM item";
     wait_for(&client, items, "1=1.50,3=3.00").await;
+    wait_for(&client, "SELECT count(*)::text FROM note", "3").await;
     interrupt(&child);
     let out = output_of(child);
     expect_code(&out, 8);
+    // The notes inserted since the copy carry ids 2 and 3: the identity moved past them.
+    assert_eq!(
+        one(
+            &client,
+            "SELECT nextval(pg_get_serial_sequence('note', 'id'))::text"
+        )
+        .await
+        .as_deref(),
+        Some("4")
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("following the binary log from"), "{err}");
     assert!(err.contains("stopped following at"), "{err}");
@@ -701,7 +715,14 @@ async fn copy_follow_applies_changes_until_stopped_and_goes_on_where_it_stopped(
     .await
     .expect("writes while stopped");
     let (mut child, stop) = spawn_stopping(dir.path(), &args, "following", 1);
-    assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
+    if !matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint) {
+        let out = output_of(child);
+        panic!(
+            "the second run ended before following: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     std::fs::remove_file(&stop).expect("let it follow");
     wait_for(&client, items, "1=1.50,4=4.00,5=3.00").await;
     interrupt(&child);
