@@ -149,3 +149,44 @@ async fn a_source_server_down_for_seconds_is_waited_for() {
     assert_identical(dir.path(), &source, &db.url);
     db.drop().await;
 }
+
+/// A source that takes inserts while a copy is interrupted: its AUTO_INCREMENT moves, which is
+/// data, not schema, so the same command still resumes the run (and the new row, in a chunk
+/// not yet copied, arrives).
+#[tokio::test]
+async fn a_source_whose_auto_increment_moved_still_resumes() {
+    let name = "pgctit_resume_autoinc";
+    let my = MyDb::from_sql(
+        name,
+        "CREATE TABLE item (id INT AUTO_INCREMENT PRIMARY KEY, label VARCHAR(40) NOT NULL);
+         INSERT INTO item (label) SELECT CONCAT('item ', seq) FROM seq_1_to_3000;",
+    )
+    .await;
+    let db = TestDb::new("mysql_resume_autoinc").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = [
+        "copy",
+        my.url.as_str(),
+        db.url.as_str(),
+        "--chunk-rows",
+        "300",
+        "--jobs",
+        "1",
+    ];
+    crate::harness::kill_at(dir.path(), &args, "chunk-committed", 2);
+    let mut c = mysql(name).await;
+    c.query_drop("INSERT INTO item (label) VALUES ('while interrupted')")
+        .await
+        .expect("insert");
+    let _ = c.disconnect().await;
+    let out = pgcutover(dir.path(), &args);
+    expect_code(&out, 0);
+    assert!(
+        stderr(&out).contains("resuming the run"),
+        "{}",
+        stderr(&out)
+    );
+    assert_identical(dir.path(), &my.url, &db.url);
+    db.drop().await;
+    my.drop().await;
+}
