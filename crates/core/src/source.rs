@@ -291,13 +291,7 @@ pub trait Reads: Send + Sync {
         )])
     }
 
-    /// Where the source's change log is now (a MySQL binlog `file:offset`), to follow it from
-    /// there later. `None` for a source with no change log, or with it off.
-    async fn change_position(&self) -> Result<Option<String>, SourceError> {
-        Ok(None)
-    }
-
-    /// The source's changes from `from` (a [`Reads::change_position`]) on, to `tables` (the
+    /// The source's changes from `from` (a [`Readers::snapshot_position`]) on, to `tables` (the
     /// schema's, as the copy reads them), converted as the copy converts its rows.
     async fn changes(
         &self,

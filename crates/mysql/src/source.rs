@@ -305,19 +305,6 @@ impl Reads for MysqlReads {
             .collect())
     }
 
-    async fn change_position(&self) -> Result<Option<String>, SourceError> {
-        let mut conn = connect(&self.source).await?;
-        let position = crate::binlog::current_position(&mut conn).await;
-        let _ = conn.disconnect().await;
-        Ok(position
-            .map_err(|e| {
-                read_failed(e)
-                    .context("reading the binary log's position")
-                    .hint("the user needs REPLICATION CLIENT (MariaDB 10.5+: BINLOG MONITOR) to ask where the binary log is")
-            })?
-            .map(|p| p.to_string()))
-    }
-
     async fn changes(
         &self,
         from: &str,

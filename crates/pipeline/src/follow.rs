@@ -12,7 +12,7 @@ use anyhow::anyhow;
 use pgcutover_core::policy::ValuePolicy;
 use pgcutover_core::source::{ChangeStream, RowChange, SourceChange};
 use pgcutover_core::{show_ident, Table};
-use pgcutover_postgres::apply::{apply, Net};
+use pgcutover_postgres::apply::{apply, Net, Phase};
 use pgcutover_postgres::state;
 use tokio_postgres::Client;
 
@@ -161,19 +161,26 @@ async fn commit(
         .sum();
     transaction(client, async || {
         for (keyed, net) in nets.iter().rev() {
-            let deletes = Net {
-                deletes: net.deletes.clone(),
-                ..Net::default()
-            };
-            apply(client, schema_name, &keyed.table, &keyed.key, &deletes).await?;
+            apply(
+                client,
+                schema_name,
+                &keyed.table,
+                &keyed.key,
+                net,
+                Phase::Deletes,
+            )
+            .await?;
         }
         for (keyed, net) in &nets {
-            let rest = Net {
-                moves: net.moves.clone(),
-                upserts: net.upserts.clone(),
-                ..Net::default()
-            };
-            apply(client, schema_name, &keyed.table, &keyed.key, &rest).await?;
+            apply(
+                client,
+                schema_name,
+                &keyed.table,
+                &keyed.key,
+                net,
+                Phase::Writes,
+            )
+            .await?;
         }
         state::followed_to(client, schema_name, position, count).await?;
         Ok(End::Commit(()))

@@ -30,19 +30,3 @@ pub trait Progress: Send {
     /// The table is done.
     fn finish(self: Box<Self>);
 }
-
-/// Hears nothing: for callers with no operator to tell.
-pub struct Quiet;
-
-impl Observer for Quiet {
-    fn info(&self, _message: &str) {}
-    fn warn(&self, _message: &str) {}
-    fn table(&self, _name: &str, _rows: Option<u64>) -> Box<dyn Progress> {
-        Box::new(Quiet)
-    }
-}
-
-impl Progress for Quiet {
-    fn set(&mut self, _rows: u64) {}
-    fn finish(self: Box<Self>) {}
-}

@@ -120,14 +120,24 @@ impl Net {
     }
 }
 
-/// Applies a net effect to `schema`.`table`, whose copied columns the rows hold, keyed by the
-/// copied columns at `key`. Runs in the caller's transaction.
+/// The two halves of applying a [`Net`]: across tables in one transaction, deletions go
+/// children first and the rest parents first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Deletes,
+    /// Moves, then upserts.
+    Writes,
+}
+
+/// Applies one phase of a net effect to `schema`.`table`, whose copied columns the rows hold,
+/// keyed by the copied columns at `key`. Runs in the caller's transaction.
 pub async fn apply(
     client: &Client,
     schema: &str,
     table: &Table,
     key: &[usize],
     net: &Net,
+    phase: Phase,
 ) -> Result<(), tokio_postgres::Error> {
     let copied: Vec<String> = table
         .columns
@@ -145,7 +155,10 @@ pub async fn apply(
             .join(", ")
     };
     let all: Vec<&String> = copied.iter().collect();
-    if !net.deletes.is_empty() {
+    if phase == Phase::Deletes {
+        if net.deletes.is_empty() {
+            return Ok(());
+        }
         stage(
             client,
             "pgcutover_deletes",
@@ -164,6 +177,7 @@ pub async fn apply(
                 on.join(" AND ")
             ))
             .await?;
+        return Ok(());
     }
     if !net.moves.is_empty() {
         // The old key's values, then the row, under names of their own.
