@@ -29,6 +29,10 @@ pub enum Command {
     /// Prove that TARGET holds exactly what SOURCE holds: row counts, then checksums of every
     /// row through the copy's own type mapping, down to the keys of the rows that differ.
     Verify(VerifyArgs),
+    /// Once writes to SOURCE have stopped: apply its last changes to TARGET (or wait for the
+    /// running `copy --follow` to), move identities past the source's, verify, and mark the
+    /// run as cut over. Exit 0 only when TARGET is proved identical.
+    Cutover(CutoverArgs),
     /// Show the progress of the copy runs recorded in a target database.
     Status(StatusArgs),
     /// Remove everything a run created (its tables, types and schema, or the rows a data-only
@@ -74,7 +78,7 @@ pub struct ResetArgs {
     pub format: Format,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Endpoints {
     /// The source: `mysql://user@host[:port]/database[?ssl-mode=…&ssl-ca=…&socket=…]` (also
     /// `mariadb://`), or `sqlite:PATH` / a path ending in .db, .sqlite or .sqlite3 (read-only).
@@ -88,7 +92,7 @@ pub struct Endpoints {
     pub source_password_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct SelectArgs {
     /// PostgreSQL schema to create the tables in.
     #[arg(long, default_value = "public", value_name = "NAME")]
@@ -101,7 +105,7 @@ pub struct SelectArgs {
     pub exclude: Vec<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ValueArgs {
     /// How integers in SQLite date/time columns are read: Unix seconds, milliseconds (Prisma),
     /// or `auto` (milliseconds when a value is ≥ 10^11).
@@ -288,7 +292,7 @@ pub struct CopyArgs {
     pub retries: u32,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct VerifyArgs {
     #[command(flatten)]
     pub endpoints: Endpoints,
@@ -320,6 +324,62 @@ pub struct VerifyArgs {
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct CutoverArgs {
+    #[command(flatten)]
+    pub endpoints: Endpoints,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// The options the copy was run with: the last changes and the proof convert source
+    /// values the same way.
+    #[command(flatten)]
+    pub values: ValueArgs,
+    /// Set the source read-only first (`SET GLOBAL read_only = ON`; needs SUPER or
+    /// READ_ONLY ADMIN). Without it, stop the application's writes yourself before.
+    #[arg(long)]
+    pub set_read_only: bool,
+    /// The proof before the run is marked cut over: `counts` (fast) or `checksums` (every
+    /// row's content, naming the rows that differ).
+    #[arg(long, value_enum, default_value_t = VerifyMode::Counts)]
+    pub verify: VerifyMode,
+    /// How long to wait for a running `copy --follow` to apply the source's last changes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub wait: u64,
+    /// Differing rows listed per table (all are counted).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub max_diffs: u32,
+    /// The run's rejects file (what the copy and the follower rejected).
+    #[arg(long, value_name = "FILE", default_value = "pgcutover-rejects.jsonl")]
+    pub rejects: PathBuf,
+    /// Tables verified in parallel. Default: the number of CPU cores.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+    /// Also write the result as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+impl CutoverArgs {
+    /// The `verify` the cutover runs as its proof.
+    pub fn verify_args(&self) -> VerifyArgs {
+        VerifyArgs {
+            endpoints: self.endpoints.clone(),
+            select: self.select.clone(),
+            values: self.values.clone(),
+            mode: self.verify,
+            data_only: false,
+            max_diffs: self.max_diffs,
+            rejects: self.rejects.clone(),
+            jobs: self.jobs,
+            report: None,
+            format: self.format,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]

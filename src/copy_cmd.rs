@@ -23,6 +23,7 @@ use pgcutover_core::policy::ValuePolicy;
 use pgcutover_core::show_ident;
 use pgcutover_core::source::Source;
 use pgcutover_pipeline::create;
+use pgcutover_pipeline::follow::{apply_until, move_identities, Follow, FollowEnd, Until};
 use pgcutover_pipeline::post_load::{self, PostLoad, StepSettings};
 use pgcutover_pipeline::report::table_reports;
 use pgcutover_pipeline::resume::{self, Decision};
@@ -146,7 +147,7 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     .await?;
     // 8. Follow the source, once every row of the copy is in.
     if args.follow && (code == ExitCode::OK || code == ExitCode::ROWS_REJECTED) {
-        return follow(&attempt, &client, &planned).await;
+        return follow(&attempt, &client, &planned, &decision.rejects).await;
     }
     Ok(code)
 }
@@ -350,15 +351,16 @@ async fn refuse_unfollowable(loaded: &Loaded) -> Result<(), Exit> {
 }
 
 /// Phase 8 (`--follow`): the source's binary log from the copy's snapshot (or from where the
-/// last follow stopped) applied to the target, each source transaction in one target
-/// transaction with its position, until Ctrl-C or SIGTERM (exit 8; the same command goes on).
+/// last follow stopped) applied to the target, until Ctrl-C or SIGTERM (exit 8; the same
+/// command goes on) or until `cutover` marks the run as cut over (exit 0).
 async fn follow(
     attempt: &Attempt<'_>,
     client: &Client,
     planned: &Planned,
+    rejects: &pgcutover_pipeline::rejects::RejectLog,
 ) -> Result<ExitCode, Exit> {
     let schema_name = &attempt.settings.target_schema;
-    let Some(from) = state::follow_position(client, schema_name)
+    let Some(state) = state::follow_state(client, schema_name)
         .await
         .map_err(|e| anyhow::Error::new(e).context("reading where following starts"))?
     else {
@@ -368,51 +370,63 @@ async fn follow(
             Some("its rows were read in more than one snapshot (a copy that was resumed), or it was copied without --consistent; copy again in one go with --restart --follow".to_owned()),
         ));
     };
+    if let Some(at) = &state.cut_over_at {
+        attempt.printer.info(&format!(
+            "this run was cut over at {at}: nothing to follow (--restart copies again)"
+        ));
+        return Ok(ExitCode::OK);
+    }
+    let from = state.position;
     let mut stream =
         pgcutover_pipeline::follow::open(&planned.loaded, &from, attempt.policy).await?;
     attempt.printer.info(&format!(
-        "following the binary log from {}; Ctrl-C stops, and the same command goes on from there",
+        "following the binary log from {}; Ctrl-C stops, and the same command goes on from there; `pgcutover cutover` ends it",
         pgcutover_core::show(&from)
     ));
     testpoint::hit("following");
-    let printer = attempt.printer;
-    let done = pgcutover_pipeline::follow::apply_until(
-        &planned.loaded,
+    let follow = Follow {
+        loaded: &planned.loaded,
         client,
         schema_name,
+        rejects,
+        observer: attempt.printer,
+    };
+    let done = apply_until(
+        &follow,
         &mut *stream,
-        |f| {
-            if f.transactions % 1000 == 0 {
-                printer.info(&format!(
-                    "following: {} transaction(s), {} change(s) applied",
-                    f.transactions, f.changes
-                ));
-            }
-            false
-        },
+        &from,
+        Until::CutOver,
         attempt.cancel.cancelled(),
     )
     .await?;
     // Rows inserted since the copy carry their own keys: the identities move past them, so
     // the application's next insert after a cutover gets a free one.
-    let identities: Vec<&Step> = planned
-        .steps
-        .iter()
-        .filter(|s| s.kind == pgcutover_postgres::ddl::StepKind::Identity)
-        .collect();
-    for s in &identities {
-        client.batch_execute(&s.sql).await.map_err(|e| {
-            anyhow::Error::new(e).context(format!(
-                "moving the identity of {} past the rows applied",
-                show_ident(&s.table)
-            ))
-        })?;
+    move_identities(client, &planned.steps).await?;
+    let position = done.position.as_deref().unwrap_or(&from);
+    let applied = format!(
+        "{} transaction(s), {} change(s) applied this time{}",
+        done.transactions,
+        done.changes,
+        if done.rejects > 0 {
+            format!(
+                ", {} rejected (in {})",
+                done.rejects,
+                rejects.path().display()
+            )
+        } else {
+            String::new()
+        }
+    );
+    if done.end == FollowEnd::CutOver {
+        attempt.printer.info(&format!(
+            "the run was cut over; stopped following at {}: {applied}",
+            pgcutover_core::show(position)
+        ));
+        return Ok(ExitCode::OK);
     }
     attempt.printer.info(&format!(
-        "stopped following at {}: {} transaction(s), {} change(s) applied this time; the same command goes on from there",
-        pgcutover_core::show(done.position.as_deref().unwrap_or(&from)),
-        done.transactions,
-        done.changes
+        "stopped following at {}: {applied}; the same command goes on from there",
+        pgcutover_core::show(position),
     ));
     Ok(ExitCode::INTERRUPTED)
 }

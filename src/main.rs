@@ -3,6 +3,7 @@
 
 mod cli;
 mod copy_cmd;
+mod cutover_cmd;
 mod output;
 mod plan_cmd;
 mod report;
@@ -39,6 +40,7 @@ fn main() -> std::process::ExitCode {
             Command::Copy(args) => copy_cmd::run(args, &printer).await,
             Command::Plan(args) => plan_cmd::run(args, &printer).await,
             Command::Verify(args) => verify_cmd::run(args, &printer).await,
+            Command::Cutover(args) => cutover_cmd::run(args, &printer).await,
             Command::Status(args) => run_cmd::status(args).await,
             Command::Reset(args) => run_cmd::reset(args, &printer).await,
         }

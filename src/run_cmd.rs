@@ -138,20 +138,8 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, Exit> {
             "  data: {} of {} chunk(s) done; post-load: {} step(s) done",
             r.chunks_done, r.chunks, r.steps_done
         )?;
-        match &r.follow {
-            Some(f) if f.changes == 0 => writeln!(
-                w,
-                "  binary log: the copy's snapshot is at {}",
-                pgcutover_core::show(&f.position)
-            )?,
-            Some(f) => writeln!(
-                w,
-                "  following: {} change(s) applied, up to {} (last at {})",
-                f.changes,
-                pgcutover_core::show(&f.position),
-                f.updated_at
-            )?,
-            None => {}
+        if let Some(f) = &r.follow {
+            write_follow(&mut w, f)?;
         }
         let width = crate::output::name_width(r.tables.iter().map(|t| t.table.as_str()));
         writeln!(
@@ -359,4 +347,57 @@ fn confirm(ts: &str, list: &ResetList) -> Result<(), Exit> {
         anyhow!("not confirmed: the answer was not {ts:?}"),
         Some("nothing was changed".to_owned()),
     ))
+}
+
+/// The follow state, for a person: where the copy's snapshot was, or how far following got,
+/// how far behind the source it was when it last looked, and whether the run is cut over.
+fn write_follow(w: &mut impl Write, f: &state::FollowState) -> std::io::Result<()> {
+    let show = pgcutover_core::show;
+    if let Some(at) = &f.cut_over_at {
+        return writeln!(
+            w,
+            "  cut over at {at}, at {}: {} change(s) applied while following{}",
+            show(f.cut_over_position.as_deref().unwrap_or("?")),
+            f.changes,
+            rejects_note(f.rejects)
+        );
+    }
+    if f.changes == 0 && f.head.is_none() {
+        return writeln!(
+            w,
+            "  binary log: the copy's snapshot is at {}",
+            show(&f.position)
+        );
+    }
+    writeln!(
+        w,
+        "  following: {} change(s) applied, up to {} (committed {}){}",
+        f.changes,
+        show(&f.position),
+        f.updated_at,
+        rejects_note(f.rejects)
+    )?;
+    if let (Some(head), Some(head_at)) = (&f.head, &f.head_at) {
+        let behind = match (f.behind_bytes, f.lag_seconds) {
+            (Some(0), _) => "caught up".to_owned(),
+            (Some(b), Some(s)) => format!("{b} bytes, {s:.1}s behind"),
+            (Some(b), None) => format!("{b} bytes behind"),
+            (None, _) => "behind by an unknown amount (a purged file?)".to_owned(),
+        };
+        writeln!(
+            w,
+            "  source's log at {} when last looked ({head_at}): {behind}; {:.0} change(s)/s",
+            show(head),
+            f.changes_per_second.unwrap_or(0.0)
+        )?;
+    }
+    Ok(())
+}
+
+fn rejects_note(rejects: i64) -> String {
+    if rejects > 0 {
+        format!(", {rejects} rejected (in the rejects file)")
+    } else {
+        String::new()
+    }
 }

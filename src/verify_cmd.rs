@@ -32,7 +32,7 @@ struct Envelope<'a> {
     peak_memory_bytes: Option<u64>,
 }
 
-pub async fn run(mut args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
+pub async fn run(args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     let started_at_unix = unix_now();
     let (source, target) = args.endpoints.resolve()?;
     if let Some(path) = &args.report {
@@ -41,9 +41,44 @@ pub async fn run(mut args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Ex
     let schema_name = args.select.target_schema.clone();
     let client = crate::target::connect(&target).await?;
     printer.info(&format!("connected to {}", target.display()));
+    let report = compare(args.clone(), &*source, &target, &client, printer).await?;
+    let envelope = Envelope {
+        pgcutover: env!("CARGO_PKG_VERSION"),
+        source: source.display(),
+        target: target.display().to_owned(),
+        target_schema: &schema_name,
+        started_at_unix,
+        report: &report,
+        peak_memory_bytes: peak_memory_bytes(),
+    };
+    {
+        let mut out = std::io::stdout().lock();
+        match args.format {
+            Format::Json => print_json(&mut out, "verify", &envelope)?,
+            Format::Text => print_text(&report, &mut crate::output::TerminalText(&mut out))?,
+        }
+    }
+    if let Some(path) = &args.report {
+        write_json_file(path, &envelope)
+            .with_context(|| format!("writing the report to {}", path.display()))?;
+    }
+    Ok(report.exit_code())
+}
+
+/// Compares `source` with what `client`'s target holds, as `args` say (the options the copy
+/// ran with); prints progress, not the result.
+pub async fn compare(
+    mut args: VerifyArgs,
+    source: &dyn pgcutover_core::source::Source,
+    target: &pgcutover_postgres::Target,
+    client: &crate::target::Client,
+    printer: &Printer,
+) -> Result<VerifyReport, Exit> {
+    let schema_name = args.select.target_schema.clone();
+    printer.info(&format!("connected to {}", target.display()));
     // A data-only run converted values into the target's types with its own options: verify
     // converts them the same way.
-    let run = crate::state::runs(&client)
+    let run = crate::state::runs(client)
         .await
         .unwrap_or_default()
         .into_iter()
@@ -72,10 +107,10 @@ pub async fn run(mut args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Ex
             }
         }
     }
-    let facts = TargetFacts::read(&client).await?;
+    let facts = TargetFacts::read(client).await?;
     printer.info(&format!("reading the schema of {}", source.display()));
     let mut loaded = load_schema(
-        &*source,
+        source,
         &args.select.selection(),
         &args.values.options(),
         &facts,
@@ -114,36 +149,7 @@ pub async fn run(mut args: VerifyArgs, printer: &Printer) -> Result<ExitCode, Ex
         max_diffs: args.max_diffs as usize,
         policy: value_policy(&args.values.options()),
     };
-    let report = verify_all(
-        &loaded,
-        &target,
-        &schema_name,
-        &settings,
-        &expected,
-        printer,
-    )
-    .await?;
-    let envelope = Envelope {
-        pgcutover: env!("CARGO_PKG_VERSION"),
-        source: source.display(),
-        target: target.display().to_owned(),
-        target_schema: &schema_name,
-        started_at_unix,
-        report: &report,
-        peak_memory_bytes: peak_memory_bytes(),
-    };
-    {
-        let mut out = std::io::stdout().lock();
-        match args.format {
-            Format::Json => print_json(&mut out, "verify", &envelope)?,
-            Format::Text => print_text(&report, &mut crate::output::TerminalText(&mut out))?,
-        }
-    }
-    if let Some(path) = &args.report {
-        write_json_file(path, &envelope)
-            .with_context(|| format!("writing the report to {}", path.display()))?;
-    }
-    Ok(report.exit_code())
+    verify_all(&loaded, target, &schema_name, &settings, &expected, printer).await
 }
 
 /// The per-table summary and every listed difference, for a person.

@@ -9,6 +9,8 @@ use pgcutover_mysql::binlog::{as_read, current_position, preflight, Change, Chan
 use pgcutover_mysql::convert::convert;
 use pgcutover_mysql::types::MappingOptions;
 use pgcutover_mysql::{IntrospectOptions, SourceZone, ZeroDates};
+use pgcutover_pipeline::follow::{Follow, FollowEnd, Until};
+use pgcutover_pipeline::rejects::RejectLog;
 
 use crate::harness::{
     assert_identical, expect_code, mysql, one, output_of, pgcutover, spawn_stopping, wait_for_stop,
@@ -207,8 +209,30 @@ async fn row_changes_read_back_as_they_were_written() {
         .expect("status")
         .expect("position");
     assert_ne!(after.file, to.file);
-    let got = read_commits(&mut changes, 1).await;
-    assert_eq!(got.last(), Some(&Change::Commit { end: after }), "{got:#?}");
+    // The ALTER commits by itself; then the new file's opening events are places to go on
+    // from too (said as empty commits), until the insert's commit ends where the log does.
+    let mut got = Vec::new();
+    loop {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(20), changes.next())
+            .await
+            .expect("a change within 20 s")
+            .expect("the stream goes on")
+            .expect("a change");
+        let done = matches!(&next, Change::Commit { end, .. } if *end == after);
+        got.push(next);
+        if done {
+            break;
+        }
+    }
+    assert!(
+        matches!(&got[0], Change::Commit { end, .. } if *end == to),
+        "{got:#?}"
+    );
+    let rows: Vec<&Change> = got
+        .iter()
+        .filter(|c| matches!(c, Change::Row { .. }))
+        .collect();
+    assert_eq!(rows.len(), 1, "{got:#?}");
     changes.close().await;
     let _ = conn.disconnect().await;
 }
@@ -428,26 +452,52 @@ async fn position(conn: &mut mysql_async::Conn) -> String {
         .to_string()
 }
 
-/// Follows `loaded`'s source from `from` into the target until `transactions` are applied.
+/// Follows `loaded`'s source from `from` into the target until every change up to `to` is
+/// applied.
 async fn follow(
     loaded: &pgcutover_pipeline::source::Loaded,
     client: &tokio_postgres::Client,
     from: &str,
-    transactions: u64,
+    to: &str,
 ) -> pgcutover_pipeline::follow::Followed {
     let mut stream = pgcutover_pipeline::follow::open(loaded, from, ValuePolicy::default())
         .await
         .expect("open");
+    let rejects = RejectLog::new(std::env::temp_dir().join("pgcutover-follow-test-rejects.jsonl"));
     pgcutover_pipeline::follow::apply_until(
-        loaded,
-        client,
-        "public",
+        &following(loaded, client, &rejects),
         &mut *stream,
-        |f| f.transactions >= transactions,
+        from,
+        Until::Reached(to),
         std::future::pending(),
     )
     .await
     .expect("apply")
+}
+
+/// What following works on, in the tests: the `public` schema, no printing.
+fn following<'a>(
+    loaded: &'a pgcutover_pipeline::source::Loaded,
+    client: &'a tokio_postgres::Client,
+    rejects: &'a RejectLog,
+) -> Follow<'a> {
+    Follow {
+        loaded,
+        client,
+        schema_name: "public",
+        rejects,
+        observer: &Silent,
+    }
+}
+
+struct Silent;
+
+impl pgcutover_pipeline::observe::Observer for Silent {
+    fn info(&self, _: &str) {}
+    fn warn(&self, _: &str) {}
+    fn table(&self, _: &str, _: Option<u64>) -> Box<dyn pgcutover_pipeline::observe::Progress> {
+        unreachable!("following loads no table")
+    }
 }
 
 /// After a copy, the source's changes (inserts, a primary-key change, deletes, a parent whose
@@ -506,7 +556,8 @@ async fn changes_after_the_copy_are_applied_exactly_and_resume_where_they_stoppe
         .await
         .expect("target");
     tokio::spawn(connection);
-    let done = follow(&loaded, &client, &from, transactions.len() as u64).await;
+    let done = follow(&loaded, &client, &from, &to).await;
+    assert_eq!(done.transactions, transactions.len() as u64, "{done:?}");
     assert_eq!(done.position.as_deref(), Some(to.as_str()));
     assert_identical(dir.path(), &url, &db.url);
     // The run state says where to go on from: the end of the last transaction applied.
@@ -518,17 +569,20 @@ async fn changes_after_the_copy_are_applied_exactly_and_resume_where_they_stoppe
     let mut again = pgcutover_pipeline::follow::open(&loaded, &recorded, ValuePolicy::default())
         .await
         .expect("open again");
+    let rejects = RejectLog::new(dir.path().join("rejects.jsonl"));
     let idle = pgcutover_pipeline::follow::apply_until(
-        &loaded,
-        &client,
-        "public",
+        &following(&loaded, &client, &rejects),
         &mut *again,
-        |_| false,
+        &recorded,
+        Until::CutOver,
         tokio::time::sleep(std::time::Duration::from_millis(300)),
     )
     .await
     .expect("stop");
-    assert!(idle.stopped && idle.transactions == 0, "{idle:?}");
+    assert!(
+        idle.end == FollowEnd::Stopped && idle.transactions == 0,
+        "{idle:?}"
+    );
     assert_identical(dir.path(), &url, &db.url);
     db.drop().await;
     let _ = conn.disconnect().await;
@@ -620,8 +674,10 @@ async fn a_consistent_copy_records_its_snapshots_position_and_following_it_compl
         String::from_utf8_lossy(&text.stdout)
     );
 
+    let to = position(&mut conn).await;
     let loaded = loaded(&url).await;
-    let done = follow(&loaded, &client, &before, 3).await;
+    let done = follow(&loaded, &client, &before, &to).await;
+    assert_eq!(done.transactions, 3, "{done:?}");
     let follow_state = shown(dir.path());
     assert_eq!(
         follow_state["position"],

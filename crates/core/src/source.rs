@@ -303,6 +303,37 @@ pub trait Reads: Send + Sync {
             "this source has no change log pgcutover can follow",
         ))
     }
+
+    /// Where the source's change log ends now, and how far behind it `applied` (a position of
+    /// [`ChangeStream`]'s) is. `None`: the source has no change log.
+    async fn change_log_head(
+        &self,
+        _applied: Option<&str>,
+    ) -> Result<Option<LogHead>, SourceError> {
+        Ok(None)
+    }
+
+    /// Whether `position` is at or past `target` (both positions of this source's log).
+    fn position_reached(&self, position: &str, target: &str) -> bool {
+        position == target
+    }
+
+    /// Stops the source from taking writes (from users without the privilege to override
+    /// it), for a cutover; what was done, said for a person (with how to undo it).
+    async fn set_read_only(&self) -> Result<String, SourceError> {
+        Err(SourceError::usage(
+            "this source cannot be set read-only by pgcutover",
+        ))
+    }
+}
+
+/// Where a source's change log ends, and how far a position is behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogHead {
+    pub position: String,
+    /// Bytes of log from the position asked about to the end (`None`: not known, say when the
+    /// files between are gone).
+    pub behind_bytes: Option<u64>,
 }
 
 /// A row changed in the source, its images converted as the copy converts a row (the copied
@@ -324,8 +355,10 @@ pub enum SourceChange {
     Row { table: String, change: RowChange },
     /// A row of a table read here that cannot arrive exactly.
     Rejected(crate::Reject),
-    /// The changes since the last commit are one transaction; the log goes on at `position`.
-    Commit { position: String },
+    /// The changes since the last commit are one transaction (possibly empty: the log also
+    /// says where it is between transactions); the log goes on at `position`. `at`: when the
+    /// source wrote it, in Unix seconds.
+    Commit { position: String, at: Option<u64> },
     /// A statement that changes a table read here (DDL), which a follower cannot apply.
     Statement { sql: String, position: String },
 }

@@ -67,6 +67,70 @@ pub async fn current_position(conn: &mut Conn) -> Result<Option<Position>, mysql
 
 const ER_PARSE_ERROR: u16 = 1064;
 
+impl Position {
+    /// The order of two places in one server's log: files by their number (the extension
+    /// MySQL counts up, which outgrows six digits), then offsets.
+    pub fn cmp_in_log(&self, other: &Position) -> std::cmp::Ordering {
+        let number = |f: &str| f.rsplit_once('.').and_then(|(_, n)| n.parse::<u64>().ok());
+        match (number(&self.file), number(&other.file)) {
+            (Some(a), Some(b)) if a != b => a.cmp(&b),
+            (Some(_), Some(_)) => self.offset.cmp(&other.offset),
+            _ => (&self.file, self.offset).cmp(&(&other.file, other.offset)),
+        }
+    }
+}
+
+/// Where the log ends now, and how many bytes of it lie from `applied` to there (`SHOW
+/// BINARY LOGS` gives each file's size; `None` when `applied`'s file is gone).
+pub async fn head(
+    conn: &mut Conn,
+    applied: Option<Position>,
+) -> Result<Option<pgcutover_core::source::LogHead>, mysql_async::Error> {
+    let Some(now) = current_position(conn).await? else {
+        return Ok(None);
+    };
+    let behind_bytes = match applied {
+        None => None,
+        Some(applied) => {
+            let files: Vec<(String, u64)> = conn
+                .query::<mysql_async::Row, _>("SHOW BINARY LOGS")
+                .await?
+                .into_iter()
+                .filter_map(|r| Some((r.get::<String, _>(0)?, r.get::<u64, _>(1)?)))
+                .collect();
+            bytes_between(&files, &applied, &now)
+        }
+    };
+    Ok(Some(pgcutover_core::source::LogHead {
+        position: now.to_string(),
+        behind_bytes,
+    }))
+}
+
+/// Bytes of log from `from` to `to`, given each file's size (the last one's may have grown
+/// since `to` was read: `to` bounds it).
+pub fn bytes_between(files: &[(String, u64)], from: &Position, to: &Position) -> Option<u64> {
+    if from.cmp_in_log(to).is_ge() {
+        return Some(0);
+    }
+    if from.file == to.file {
+        return Some(to.offset - from.offset);
+    }
+    let start = files.iter().position(|(f, _)| *f == from.file)?;
+    let mut total = 0u64;
+    for (file, size) in &files[start..] {
+        if *file == to.file {
+            return Some(total + to.offset);
+        }
+        total += if *file == from.file {
+            size.saturating_sub(from.offset)
+        } else {
+            *size
+        };
+    }
+    None
+}
+
 /// Something that keeps a server from being followed, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -220,10 +284,13 @@ pub enum Change {
         before: Option<Vec<mysql_async::Value>>,
         after: Option<Vec<mysql_async::Value>>,
     },
-    /// A transaction committed; `end` is where the next one starts.
-    Commit { end: Position },
-    /// A statement the server logged as text: DDL, or the BEGIN/COMMIT around a
-    /// non-transactional engine's rows. `end` is where the next event starts.
+    /// A transaction committed (`at`: when, in the source's Unix seconds); `end` is where the
+    /// next one starts. Also said at the other points between transactions a reader may go on
+    /// from (after a statement outside a transaction, and the events that open a log file),
+    /// so that a reader that is all caught up knows the position the server shows.
+    Commit { end: Position, at: u32 },
+    /// A statement the server logged as text outside a transaction's rows (DDL): a `Commit`
+    /// follows it unless it came inside BEGIN … COMMIT. `end` is where the next event starts.
     Statement {
         database: String,
         sql: String,
@@ -240,6 +307,13 @@ pub struct Changes {
     /// Whether a table's rows (database, table) are wanted: the others are not decoded, so a
     /// table no one follows cannot stop the stream.
     wanted: Wanted,
+    /// Inside a transaction (after its GTID event or BEGIN, before its XID or COMMIT): no
+    /// position there is a place to go on from.
+    in_transaction: bool,
+    /// The transaction opened with a BEGIN statement (MySQL's way; MariaDB's GTID event stands
+    /// for it): a statement before its COMMIT is part of it. After a GTID event alone, a
+    /// statement is DDL standing alone (in ROW format, which following needs).
+    began_with_begin: bool,
 }
 
 /// Whether the rows of a table (database, table) are wanted.
@@ -248,7 +322,8 @@ pub type Wanted = Box<dyn Fn(&str, &str) -> bool + Send + Sync>;
 /// MariaDB's own event types that carry nothing a follower applies: annotate rows (160),
 /// binlog checkpoint (161), GTID (162), GTID list (163). Any other type the driver does not
 /// know (MariaDB's compressed events, encryption) stops the stream rather than be skipped.
-const MARIADB_HARMLESS: [u8; 4] = [160, 161, 162, 163];
+const MARIADB_HARMLESS: [u8; 4] = [160, 161, MARIADB_GTID, 163];
+const MARIADB_GTID: u8 = 162;
 
 /// Why the changes cannot be read on.
 #[derive(Debug, thiserror::Error)]
@@ -284,6 +359,8 @@ impl Changes {
             file: from.file.clone(),
             ready: VecDeque::new(),
             wanted,
+            in_transaction: false,
+            began_with_begin: false,
         })
     }
 
@@ -306,19 +383,27 @@ impl Changes {
 
     /// Queues the changes one event holds.
     fn decode(&mut self, event: &mysql_async::binlog::events::Event) -> Result<(), ChangesError> {
+        let header = event.header();
         let end = Position {
             file: self.file.clone(),
-            offset: u64::from(event.header().log_pos()),
+            offset: u64::from(header.log_pos()),
         };
+        let at = header.timestamp();
         let data = match event.read_data() {
             Ok(Some(d)) => d,
-            Ok(None) if MARIADB_HARMLESS.contains(&event.header().event_type_raw()) => {
-                return Ok(())
+            Ok(None) if MARIADB_HARMLESS.contains(&header.event_type_raw()) => {
+                match header.event_type_raw() {
+                    // A GTID event opens a transaction (or a statement standing alone).
+                    MARIADB_GTID => self.in_transaction = true,
+                    // A binlog checkpoint or GTID list opens a log file.
+                    _ => self.between_transactions(end, at),
+                }
+                return Ok(());
             }
             Ok(None) => {
                 return Err(ChangesError::Unsupported(format!(
                     "event type {} (a compressed or encrypted binary log?)",
-                    event.header().event_type_raw()
+                    header.event_type_raw()
                 )))
             }
             Err(e) => return Err(ChangesError::Mysql(mysql_async::Error::Io(e.into()))),
@@ -328,26 +413,39 @@ impl Changes {
                 let raw = r.name_raw();
                 // The server's first, artificial, rotate comes before the format description
                 // that says events end in a checksum, so its name still carries the 4 bytes.
-                let artificial = event.header().log_pos() == 0
+                let artificial = header.log_pos() == 0
                     && raw.len() == self.file.len() + 4
                     && raw.starts_with(self.file.as_bytes());
                 if !artificial {
                     self.file = String::from_utf8_lossy(raw).into_owned();
                 }
             }
-            EventData::XidEvent(_) => self.ready.push_back(Change::Commit { end }),
+            EventData::FormatDescriptionEvent(_) => self.between_transactions(end, at),
+            EventData::GtidEvent(_) | EventData::AnonymousGtidEvent(_) => {
+                self.in_transaction = true
+            }
+            EventData::XidEvent(_) => self.committed(end, at),
             EventData::QueryEvent(q) => {
                 let sql = q.query().into_owned();
                 if sql.eq_ignore_ascii_case("COMMIT") {
-                    self.ready.push_back(Change::Commit { end });
-                } else if !sql.eq_ignore_ascii_case("BEGIN") && !sql.starts_with('#') {
-                    // `#…`: MariaDB's stand-in for an event a replica did not say it reads
-                    // (an annotation of the rows' statement), a comment.
+                    self.committed(end, at);
+                } else if sql.eq_ignore_ascii_case("BEGIN") {
+                    self.in_transaction = true;
+                    self.began_with_begin = true;
+                } else if sql.starts_with('#') {
+                    // MariaDB's stand-in for an event a replica did not say it reads (an
+                    // annotation of the rows' statement), a comment.
+                } else {
+                    let inside = self.in_transaction && self.began_with_begin;
                     self.ready.push_back(Change::Statement {
                         database: q.schema().into_owned(),
                         sql,
-                        end,
+                        end: end.clone(),
                     });
+                    if !inside {
+                        // DDL commits by itself.
+                        self.committed(end, at);
+                    }
                 }
             }
             EventData::RowsEvent(rows) => {
@@ -400,6 +498,21 @@ impl Changes {
             _ => {}
         }
         Ok(())
+    }
+
+    /// A transaction (or a statement standing alone) ended at `end`.
+    fn committed(&mut self, end: Position, at: u32) {
+        self.in_transaction = false;
+        self.began_with_begin = false;
+        self.ready.push_back(Change::Commit { end, at });
+    }
+
+    /// An event outside any transaction: after it is a place to go on from, said as an empty
+    /// commit (the server sends an artificial copy of some, with no position, at the start).
+    fn between_transactions(&mut self, end: Position, at: u32) {
+        if !self.in_transaction && end.offset > 0 {
+            self.ready.push_back(Change::Commit { end, at });
+        }
     }
 
     /// Ends the replica's connection.
@@ -700,6 +813,54 @@ mod tests {
         );
         assert!(unix_seconds_as_date(b"1.1234567").is_err());
         assert!(unix_seconds_as_date(b"soon").is_err());
+    }
+
+    #[test]
+    fn positions_order_by_file_number_then_offset() {
+        let p = |s: &str| Position::parse(s).unwrap();
+        assert!(p("binlog.999999:4")
+            .cmp_in_log(&p("binlog.1000000:4"))
+            .is_lt());
+        assert!(p("binlog.000002:900")
+            .cmp_in_log(&p("binlog.000003:4"))
+            .is_lt());
+        assert!(p("binlog.000003:400")
+            .cmp_in_log(&p("binlog.000003:400"))
+            .is_eq());
+        assert!(p("binlog.000003:401")
+            .cmp_in_log(&p("binlog.000003:400"))
+            .is_gt());
+    }
+
+    #[test]
+    fn bytes_behind_count_across_files() {
+        let p = |s: &str| Position::parse(s).unwrap();
+        let files = vec![
+            ("b.000001".to_owned(), 1000),
+            ("b.000002".to_owned(), 500),
+            ("b.000003".to_owned(), 300),
+        ];
+        assert_eq!(
+            bytes_between(&files, &p("b.000002:100"), &p("b.000002:350")),
+            Some(250)
+        );
+        assert_eq!(
+            bytes_between(&files, &p("b.000001:900"), &p("b.000003:256")),
+            Some(100 + 500 + 256)
+        );
+        assert_eq!(
+            bytes_between(&files, &p("b.000003:256"), &p("b.000003:256")),
+            Some(0)
+        );
+        assert_eq!(
+            bytes_between(&files, &p("b.000003:300"), &p("b.000003:256")),
+            Some(0)
+        );
+        // A purged file: not known.
+        assert_eq!(
+            bytes_between(&files, &p("b.000000:4"), &p("b.000003:256")),
+            None
+        );
     }
 
     #[test]

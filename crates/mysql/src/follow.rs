@@ -84,9 +84,10 @@ impl ChangeStream for MysqlChanges {
                 }
             };
             match change {
-                Change::Commit { end } => {
+                Change::Commit { end, at } => {
                     return Ok(SourceChange::Commit {
                         position: end.to_string(),
+                        at: Some(u64::from(at)),
                     })
                 }
                 Change::Statement { sql, end, .. } => {

@@ -338,6 +338,40 @@ impl Reads for MysqlReads {
         )))
     }
 
+    async fn change_log_head(
+        &self,
+        applied: Option<&str>,
+    ) -> Result<Option<pgcutover_core::source::LogHead>, SourceError> {
+        let mut conn = connect(&self.source).await?;
+        let head = crate::binlog::head(&mut conn, applied.and_then(crate::binlog::Position::parse))
+            .await
+            .map_err(|e| read_failed(e).context("reading where the binary log is"));
+        let _ = conn.disconnect().await;
+        head
+    }
+
+    fn position_reached(&self, position: &str, target: &str) -> bool {
+        match (
+            crate::binlog::Position::parse(position),
+            crate::binlog::Position::parse(target),
+        ) {
+            (Some(p), Some(t)) => p.cmp_in_log(&t).is_ge(),
+            _ => position == target,
+        }
+    }
+
+    async fn set_read_only(&self) -> Result<String, SourceError> {
+        let mut conn = connect(&self.source).await?;
+        let done = conn.query_drop("SET GLOBAL read_only = ON").await;
+        let _ = conn.disconnect().await;
+        done.map_err(|e| {
+            read_failed(e)
+                .context("setting the source read-only (SET GLOBAL read_only = ON)")
+                .hint("the user needs SUPER (MySQL) or READ_ONLY ADMIN (MariaDB); or set it read-only yourself and leave out --set-read-only")
+        })?;
+        Ok("the source is read-only now (SET GLOBAL read_only = ON; users with SUPER or READ_ONLY ADMIN can still write); SET GLOBAL read_only = OFF undoes it".to_owned())
+    }
+
     async fn session(&self) -> Result<Box<dyn Session>, SourceError> {
         Ok(Box::new(MysqlSession {
             source: self.source.clone(),

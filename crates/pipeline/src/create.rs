@@ -194,7 +194,7 @@ pub async fn create(
         }
         state::start(client, fingerprint, &created, &plans).await?;
         if let Some(position) = follow_from {
-            state::followed_to(client, schema_name, position, 0).await?;
+            state::followed_to(client, schema_name, position, state::Applied::default()).await?;
         }
         Ok(End::Commit(()))
     })

@@ -1,35 +1,93 @@
 //! Following the source after the copy: its change log's row changes applied to the target,
-//! each source transaction in one target transaction together with the position after it, so
-//! that a stop at any moment (kill -9 included) goes on with nothing applied twice and
-//! nothing missed.
+//! in order, with the position after them committed in the same target transaction, so that a
+//! stop at any moment (kill -9 included) goes on with nothing applied twice and nothing
+//! missed.
 //!
-//! This is the engine of `copy --follow` (see docs/follow.md).
+//! - A source transaction's changes are reduced to their net effect per table and applied
+//!   set-wise (`pgcutover_postgres::apply`). A big one is applied in segments as it streams
+//!   in, all in the one target transaction, so memory stays bounded.
+//! - Several source transactions share one target transaction (each still applied on its
+//!   own, in order): the target commits at most every [`GROUP_FOR`] or [`GROUP_CHANGES`]
+//!   changes, and as soon as the source goes quiet.
+//! - A changed row the mapping rejects goes to the rejects file with the position of its
+//!   transaction, and is counted in the run state with the position.
+//! - The follower looks at where the source's log ends every [`LOOK_EVERY`] and records it,
+//!   so `status` shows the lag; and it stops by itself (exit 0) once the run is cut over.
+//!
+//! This is the engine of `copy --follow` and `cutover` (docs/follow.md, docs/cutover.md).
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use pgcutover_core::policy::ValuePolicy;
 use pgcutover_core::source::{ChangeStream, RowChange, SourceChange};
-use pgcutover_core::{show_ident, Table};
+use pgcutover_core::{show_ident, Reject, Table};
 use pgcutover_postgres::apply::{apply, Net, Phase};
-use pgcutover_postgres::state;
+use pgcutover_postgres::state::{self, Applied};
 use tokio_postgres::Client;
 
 use crate::exit::{Exit, ExitCode};
+use crate::observe::Observer;
+use crate::rejects::RejectLog;
 use crate::source::Loaded;
-use crate::target::{transaction, End};
+use crate::testpoint;
+
+/// A source transaction bigger than this is applied in segments of this many changes.
+const SEGMENT: usize = 10_000;
+/// The target commits once it holds this many changes…
+const GROUP_CHANGES: i64 = 20_000;
+/// …or has been open this long.
+const GROUP_FOR: Duration = Duration::from_millis(250);
+/// With nothing to read for this long, what is applied is committed.
+const QUIET: Duration = Duration::from_millis(50);
+/// How often a follower looks at where the source's log ends, and whether the run was cut
+/// over.
+const LOOK_EVERY: Duration = Duration::from_secs(2);
+/// How often a follower says how it is doing.
+const TELL_EVERY: Duration = Duration::from_secs(30);
 
 /// What following did before it stopped.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Followed {
+    /// Source transactions with changes to the run's tables, applied.
     pub transactions: u64,
     pub changes: u64,
-    /// Where the next change to apply is.
+    pub rejects: u64,
+    /// Where the next change to apply is, as committed in the target.
     pub position: Option<String>,
-    /// `stop` ended it (between transactions: what was read of one in progress is dropped,
-    /// and read again from the position next time).
-    pub stopped: bool,
+    pub end: FollowEnd,
+}
+
+/// Why following ended.
+#[derive(Debug, Default, PartialEq, Eq, Clone, Copy)]
+pub enum FollowEnd {
+    /// Told to stop (Ctrl-C): what was applied since the last commit was rolled back, and is
+    /// read again from the position next time.
+    #[default]
+    Stopped,
+    /// The run was cut over.
+    CutOver,
+    /// The position asked for ([`Until::Reached`]) is applied.
+    Reached,
+}
+
+/// How long to follow.
+#[derive(Debug, Clone, Copy)]
+pub enum Until<'a> {
+    /// Until stopped, or until the run is cut over: a follower.
+    CutOver,
+    /// Until every change up to this position is applied: `cutover` catching up itself.
+    Reached(&'a str),
+}
+
+/// What following works on.
+pub struct Follow<'a> {
+    pub loaded: &'a Loaded,
+    pub client: &'a Client,
+    pub schema_name: &'a str,
+    pub rejects: &'a RejectLog,
+    pub observer: &'a dyn Observer,
 }
 
 /// A followed table: its place in the load order and its key among the copied columns.
@@ -43,7 +101,7 @@ struct Keyed {
 pub async fn open(
     loaded: &Loaded,
     from: &str,
-    policy: ValuePolicy,
+    policy: pgcutover_core::policy::ValuePolicy,
 ) -> Result<Box<dyn ChangeStream>, Exit> {
     if let Some(t) = loaded.schema.tables.iter().find(|t| t.row_key().is_none()) {
         return Err(Exit::new(
@@ -59,132 +117,374 @@ pub async fn open(
     Ok(loaded.reads.changes(from, tables, policy).await?)
 }
 
-/// Applies changes from `stream` until `enough` says so after a commit, or `stop` resolves
-/// (Ctrl-C). Each source transaction is applied in one target transaction, with the position
-/// after it recorded in the run state.
-pub async fn apply_until(
-    loaded: &Loaded,
+/// Moves the run's identities past the keys the target holds and the source's next value
+/// (`steps`: the run's planned post-load steps; the identity ones run again): after following,
+/// rows inserted since the copy carry their own keys.
+pub async fn move_identities(
     client: &Client,
-    schema_name: &str,
+    steps: &[pgcutover_postgres::ddl::Step],
+) -> Result<(), Exit> {
+    for s in steps
+        .iter()
+        .filter(|s| s.kind == pgcutover_postgres::ddl::StepKind::Identity)
+    {
+        client.batch_execute(&s.sql).await.map_err(|e| {
+            anyhow::Error::new(e).context(format!(
+                "moving the identity of {} past the rows applied",
+                show_ident(&s.table)
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// Applies changes from `stream`, which starts at `from` (the position the run state holds),
+/// until `until` is met or `stop` resolves (Ctrl-C).
+pub async fn apply_until(
+    follow: &Follow<'_>,
     stream: &mut dyn ChangeStream,
-    enough: impl Fn(&Followed) -> bool,
+    from: &str,
+    until: Until<'_>,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<Followed, Exit> {
     futures::pin_mut!(stop);
-    let order = pgcutover_plan::load_order(&loaded.schema);
-    let tables: HashMap<&str, Keyed> = loaded
-        .schema
-        .tables
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| {
-            Some((
-                t.name.as_str(),
-                Keyed {
-                    table: Arc::new(t.clone()),
-                    key: t.row_key()?,
-                    order: order.order.iter().position(|o| *o == t.name).unwrap_or(i),
-                },
-            ))
-        })
-        .collect();
+    let mut a = Applier::new(follow, from);
+    let result = follow_loop(&mut a, stream, until, &mut stop).await;
+    if result.is_err() || a.open {
+        a.rollback().await;
+    }
+    let mut done = result?;
+    done.position = Some(a.recorded.clone());
+    Ok(done)
+}
+
+async fn follow_loop(
+    a: &mut Applier<'_>,
+    stream: &mut dyn ChangeStream,
+    until: Until<'_>,
+    stop: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+) -> Result<Followed, Exit> {
     let mut done = Followed::default();
-    let mut pending: Vec<(String, RowChange)> = Vec::new();
+    let reads = &a.follow.loaded.reads;
+    if let Until::Reached(target) = until {
+        if reads.position_reached(&a.recorded, target) {
+            done.end = FollowEnd::Reached;
+            return Ok(done);
+        }
+    }
+    let mut looked = Instant::now();
+    let mut told = Instant::now();
+    let mut since_look = 0u64;
     loop {
+        let quiet = a.open || a.seen != a.recorded;
         let next = tokio::select! {
-            next = stream.next() => next?,
-            () = &mut stop => {
-                done.stopped = true;
+            next = stream.next() => Some(next?),
+            () = stop.as_mut() => {
+                done.end = FollowEnd::Stopped;
                 return Ok(done);
             }
+            () = tokio::time::sleep(if quiet { QUIET } else { LOOK_EVERY }) => None,
         };
         match next {
-            SourceChange::Row { table, change } => pending.push((table, change)),
-            SourceChange::Rejected(r) => {
-                return Err(Exit::new(
-                    ExitCode::ROWS_REJECTED,
-                    anyhow!("a changed row cannot arrive exactly: {r}"),
-                    Some(r.hint),
-                ))
+            None => a.commit().await?,
+            Some(SourceChange::Row { table, change }) => {
+                a.pending.push((table, change));
+                if a.pending.len() >= SEGMENT {
+                    a.apply_pending().await?;
+                }
             }
-            SourceChange::Statement { sql, position } => {
+            Some(SourceChange::Rejected(r)) => a.rejected.push(r),
+            Some(SourceChange::Statement { sql, position }) => {
+                a.commit().await?;
                 return Err(Exit::new(
                     ExitCode::FAILED,
                     anyhow!(
                         "the source changed a followed table's definition at {position}: {}",
                         pgcutover_core::show(&sql)
                     ),
-                    Some("following stops at a schema change: apply the same change to the target, then copy the table again (--include it with --restart)".to_owned()),
+                    Some(format!(
+                        "following stopped before it; everything up to {} is applied. Apply the same change to the target, then copy the table again (--include it with --restart); docs/follow.md says more",
+                        a.recorded
+                    )),
                 ));
             }
-            SourceChange::Commit { position } => {
-                let n = pending.len() as u64;
-                let changes = std::mem::take(&mut pending);
-                commit(client, schema_name, &tables, changes, &position).await?;
-                done.transactions += 1;
-                done.changes += n;
-                done.position = Some(position);
-                if enough(&done) {
-                    return Ok(done);
+            Some(SourceChange::Commit { position, at }) => {
+                let (changes, rejects) = a.end_transaction(&position, at).await?;
+                if changes + rejects > 0 {
+                    done.transactions += 1;
+                    done.changes += changes;
+                    done.rejects += rejects;
+                    since_look += changes;
                 }
+                if let Until::Reached(target) = until {
+                    if reads.position_reached(&position, target) {
+                        a.commit().await?;
+                        done.end = FollowEnd::Reached;
+                        return Ok(done);
+                    }
+                }
+                if a.open && (a.in_open >= GROUP_CHANGES || a.opened_at.elapsed() >= GROUP_FOR) {
+                    a.commit().await?;
+                }
+            }
+        }
+        if matches!(until, Until::CutOver) && looked.elapsed() >= LOOK_EVERY {
+            let rate = since_look as f64 / looked.elapsed().as_secs_f64();
+            looked = Instant::now();
+            since_look = 0;
+            if a.cut_over().await? {
+                a.commit().await?;
+                done.end = FollowEnd::CutOver;
+                return Ok(done);
+            }
+            a.look(rate).await;
+            if told.elapsed() >= TELL_EVERY && done.changes > 0 {
+                told = Instant::now();
+                a.follow.observer.info(&format!(
+                    "following: {} transaction(s), {} change(s) applied so far ({rate:.0}/s now), at {}",
+                    done.transactions,
+                    done.changes,
+                    pgcutover_core::show(&a.recorded)
+                ));
             }
         }
     }
 }
 
-/// One source transaction: per table, its net effect; deletions children first, then moved
-/// keys and rows parents first (the target's foreign keys stay on, so its cascades, on delete
-/// and on update, happen as the source's did); then the position after it. All in one target
-/// transaction.
-async fn commit(
-    client: &Client,
-    schema_name: &str,
-    tables: &HashMap<&str, Keyed>,
-    changes: Vec<(String, RowChange)>,
-    position: &str,
-) -> Result<(), Exit> {
-    let mut per_table: HashMap<String, Vec<RowChange>> = HashMap::new();
-    for (table, change) in changes {
-        per_table.entry(table).or_default().push(change);
+/// The target side of following: the open target transaction and what it holds.
+struct Applier<'a> {
+    follow: &'a Follow<'a>,
+    tables: HashMap<String, Keyed>,
+    /// Row changes of the source transaction being read, not applied yet.
+    pending: Vec<(String, RowChange)>,
+    /// Changes of the source transaction being read, applied in segments already.
+    applied_of_this: u64,
+    /// Rejected changes of the source transaction being read.
+    rejected: Vec<Reject>,
+    /// A target transaction is open.
+    open: bool,
+    opened_at: Instant,
+    /// What the open target transaction adds to the run state once it commits.
+    in_open: i64,
+    rejects_in_open: i64,
+    source_at: Option<u64>,
+    /// The position after the last source transaction read, and the one the target holds.
+    seen: String,
+    recorded: String,
+}
+
+impl<'a> Applier<'a> {
+    fn new(follow: &'a Follow<'a>, from: &str) -> Applier<'a> {
+        let order = pgcutover_plan::load_order(&follow.loaded.schema);
+        let tables = follow
+            .loaded
+            .schema
+            .tables
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| {
+                Some((
+                    t.name.clone(),
+                    Keyed {
+                        table: Arc::new(t.clone()),
+                        key: t.row_key()?,
+                        order: order.order.iter().position(|o| *o == t.name).unwrap_or(i),
+                    },
+                ))
+            })
+            .collect();
+        Applier {
+            follow,
+            tables,
+            pending: Vec::new(),
+            applied_of_this: 0,
+            rejected: Vec::new(),
+            open: false,
+            opened_at: Instant::now(),
+            in_open: 0,
+            rejects_in_open: 0,
+            source_at: None,
+            seen: from.to_owned(),
+            recorded: from.to_owned(),
+        }
     }
-    let mut nets: Vec<(&Keyed, Net)> = per_table
-        .into_iter()
-        .filter_map(|(name, changes)| {
-            let keyed = tables.get(name.as_str())?;
-            Some((keyed, Net::of(changes, &keyed.key)))
-        })
-        .collect();
-    nets.sort_by_key(|(k, _)| k.order);
-    let count: i64 = nets
-        .iter()
-        .map(|(_, n)| (n.deletes.len() + n.upserts.len()) as i64)
-        .sum();
-    transaction(client, async || {
-        for (keyed, net) in nets.iter().rev() {
-            apply(
-                client,
-                schema_name,
-                &keyed.table,
-                &keyed.key,
-                net,
-                Phase::Deletes,
-            )
-            .await?;
+
+    fn client(&self) -> &Client {
+        self.follow.client
+    }
+
+    fn failed(&self, e: impl Into<anyhow::Error>) -> Exit {
+        Exit::from(e.into().context(format!(
+            "applying the source's changes after {}",
+            pgcutover_core::show(&self.seen)
+        )))
+    }
+
+    async fn begin(&mut self) -> Result<(), Exit> {
+        if !self.open {
+            // The target's triggers that stand for the source's own behaviour (ON UPDATE
+            // CURRENT_TIMESTAMP) stand aside: the changed rows carry what the source made.
+            self.client()
+                .batch_execute("BEGIN; SET LOCAL pgcutover.applying = 'on'")
+                .await
+                .map_err(|e| self.failed(e))?;
+            self.open = true;
+            self.opened_at = Instant::now();
         }
-        for (keyed, net) in &nets {
-            apply(
-                client,
-                schema_name,
-                &keyed.table,
-                &keyed.key,
-                net,
-                Phase::Writes,
-            )
-            .await?;
+        Ok(())
+    }
+
+    /// Applies the pending changes (a whole source transaction, or a segment of a big one) in
+    /// the open target transaction: per table their net effect, deletions children first,
+    /// then moved keys and rows parents first (the target's foreign keys stay on, so its
+    /// cascades, on delete and on update, happen as the source's did).
+    async fn apply_pending(&mut self) -> Result<(), Exit> {
+        if self.pending.is_empty() {
+            return Ok(());
         }
-        state::followed_to(client, schema_name, position, count).await?;
-        Ok(End::Commit(()))
-    })
-    .await
-    .map_err(|e| Exit::from(e.context(format!("applying the source's changes up to {position}"))))
+        self.begin().await?;
+        let changes = std::mem::take(&mut self.pending);
+        let n = changes.len() as u64;
+        let mut per_table: HashMap<String, Vec<RowChange>> = HashMap::new();
+        for (table, change) in changes {
+            per_table.entry(table).or_default().push(change);
+        }
+        let mut nets: Vec<(&Keyed, Net)> = per_table
+            .into_iter()
+            .filter_map(|(name, changes)| {
+                let keyed = self.tables.get(&name)?;
+                Some((keyed, Net::of(changes, &keyed.key)))
+            })
+            .collect();
+        nets.sort_by_key(|(k, _)| k.order);
+        let (client, schema) = (self.follow.client, self.follow.schema_name);
+        for phase in [Phase::Deletes, Phase::Writes] {
+            let ordered: Vec<&(&Keyed, Net)> = match phase {
+                Phase::Deletes => nets.iter().rev().collect(),
+                Phase::Writes => nets.iter().collect(),
+            };
+            for (keyed, net) in ordered {
+                apply(client, schema, &keyed.table, &keyed.key, net, phase)
+                    .await
+                    .map_err(|e| self.failed(e))?;
+            }
+        }
+        self.applied_of_this += n;
+        testpoint::hit("follow-applied");
+        Ok(())
+    }
+
+    /// The source transaction being read committed at `position`: its changes are applied,
+    /// its rejects written. Returns its changes and rejects.
+    async fn end_transaction(
+        &mut self,
+        position: &str,
+        at: Option<u64>,
+    ) -> Result<(u64, u64), Exit> {
+        self.apply_pending().await?;
+        let changes = std::mem::take(&mut self.applied_of_this);
+        let rejected = std::mem::take(&mut self.rejected);
+        if !rejected.is_empty() {
+            self.begin().await?;
+            for r in &rejected {
+                self.follow
+                    .rejects
+                    .write_followed(r, position)
+                    .map_err(|e| {
+                        self.failed(anyhow::Error::new(e).context("writing the rejects file"))
+                    })?;
+                self.follow.observer.warn(&format!(
+                    "a changed row cannot arrive exactly (in the transaction ending at {}): {r}",
+                    pgcutover_core::show(position)
+                ));
+            }
+        }
+        self.in_open += changes as i64;
+        self.rejects_in_open += rejected.len() as i64;
+        if at.is_some() {
+            self.source_at = at;
+        }
+        self.seen = position.to_owned();
+        Ok((changes, rejected.len() as u64))
+    }
+
+    /// Commits what the open target transaction holds with the position after it (or, when
+    /// nothing was applied since, records the position the source's log went on to).
+    async fn commit(&mut self) -> Result<(), Exit> {
+        if !self.pending.is_empty() || self.applied_of_this > 0 {
+            // Inside a source transaction: nothing of it can be committed yet.
+            return Ok(());
+        }
+        if self.seen == self.recorded && !self.open {
+            return Ok(());
+        }
+        self.begin().await?;
+        let applied = Applied {
+            changes: self.in_open,
+            rejects: self.rejects_in_open,
+            source_at: self.source_at.take(),
+        };
+        if self.rejects_in_open > 0 {
+            self.follow.rejects.sync().map_err(|e| {
+                self.failed(anyhow::Error::new(e).context("writing the rejects file"))
+            })?;
+        }
+        state::followed_to(self.client(), self.follow.schema_name, &self.seen, applied)
+            .await
+            .map_err(|e| self.failed(e))?;
+        testpoint::hit("follow-before-commit");
+        self.client()
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| self.failed(e))?;
+        self.open = false;
+        self.in_open = 0;
+        self.rejects_in_open = 0;
+        self.recorded = self.seen.clone();
+        testpoint::hit("follow-committed");
+        Ok(())
+    }
+
+    async fn rollback(&mut self) {
+        if self.open {
+            let _ = self.client().batch_execute("ROLLBACK").await;
+            self.open = false;
+        }
+    }
+
+    /// Whether the run was cut over (by `cutover`, from another process).
+    async fn cut_over(&self) -> Result<bool, Exit> {
+        if self.open {
+            return Ok(false);
+        }
+        state::cut_over_at(self.client(), self.follow.schema_name)
+            .await
+            .map(|c| c.is_some())
+            .map_err(|e| self.failed(e))
+    }
+
+    /// Records where the source's log ends and how far behind it the follower is. A source
+    /// that cannot say now is asked again next time.
+    async fn look(&self, rate: f64) {
+        if self.open {
+            return;
+        }
+        let Ok(Some(head)) = self
+            .follow
+            .loaded
+            .reads
+            .change_log_head(Some(&self.recorded))
+            .await
+        else {
+            return;
+        };
+        let _ = state::followed_head(
+            self.client(),
+            self.follow.schema_name,
+            &head.position,
+            head.behind_bytes.and_then(|b| i64::try_from(b).ok()),
+            rate,
+        )
+        .await;
+    }
 }

@@ -29,6 +29,15 @@ struct Line<'a> {
     chunk: i32,
 }
 
+/// A changed row rejected while following: `position` is where the log goes on after its
+/// transaction.
+#[derive(serde::Serialize)]
+struct FollowedLine<'a> {
+    #[serde(flatten)]
+    reject: &'a Reject,
+    position: &'a str,
+}
+
 impl RejectLog {
     /// A new run's log: the file is replaced on the first reject.
     pub fn new(path: PathBuf) -> RejectLog {
@@ -40,10 +49,27 @@ impl RejectLog {
         }
     }
 
-    /// A resumed run's log: keeps the rejects of the chunks in `done` (table, chunk) and drops
-    /// the rest. Returns the log and how many rejects it kept.
-    pub fn resume(path: PathBuf, done: &HashSet<(String, i32)>) -> std::io::Result<RejectLog> {
+    /// A log that appends to the file as it is (`cutover` applying the last changes).
+    pub fn append(path: PathBuf) -> RejectLog {
+        RejectLog {
+            path,
+            file: Mutex::new(None),
+            append: true,
+            count: AtomicU64::new(0),
+        }
+    }
+
+    /// A resumed run's log: keeps the rejects of the chunks in `done` (table, chunk), and the
+    /// first `followed` rejects written while following (the ones the run state counts: the
+    /// rest belong to transactions that were not committed), and drops the rest. Returns the
+    /// log and how many rejects it kept.
+    pub fn resume(
+        path: PathBuf,
+        done: &HashSet<(String, i32)>,
+        followed: u64,
+    ) -> std::io::Result<RejectLog> {
         let mut kept = 0u64;
+        let mut followed_kept = 0u64;
         match File::open(&path) {
             Ok(f) => {
                 let tmp = path.with_extension("jsonl.partial");
@@ -54,6 +80,10 @@ impl RejectLog {
                         let keep = serde_json::from_str::<serde_json::Value>(&line)
                             .ok()
                             .and_then(|v| {
+                                if is_followed(&v) {
+                                    followed_kept += 1;
+                                    return Some(followed_kept <= followed);
+                                }
                                 let table = v.get("table")?.as_str()?.to_owned();
                                 let chunk = i32::try_from(v.get("chunk")?.as_i64()?).ok()?;
                                 Some(done.contains(&(table, chunk)))
@@ -81,6 +111,10 @@ impl RejectLog {
     }
 
     pub fn write(&self, r: &Reject, chunk: i32) -> std::io::Result<()> {
+        self.write_line(&Line { reject: r, chunk })
+    }
+
+    fn write_line(&self, line: &impl serde::Serialize) -> std::io::Result<()> {
         let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
             let f = if self.append {
@@ -94,10 +128,19 @@ impl RejectLog {
             *guard = Some(BufWriter::new(f));
         }
         let w = guard.as_mut().expect("just created");
-        serde_json::to_writer(&mut *w, &Line { reject: r, chunk })?;
+        serde_json::to_writer(&mut *w, line)?;
         w.write_all(b"\n")?;
         self.count.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Writes a changed row rejected while following, in the transaction after which the log
+    /// goes on at `position`.
+    pub fn write_followed(&self, r: &Reject, position: &str) -> std::io::Result<()> {
+        self.write_line(&FollowedLine {
+            reject: r,
+            position,
+        })
     }
 
     /// Writes what is buffered and waits until it is on disk.
@@ -117,6 +160,12 @@ impl RejectLog {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Whether a line of the rejects file was written while following (it has the position of
+/// its transaction, not a chunk).
+pub fn is_followed(line: &serde_json::Value) -> bool {
+    line.get("position").is_some() && line.get("chunk").is_none()
 }
 
 /// The copy's batching sink writes the rows it rejects here.

@@ -271,8 +271,11 @@ async fn pick_up(
             chunks.len()
         ));
     }
+    let followed_rejects = state::follow_state(client, &settings.target_schema)
+        .await?
+        .map_or(0, |f| u64::try_from(f.rejects).unwrap_or(0));
     let rejects = Arc::new(
-        RejectLog::resume(settings.rejects.clone(), &done)
+        RejectLog::resume(settings.rejects.clone(), &done, followed_rejects)
             .with_context(|| format!("reading the rejects file {}", settings.rejects.display()))?,
     );
     Ok((rejects, done.len() < chunks.len()))

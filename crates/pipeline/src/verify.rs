@@ -227,6 +227,10 @@ pub fn rejects_per_table(path: &Path) -> Result<HashMap<String, u64>, Exit> {
                 Some("--rejects names the rejects file a copy wrote (JSON Lines)".to_owned()),
             )
         })?;
+        // A change rejected while following is no row the copy left out.
+        if crate::rejects::is_followed(&v) {
+            continue;
+        }
         if let Some(t) = v.get("table").and_then(|t| t.as_str()) {
             *out.entry(t.to_owned()).or_default() += 1;
         }

@@ -373,8 +373,10 @@ fn on_update_trigger(schema: &str, table: &Table, name: &str, columns: &[&str]) 
             "  IF NEW.{qc} IS NOT DISTINCT FROM OLD.{qc} THEN NEW.{qc} := {now}; END IF;\n"
         ));
     }
+    // Not while pgcutover applies the source's changes: their rows carry the time the
+    // source's own ON UPDATE gave them.
     format!(
-        "CREATE FUNCTION {qf}() RETURNS trigger LANGUAGE plpgsql AS $pgcutover$\nBEGIN\n  IF NEW IS DISTINCT FROM OLD THEN\n{body}  END IF;\n  RETURN NEW;\nEND\n$pgcutover$;\nCREATE TRIGGER {} BEFORE UPDATE ON {qt} FOR EACH ROW EXECUTE FUNCTION {qf}()",
+        "CREATE FUNCTION {qf}() RETURNS trigger LANGUAGE plpgsql AS $pgcutover$\nBEGIN\n  IF NEW IS DISTINCT FROM OLD AND current_setting('pgcutover.applying', true) IS DISTINCT FROM 'on' THEN\n{body}  END IF;\n  RETURN NEW;\nEND\n$pgcutover$;\nCREATE TRIGGER {} BEFORE UPDATE ON {qt} FOR EACH ROW EXECUTE FUNCTION {qf}()",
         quote_ident(name)
     )
 }

@@ -284,6 +284,18 @@ pub async fn ensure(client: &Client) -> Result<(), tokio_postgres::Error> {
            position text NOT NULL,
            changes bigint NOT NULL DEFAULT 0,
            updated_at timestamptz NOT NULL DEFAULT now());
+         -- Changed rows the mapping rejected while following (in the rejects file, in order);
+         -- when the source wrote the last transaction applied; where the source's log ended
+         -- when the follower last looked, and the bytes from the position to there; the recent
+         -- rate; and the cutover that ended following.
+         ALTER TABLE {follow} ADD COLUMN IF NOT EXISTS rejects bigint NOT NULL DEFAULT 0;
+         ALTER TABLE {follow} ADD COLUMN IF NOT EXISTS source_at timestamptz;
+         ALTER TABLE {follow} ADD COLUMN IF NOT EXISTS head text;
+         ALTER TABLE {follow} ADD COLUMN IF NOT EXISTS behind_bytes bigint;
+         ALTER TABLE {follow} ADD COLUMN IF NOT EXISTS head_at timestamptz;
+         ALTER TABLE {follow} ADD COLUMN IF NOT EXISTS changes_per_second double precision;
+         ALTER TABLE {follow} ADD COLUMN IF NOT EXISTS cut_over_at timestamptz;
+         ALTER TABLE {follow} ADD COLUMN IF NOT EXISTS cut_over_position text;
          COMMIT;",
         schema = quote_ident(SCHEMA),
         runs = t("runs"),
@@ -316,12 +328,25 @@ pub async fn follow_position(
     Ok(row.map(|r| r.get(0)))
 }
 
-/// Where following stands: the position to go on from, the changes applied, when last.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Where following stands: the position to go on from, the changes applied, when last, and
+/// how far behind the source it was when it last looked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FollowState {
     pub position: String,
     pub changes: i64,
+    pub rejects: i64,
     pub updated_at: String,
+    /// When the source wrote the last transaction applied (RFC 3339).
+    pub source_at: Option<String>,
+    /// Where the source's log ended when the follower last looked, and when that was.
+    pub head: Option<String>,
+    pub head_at: Option<String>,
+    pub behind_bytes: Option<i64>,
+    /// Seconds from `source_at` to `head_at` when behind the head then, else 0.
+    pub lag_seconds: Option<f64>,
+    pub changes_per_second: Option<f64>,
+    pub cut_over_at: Option<String>,
+    pub cut_over_position: Option<String>,
 }
 
 /// The run's follow state, when it has one (`None` too for state tables an earlier pgcutover
@@ -338,10 +363,21 @@ pub async fn follow_state(
     if !present {
         return Ok(None);
     }
+    let time =
+        |c: &str| format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
     let row = client
         .query_opt(
             &format!(
-                "SELECT position, changes, updated_at::text FROM {table} WHERE target_schema = $1"
+                "SELECT position, changes, rejects, {}, {}, head, {}, behind_bytes, \
+                        CASE WHEN head IS NULL THEN NULL \
+                             WHEN behind_bytes = 0 OR head = position THEN 0 \
+                             ELSE greatest(extract(epoch FROM head_at - source_at)::float8, 0) END, \
+                        changes_per_second, {}, cut_over_position \
+                 FROM {table} WHERE target_schema = $1",
+                time("updated_at"),
+                time("source_at"),
+                time("head_at"),
+                time("cut_over_at"),
             ),
             &[&target_schema],
         )
@@ -349,7 +385,16 @@ pub async fn follow_state(
     Ok(row.map(|r| FollowState {
         position: r.get(0),
         changes: r.get(1),
-        updated_at: r.get(2),
+        rejects: r.get(2),
+        updated_at: r.get(3),
+        source_at: r.get(4),
+        head: r.get(5),
+        head_at: r.get(6),
+        behind_bytes: r.get(7),
+        lag_seconds: r.get(8),
+        changes_per_second: r.get(9),
+        cut_over_at: r.get(10),
+        cut_over_position: r.get(11),
     }))
 }
 
@@ -370,26 +415,95 @@ pub async fn forget_follow(
     Ok(())
 }
 
-/// Records, in the caller's transaction, that the changes up to `position` are applied
-/// (`changes` more of them).
+/// What one commit of the follower adds to the follow state.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Applied {
+    pub changes: i64,
+    pub rejects: i64,
+    /// When the source wrote the last transaction applied (Unix seconds).
+    pub source_at: Option<u64>,
+}
+
+/// Records, in the caller's transaction, that the changes up to `position` are applied.
 pub async fn followed_to(
     client: &Client,
     target_schema: &str,
     position: &str,
-    changes: i64,
+    applied: Applied,
+) -> Result<(), tokio_postgres::Error> {
+    let source_at = applied.source_at.map(|s| s as f64);
+    client
+        .execute(
+            &format!(
+                "INSERT INTO {}.follow AS f (target_schema, position, changes, rejects, source_at) \
+                 VALUES ($1, $2, $3, $4, to_timestamp($5)) \
+                 ON CONFLICT (target_schema) DO UPDATE \
+                 SET position = EXCLUDED.position, changes = f.changes + EXCLUDED.changes, \
+                     rejects = f.rejects + EXCLUDED.rejects, \
+                     source_at = coalesce(EXCLUDED.source_at, f.source_at), updated_at = now()",
+                quote_ident(SCHEMA)
+            ),
+            &[
+                &target_schema,
+                &position,
+                &applied.changes,
+                &applied.rejects,
+                &source_at,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Records where the source's log ended when the follower looked, how many bytes the applied
+/// position was behind it, and the recent rate of changes applied.
+pub async fn followed_head(
+    client: &Client,
+    target_schema: &str,
+    head: &str,
+    behind_bytes: Option<i64>,
+    changes_per_second: f64,
 ) -> Result<(), tokio_postgres::Error> {
     client
         .execute(
             &format!(
-                "INSERT INTO {}.follow AS f (target_schema, position, changes) VALUES ($1, $2, $3) \
-                 ON CONFLICT (target_schema) DO UPDATE \
-                 SET position = EXCLUDED.position, changes = f.changes + EXCLUDED.changes, updated_at = now()",
-                quote_ident(SCHEMA)
+                "UPDATE {} SET head = $2, behind_bytes = $3, head_at = now(), changes_per_second = $4 \
+                 WHERE target_schema = $1",
+                t("follow")
             ),
-            &[&target_schema, &position, &changes],
+            &[&target_schema, &head, &behind_bytes, &changes_per_second],
         )
         .await?;
     Ok(())
+}
+
+/// Marks the run as cut over at `position`: a follower still running stops (exit 0), and
+/// following does not start again.
+pub async fn cut_over(
+    client: &Client,
+    target_schema: &str,
+    position: &str,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            &format!(
+                "UPDATE {} SET cut_over_at = now(), cut_over_position = $2 WHERE target_schema = $1",
+                t("follow")
+            ),
+            &[&target_schema, &position],
+        )
+        .await?;
+    Ok(())
+}
+
+/// When the run was cut over, if it was.
+pub async fn cut_over_at(
+    client: &Client,
+    target_schema: &str,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    Ok(follow_state(client, target_schema)
+        .await?
+        .and_then(|f| f.cut_over_at))
 }
 
 /// Whether the state schema exists (read-only commands do not create it).
@@ -398,6 +512,17 @@ pub async fn exists(client: &Client) -> Result<bool, tokio_postgres::Error> {
         .query_one(
             "SELECT to_regclass($1) IS NOT NULL",
             &[&format!("{}.runs", quote_ident(SCHEMA))],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Takes the run's lock if no one holds it (see [`lock`]), without waiting.
+pub async fn try_lock(client: &Client, target_schema: &str) -> Result<bool, tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            "SELECT pg_try_advisory_lock(hashtextextended('pgcutover run ' || $1, 0))",
+            &[&target_schema],
         )
         .await?;
     Ok(row.get(0))
