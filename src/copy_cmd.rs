@@ -400,8 +400,11 @@ async fn follow(
     )
     .await?;
     // Rows inserted since the copy carry their own keys: the identities move past them, so
-    // the application's next insert after a cutover gets a free one.
-    move_identities(client, &planned.steps).await?;
+    // the application's next insert gets a free one. (A cutover did it already, with the
+    // source's next values as they are now.)
+    if done.end != FollowEnd::CutOver {
+        move_identities(client, &planned.steps).await?;
+    }
     let position = done.position.as_deref().unwrap_or(&from);
     let applied = format!(
         "{} transaction(s), {} change(s) applied this time{}",

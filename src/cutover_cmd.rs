@@ -22,7 +22,7 @@ use pgcutover_pipeline::post_load;
 use pgcutover_pipeline::rejects::RejectLog;
 use serde::Serialize;
 
-use crate::cli::{CutoverArgs, Format};
+use crate::cli::{CutoverArgs, Format, VerifyMode};
 use crate::exit::{Exit, ExitCode};
 use crate::output::{print_json, write_json_file, Printer};
 use crate::process::unix_now;
@@ -137,6 +137,7 @@ pub async fn run(args: CutoverArgs, printer: &Printer) -> Result<ExitCode, Exit>
     move_identities(&client, &steps).await?;
 
     // 4. The proof, and no write to the source meanwhile.
+    crate::testpoint::hit("cutover-verifying");
     let report =
         crate::verify_cmd::compare(args.verify_args(), &*source, &target, &client, printer).await?;
     let after = loaded.reads.change_log_head(None).await?;
@@ -149,10 +150,13 @@ pub async fn run(args: CutoverArgs, printer: &Printer) -> Result<ExitCode, Exit>
         .map_or(0, |f| f.rejects);
 
     // 5. Cut over, when proved.
-    let mut code = report.exit_code();
-    if code == ExitCode::OK && follow_rejects > 0 {
-        code = ExitCode::ROWS_REJECTED;
-    }
+    // A changed row rejected while following left the target without it: only checksums,
+    // proving every row identical, show that later changes superseded it.
+    let code = if follow_rejects > 0 && args.verify != VerifyMode::Checksums {
+        ExitCode::ROWS_REJECTED
+    } else {
+        report.exit_code()
+    };
     let cut_over = code == ExitCode::OK && moved.is_none();
     if cut_over {
         state::cut_over(&client, &schema_name, &head.position)
@@ -220,10 +224,20 @@ pub async fn run(args: CutoverArgs, printer: &Printer) -> Result<ExitCode, Exit>
             Some("stop every write to the source (--set-read-only, or the application), then run cutover again; the run was not marked as cut over".to_owned()),
         ));
     }
-    if follow_rejects > 0 && report.exit_code() == ExitCode::OK {
+    if follow_rejects > 0 && code == ExitCode::OK {
         printer.warn(&format!(
-            "{follow_rejects} changed row(s) were rejected while following (in {}): the run is not cut over",
+            "{follow_rejects} changed row(s) were rejected while following (in {}); the checksums prove every row identical all the same (later changes superseded them)",
             args.rejects.display()
+        ));
+    }
+    if code == ExitCode::ROWS_REJECTED && follow_rejects > 0 {
+        return Err(Exit::new(
+            ExitCode::ROWS_REJECTED,
+            anyhow!(
+                "{follow_rejects} changed row(s) were rejected while following (in {}): the run is not cut over",
+                args.rejects.display()
+            ),
+            Some("each line of the rejects file names the row, the reason and the transaction's position; fix those rows (in the source, or in the target by hand), then `cutover --verify checksums` proves the target identical row by row".to_owned()),
         ));
     }
     Ok(code)
@@ -273,6 +287,7 @@ async fn catch_up(
     printer: &Printer,
 ) -> Result<u64, Exit> {
     if loaded.reads.position_reached(&follow.position, position) {
+        printer.info("the target is caught up: every change up to there is applied");
         return Ok(0);
     }
     let locked = state::try_lock(client, schema_name)
@@ -352,8 +367,9 @@ fn print_window(w: &Window, out: &mut impl Write) -> std::io::Result<()> {
         w.seconds_catching_up,
         w.changes_applied,
         match (w.lag_bytes_at_start, w.lag_seconds_at_start) {
-            (Some(b), Some(s)) => format!("; the follower was {b} bytes, {s:.1}s behind"),
-            (Some(b), None) => format!("; the follower was {b} bytes behind"),
+            (Some(b), Some(s)) =>
+                format!("; the target was {b} bytes, {s:.1}s behind when cutover started"),
+            (Some(b), None) => format!("; the target was {b} bytes behind when cutover started"),
             _ => String::new(),
         },
         if w.follow_rejects > 0 {

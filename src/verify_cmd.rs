@@ -75,7 +75,6 @@ pub async fn compare(
     printer: &Printer,
 ) -> Result<VerifyReport, Exit> {
     let schema_name = args.select.target_schema.clone();
-    printer.info(&format!("connected to {}", target.display()));
     // A data-only run converted values into the target's types with its own options: verify
     // converts them the same way.
     let run = crate::state::runs(client)

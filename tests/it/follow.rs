@@ -18,7 +18,7 @@ use crate::harness::{
 };
 
 /// A MariaDB whose binary log can be followed.
-async fn logging_mariadb() -> PrivateMariadb {
+pub async fn logging_mariadb() -> PrivateMariadb {
     PrivateMariadb::start(|d| {
         vec![
             format!("--log-bin={}", d.join("binlog").display()),
@@ -30,7 +30,7 @@ async fn logging_mariadb() -> PrivateMariadb {
     .await
 }
 
-async fn root(server: &PrivateMariadb) -> mysql_async::Conn {
+pub async fn root(server: &PrivateMariadb) -> mysql_async::Conn {
     mysql_async::Conn::from_url(server.root_url())
         .await
         .expect("root")
@@ -692,7 +692,7 @@ async fn a_consistent_copy_records_its_snapshots_position_and_following_it_compl
 }
 
 /// Polls `sql` on the target until it gives `want` (at most 20 s).
-async fn wait_for(client: &tokio_postgres::Client, sql: &str, want: &str) {
+pub async fn wait_for(client: &tokio_postgres::Client, sql: &str, want: &str) {
     for _ in 0..200 {
         if one(client, sql).await.as_deref() == Some(want) {
             return;
@@ -702,7 +702,7 @@ async fn wait_for(client: &tokio_postgres::Client, sql: &str, want: &str) {
     panic!("{sql} never gave {want}: {:?}", one(client, sql).await);
 }
 
-fn interrupt(child: &std::process::Child) {
+pub fn interrupt(child: &std::process::Child) {
     let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

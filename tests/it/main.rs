@@ -8,6 +8,7 @@
 mod awkward;
 mod cli;
 mod compare;
+mod cutover;
 mod data_only;
 mod data_only_conversions;
 mod datasets;

@@ -344,12 +344,15 @@ pub fn identity_restart(
     );
     // Counted in numeric: the largest key may be the type's largest value (2^63 - 1), and its
     // successor then does not exist. A sequence already at its end is left at its end, so the
-    // application's next insert fails as the source's would.
+    // application's next insert fails as the source's would. Never backwards: run again after
+    // following (by the follower and by cutover, each with the source's next value as it read
+    // it), the highest wins.
     format!(
         "SELECT CASE WHEN n.next <= n.last THEN setval(n.seq, n.next::bigint, false) \
                 ELSE setval(n.seq, n.last, true) END \
          FROM (SELECT s.seq, \
-                      GREATEST((SELECT max({qc})::numeric + 1 FROM {qt}), {}, 1) AS next, \
+                      GREATEST((SELECT max({qc})::numeric + 1 FROM {qt}), {}, 1, \
+                               pg_sequence_last_value(s.seq)::numeric + 1) AS next, \
                       (SELECT seqmax FROM pg_sequence WHERE seqrelid = s.seq) AS last \
                FROM (SELECT {seq}::regclass AS seq) s) n",
         source_next.unwrap_or(1)

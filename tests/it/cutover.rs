@@ -1,0 +1,355 @@
+//! `pgcutover cutover` (issue 15) against a MariaDB of the test's own with its binary log on:
+//! with a follower running and without one, over rejects, over writes that did not stop, and
+//! a follower killed (SIGKILL) at seeded points that goes on with nothing applied twice.
+
+use mysql_async::prelude::Queryable;
+
+use crate::follow::{interrupt, logging_mariadb, root, wait_for};
+use crate::harness::{
+    assert_identical, expect_code, one, output_of, pgcutover, spawn_stopping, stderr, stdout,
+    wait_for_stop, Stop, TestDb,
+};
+
+/// A shop whose tables have a foreign key with a cascade, an identity, and a column MySQL
+/// sets itself on update.
+const SHOP: &str = "CREATE DATABASE shop CHARACTER SET utf8mb4;
+     USE shop;
+     CREATE TABLE customer (
+       id INT AUTO_INCREMENT PRIMARY KEY,
+       name VARCHAR(40) NOT NULL,
+       touched TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3)
+     ) ENGINE=InnoDB;
+     CREATE TABLE orders (
+       id INT AUTO_INCREMENT PRIMARY KEY,
+       customer_id INT NOT NULL,
+       note TEXT,
+       FOREIGN KEY (customer_id) REFERENCES customer (id) ON DELETE CASCADE ON UPDATE CASCADE
+     ) ENGINE=InnoDB;
+     INSERT INTO customer (name, touched) VALUES ('ada', '2020-01-01 00:00:00.000'), ('bob', '2020-01-01 00:00:00.000');
+     INSERT INTO orders (customer_id, note) VALUES (1, 'first'), (2, 'second');";
+
+/// Waits (at most a minute) for a child to end by itself, and returns its output.
+fn ended(mut child: std::process::Child) -> std::process::Output {
+    for _ in 0..600 {
+        if child.try_wait().expect("poll").is_some() {
+            return output_of(child);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("did not end by itself: {}", stderr(&output_of(child)));
+}
+
+/// The operator's cutover: `copy --follow` runs while the application writes; writes stop;
+/// `cutover --set-read-only --verify checksums` waits for the follower, proves the target and
+/// marks the run as cut over; the follower then ends by itself with exit 0.
+#[tokio::test]
+async fn cutover_waits_for_the_running_follower_proves_the_target_and_ends_it() {
+    let server = logging_mariadb().await;
+    let mut conn = root(&server).await;
+    conn.query_drop(SHOP).await.expect("source");
+    let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
+    let db = TestDb::new("cutover_follower").await;
+    let client = db.client().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let (mut follower, stop) = spawn_stopping(
+        dir.path(),
+        &["copy", &url, &db.url, "--follow"],
+        "following",
+        1,
+    );
+    assert!(matches!(wait_for_stop(&mut follower, &stop), Stop::AtPoint));
+    std::fs::remove_file(&stop).expect("let it follow");
+    // The application writes on: new rows, a key change its children follow by cascade, a
+    // customer deleted with its orders, and an update that keeps `touched` as it was (the
+    // target's ON UPDATE trigger must not set it to its own time).
+    conn.query_drop(
+        "INSERT INTO customer (name) VALUES ('cy');
+         INSERT INTO orders (customer_id, note) VALUES (3, 'third'), (1, 'fourth');
+         UPDATE customer SET id = 10 WHERE id = 1;
+         DELETE FROM customer WHERE id = 2;
+         UPDATE customer SET name = 'cyd', touched = touched WHERE id = 3;
+         START TRANSACTION;
+         INSERT INTO orders (customer_id, note) VALUES (3, 'never');
+         ROLLBACK;",
+    )
+    .await
+    .expect("writes while following");
+    let orders = "SELECT string_agg(customer_id || ':' || note, ',' ORDER BY id) FROM orders";
+    wait_for(&client, orders, "10:first,3:third,10:fourth").await;
+
+    let out = pgcutover(
+        dir.path(),
+        &[
+            "cutover",
+            &url,
+            &db.url,
+            "--set-read-only",
+            "--verify",
+            "checksums",
+        ],
+    );
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("cutover: cut over at"), "{text}");
+    // The follower had applied everything by then (or cutover waited for it).
+    assert!(
+        stderr(&out).contains("a follower (copy --follow) is running")
+            || stderr(&out).contains("the target is caught up"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("the source is read-only now"),
+        "{}",
+        stderr(&out)
+    );
+    let read_only: u8 = conn
+        .query_first("SELECT @@global.read_only")
+        .await
+        .expect("read_only")
+        .expect("a row");
+    assert_eq!(read_only, 1);
+    conn.query_drop("SET GLOBAL read_only = OFF")
+        .await
+        .expect("undo");
+
+    // The follower ends by itself, with exit 0.
+    let out = ended(follower);
+    expect_code(&out, 0);
+    assert!(
+        stderr(&out).contains("the run was cut over"),
+        "{}",
+        stderr(&out)
+    );
+    // The identity is past the source's next value (a rolled-back insert used one up).
+    let next: u64 = conn
+        .query_first(
+            "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'orders'",
+        )
+        .await
+        .expect("auto_increment")
+        .expect("a row");
+    assert_eq!(
+        one(
+            &client,
+            "SELECT nextval(pg_get_serial_sequence('orders', 'id'))::text"
+        )
+        .await,
+        Some(next.to_string())
+    );
+    assert_identical(dir.path(), &url, &db.url);
+    // status says so; a second cutover has nothing to do; copy --follow does not follow again.
+    let status = stdout(&pgcutover(dir.path(), &["status", &db.url]));
+    assert!(status.contains("cut over at"), "{status}");
+    let again = pgcutover(dir.path(), &["cutover", &url, &db.url]);
+    expect_code(&again, 0);
+    assert!(
+        stderr(&again).contains("nothing to do"),
+        "{}",
+        stderr(&again)
+    );
+    let copy = pgcutover(dir.path(), &["copy", &url, &db.url, "--follow"]);
+    expect_code(&copy, 0);
+    assert!(
+        stderr(&copy).contains("nothing to follow"),
+        "{}",
+        stderr(&copy)
+    );
+    db.drop().await;
+    let _ = conn.disconnect().await;
+}
+
+/// Without a running follower, `cutover` applies the last changes itself. A changed row the
+/// mapping rejects goes to the rejects file with its transaction's position, and keeps the run
+/// from being cut over (exit 5) until checksums prove it superseded; writes that did not stop
+/// keep it from being cut over too.
+#[tokio::test]
+async fn cutover_applies_the_last_changes_itself_and_refuses_over_rejects_and_writes() {
+    let server = logging_mariadb().await;
+    let mut conn = root(&server).await;
+    conn.query_drop(SHOP).await.expect("source");
+    let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
+    let db = TestDb::new("cutover_itself").await;
+    let client = db.client().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut follower, stop) = spawn_stopping(
+        dir.path(),
+        &["copy", &url, &db.url, "--follow"],
+        "following",
+        1,
+    );
+    assert!(matches!(wait_for_stop(&mut follower, &stop), Stop::AtPoint));
+    std::fs::remove_file(&stop).expect("let it follow");
+    interrupt(&follower);
+    expect_code(&output_of(follower), 8);
+
+    // Written while nobody follows: one note holds a NUL byte, which PostgreSQL text cannot.
+    conn.query_drop(
+        "INSERT INTO orders (customer_id, note) VALUES (2, CONCAT('nul', CHAR(0), 'byte'));
+         INSERT INTO orders (customer_id, note) VALUES (1, 'fine');
+         UPDATE customer SET name = 'bea' WHERE id = 2;",
+    )
+    .await
+    .expect("writes while stopped");
+    let out = pgcutover(dir.path(), &["cutover", &url, &db.url]);
+    expect_code(&out, 5);
+    let err = stderr(&out);
+    assert!(err.contains("no follower is running"), "{err}");
+    assert!(err.contains("rejected while following"), "{err}");
+    assert!(stdout(&out).contains("NOT cut over"), "{}", stdout(&out));
+    let rejects =
+        std::fs::read_to_string(dir.path().join("pgcutover-rejects.jsonl")).expect("rejects file");
+    let line: serde_json::Value =
+        serde_json::from_str(rejects.lines().next().expect("a line")).expect("json");
+    assert_eq!(line["table"], "orders", "{line}");
+    assert_eq!(line["column"], "note", "{line}");
+    assert!(
+        line["position"].as_str().is_some_and(|p| p.contains(':')),
+        "{line}"
+    );
+    // The other changes are in.
+    assert_eq!(
+        one(&client, "SELECT name FROM customer WHERE id = 2")
+            .await
+            .as_deref(),
+        Some("bea")
+    );
+    let status = stdout(&pgcutover(dir.path(), &["status", &db.url]));
+    assert!(status.contains("1 rejected"), "{status}");
+
+    // The operator fixes the row in the source; checksums prove the target identical.
+    conn.query_drop("UPDATE orders SET note = 'nul byte' WHERE note LIKE 'nul%'")
+        .await
+        .expect("fix");
+    // The fix's before image holds the NUL byte too: rejected as well, so the row is still
+    // missing in the target, and the proof says so.
+    let out = pgcutover(
+        dir.path(),
+        &["cutover", &url, &db.url, "--verify", "checksums"],
+    );
+    expect_code(&out, 7);
+    assert!(stdout(&out).contains("NOT cut over"), "{}", stdout(&out));
+    conn.query_drop(
+        "DELETE FROM orders WHERE note = 'nul byte'; INSERT INTO orders (customer_id, note) VALUES (2, 'nul byte')",
+    )
+    .await
+    .expect("write it again");
+
+    // Writes that go on during the cutover keep the run from being cut over.
+    let (mut cutover, stop) = spawn_stopping(
+        dir.path(),
+        &["cutover", &url, &db.url, "--verify", "checksums"],
+        "cutover-verifying",
+        1,
+    );
+    assert!(matches!(wait_for_stop(&mut cutover, &stop), Stop::AtPoint));
+    conn.query_drop("INSERT INTO customer (name) VALUES ('late')")
+        .await
+        .expect("a late write");
+    std::fs::remove_file(&stop).expect("go on");
+    let out = output_of(cutover);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("the source took writes during the cutover"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Writes stopped: cut over, the rejected change superseded.
+    let out = pgcutover(
+        dir.path(),
+        &["cutover", &url, &db.url, "--verify", "checksums"],
+    );
+    expect_code(&out, 0);
+    assert!(stderr(&out).contains("superseded"), "{}", stderr(&out));
+    assert_identical(dir.path(), &url, &db.url);
+    db.drop().await;
+    let _ = conn.disconnect().await;
+}
+
+/// A follower killed (SIGKILL) after applying part of what it read, just before its commit,
+/// and just after it, goes on from the position it committed: at the end the target is
+/// identical and the run state counts every change exactly once.
+#[tokio::test]
+async fn a_follower_killed_at_any_moment_goes_on_with_nothing_applied_twice() {
+    let server = logging_mariadb().await;
+    let mut conn = root(&server).await;
+    conn.query_drop(SHOP).await.expect("source");
+    let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
+    let db = TestDb::new("cutover_killed").await;
+    let client = db.client().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = ["copy", url.as_str(), db.url.as_str(), "--follow"];
+    let mut written = 0u64;
+    for (round, point) in ["follow-applied", "follow-before-commit", "follow-committed"]
+        .into_iter()
+        .enumerate()
+    {
+        let (mut follower, stop) = spawn_stopping(dir.path(), &args, point, 2);
+        // The copy records its snapshot's position first: what is written after it is
+        // followed, whether the copy is still copying or not.
+        wait_for(
+            &client,
+            "SELECT (to_regclass('pgcutover.follow') IS NOT NULL)::text",
+            "true",
+        )
+        .await;
+        wait_for(
+            &client,
+            "SELECT (count(*) > 0)::text FROM pgcutover.follow",
+            "true",
+        )
+        .await;
+        // Transactions of three changes each: an insert in both tables and an update.
+        for i in 0..20 {
+            let name = format!("r{round}-{i}");
+            conn.exec_drop("INSERT INTO customer (name) VALUES (?)", (name.as_str(),))
+                .await
+                .expect("insert");
+            conn.query_drop(format!(
+                "START TRANSACTION;
+                 INSERT INTO orders (customer_id, note) VALUES (LAST_INSERT_ID(), '{name}');
+                 UPDATE customer SET name = CONCAT(name, '+') WHERE id = LAST_INSERT_ID();
+                 COMMIT;"
+            ))
+            .await
+            .expect("transaction");
+            written += 3;
+        }
+        match wait_for_stop(&mut follower, &stop) {
+            Stop::AtPoint => {}
+            Stop::Exited(code) => panic!(
+                "the follower ended ({code}) before {point}: {}",
+                stderr(&output_of(follower))
+            ),
+        }
+        follower.kill().expect("SIGKILL");
+        let _ = follower.wait();
+        let _ = std::fs::remove_file(&stop);
+    }
+    // The last run goes on and catches up; cutover ends it.
+    let follower = std::process::Command::new(env!("CARGO_BIN_EXE_pgcutover"))
+        .args(args)
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start pgcutover");
+    let out = pgcutover(
+        dir.path(),
+        &["cutover", &url, &db.url, "--verify", "checksums"],
+    );
+    expect_code(&out, 0);
+    expect_code(&ended(follower), 0);
+    assert_identical(dir.path(), &url, &db.url);
+    assert_eq!(
+        one(&client, "SELECT changes::text FROM pgcutover.follow").await,
+        Some(written.to_string()),
+        "every change counted once"
+    );
+    db.drop().await;
+    let _ = conn.disconnect().await;
+}
