@@ -122,7 +122,7 @@ pub async fn compare(
     // was one left the source's migration history out.
     let mut findings = crate::data_only::Findings::default();
     crate::data_only::match_target(
-        &client,
+        client,
         &schema_name,
         &mut loaded,
         &crate::source::adapt_options(&args.values.options())?,
