@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use pgcutover_core::policy::ValuePolicy;
 use pgcutover_core::source::{ChangeStream, RowChange, SourceChange};
-use pgcutover_core::{show_ident, Table};
+use pgcutover_core::{quote_qualified, show_ident, Table};
 use pgcutover_postgres::apply::{apply, Net, Phase};
 use pgcutover_postgres::state;
 use tokio_postgres::Client;
@@ -114,8 +114,17 @@ pub async fn apply_until(
                         "the source changed a followed table's definition at {position}: {}",
                         pgcutover_core::show(&sql)
                     ),
-                    Some("following stops at a schema change: apply the same change to the target, then copy the table again (--include it with --restart)".to_owned()),
+                    Some("following stops at a schema change, and cannot go on past it: copy again with --restart --force --follow (the copy takes the new definition; --force because following wrote to the tables)".to_owned()),
                 ));
+            }
+            SourceChange::Truncate { table, position } => {
+                truncate(client, schema_name, &table, &position, pending.len()).await?;
+                done.transactions += 1;
+                done.changes += 1;
+                done.position = Some(position);
+                if enough(&done) {
+                    return Ok(done);
+                }
             }
             SourceChange::Commit { position } => {
                 let n = pending.len() as u64;
@@ -129,6 +138,60 @@ pub async fn apply_until(
                 }
             }
         }
+    }
+}
+
+/// A TRUNCATE of a followed table, its own source transaction: the target table emptied
+/// (`TRUNCATE ONLY`, never CASCADE: the source emptied no other table) and the position after
+/// it recorded, in one target transaction. `unfinished`: row changes read since the last
+/// commit, which cannot be there (the server commits before it logs a TRUNCATE); if they are,
+/// following stops rather than drop or apply them.
+async fn truncate(
+    client: &Client,
+    schema_name: &str,
+    table: &str,
+    position: &str,
+    unfinished: usize,
+) -> Result<(), Exit> {
+    let at = format!("the TRUNCATE of {} at {position}", show_ident(table));
+    if unfinished > 0 {
+        return Err(Exit::new(
+            ExitCode::FAILED,
+            anyhow!("{unfinished} row change(s) of an uncommitted transaction come before {at} in the binary log"),
+            Some("this is not a binary log pgcutover knows how to follow; copy again with --restart --force --follow".to_owned()),
+        ));
+    }
+    let emptied = transaction(client, async || {
+        client
+            .batch_execute(&format!(
+                "TRUNCATE ONLY {}",
+                quote_qualified(schema_name, table)
+            ))
+            .await?;
+        state::followed_to(client, schema_name, position, 1).await?;
+        Ok(End::Commit(()))
+    })
+    .await;
+    match emptied {
+        Ok(()) => Ok(()),
+        // Other tables' foreign keys reference it: MySQL let the TRUNCATE through with
+        // FOREIGN_KEY_CHECKS=0, leaving their rows; PostgreSQL empties such a table only with
+        // them (CASCADE), which the source did not do.
+        Err(e)
+            if e.downcast_ref::<tokio_postgres::Error>()
+                .and_then(tokio_postgres::Error::code)
+                == Some(&tokio_postgres::error::SqlState::FEATURE_NOT_SUPPORTED) =>
+        {
+            Err(Exit::new(
+                ExitCode::FAILED,
+                e.context(format!("applying {at}")),
+                Some(format!(
+                    "other tables' foreign keys reference {}: the source emptied it without them (FOREIGN_KEY_CHECKS=0), which PostgreSQL's foreign keys do not allow. Empty or fix the referencing rows in the source as well, then copy again with --restart --force --follow",
+                    show_ident(table)
+                )),
+            ))
+        }
+        Err(e) => Err(Exit::from(e.context(format!("applying {at}")))),
     }
 }
 
