@@ -395,13 +395,21 @@ async fn a_short_fraction_time_is_refused_not_decoded_wrongly() {
 
 /// Loads `url` as the copy does, with the default options.
 async fn loaded(url: &str) -> pgcutover_pipeline::source::Loaded {
+    loaded_without(url, &[]).await
+}
+
+/// Loads `url` as the copy does with `--exclude` of each of `excluded`.
+async fn loaded_without(url: &str, excluded: &[&str]) -> pgcutover_pipeline::source::Loaded {
     use pgcutover_pipeline::source::{
         load_schema, open_source, Selection, TargetFacts, ValueOptions,
     };
     let source = open_source(url, None).expect("source");
     load_schema(
         &*source,
-        &Selection::default(),
+        &Selection {
+            include: Vec::new(),
+            exclude: excluded.iter().map(|t| (*t).to_owned()).collect(),
+        },
         &ValueOptions {
             casts: Vec::new(),
             datetime_as_timestamptz: false,
@@ -476,11 +484,13 @@ async fn follow_to(
     .unwrap_or_else(|_| panic!("following did not reach {to} within 30 s"))
 }
 
-/// A source database `shop` with `item` (and `note`) copied into a new target: the server, a
-/// root connection, the source URL, the target, the copy's directory, and the target client.
+/// A source database `shop` made by `schema` copied (with `copy_args`) into a new target: the
+/// server, a root connection, the source URL, the target, the copy's directory, and the target
+/// client.
 async fn copied(
     name: &str,
     schema: &str,
+    copy_args: &[&str],
 ) -> (
     PrivateMariadb,
     mysql_async::Conn,
@@ -499,7 +509,9 @@ async fn copied(
     let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
     let db = TestDb::new(name).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    expect_code(&pgcutover(dir.path(), &["copy", &url, &db.url]), 0);
+    let mut args = vec!["copy", url.as_str(), db.url.as_str()];
+    args.extend_from_slice(copy_args);
+    expect_code(&pgcutover(dir.path(), &args), 0);
     let client = db.client().await;
     (server, conn, url, db, dir, client)
 }
@@ -507,22 +519,27 @@ async fn copied(
 const ITEMS: &str = "SELECT string_agg(id || '=' || name, ',' ORDER BY id) FROM item";
 
 /// A TRUNCATE of a followed table is applied as its own transaction, with the position after
-/// it; DDL on tables that are not followed (one created after the copy, whose name starts like
-/// a followed one's, and tables of another database, TRUNCATE included) does not stop
-/// following.
+/// it; DDL on tables that are not followed (an excluded one, one created after the copy whose
+/// name starts like a followed one's, and tables of another database, TRUNCATE included) does
+/// not stop following.
 #[tokio::test]
 async fn follow_applies_a_truncate_and_goes_past_ddl_of_tables_it_does_not_follow() {
     let (_server, mut conn, url, db, dir, client) = copied(
         "follow_truncate",
         "CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL) ENGINE=InnoDB;
          INSERT INTO item VALUES (1, 'one'), (2, 'two');
-         CREATE TABLE note (id INT PRIMARY KEY, body TEXT) ENGINE=InnoDB;",
+         CREATE TABLE note (id INT PRIMARY KEY, body TEXT) ENGINE=InnoDB;
+         CREATE TABLE audit (id INT PRIMARY KEY) ENGINE=InnoDB;",
+        &["--exclude", "audit"],
     )
     .await;
     let from = position(&mut conn).await;
-    let loaded = loaded(&url).await;
+    let loaded = loaded_without(&url, &["audit"]).await;
     for sql in [
         "INSERT INTO item VALUES (3, 'three')",
+        "ALTER TABLE audit ADD COLUMN at DATETIME",
+        "TRUNCATE TABLE audit",
+        "DROP TABLE audit",
         "CREATE TABLE item_archive (id INT PRIMARY KEY) ENGINE=InnoDB",
         "ALTER TABLE item_archive ADD COLUMN note TEXT",
         "CREATE INDEX by_note ON item_archive (note(10))",
@@ -565,6 +582,7 @@ async fn follow_stops_at_an_alter_of_a_followed_table_with_the_statement_and_its
         "follow_alter",
         "CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL) ENGINE=InnoDB;
          INSERT INTO item VALUES (1, 'one');",
+        &[],
     )
     .await;
     // The tables as the copy saw them, before the ALTER.
@@ -627,6 +645,7 @@ async fn follow_stops_at_a_truncate_of_a_referenced_table() {
            FOREIGN KEY (item_id) REFERENCES item (id)) ENGINE=InnoDB;
          INSERT INTO item VALUES (1, 'one');
          INSERT INTO part VALUES (10, 1);",
+        &[],
     )
     .await;
     let from = position(&mut conn).await;
