@@ -419,13 +419,21 @@ async fn a_short_fraction_time_is_refused_not_decoded_wrongly() {
 
 /// Loads `url` as the copy does, with the default options.
 async fn loaded(url: &str) -> pgcutover_pipeline::source::Loaded {
+    loaded_without(url, &[]).await
+}
+
+/// Loads `url` as the copy does with `--exclude` of each of `excluded`.
+async fn loaded_without(url: &str, excluded: &[&str]) -> pgcutover_pipeline::source::Loaded {
     use pgcutover_pipeline::source::{
         load_schema, open_source, Selection, TargetFacts, ValueOptions,
     };
     let source = open_source(url, None).expect("source");
     load_schema(
         &*source,
-        &Selection::default(),
+        &Selection {
+            include: Vec::new(),
+            exclude: excluded.iter().map(|t| (*t).to_owned()).collect(),
+        },
         &ValueOptions {
             casts: Vec::new(),
             datetime_as_timestamptz: false,
@@ -498,6 +506,223 @@ impl pgcutover_pipeline::observe::Observer for Silent {
     fn table(&self, _: &str, _: Option<u64>) -> Box<dyn pgcutover_pipeline::observe::Progress> {
         unreachable!("following loads no table")
     }
+}
+
+/// Follows `loaded`'s source from `from` until the position `to` is applied (at most 30 s), or
+/// following stops.
+async fn follow_to(
+    loaded: &pgcutover_pipeline::source::Loaded,
+    client: &tokio_postgres::Client,
+    from: &str,
+    to: &str,
+) -> Result<pgcutover_pipeline::follow::Followed, pgcutover_pipeline::exit::Exit> {
+    let mut stream = pgcutover_pipeline::follow::open(loaded, from, ValuePolicy::default())
+        .await
+        .expect("open");
+    let rejects = RejectLog::new(std::env::temp_dir().join("pgcutover-follow-test-rejects.jsonl"));
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        pgcutover_pipeline::follow::apply_until(
+            &following(loaded, client, &rejects),
+            &mut *stream,
+            from,
+            Until::Reached(to),
+            std::future::pending(),
+        ),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("following did not reach {to} within 30 s"))
+}
+
+/// A source database `shop` made by `schema` copied (with `copy_args`) into a new target: the
+/// server, a root connection, the source URL, the target, the copy's directory, and the target
+/// client.
+async fn copied(
+    name: &str,
+    schema: &str,
+    copy_args: &[&str],
+) -> (
+    PrivateMariadb,
+    mysql_async::Conn,
+    String,
+    TestDb,
+    tempfile::TempDir,
+    tokio_postgres::Client,
+) {
+    let server = logging_mariadb().await;
+    let mut conn = root(&server).await;
+    conn.query_drop(format!(
+        "CREATE DATABASE shop CHARACTER SET utf8mb4; USE shop; {schema}"
+    ))
+    .await
+    .expect("source");
+    let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
+    let db = TestDb::new(name).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut args = vec!["copy", url.as_str(), db.url.as_str()];
+    args.extend_from_slice(copy_args);
+    expect_code(&pgcutover(dir.path(), &args), 0);
+    let client = db.client().await;
+    (server, conn, url, db, dir, client)
+}
+
+const ITEMS: &str = "SELECT string_agg(id || '=' || name, ',' ORDER BY id) FROM item";
+
+/// A TRUNCATE of a followed table is applied as its own transaction, with the position after
+/// it; DDL on tables that are not followed (an excluded one, one created after the copy whose
+/// name starts like a followed one's, and tables of another database, TRUNCATE included) does
+/// not stop following.
+#[tokio::test]
+async fn follow_applies_a_truncate_and_goes_past_ddl_of_tables_it_does_not_follow() {
+    let (_server, mut conn, url, db, dir, client) = copied(
+        "follow_truncate",
+        "CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL) ENGINE=InnoDB;
+         INSERT INTO item VALUES (1, 'one'), (2, 'two');
+         CREATE TABLE note (id INT PRIMARY KEY, body TEXT) ENGINE=InnoDB;
+         CREATE TABLE audit (id INT PRIMARY KEY) ENGINE=InnoDB;",
+        &["--exclude", "audit"],
+    )
+    .await;
+    let from = position(&mut conn).await;
+    let loaded = loaded_without(&url, &["audit"]).await;
+    for sql in [
+        "INSERT INTO item VALUES (3, 'three')",
+        "ALTER TABLE audit ADD COLUMN at DATETIME",
+        "TRUNCATE TABLE audit",
+        "DROP TABLE audit",
+        "CREATE TABLE item_archive (id INT PRIMARY KEY) ENGINE=InnoDB",
+        "ALTER TABLE item_archive ADD COLUMN note TEXT",
+        "CREATE INDEX by_note ON item_archive (note(10))",
+        "CREATE DATABASE other",
+        "CREATE TABLE other.item (id INT PRIMARY KEY) ENGINE=InnoDB",
+        "ALTER TABLE other.item ADD COLUMN x INT",
+        "TRUNCATE TABLE other.item",
+        "/* by hand */ TRUNCATE TABLE item",
+        "INSERT INTO item VALUES (10, 'after')",
+        "DROP TABLE item_archive",
+        "DROP DATABASE other",
+        "INSERT INTO note VALUES (1, 'still followed')",
+    ] {
+        conn.query_drop(sql).await.expect(sql);
+    }
+    let to = position(&mut conn).await;
+    let done = follow_to(&loaded, &client, &from, &to)
+        .await
+        .unwrap_or_else(|e| panic!("following stopped: {e} ({:?})", e.hint));
+    // Three inserts and the TRUNCATE.
+    assert_eq!((done.transactions, done.changes), (4, 4), "{done:?}");
+    assert_eq!(one(&client, ITEMS).await.as_deref(), Some("10=after"));
+    assert_eq!(
+        one(&client, "SELECT position FROM pgcutover.follow")
+            .await
+            .as_deref(),
+        Some(to.as_str())
+    );
+    assert_identical(dir.path(), &url, &db.url);
+    db.drop().await;
+    let _ = conn.disconnect().await;
+}
+
+/// An ALTER TABLE of a followed table stops following with the statement and where it is in
+/// the log; what came before it is applied, and the documented recovery (a new copy, with
+/// --force since following wrote to the tables) brings the target level with the source.
+#[tokio::test]
+async fn follow_stops_at_an_alter_of_a_followed_table_with_the_statement_and_its_position() {
+    let (_server, mut conn, url, db, dir, client) = copied(
+        "follow_alter",
+        "CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL) ENGINE=InnoDB;
+         INSERT INTO item VALUES (1, 'one');",
+        &[],
+    )
+    .await;
+    // The tables as the copy saw them, before the ALTER.
+    let from = position(&mut conn).await;
+    let loaded = loaded(&url).await;
+    conn.query_drop("INSERT INTO item VALUES (2, 'two')")
+        .await
+        .expect("insert");
+    let before_alter = position(&mut conn).await;
+    conn.query_drop("ALTER TABLE item ADD COLUMN note TEXT")
+        .await
+        .expect("alter");
+    let after_alter = position(&mut conn).await;
+    conn.query_drop("INSERT INTO item VALUES (3, 'three', 'not applied')")
+        .await
+        .expect("insert");
+    let to = position(&mut conn).await;
+    let stopped = follow_to(&loaded, &client, &from, &to)
+        .await
+        .expect_err("the ALTER stops following");
+    assert_eq!(stopped.code, pgcutover_pipeline::exit::ExitCode::FAILED);
+    let message = stopped.to_string();
+    assert!(
+        message.contains("ALTER TABLE item ADD COLUMN note TEXT") && message.contains(&after_alter),
+        "{message}"
+    );
+    let hint = stopped.hint.clone().unwrap_or_default();
+    assert!(hint.contains("--restart --force --follow"), "{hint}");
+    // Following stopped after the insert before it, and goes on from there next time.
+    assert_eq!(one(&client, ITEMS).await.as_deref(), Some("1=one,2=two"));
+    assert_eq!(
+        one(&client, "SELECT position FROM pgcutover.follow")
+            .await
+            .as_deref(),
+        Some(before_alter.as_str())
+    );
+    // The recovery: copy again. Following wrote to the tables, so --restart alone refuses.
+    expect_code(
+        &pgcutover(dir.path(), &["copy", &url, &db.url, "--restart"]),
+        4,
+    );
+    expect_code(
+        &pgcutover(dir.path(), &["copy", &url, &db.url, "--restart", "--force"]),
+        0,
+    );
+    assert_identical(dir.path(), &url, &db.url);
+    db.drop().await;
+    let _ = conn.disconnect().await;
+}
+
+/// A TRUNCATE of a table that other tables' foreign keys reference (MySQL lets it through with
+/// FOREIGN_KEY_CHECKS=0, leaving the children) is not applied with CASCADE: following stops,
+/// naming the table and the position, and nothing of it is applied.
+#[tokio::test]
+async fn follow_stops_at_a_truncate_of_a_referenced_table() {
+    let (_server, mut conn, url, db, _dir, client) = copied(
+        "follow_truncate_fk",
+        "CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL) ENGINE=InnoDB;
+         CREATE TABLE part (id INT PRIMARY KEY, item_id INT NOT NULL,
+           FOREIGN KEY (item_id) REFERENCES item (id)) ENGINE=InnoDB;
+         INSERT INTO item VALUES (1, 'one');
+         INSERT INTO part VALUES (10, 1);",
+        &[],
+    )
+    .await;
+    let from = position(&mut conn).await;
+    let loaded = loaded(&url).await;
+    conn.query_drop("SET FOREIGN_KEY_CHECKS = 0; TRUNCATE TABLE item")
+        .await
+        .expect("truncate");
+    let to = position(&mut conn).await;
+    let stopped = follow_to(&loaded, &client, &from, &to)
+        .await
+        .expect_err("the TRUNCATE stops following");
+    let message = stopped.to_string();
+    assert!(
+        message.contains("TRUNCATE of \"item\"") && message.contains(&to),
+        "{message}"
+    );
+    let hint = stopped.hint.clone().unwrap_or_default();
+    assert!(hint.contains("FOREIGN_KEY_CHECKS=0"), "{hint}");
+    assert_eq!(one(&client, ITEMS).await.as_deref(), Some("1=one"));
+    assert_eq!(
+        one(&client, "SELECT count(*)::text FROM part")
+            .await
+            .as_deref(),
+        Some("1")
+    );
+    db.drop().await;
+    let _ = conn.disconnect().await;
 }
 
 /// After a copy, the source's changes (inserts, a primary-key change, deletes, a parent whose

@@ -361,6 +361,9 @@ pub enum SourceChange {
     Commit { position: String, at: Option<u64> },
     /// A statement that changes a table read here (DDL), which a follower cannot apply.
     Statement { sql: String, position: String },
+    /// Every row of a table read here (its target name) deleted, as its own transaction
+    /// (MySQL's TRUNCATE commits implicitly); the log goes on at `position`.
+    Truncate { table: String, position: String },
 }
 
 /// A source's change log, read in order.

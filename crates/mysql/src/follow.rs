@@ -1,6 +1,7 @@
 //! The binary log as pgcutover's [`ChangeStream`]: each row change of a copied table,
 //! converted through the copy's own conversions (the log's values first put in the shape a
-//! read gives them, [`as_read`]).
+//! read gives them, [`as_read`]); a TRUNCATE of one; and a statement that changes one's
+//! definition, which stops following ([`crate::logged`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use pgcutover_core::{Reject, Table, Value};
 use crate::binlog::{as_read, Change, Changes, ChangesError};
 use crate::convert::{convert, display};
 use crate::introspect::TableRead;
+use crate::logged::{classify, FollowedNames, Logged};
 
 /// A copied table as the log names it, with how its values are converted.
 struct Followed {
@@ -51,12 +53,18 @@ impl MysqlChanges {
         }
     }
 
-    /// Whether a logged statement may change a followed table: it names one (quoted or not).
-    fn touches_followed(&self, sql: &str) -> bool {
-        let lower = sql.to_lowercase();
-        self.tables
-            .keys()
-            .any(|name| lower.contains(&name.to_lowercase()))
+    /// What a statement the log holds as text, run with `default_db` as its default
+    /// database, means for the followed tables ([`classify`]).
+    fn classify(&self, sql: &str, default_db: &str) -> Logged {
+        let tables: Vec<&str> = self.tables.keys().map(String::as_str).collect();
+        classify(
+            sql,
+            default_db,
+            &FollowedNames {
+                database: &self.database,
+                tables: &tables,
+            },
+        )
     }
 }
 
@@ -90,12 +98,20 @@ impl ChangeStream for MysqlChanges {
                         at: Some(u64::from(at)),
                     })
                 }
-                Change::Statement { sql, end, .. } => {
-                    if self.touches_followed(&sql) {
-                        return Ok(SourceChange::Statement {
-                            sql,
-                            position: end.to_string(),
-                        });
+                Change::Statement { database, sql, end } => {
+                    let position = end.to_string();
+                    match self.classify(&sql, &database) {
+                        Logged::Skip => {}
+                        Logged::Truncate(source_name) => match self.tables.get(&source_name) {
+                            Some(f) => {
+                                return Ok(SourceChange::Truncate {
+                                    table: f.table.name.clone(),
+                                    position,
+                                })
+                            }
+                            None => return Ok(SourceChange::Statement { sql, position }),
+                        },
+                        Logged::Stops => return Ok(SourceChange::Statement { sql, position }),
                     }
                 }
                 Change::Row {

@@ -9,6 +9,7 @@
 //!   carried over;
 //! - [`convert`]: each value → its target column's type, exactly or rejected;
 //! - [`read`]: streams a table (or a key range of it) into a [`pgcutover_core::RowSink`];
+//! - [`logged`]: what a statement in the binary log means for a follower (DDL, TRUNCATE);
 //! - [`source`]: all of it behind [`pgcutover_core::source::Source`], with the reader pool.
 
 pub mod binlog;
@@ -19,6 +20,7 @@ pub mod convert;
 pub mod follow;
 pub mod ident;
 pub mod introspect;
+pub mod logged;
 pub mod read;
 pub mod source;
 pub mod types;

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use pgcutover_core::source::{ChangeStream, RowChange, SourceChange};
-use pgcutover_core::{show_ident, Reject, Table};
+use pgcutover_core::{quote_qualified, show_ident, Reject, Table};
 use pgcutover_postgres::apply::{apply, Net, Phase};
 use pgcutover_postgres::state::{self, Applied};
 use tokio_postgres::Client;
@@ -203,10 +203,15 @@ async fn follow_loop(
                         pgcutover_core::show(&sql)
                     ),
                     Some(format!(
-                        "following stopped before it; everything up to {} is applied. Apply the same change to the target, then copy the table again (--include it with --restart); docs/follow.md says more",
+                        "following stops at a schema change, and cannot go on past it; everything up to {} is applied. Copy again with --restart --force --follow (the copy takes the new definition; --force because following wrote to the tables)",
                         a.recorded
                     )),
                 ));
+            }
+            Some(SourceChange::Truncate { table, position }) => {
+                a.truncate(&table, &position).await?;
+                done.transactions += 1;
+                done.changes += 1;
             }
             Some(SourceChange::Commit { position, at }) => {
                 let (changes, rejects) = a.end_transaction(&position, at).await?;
@@ -443,6 +448,50 @@ impl<'a> Applier<'a> {
         self.recorded = self.seen.clone();
         testpoint::hit("follow-committed");
         Ok(())
+    }
+
+    /// A TRUNCATE of a followed table, in a target transaction of its own with the position
+    /// after it. A table other tables' foreign keys reference stops following: the source
+    /// emptied it without them (FOREIGN_KEY_CHECKS=0), and PostgreSQL empties such a table
+    /// only with them (CASCADE), which the source did not do.
+    async fn truncate(&mut self, table: &str, position: &str) -> Result<(), Exit> {
+        let at = format!("the TRUNCATE of {} at {position}", show_ident(table));
+        if !self.pending.is_empty() || self.applied_of_this > 0 {
+            return Err(Exit::new(
+                ExitCode::FAILED,
+                anyhow!("row changes of an uncommitted transaction come before {at} in the binary log"),
+                Some("this is not a binary log pgcutover knows how to follow; copy again with --restart --force --follow".to_owned()),
+            ));
+        }
+        self.commit().await?;
+        self.begin().await?;
+        let emptied = self
+            .client()
+            .batch_execute(&format!(
+                "TRUNCATE ONLY {}",
+                quote_qualified(self.follow.schema_name, table)
+            ))
+            .await;
+        if let Err(e) = emptied {
+            let referenced =
+                e.code() == Some(&tokio_postgres::error::SqlState::FEATURE_NOT_SUPPORTED);
+            let e = anyhow::Error::new(e).context(format!("applying {at}"));
+            return Err(if referenced {
+                Exit::new(
+                    ExitCode::FAILED,
+                    e,
+                    Some(format!(
+                        "other tables' foreign keys reference {}: the source emptied it without them (FOREIGN_KEY_CHECKS=0), which PostgreSQL's foreign keys do not allow. Empty or fix the referencing rows in the source as well, then copy again with --restart --force --follow",
+                        show_ident(table)
+                    )),
+                )
+            } else {
+                Exit::from(e)
+            });
+        }
+        self.in_open += 1;
+        self.seen = position.to_owned();
+        self.commit().await
     }
 
     async fn rollback(&mut self) {
