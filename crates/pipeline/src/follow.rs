@@ -16,7 +16,7 @@
 //!
 //! This is the engine of `copy --follow` and `cutover` (docs/follow.md, docs/cutover.md).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,7 +38,7 @@ const SEGMENT: usize = 10_000;
 /// The target commits once it holds this many changes…
 const GROUP_CHANGES: i64 = 20_000;
 /// …or has been open this long.
-const GROUP_FOR: Duration = Duration::from_millis(250);
+const GROUP_FOR: Duration = Duration::from_millis(100);
 /// With nothing to read for this long, what is applied is committed.
 const QUIET: Duration = Duration::from_millis(50);
 /// How often a follower looks at where the source's log ends, and whether the run was cut
@@ -188,12 +188,12 @@ async fn follow_loop(
         match next {
             None => a.commit().await?,
             Some(SourceChange::Row { table, change }) => {
-                a.pending.push((table, change));
-                if a.pending.len() >= SEGMENT {
-                    a.apply_pending().await?;
-                }
+                a.row(table, change).await?;
             }
-            Some(SourceChange::Rejected(r)) => a.rejected.push(r),
+            Some(SourceChange::Rejected(r)) => {
+                a.in_transaction = true;
+                a.rejected.push(r);
+            }
             Some(SourceChange::Statement { sql, position }) => {
                 a.commit().await?;
                 return Err(Exit::new(
@@ -260,10 +260,20 @@ async fn follow_loop(
 struct Applier<'a> {
     follow: &'a Follow<'a>,
     tables: HashMap<String, Keyed>,
-    /// Row changes of the source transaction being read, not applied yet.
-    pending: Vec<(String, RowChange)>,
-    /// Changes of the source transaction being read, applied in segments already.
-    applied_of_this: u64,
+    /// Row changes of the source transaction being read, not applied yet, and their tables.
+    current: Vec<(String, RowChange)>,
+    current_tables: HashSet<String>,
+    /// Row changes of whole source transactions read before it, not applied yet: they are
+    /// applied as one net effect while no two of their tables are related by a foreign key
+    /// (where the order of transactions across tables matters to the target's cascades).
+    merged: Vec<(String, RowChange)>,
+    merged_tables: HashSet<String>,
+    /// Per table, the tables a foreign key relates it to (itself, when it references itself).
+    related: HashMap<String, HashSet<String>>,
+    /// A source transaction is being read (some of its changes read, or applied in segments).
+    in_transaction: bool,
+    /// Changes of the source transaction being read.
+    changes_of_this: u64,
     /// Rejected changes of the source transaction being read.
     rejected: Vec<Reject>,
     /// A target transaction is open.
@@ -301,8 +311,13 @@ impl<'a> Applier<'a> {
         Applier {
             follow,
             tables,
-            pending: Vec::new(),
-            applied_of_this: 0,
+            current: Vec::new(),
+            current_tables: HashSet::new(),
+            merged: Vec::new(),
+            merged_tables: HashSet::new(),
+            related: related(&follow.loaded.schema),
+            in_transaction: false,
+            changes_of_this: 0,
             rejected: Vec::new(),
             open: false,
             opened_at: Instant::now(),
@@ -339,17 +354,37 @@ impl<'a> Applier<'a> {
         Ok(())
     }
 
-    /// Applies the pending changes (a whole source transaction, or a segment of a big one) in
-    /// the open target transaction: per table their net effect, deletions children first,
-    /// then moved keys and rows parents first (the target's foreign keys stay on, so its
-    /// cascades, on delete and on update, happen as the source's did).
-    async fn apply_pending(&mut self) -> Result<(), Exit> {
-        if self.pending.is_empty() {
+    /// A changed row of the source transaction being read. A big transaction is applied in
+    /// segments as it streams in (after the transactions before it).
+    async fn row(&mut self, table: String, change: RowChange) -> Result<(), Exit> {
+        self.in_transaction = true;
+        self.changes_of_this += 1;
+        self.current_tables.insert(table.clone());
+        self.current.push((table, change));
+        if self.current.len() >= SEGMENT {
+            self.apply_merged().await?;
+            let segment = std::mem::take(&mut self.current);
+            self.apply(segment).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies the whole transactions read and not applied yet.
+    async fn apply_merged(&mut self) -> Result<(), Exit> {
+        self.merged_tables.clear();
+        let merged = std::mem::take(&mut self.merged);
+        self.apply(merged).await
+    }
+
+    /// Applies `changes` (whole source transactions, or a segment of a big one) in the open
+    /// target transaction: per table their net effect, deletions children first, then moved
+    /// keys and rows parents first (the target's foreign keys stay on, so its cascades, on
+    /// delete and on update, happen as the source's did).
+    async fn apply(&mut self, changes: Vec<(String, RowChange)>) -> Result<(), Exit> {
+        if changes.is_empty() {
             return Ok(());
         }
         self.begin().await?;
-        let changes = std::mem::take(&mut self.pending);
-        let n = changes.len() as u64;
         let mut per_table: HashMap<String, Vec<RowChange>> = HashMap::new();
         for (table, change) in changes {
             per_table.entry(table).or_default().push(change);
@@ -374,20 +409,30 @@ impl<'a> Applier<'a> {
                     .map_err(|e| self.failed(e))?;
             }
         }
-        self.applied_of_this += n;
         testpoint::hit("follow-applied");
         Ok(())
     }
 
-    /// The source transaction being read committed at `position`: its changes are applied,
-    /// its rejects written. Returns its changes and rejects.
+    /// The source transaction being read committed at `position`: its changes join the
+    /// transactions waiting to be applied (or, where a foreign key relates its tables to
+    /// theirs, those are applied first), its rejects are written. Returns its changes and
+    /// rejects.
     async fn end_transaction(
         &mut self,
         position: &str,
         at: Option<u64>,
     ) -> Result<(u64, u64), Exit> {
-        self.apply_pending().await?;
-        let changes = std::mem::take(&mut self.applied_of_this);
+        if !self.current.is_empty() {
+            let together = self.merged.len() + self.current.len() < SEGMENT
+                && unrelated(&self.related, &self.merged_tables, &self.current_tables);
+            if !together {
+                self.apply_merged().await?;
+            }
+            self.merged.append(&mut self.current);
+            self.merged_tables.extend(self.current_tables.drain());
+        }
+        let changes = std::mem::take(&mut self.changes_of_this);
+        self.in_transaction = false;
         let rejected = std::mem::take(&mut self.rejected);
         if !rejected.is_empty() {
             self.begin().await?;
@@ -416,10 +461,11 @@ impl<'a> Applier<'a> {
     /// Commits what the open target transaction holds with the position after it (or, when
     /// nothing was applied since, records the position the source's log went on to).
     async fn commit(&mut self) -> Result<(), Exit> {
-        if !self.pending.is_empty() || self.applied_of_this > 0 {
+        if self.in_transaction {
             // Inside a source transaction: nothing of it can be committed yet.
             return Ok(());
         }
+        self.apply_merged().await?;
         if self.seen == self.recorded && !self.open {
             return Ok(());
         }
@@ -456,7 +502,7 @@ impl<'a> Applier<'a> {
     /// only with them (CASCADE), which the source did not do.
     async fn truncate(&mut self, table: &str, position: &str) -> Result<(), Exit> {
         let at = format!("the TRUNCATE of {} at {position}", show_ident(table));
-        if !self.pending.is_empty() || self.applied_of_this > 0 {
+        if self.in_transaction {
             return Err(Exit::new(
                 ExitCode::FAILED,
                 anyhow!("row changes of an uncommitted transaction come before {at} in the binary log"),
@@ -535,5 +581,73 @@ impl<'a> Applier<'a> {
             rate,
         )
         .await;
+    }
+}
+
+/// Per table, the tables a foreign key relates it to, either way (itself, when it references
+/// itself).
+fn related(schema: &pgcutover_core::Schema) -> HashMap<String, HashSet<String>> {
+    let mut related: HashMap<String, HashSet<String>> = HashMap::new();
+    for t in &schema.tables {
+        for fk in &t.foreign_keys {
+            related
+                .entry(t.name.clone())
+                .or_default()
+                .insert(fk.ref_table.clone());
+            related
+                .entry(fk.ref_table.clone())
+                .or_default()
+                .insert(t.name.clone());
+        }
+    }
+    related
+}
+
+/// Whether no table of `a` ∪ `b` is related to another one of them (or to itself) by a
+/// foreign key: then the order of their changes across transactions cannot matter.
+fn unrelated(
+    related: &HashMap<String, HashSet<String>>,
+    a: &HashSet<String>,
+    b: &HashSet<String>,
+) -> bool {
+    a.iter().chain(b).all(|t| {
+        related
+            .get(t)
+            .is_none_or(|r| r.iter().all(|o| !a.contains(o) && !b.contains(o)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(names: &[&str]) -> HashSet<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn transactions_merge_only_over_tables_no_foreign_key_relates() {
+        let related: HashMap<String, HashSet<String>> = [
+            ("orders", set(&["customers"])),
+            ("customers", set(&["orders"])),
+            ("tree", set(&["tree"])),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        assert!(unrelated(&related, &set(&["orders"]), &set(&["orders"])));
+        assert!(unrelated(&related, &set(&["orders"]), &set(&["notes"])));
+        assert!(unrelated(&related, &set(&[]), &set(&["customers"])));
+        assert!(!unrelated(
+            &related,
+            &set(&["orders"]),
+            &set(&["customers"])
+        ));
+        assert!(!unrelated(
+            &related,
+            &set(&["orders", "customers"]),
+            &set(&[])
+        ));
+        assert!(!unrelated(&related, &set(&["tree"]), &set(&["tree"])));
     }
 }
