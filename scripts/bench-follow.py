@@ -14,6 +14,7 @@ Not a test: nothing here passes or fails on speed. Run by scripts/bench-follow.s
 
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -178,22 +179,25 @@ def run(my, src, verify):
     print(f"[{verify}] copy of {ROWS:,} orders: {copy_s:.1f}s (to the run complete; following from there)")
     _, base_changes = applied(tgt)
 
-    # Many small transactions, written as fast as one client can.
-    sql, changes = small_transactions(SMALL, 10_000_000)
-    t = time.time()
-    my.sql(sql, "shop")
-    written = time.time() - t
-    done = wait_changes(tgt, base_changes + changes)
-    print(f"[{verify}] {SMALL:,} small transactions ({changes:,} changes): written in {written:.1f}s, applied after {done - t:.1f}s: {changes / (done - t):,.0f} changes/s")
+    # What the follower can apply: it is paused (SIGSTOP) while the source takes the writes,
+    # then let go (SIGCONT) and timed until it has applied them all.
+    pid = int(subprocess.run(["pgrep", "-P", str(follower.pid)], capture_output=True, text=True).stdout.split()[0])
 
-    # One big UPDATE of every order.
-    _, before = applied(tgt)
+    def catch_up(what, write, changes):
+        _, before = applied(tgt)
+        os.kill(pid, signal.SIGSTOP)
+        t = time.time()
+        write()
+        written = time.time() - t
+        t = time.time()
+        os.kill(pid, signal.SIGCONT)
+        done = wait_changes(tgt, before + changes)
+        print(f"[{verify}] {what}: written in {written:.1f}s (follower paused), then applied in {done - t:.1f}s: {changes / (done - t):,.0f} changes/s")
+
+    sql, changes = small_transactions(SMALL, 10_000_000)
+    catch_up(f"{SMALL:,} small transactions ({changes:,} changes)", lambda: my.sql(sql, "shop"), changes)
     n = int(my.value("SELECT COUNT(*) FROM orders"))
-    t = time.time()
-    my.sql("UPDATE orders SET amount = amount + 0.01", "shop")
-    written = time.time() - t
-    done = wait_changes(tgt, before + n)
-    print(f"[{verify}] one UPDATE of {n:,} rows: written in {written:.1f}s, applied after {done - t:.1f}s: {n / (done - t):,.0f} changes/s")
+    catch_up(f"one UPDATE of {n:,} rows", lambda: my.sql("UPDATE orders SET amount = amount + 0.01", "shop"), n)
 
     # Lag at a steady rate: RATE changes/s for 10 s, in transactions of 10; each second, the
     # source's position is noted, and the time until the follower commits past it.
