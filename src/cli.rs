@@ -212,6 +212,10 @@ pub struct PlanArgs {
     /// the foreign-key load order.
     #[arg(long)]
     pub data_only: bool,
+    /// Also check that the source can be followed after the copy (`copy --follow`): its
+    /// binary log's settings, the user's privileges, a key on every table. Exit 2 when not.
+    #[arg(long)]
+    pub follow: bool,
 }
 
 #[derive(Debug, Args)]

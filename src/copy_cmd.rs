@@ -302,52 +302,11 @@ async fn start_readers(
 /// `--follow` needs a source whose change log can be followed: refused before anything is
 /// written, with every problem and what to do about it.
 async fn refuse_unfollowable(loaded: &Loaded) -> Result<(), Exit> {
-    let mut problems = loaded.reads.follow_problems().await?;
-    for t in loaded
-        .schema
-        .tables
-        .iter()
-        .filter(|t| t.row_key().is_none())
-    {
-        problems.push((
-            format!(
-                "table {} has no primary key or unique key over NOT NULL columns",
-                show_ident(&t.name)
-            ),
-            format!(
-                "give {} a primary key in the source, or leave it out with --exclude",
-                show_ident(&t.source_name)
-            ),
-        ));
-    }
+    let problems = pgcutover_pipeline::follow::problems(loaded).await?;
     if problems.is_empty() {
         return Ok(());
     }
-    Err(Exit::new(
-        ExitCode::USAGE,
-        anyhow!(
-            "--follow: the source cannot be followed: {}",
-            problems
-                .iter()
-                .map(|(p, _)| p.as_str())
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        Some({
-            let hints = problems
-                .iter()
-                .map(|(_, h)| h.as_str())
-                .collect::<Vec<_>>()
-                .join("; ");
-            let mut chars = hints.chars();
-            let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
-            format!(
-                "nothing was written. {}{}",
-                first.unwrap_or_default(),
-                chars.as_str()
-            )
-        }),
-    ))
+    Err(pgcutover_pipeline::follow::refusal(&problems))
 }
 
 /// Phase 8 (`--follow`): the source's binary log from the copy's snapshot (or from where the

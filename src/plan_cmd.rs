@@ -32,6 +32,9 @@ pub struct Plan<'a> {
     /// `--data-only`: how the source maps onto the target's existing tables.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_only: Option<DataOnlyPlan>,
+    /// `--follow`: what keeps the source from being followed (empty: nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow: Option<Vec<pgcutover_pipeline::follow::FollowProblem>>,
 }
 
 #[derive(Serialize)]
@@ -117,6 +120,7 @@ pub fn build<'a>(
         orphans: Vec::new(),
         orphan_policy: OrphanPolicy::Fail,
         data_only: None,
+        follow: None,
     }
 }
 
@@ -182,12 +186,20 @@ pub async fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, Exit> {
     plan.orphans = crate::integrity::source_orphans(&loaded).await?;
     plan.orphan_policy = args.orphans;
     plan.data_only = data_only;
+    if args.follow {
+        plan.follow = Some(pgcutover_pipeline::follow::problems(&loaded).await?);
+    }
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => crate::output::print_json(&mut out, "plan", &plan)?,
         Format::Text => write_text(&mut crate::output::TerminalText(&mut out), &plan)?,
     }
-    Ok(ExitCode::OK)
+    match &plan.follow {
+        Some(problems) if !problems.is_empty() => {
+            Err(pgcutover_pipeline::follow::refusal(problems))
+        }
+        _ => Ok(ExitCode::OK),
+    }
 }
 
 /// The plan as text for a person, section by section: the tables, the type mapping, foreign-key
@@ -204,7 +216,31 @@ fn write_text(out: &mut impl Write, plan: &Plan<'_>) -> std::io::Result<()> {
     if let Some(d) = &plan.data_only {
         write_data_only(out, plan.target_schema, d)?;
     }
+    if let Some(problems) = &plan.follow {
+        write_follow(out, problems)?;
+    }
     write_sql(out, plan)
+}
+
+/// `--follow`: whether the source can be followed after the copy, and what to change if not.
+fn write_follow(
+    out: &mut impl Write,
+    problems: &[pgcutover_pipeline::follow::FollowProblem],
+) -> std::io::Result<()> {
+    if problems.is_empty() {
+        return writeln!(
+            out,
+            "\nFollowing (--follow): the source can be followed after the copy"
+        );
+    }
+    writeln!(
+        out,
+        "\nFollowing (--follow): the source cannot be followed yet"
+    )?;
+    for p in problems {
+        writeln!(out, "  - {}\n    {}", show(&p.problem), show(&p.hint))?;
+    }
+    Ok(())
 }
 
 /// The heading (source, target, schema) and each table with its row count, and its source
@@ -564,6 +600,7 @@ mod tests {
                 examples: (1..=5).map(|i| format!("customer_id={i}")).collect(),
             }],
             orphan_policy: OrphanPolicy::Skip,
+            follow: None,
             data_only: Some(DataOnlyPlan {
                 findings: Findings {
                     renamed: vec![("Customers".into(), "customers".into())],

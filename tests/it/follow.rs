@@ -1031,6 +1031,24 @@ async fn follow_is_refused_where_the_source_cannot_be_followed() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("the binary log is off"), "{err}");
     assert!(err.contains("nothing was written"), "{err}");
+    // plan --follow says the same, after the plan.
+    let out = pgcutover(dir.path(), &["plan", &my.url, &db.url, "--follow"]);
+    expect_code(&out, 2);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("the source cannot be followed yet"), "{text}");
+    assert!(text.contains("the binary log is off"), "{text}");
+    let out = pgcutover(
+        dir.path(),
+        &["plan", &my.url, &db.url, "--follow", "--format", "json"],
+    );
+    expect_code(&out, 2);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        plan["data"]["follow"][0]["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("binary log is off")),
+        "{plan}"
+    );
     assert_eq!(
         one(
             &client,
@@ -1049,6 +1067,26 @@ async fn follow_is_refused_where_the_source_cannot_be_followed() {
     let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
     let out = pgcutover(dir.path(), &["copy", &url, &db.url, "--follow"]);
     expect_code(&out, 2);
+    let plan = pgcutover(dir.path(), &["plan", &url, &db.url, "--follow"]);
+    expect_code(&plan, 2);
+    assert!(
+        String::from_utf8_lossy(&plan.stdout).contains("table \"log\" has no primary key"),
+        "{}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
+    conn.query_drop("CREATE TABLE shop.keyed (id INT PRIMARY KEY)")
+        .await
+        .expect("keyed");
+    let plan = pgcutover(
+        dir.path(),
+        &["plan", &url, &db.url, "--follow", "--exclude", "log"],
+    );
+    expect_code(&plan, 0);
+    assert!(
+        String::from_utf8_lossy(&plan.stdout).contains("the source can be followed after the copy"),
+        "{}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("table \"log\" has no primary key"),
         "{}",

@@ -97,6 +97,70 @@ struct Keyed {
     order: usize,
 }
 
+/// What keeps the source from being followed (its change log's settings and grants, tables
+/// without a key), each with what to do about it; empty when it can be followed.
+pub async fn problems(loaded: &Loaded) -> Result<Vec<FollowProblem>, Exit> {
+    let mut problems: Vec<FollowProblem> = loaded
+        .reads
+        .follow_problems()
+        .await?
+        .into_iter()
+        .map(|(problem, hint)| FollowProblem { problem, hint })
+        .collect();
+    for t in loaded
+        .schema
+        .tables
+        .iter()
+        .filter(|t| t.row_key().is_none())
+    {
+        problems.push(FollowProblem {
+            problem: format!(
+                "table {} has no primary key or unique key over NOT NULL columns",
+                show_ident(&t.name)
+            ),
+            hint: format!(
+                "give {} a primary key in the source, or leave it out with --exclude",
+                show_ident(&t.source_name)
+            ),
+        });
+    }
+    Ok(problems)
+}
+
+/// Something that keeps the source from being followed, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FollowProblem {
+    pub problem: String,
+    pub hint: String,
+}
+
+/// `--follow` refused, before anything is written, with every problem and what to do.
+pub fn refusal(problems: &[FollowProblem]) -> Exit {
+    let hints = problems
+        .iter()
+        .map(|p| p.hint.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut chars = hints.chars();
+    let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
+    Exit::new(
+        ExitCode::USAGE,
+        anyhow!(
+            "--follow: the source cannot be followed: {}",
+            problems
+                .iter()
+                .map(|p| p.problem.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        Some(format!(
+            "nothing was written. {}{}",
+            first.unwrap_or_default(),
+            chars.as_str()
+        )),
+    )
+}
+
 /// Opens the source's change log at `from`, for the run's tables. Every table needs a key.
 pub async fn open(
     loaded: &Loaded,
