@@ -1109,3 +1109,45 @@ async fn follow_is_refused_where_the_source_cannot_be_followed() {
     my.drop().await;
     db.drop().await;
 }
+
+/// A follower that comes back after the source purged the binary log it stopped in says so,
+/// and what to do, instead of waiting or retrying.
+#[tokio::test]
+async fn a_purged_position_is_a_clear_error() {
+    let server = logging_mariadb().await;
+    let mut conn = root(&server).await;
+    conn.query_drop(
+        "CREATE DATABASE shop; CREATE TABLE shop.item (id INT PRIMARY KEY, name TEXT) ENGINE=InnoDB;
+         INSERT INTO shop.item VALUES (1, 'one');",
+    )
+    .await
+    .expect("source");
+    let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
+    let db = TestDb::new("follow_purged").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = ["copy", url.as_str(), db.url.as_str(), "--follow"];
+    let (mut child, stop) = spawn_stopping(dir.path(), &args, "following", 1);
+    assert!(matches!(wait_for_stop(&mut child, &stop), Stop::AtPoint));
+    std::fs::remove_file(&stop).expect("go on");
+    interrupt(&child);
+    expect_code(&output_of(child), 8);
+    conn.query_drop(
+        "INSERT INTO shop.item VALUES (2, 'two'); FLUSH BINARY LOGS; INSERT INTO shop.item VALUES (3, 'three')",
+    )
+    .await
+    .expect("writes");
+    let now = current_position(&mut conn)
+        .await
+        .expect("status")
+        .expect("position");
+    conn.query_drop(format!("PURGE BINARY LOGS TO '{}'", now.file))
+        .await
+        .expect("purge");
+    let out = pgcutover(dir.path(), &args);
+    expect_code(&out, 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no longer has the binary log"), "{err}");
+    assert!(err.contains("--restart"), "{err}");
+    db.drop().await;
+    let _ = conn.disconnect().await;
+}

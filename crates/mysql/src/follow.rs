@@ -68,8 +68,21 @@ impl MysqlChanges {
     }
 }
 
+/// The server cannot send the binary log asked for (a purged file, a position past its end).
+const ER_MASTER_FATAL_ERROR_READING_BINLOG: u16 = 1236;
+
 fn failed(e: ChangesError) -> SourceError {
     let fault = match &e {
+        // The server no longer has the log file asked for (purged, or removed).
+        ChangesError::Mysql(mysql_async::Error::Server(s))
+            if s.code == ER_MASTER_FATAL_ERROR_READING_BINLOG =>
+        {
+            return SourceError::failed(format!(
+                "the source no longer has the binary log this run follows from (purged, or its files were removed): {}",
+                s.message
+            ))
+            .hint("the changes since then cannot be read: copy again with --restart --force --follow, and keep the binary log longer than the copy and any pause in following (binlog_expire_logs_seconds)");
+        }
         ChangesError::Mysql(m) => crate::source::fault_of(m),
         _ => Fault::Fatal,
     };
