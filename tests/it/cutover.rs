@@ -353,3 +353,121 @@ async fn a_follower_killed_at_any_moment_goes_on_with_nothing_applied_twice() {
     db.drop().await;
     let _ = conn.disconnect().await;
 }
+
+/// Every mapped type and two tables with a cascading foreign key, written to by a client
+/// during the copy and during the follow (inserts, updates, key changes, deletes, a
+/// multi-statement transaction, rollbacks, one large transaction); after `cutover --verify
+/// checksums`, a comparator that shares no code with the converter finds every value equal.
+#[tokio::test]
+async fn a_writer_during_the_copy_and_the_follow_leaves_every_value_identical() {
+    let server = logging_mariadb().await;
+    let mut conn = root(&server).await;
+    conn.query_drop(
+        "CREATE DATABASE shop CHARACTER SET utf8mb4;
+         USE shop;
+         CREATE TABLE parent (id INT PRIMARY KEY, name VARCHAR(30) NOT NULL) ENGINE=InnoDB;
+         CREATE TABLE child (
+           id INT PRIMARY KEY, parent_id INT, note TEXT,
+           FOREIGN KEY (parent_id) REFERENCES parent (id) ON DELETE CASCADE ON UPDATE CASCADE
+         ) ENGINE=InnoDB;
+         CREATE TABLE typed (
+           id INT PRIMARY KEY,
+           e ENUM('red','green','blue'), s SET('a','b','c'), j JSON,
+           d DECIMAL(14,4), dt DATETIME(6), ts TIMESTAMP(3) NULL, dd DATE, tm TIME(6),
+           b BLOB, vb VARBINARY(16), u INT UNSIGNED, ub BIGINT UNSIGNED, ti TINYINT, m MEDIUMINT,
+           bt BIT(5), f FLOAT, g DOUBLE, yr YEAR, txt VARCHAR(40), pt POINT
+         ) ENGINE=InnoDB;",
+    )
+    .await
+    .expect("schema");
+    conn.query_drop(
+        "INSERT INTO shop.parent SELECT seq, CONCAT('p', seq) FROM seq_1_to_200;
+         INSERT INTO shop.child SELECT seq, 1 + seq % 200, CONCAT('c', seq) FROM seq_1_to_2000;
+         INSERT INTO shop.typed SELECT seq, ELT(1 + seq % 3, 'red','green','blue'), ELT(1 + seq % 4, '', 'a', 'a,b', 'b,c'),
+           CONCAT('{\"n\": ', seq, ', \"s\": \"x', seq, '\", \"f\": 1.5}'), seq / 7, FROM_UNIXTIME(1600000000 + seq * 37.123456),
+           FROM_UNIXTIME(1600000000 + seq * 11.5), DATE('2020-01-01') + INTERVAL seq DAY, SEC_TO_TIME(CAST(seq AS SIGNED) * 13.5 - 100000),
+           UNHEX(MD5(seq)), UNHEX(SUBSTR(MD5(seq), 1, 2 + seq % 20)), 4000000000 - seq, 18446744073709551615 - seq, CAST(seq % 128 AS SIGNED) - 64,
+           CAST(seq AS SIGNED) * 100 - 8000000, seq % 32, seq / 3, seq / 7, 1901 + seq % 254, CONCAT('tëxt ', seq), POINT(seq, -seq)
+         FROM seq_1_to_20000;",
+    )
+    .await
+    .expect("rows");
+    let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
+    let db = TestDb::new("cutover_writer").await;
+    let client = db.client().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // The writer: starts before the copy, goes on while it copies and while it follows.
+    let writing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let writer = {
+        let writing = std::sync::Arc::clone(&writing);
+        let mut w = root(&server).await;
+        tokio::spawn(async move {
+            w.query_drop("USE shop").await.expect("use");
+            let mut i: u64 = 0;
+            let mut next_id = 1_000_000u64;
+            while writing.load(std::sync::atomic::Ordering::Relaxed) || i < 300 {
+                i += 1;
+                let k = 1 + (i * 7919) % 20000;
+                let sql = match i % 9 {
+                    0 => format!(
+                        "INSERT INTO typed VALUES ({next_id}, 'blue', 'a,c', '{{\"w\": [{i}, null, true]}}', -{i}.1234, '2024-02-29 23:59:59.{:06}', '2038-01-19 03:14:07.999', '0001-01-01', '-838:59:59.000000', x'00ff{:04x}', x'', 4294967295, 0, -128, -8388608, b'10101', -1.5e-7, 2.2250738585072014e-308, 2155, '\\'quoted\\' {i}', POINT(0.1, 0.2))",
+                        i % 1_000_000,
+                        i % 65536
+                    ),
+                    1 => format!("UPDATE typed SET e = 'green', s = 'a,b,c', j = JSON_SET(j, '$.w', {i}), d = d + 0.0001, ts = NULL, b = NULL WHERE id = {k}"),
+                    2 => format!("UPDATE typed SET id = {next_id} WHERE id = {k}"),
+                    3 => format!("DELETE FROM typed WHERE id = {k}"),
+                    4 => format!(
+                        "START TRANSACTION; INSERT INTO parent VALUES ({next_id}, 'new'); INSERT INTO child VALUES ({next_id}, {next_id}, 'new child'); UPDATE child SET parent_id = {next_id} WHERE id = {}; COMMIT",
+                        1 + i % 2000
+                    ),
+                    5 => format!("UPDATE parent SET id = {next_id} WHERE id = {}", 1 + i % 200),
+                    6 => format!("DELETE FROM parent WHERE id = {}", 1 + (i * 31) % 200),
+                    7 => format!("START TRANSACTION; UPDATE typed SET txt = 'rolled back' WHERE id = {k}; INSERT INTO parent VALUES ({next_id}, 'never'); ROLLBACK"),
+                    _ => format!("REPLACE INTO parent VALUES ({}, 'replaced {i}')", 1 + (i * 17) % 200),
+                };
+                next_id += 1;
+                w.query_drop(&sql)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                if i == 150 {
+                    // One large transaction: every typed row.
+                    w.query_drop("UPDATE typed SET u = u - 1, tm = ADDTIME(tm, '00:00:01.5')")
+                        .await
+                        .expect("large update");
+                }
+            }
+            i
+        })
+    };
+    let (mut follower, stop) = spawn_stopping(
+        dir.path(),
+        &["copy", &url, &db.url, "--follow"],
+        "following",
+        1,
+    );
+    assert!(matches!(wait_for_stop(&mut follower, &stop), Stop::AtPoint));
+    std::fs::remove_file(&stop).expect("let it follow");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    writing.store(false, std::sync::atomic::Ordering::Relaxed);
+    let statements = writer.await.expect("writer");
+    assert!(statements >= 300, "{statements}");
+
+    let out = pgcutover(
+        dir.path(),
+        &["cutover", &url, &db.url, "--verify", "checksums"],
+    );
+    expect_code(&out, 0);
+    expect_code(&ended(follower), 0);
+    let compared = crate::mysql_compare::assert_same_mysql_data_on(
+        root(&server).await,
+        "shop",
+        &client,
+        &Default::default(),
+    )
+    .await;
+    assert!(compared > 20000, "{compared}");
+    db.drop().await;
+    let _ = conn.disconnect().await;
+}

@@ -120,7 +120,21 @@ pub async fn assert_same_mysql_data(
     pg: &Client,
     expected_missing: &BTreeMap<&str, usize>,
 ) -> usize {
-    let mut my = mysql(db).await;
+    assert_same_mysql_data_on(mysql(db).await, db, pg, expected_missing).await
+}
+
+/// [`assert_same_mysql_data`] over a connection of the caller's (a server of a test's own).
+pub async fn assert_same_mysql_data_on(
+    mut my: mysql_async::Conn,
+    db: &str,
+    pg: &Client,
+    expected_missing: &BTreeMap<&str, usize>,
+) -> usize {
+    my.query_drop("SET NAMES utf8mb4").await.expect("names");
+    my.query_drop("SET time_zone = '+00:00'").await.expect("tz");
+    my.query_drop(format!("USE `{}`", db.replace('`', "``")))
+        .await
+        .expect("use");
     let tables: Vec<String> = my
         .exec(
             "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1",
