@@ -361,7 +361,12 @@ async fn follow(
     // Rows inserted since the copy carry their own keys: the identities move past them, so
     // the application's next insert gets a free one. (A cutover did it already, with the
     // source's next values as they are now.)
-    if done.end != FollowEnd::CutOver {
+    let cut_over = done.end == FollowEnd::CutOver
+        || state::cut_over_at(client, schema_name)
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("reading the follow state"))?
+            .is_some();
+    if !cut_over {
         move_identities(client, &planned.steps).await?;
     }
     let position = done.position.as_deref().unwrap_or(&from);
@@ -379,7 +384,7 @@ async fn follow(
             String::new()
         }
     );
-    if done.end == FollowEnd::CutOver {
+    if cut_over {
         attempt.printer.info(&format!(
             "the run was cut over; stopped following at {}: {applied}",
             pgcutover_core::show(position)

@@ -162,6 +162,9 @@ pub async fn run(args: CutoverArgs, printer: &Printer) -> Result<ExitCode, Exit>
         state::cut_over(&client, &schema_name, &head.position)
             .await
             .map_err(|e| anyhow::Error::new(e).context("marking the run as cut over"))?;
+        if !follower_stopped(&client, &schema_name).await {
+            printer.warn("the follower (copy --follow) has not stopped yet: it stops by itself within seconds, applying nothing more");
+        }
     }
     let window = Window {
         position: head.position.clone(),
@@ -276,58 +279,60 @@ async fn followed_run(
 }
 
 /// Brings the target up to `position`: waits for the follower that holds the run, or, when
-/// none does, applies the changes itself. Returns the changes applied meanwhile.
+/// none does (or it stops while cutover waits), applies the changes itself, within `--wait`.
+/// Returns the changes applied meanwhile.
 async fn catch_up(
     args: &CutoverArgs,
     loaded: &Loaded,
     client: &crate::target::Client,
     schema_name: &str,
-    follow: &state::FollowState,
+    start: &state::FollowState,
     position: &str,
     printer: &Printer,
 ) -> Result<u64, Exit> {
-    if loaded.reads.position_reached(&follow.position, position) {
-        printer.info("the target is caught up: every change up to there is applied");
-        return Ok(0);
-    }
-    let locked = state::try_lock(client, schema_name)
-        .await
-        .map_err(|e| anyhow::Error::new(e).context("taking the run's lock"))?;
-    if locked {
-        printer.info("no follower is running: applying the last changes here");
-        let mut stream = pgcutover_pipeline::follow::open(
-            loaded,
-            &follow.position,
-            value_policy(&args.values.options()),
-        )
-        .await?;
-        let rejects = RejectLog::append(args.rejects.clone());
-        let done = apply_until(
-            &Follow {
-                loaded,
-                client,
-                schema_name,
-                rejects: &rejects,
-                observer: printer,
-            },
-            &mut *stream,
-            &follow.position,
-            Until::Reached(position),
-            std::future::pending(),
-        )
-        .await?;
-        return Ok(done.changes);
-    }
-    printer.info("a follower (copy --follow) is running: waiting for it to apply the last changes");
     let deadline = Instant::now() + Duration::from_secs(args.wait);
     let mut told = Instant::now();
+    let mut waiting = false;
     loop {
-        let now = state::follow_state(client, schema_name)
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("reading the follow state"))?
-            .ok_or_else(|| anyhow!("the run's follow state is gone"))?;
+        let now = read_follow(client, schema_name).await?;
+        let applied = u64::try_from(now.changes - start.changes).unwrap_or(0);
         if loaded.reads.position_reached(&now.position, position) {
-            return Ok(u64::try_from(now.changes - follow.changes).unwrap_or(0));
+            if !waiting {
+                printer.info("the target is caught up: every change up to there is applied");
+            }
+            return Ok(applied);
+        }
+        let locked = state::try_lock(client, schema_name)
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("taking the run's lock"))?;
+        if locked {
+            // No follower holds the run (any more): the position it committed last is where
+            // the rest starts, read again now that nobody can move it.
+            let now = read_follow(client, schema_name).await?;
+            printer.info("no follower is running: applying the last changes here");
+            let done = tokio::time::timeout_at(
+                deadline.into(),
+                apply_here(args, loaded, client, schema_name, &now.position, position, printer),
+            )
+            .await
+            .map_err(|_| {
+                Exit::new(
+                    ExitCode::FAILED,
+                    anyhow!(
+                        "the changes up to {} were not all applied within {}s",
+                        show(position),
+                        args.wait
+                    ),
+                    Some("what was applied is committed; run cutover again to go on (--wait waits longer)".to_owned()),
+                )
+            })??;
+            return Ok(applied + done);
+        }
+        if !waiting {
+            waiting = true;
+            printer.info(
+                "a follower (copy --follow) is running: waiting for it to apply the last changes",
+            );
         }
         if Instant::now() >= deadline {
             return Err(Exit::new(
@@ -338,19 +343,79 @@ async fn catch_up(
                     args.wait,
                     show(&now.position)
                 ),
-                Some("see what the follower prints (or `pgcutover status`); a follower that stopped is not running: stop it, and cutover applies the rest itself; --wait waits longer".to_owned()),
+                Some("see what the follower prints (or `pgcutover status`); stop it, and cutover applies the rest itself; --wait waits longer".to_owned()),
             ));
         }
         if told.elapsed() >= Duration::from_secs(10) {
             told = Instant::now();
             printer.info(&format!(
-                "waiting for the follower: at {}, {} change(s) applied since cutover started",
-                show(&now.position),
-                now.changes - follow.changes
+                "waiting for the follower: at {}, {applied} change(s) applied since cutover started",
+                show(&now.position)
             ));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Applies the changes from `from` up to `to` here, with the run's lock held.
+async fn apply_here(
+    args: &CutoverArgs,
+    loaded: &Loaded,
+    client: &crate::target::Client,
+    schema_name: &str,
+    from: &str,
+    to: &str,
+    printer: &Printer,
+) -> Result<u64, Exit> {
+    let mut stream =
+        pgcutover_pipeline::follow::open(loaded, from, value_policy(&args.values.options()))
+            .await?;
+    // The lines of changes rejected and not committed (a follower stopped) are dropped: they
+    // are read again.
+    let followed = u64::try_from(read_follow(client, schema_name).await?.rejects).unwrap_or(0);
+    let rejects = RejectLog::resume_following(args.rejects.clone(), followed).map_err(|e| {
+        anyhow::Error::new(e).context(format!(
+            "reading the rejects file {}",
+            args.rejects.display()
+        ))
+    })?;
+    let done = apply_until(
+        &Follow {
+            loaded,
+            client,
+            schema_name,
+            rejects: &rejects,
+            observer: printer,
+        },
+        &mut *stream,
+        from,
+        Until::Reached(to),
+        std::future::pending(),
+    )
+    .await?;
+    Ok(done.changes)
+}
+
+async fn read_follow(
+    client: &crate::target::Client,
+    schema_name: &str,
+) -> Result<state::FollowState, Exit> {
+    Ok(state::follow_state(client, schema_name)
+        .await
+        .map_err(|e| anyhow::Error::new(e).context("reading the follow state"))?
+        .ok_or_else(|| anyhow!("the run's follow state is gone"))?)
+}
+
+/// Once the run is marked, a follower still running stops within seconds (it looks every 2 s):
+/// wait for it to let go of the run, so that nothing is applied after cutover returns.
+async fn follower_stopped(client: &crate::target::Client, schema_name: &str) -> bool {
+    for _ in 0..100 {
+        if state::try_lock(client, schema_name).await.unwrap_or(false) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
 
 fn print_window(w: &Window, out: &mut impl Write) -> std::io::Result<()> {

@@ -471,3 +471,55 @@ async fn a_writer_during_the_copy_and_the_follow_leaves_every_value_identical() 
     db.drop().await;
     let _ = conn.disconnect().await;
 }
+
+/// The source's log may end past its last transaction (a new log file after FLUSH BINARY LOGS,
+/// with nothing written since): cutover still gets there, with the follower running and
+/// without it.
+#[tokio::test]
+async fn cutover_reaches_a_log_that_ends_after_a_rotation() {
+    let server = logging_mariadb().await;
+    let mut conn = root(&server).await;
+    conn.query_drop(SHOP).await.expect("source");
+    let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
+    let db = TestDb::new("cutover_rotated").await;
+    let client = db.client().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = ["copy", url.as_str(), db.url.as_str(), "--follow"];
+    let (mut follower, stop) = spawn_stopping(dir.path(), &args, "following", 1);
+    assert!(matches!(wait_for_stop(&mut follower, &stop), Stop::AtPoint));
+    std::fs::remove_file(&stop).expect("let it follow");
+    conn.query_drop("INSERT INTO customer (name) VALUES ('cy'); FLUSH BINARY LOGS")
+        .await
+        .expect("write, then rotate");
+    wait_for(&client, "SELECT count(*)::text FROM customer", "3").await;
+    // The follower, idle, records where the new file's opening events end.
+    let head: String = conn
+        .query_first::<mysql_async::Row, _>("SHOW MASTER STATUS")
+        .await
+        .expect("status")
+        .map(|r| {
+            format!(
+                "{}:{}",
+                r.get::<String, _>(0).expect("file"),
+                r.get::<u64, _>(1).expect("pos")
+            )
+        })
+        .expect("a position");
+    wait_for(&client, "SELECT position FROM pgcutover.follow", &head).await;
+    interrupt(&follower);
+    expect_code(&output_of(follower), 8);
+    // Stopped, then another rotation: cutover applies up to the new end itself.
+    conn.query_drop("INSERT INTO customer (name) VALUES ('dee'); FLUSH BINARY LOGS")
+        .await
+        .expect("write, then rotate");
+    let out = pgcutover(dir.path(), &["cutover", &url, &db.url, "--wait", "30"]);
+    expect_code(&out, 0);
+    assert!(
+        stdout(&out).contains("cutover: cut over at"),
+        "{}",
+        stdout(&out)
+    );
+    assert_identical(dir.path(), &url, &db.url);
+    db.drop().await;
+    let _ = conn.disconnect().await;
+}

@@ -319,6 +319,33 @@ pub struct Changes {
 /// Whether the rows of a table (database, table) are wanted.
 pub type Wanted = Box<dyn Fn(&str, &str) -> bool + Send + Sync>;
 
+/// What a logged statement does to the transaction around it, when it is one of the
+/// statements that begin or end one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TransactionWord {
+    Begin,
+    /// XA END: the XA transaction's statements are over, its end is still to come.
+    Inside,
+    End,
+}
+
+fn transaction_word(sql: &str) -> Option<TransactionWord> {
+    let words: Vec<String> = sql
+        .split_ascii_whitespace()
+        .take(2)
+        .map(|w| w.to_ascii_uppercase())
+        .collect();
+    let first = words.first()?.trim_end_matches(';');
+    match (first, words.get(1).map(String::as_str)) {
+        ("BEGIN", None) | ("START", Some("TRANSACTION")) => Some(TransactionWord::Begin),
+        ("COMMIT" | "ROLLBACK", None) => Some(TransactionWord::End),
+        ("XA", Some("START" | "BEGIN")) => Some(TransactionWord::Begin),
+        ("XA", Some("END" | "PREPARE")) => Some(TransactionWord::Inside),
+        ("XA", Some("COMMIT" | "ROLLBACK")) => Some(TransactionWord::End),
+        _ => None,
+    }
+}
+
 /// MariaDB's own event types that carry nothing a follower applies: annotate rows (160),
 /// binlog checkpoint (161), GTID (162), GTID list (163). Any other type the driver does not
 /// know (MariaDB's compressed events, encryption) stops the stream rather than be skipped.
@@ -424,27 +451,36 @@ impl Changes {
             EventData::GtidEvent(_) | EventData::AnonymousGtidEvent(_) => {
                 self.in_transaction = true
             }
-            EventData::XidEvent(_) => self.committed(end, at),
+            EventData::XidEvent(_) => self.committed(end, at)?,
             EventData::QueryEvent(q) => {
                 let sql = q.query().into_owned();
-                if sql.eq_ignore_ascii_case("COMMIT") {
-                    self.committed(end, at);
-                } else if sql.eq_ignore_ascii_case("BEGIN") {
-                    self.in_transaction = true;
-                    self.began_with_begin = true;
-                } else if sql.starts_with('#') {
-                    // MariaDB's stand-in for an event a replica did not say it reads (an
-                    // annotation of the rows' statement), a comment.
-                } else {
-                    let inside = self.in_transaction && self.began_with_begin;
-                    self.ready.push_back(Change::Statement {
-                        database: q.schema().into_owned(),
-                        sql,
-                        end: end.clone(),
-                    });
-                    if !inside {
-                        // DDL commits by itself.
-                        self.committed(end, at);
+                match transaction_word(&sql) {
+                    // A transaction that also changed a non-transactional table is logged and
+                    // ends with ROLLBACK (what it did to such a table stays); an XA transaction
+                    // committed in one phase ends with XA COMMIT.
+                    Some(TransactionWord::End) => self.committed(end, at)?,
+                    Some(TransactionWord::Begin) => {
+                        self.in_transaction = true;
+                        self.began_with_begin = true;
+                    }
+                    Some(TransactionWord::Inside) => {}
+                    None if sql.starts_with('#') => {
+                        // MariaDB's stand-in for an event a replica did not say it reads (an
+                        // annotation of the rows' statement inside a transaction; a GTID list
+                        // or binlog checkpoint between them).
+                        self.between_transactions(end, at);
+                    }
+                    None => {
+                        let inside = self.in_transaction && self.began_with_begin;
+                        self.ready.push_back(Change::Statement {
+                            database: q.schema().into_owned(),
+                            sql,
+                            end: end.clone(),
+                        });
+                        if !inside {
+                            // DDL commits by itself.
+                            self.committed(end, at)?;
+                        }
                     }
                 }
             }
@@ -495,16 +531,27 @@ impl Changes {
                     "an XA transaction, prepared at {end}"
                 )))
             }
-            _ => {}
+            // Any other event outside a transaction (MySQL's previous-GTIDs, …) is a place to go
+            // on from too; inside one (table maps, …) it is not.
+            _ => self.between_transactions(end, at),
         }
         Ok(())
     }
 
     /// A transaction (or a statement standing alone) ended at `end`.
-    fn committed(&mut self, end: Position, at: u32) {
+    fn committed(&mut self, end: Position, at: u32) -> Result<(), ChangesError> {
+        if end.offset == 0 {
+            // The events inside a MySQL 8 compressed transaction payload carry no position of
+            // their own: there is no place to go on from after them.
+            return Err(ChangesError::Unsupported(format!(
+                "a transaction without a position in {} (a compressed transaction: binlog_transaction_compression=ON)",
+                end.file
+            )));
+        }
         self.in_transaction = false;
         self.began_with_begin = false;
         self.ready.push_back(Change::Commit { end, at });
+        Ok(())
     }
 
     /// An event outside any transaction: after it is a place to go on from, said as an empty
@@ -813,6 +860,25 @@ mod tests {
         );
         assert!(unix_seconds_as_date(b"1.1234567").is_err());
         assert!(unix_seconds_as_date(b"soon").is_err());
+    }
+
+    #[test]
+    fn statements_that_begin_and_end_transactions_are_known() {
+        use TransactionWord::*;
+        assert_eq!(transaction_word("BEGIN"), Some(Begin));
+        assert_eq!(transaction_word("begin"), Some(Begin));
+        assert_eq!(transaction_word("COMMIT"), Some(End));
+        assert_eq!(transaction_word("ROLLBACK"), Some(End));
+        assert_eq!(transaction_word("XA START X'7831',X'',1"), Some(Begin));
+        assert_eq!(transaction_word("XA END X'7831',X'',1"), Some(Inside));
+        assert_eq!(
+            transaction_word("XA COMMIT X'7831',X'',1 ONE PHASE"),
+            Some(End)
+        );
+        assert_eq!(transaction_word("XA ROLLBACK X'7831',X'',1"), Some(End));
+        assert_eq!(transaction_word("ALTER TABLE t ADD c INT"), None);
+        assert_eq!(transaction_word("ROLLBACK TO SAVEPOINT s"), None);
+        assert_eq!(transaction_word("# Dummy event"), None);
     }
 
     #[test]

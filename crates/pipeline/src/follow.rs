@@ -240,17 +240,18 @@ async fn follow_loop(
     let mut told = Instant::now();
     let mut since_look = 0u64;
     loop {
-        let quiet = a.open || a.seen != a.recorded;
+        let waiting = a.waiting_since.is_some();
         let next = tokio::select! {
             next = stream.next() => Some(next?),
             () = stop.as_mut() => {
                 done.end = FollowEnd::Stopped;
                 return Ok(done);
             }
-            () = tokio::time::sleep(if quiet { QUIET } else { LOOK_EVERY }) => None,
+            () = tokio::time::sleep(if waiting { QUIET } else { LOOK_EVERY }) => None,
         };
+        let quiet = next.is_none();
         match next {
-            None => a.commit().await?,
+            None => {}
             Some(SourceChange::Row { table, change }) => {
                 a.row(table, change).await?;
             }
@@ -292,29 +293,37 @@ async fn follow_loop(
                         return Ok(done);
                     }
                 }
-                if a.open && (a.in_open >= GROUP_CHANGES || a.opened_at.elapsed() >= GROUP_FOR) {
-                    a.commit().await?;
-                }
             }
         }
+        // What waits is committed once the source goes quiet, once it has waited long
+        // enough, or once it is big, whatever the source keeps sending.
+        if a.waiting_since.is_some_and(|since| {
+            quiet || since.elapsed() >= GROUP_FOR || a.in_open >= GROUP_CHANGES
+        }) {
+            a.commit().await?;
+        }
         if matches!(until, Until::CutOver) && looked.elapsed() >= LOOK_EVERY {
-            let rate = since_look as f64 / looked.elapsed().as_secs_f64();
-            looked = Instant::now();
-            since_look = 0;
+            // The run cut over: cutover applied and verified everything up to its position, so
+            // whatever this follower has not committed is dropped, not applied past it.
             if a.cut_over().await? {
-                a.commit().await?;
+                a.abandon().await;
                 done.end = FollowEnd::CutOver;
                 return Ok(done);
             }
-            a.look(rate).await;
-            if told.elapsed() >= TELL_EVERY && done.changes > 0 {
-                told = Instant::now();
-                a.follow.observer.info(&format!(
-                    "following: {} transaction(s), {} change(s) applied so far ({rate:.0}/s now), at {}",
-                    done.transactions,
-                    done.changes,
-                    pgcutover_core::show(&a.recorded)
-                ));
+            if !a.open {
+                let rate = since_look as f64 / looked.elapsed().as_secs_f64();
+                looked = Instant::now();
+                since_look = 0;
+                a.look(rate).await;
+                if told.elapsed() >= TELL_EVERY && done.changes > 0 {
+                    told = Instant::now();
+                    a.follow.observer.info(&format!(
+                        "following: {} transaction(s), {} change(s) applied so far ({rate:.0}/s now), at {}",
+                        done.transactions,
+                        done.changes,
+                        pgcutover_core::show(&a.recorded)
+                    ));
+                }
             }
         }
     }
@@ -328,12 +337,12 @@ struct Applier<'a> {
     current: Vec<(String, RowChange)>,
     current_tables: HashSet<String>,
     /// Row changes of whole source transactions read before it, not applied yet: they are
-    /// applied as one net effect while no two of their tables are related by a foreign key
-    /// (where the order of transactions across tables matters to the target's cascades).
+    /// applied as one net effect (see [`Merging`]).
     merged: Vec<(String, RowChange)>,
     merged_tables: HashSet<String>,
-    /// Per table, the tables a foreign key relates it to (itself, when it references itself).
-    related: HashMap<String, HashSet<String>>,
+    /// The transaction in `merged` must be applied on its own.
+    merged_alone: bool,
+    merging: Merging,
     /// A source transaction is being read (some of its changes read, or applied in segments).
     in_transaction: bool,
     /// Changes of the source transaction being read.
@@ -350,6 +359,8 @@ struct Applier<'a> {
     /// The position after the last source transaction read, and the one the target holds.
     seen: String,
     recorded: String,
+    /// Since when something read waits to be committed (applied or not).
+    waiting_since: Option<Instant>,
 }
 
 impl<'a> Applier<'a> {
@@ -379,7 +390,8 @@ impl<'a> Applier<'a> {
             current_tables: HashSet::new(),
             merged: Vec::new(),
             merged_tables: HashSet::new(),
-            related: related(&follow.loaded.schema),
+            merged_alone: false,
+            merging: Merging::of(&follow.loaded.schema),
             in_transaction: false,
             changes_of_this: 0,
             rejected: Vec::new(),
@@ -390,6 +402,7 @@ impl<'a> Applier<'a> {
             source_at: None,
             seen: from.to_owned(),
             recorded: from.to_owned(),
+            waiting_since: None,
         }
     }
 
@@ -436,6 +449,7 @@ impl<'a> Applier<'a> {
     /// Applies the whole transactions read and not applied yet.
     async fn apply_merged(&mut self) -> Result<(), Exit> {
         self.merged_tables.clear();
+        self.merged_alone = false;
         let merged = std::mem::take(&mut self.merged);
         self.apply(merged).await
     }
@@ -487,13 +501,24 @@ impl<'a> Applier<'a> {
         at: Option<u64>,
     ) -> Result<(u64, u64), Exit> {
         if !self.current.is_empty() {
-            let together = self.merged.len() + self.current.len() < SEGMENT
-                && unrelated(&self.related, &self.merged_tables, &self.current_tables);
+            let alone = self.merging.alone(&self.current_tables)
+                || self.current.iter().any(|(table, change)| {
+                    self.tables
+                        .get(table)
+                        .is_some_and(|k| moves_key(change, &k.key))
+                });
+            let together = !alone
+                && !self.merged_alone
+                && self.merged.len() + self.current.len() < SEGMENT
+                && self
+                    .merging
+                    .apart(self.merged_tables.iter().chain(&self.current_tables));
             if !together {
                 self.apply_merged().await?;
             }
             self.merged.append(&mut self.current);
             self.merged_tables.extend(self.current_tables.drain());
+            self.merged_alone = alone;
         }
         let changes = std::mem::take(&mut self.changes_of_this);
         self.in_transaction = false;
@@ -519,6 +544,7 @@ impl<'a> Applier<'a> {
             self.source_at = at;
         }
         self.seen = position.to_owned();
+        self.waiting_since.get_or_insert_with(Instant::now);
         Ok((changes, rejected.len() as u64))
     }
 
@@ -531,6 +557,7 @@ impl<'a> Applier<'a> {
         }
         self.apply_merged().await?;
         if self.seen == self.recorded && !self.open {
+            self.waiting_since = None;
             return Ok(());
         }
         self.begin().await?;
@@ -556,6 +583,7 @@ impl<'a> Applier<'a> {
         self.in_open = 0;
         self.rejects_in_open = 0;
         self.recorded = self.seen.clone();
+        self.waiting_since = None;
         testpoint::hit("follow-committed");
         Ok(())
     }
@@ -611,11 +639,18 @@ impl<'a> Applier<'a> {
         }
     }
 
-    /// Whether the run was cut over (by `cutover`, from another process).
+    /// Drops what was read and not committed: the open target transaction, and what waits.
+    async fn abandon(&mut self) {
+        self.rollback().await;
+        self.merged.clear();
+        self.merged_tables.clear();
+        self.current.clear();
+        self.current_tables.clear();
+    }
+
+    /// Whether the run was cut over (by `cutover`, from another process). Asked in the open
+    /// target transaction, if one is: it sees what others committed.
     async fn cut_over(&self) -> Result<bool, Exit> {
-        if self.open {
-            return Ok(false);
-        }
         state::cut_over_at(self.client(), self.follow.schema_name)
             .await
             .map(|c| c.is_some())
@@ -648,70 +683,170 @@ impl<'a> Applier<'a> {
     }
 }
 
-/// Per table, the tables a foreign key relates it to, either way (itself, when it references
-/// itself).
-fn related(schema: &pgcutover_core::Schema) -> HashMap<String, HashSet<String>> {
-    let mut related: HashMap<String, HashSet<String>> = HashMap::new();
-    for t in &schema.tables {
-        for fk in &t.foreign_keys {
-            related
-                .entry(t.name.clone())
-                .or_default()
-                .insert(fk.ref_table.clone());
-            related
-                .entry(fk.ref_table.clone())
-                .or_default()
-                .insert(t.name.clone());
-        }
-    }
-    related
+/// When consecutive source transactions may be applied as one net effect, which is what
+/// applying them one by one would leave:
+/// - tables that foreign keys connect (directly or through others) are never in one merged
+///   set together: the order of their changes across transactions matters to the target's
+///   cascades and checks (a child inserted, then its grandparent deleted);
+/// - a table that references itself, or has a unique key besides its row key, is applied a
+///   transaction at a time (unique keys are checked row by row, and a swap of values across
+///   transactions would collide in one statement);
+/// - so is a transaction that changes a row's key.
+struct Merging {
+    /// Per table, the foreign-key-connected group it belongs to.
+    group: HashMap<String, usize>,
+    alone: HashSet<String>,
 }
 
-/// Whether no table of `a` ∪ `b` is related to another one of them (or to itself) by a
-/// foreign key: then the order of their changes across transactions cannot matter.
-fn unrelated(
-    related: &HashMap<String, HashSet<String>>,
-    a: &HashSet<String>,
-    b: &HashSet<String>,
-) -> bool {
-    a.iter().chain(b).all(|t| {
-        related
-            .get(t)
-            .is_none_or(|r| r.iter().all(|o| !a.contains(o) && !b.contains(o)))
-    })
+impl Merging {
+    fn of(schema: &pgcutover_core::Schema) -> Merging {
+        let index: HashMap<&str, usize> = schema
+            .tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.as_str(), i))
+            .collect();
+        let mut parent: Vec<usize> = (0..schema.tables.len()).collect();
+        fn root(parent: &mut [usize], mut i: usize) -> usize {
+            while parent[i] != i {
+                parent[i] = parent[parent[i]];
+                i = parent[i];
+            }
+            i
+        }
+        let mut alone = HashSet::new();
+        for (i, t) in schema.tables.iter().enumerate() {
+            let uniques = usize::from(t.primary_key.is_some())
+                + t.uniques.len()
+                + t.indexes.iter().filter(|x| x.unique).count();
+            if uniques > 1 {
+                alone.insert(t.name.clone());
+            }
+            for fk in &t.foreign_keys {
+                if fk.ref_table == t.name {
+                    alone.insert(t.name.clone());
+                }
+                if let Some(&j) = index.get(fk.ref_table.as_str()) {
+                    let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                    parent[a] = b;
+                }
+            }
+        }
+        let group = schema
+            .tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), root(&mut parent, i)))
+            .collect();
+        Merging { group, alone }
+    }
+
+    /// Whether a transaction over `tables` must be applied on its own.
+    fn alone(&self, tables: &HashSet<String>) -> bool {
+        tables.iter().any(|t| self.alone.contains(t))
+    }
+
+    /// Whether no two different tables among `tables` are connected by foreign keys.
+    fn apart<'t>(&self, tables: impl Iterator<Item = &'t String>) -> bool {
+        let mut seen: HashMap<usize, &String> = HashMap::new();
+        for t in tables {
+            if let Some(&g) = self.group.get(t) {
+                if seen.insert(g, t).is_some_and(|other| other != t) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// Whether an update gives its row another key.
+fn moves_key(change: &RowChange, key: &[usize]) -> bool {
+    match change {
+        RowChange::Update { before, after } => key.iter().any(|&k| before[k] != after[k]),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pgcutover_core::{FkAction, ForeignKey, Key, Schema, Table};
 
-    fn set(names: &[&str]) -> HashSet<String> {
+    fn key(columns: &[&str]) -> Key {
+        Key {
+            name: String::new(),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    fn table(name: &str, refs: &[&str], extra_unique: bool) -> Table {
+        Table {
+            source_name: name.to_owned(),
+            name: name.to_owned(),
+            columns: Vec::new(),
+            primary_key: Some(key(&["id"])),
+            uniques: if extra_unique {
+                vec![key(&["code"])]
+            } else {
+                Vec::new()
+            },
+            indexes: Vec::new(),
+            foreign_keys: refs
+                .iter()
+                .map(|r| ForeignKey {
+                    name: format!("{name}_{r}"),
+                    columns: vec!["ref".to_owned()],
+                    ref_table: r.to_string(),
+                    ref_columns: vec!["id".to_owned()],
+                    on_delete: FkAction::Cascade,
+                    on_update: FkAction::Cascade,
+                })
+                .collect(),
+            checks: Vec::new(),
+            source_rows: None,
+            comment: None,
+        }
+    }
+
+    fn names(names: &[&str]) -> Vec<String> {
         names.iter().map(|n| n.to_string()).collect()
     }
 
     #[test]
-    fn transactions_merge_only_over_tables_no_foreign_key_relates() {
-        let related: HashMap<String, HashSet<String>> = [
-            ("orders", set(&["customers"])),
-            ("customers", set(&["orders"])),
-            ("tree", set(&["tree"])),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        assert!(unrelated(&related, &set(&["orders"]), &set(&["orders"])));
-        assert!(unrelated(&related, &set(&["orders"]), &set(&["notes"])));
-        assert!(unrelated(&related, &set(&[]), &set(&["customers"])));
-        assert!(!unrelated(
-            &related,
-            &set(&["orders"]),
-            &set(&["customers"])
-        ));
-        assert!(!unrelated(
-            &related,
-            &set(&["orders", "customers"]),
-            &set(&[])
-        ));
-        assert!(!unrelated(&related, &set(&["tree"]), &set(&["tree"])));
+    fn transactions_merge_only_over_tables_no_foreign_key_connects() {
+        let schema = Schema {
+            tables: vec![
+                table("a", &["b"], false),
+                table("b", &["c"], false),
+                table("c", &[], false),
+                table("notes", &[], false),
+                table("tree", &["tree"], false),
+                table("coded", &[], true),
+            ],
+            ..Schema::default()
+        };
+        let m = Merging::of(&schema);
+        assert!(m.apart(names(&["a", "a"]).iter()));
+        assert!(m.apart(names(&["a", "notes"]).iter()));
+        // a references b, which references c: a and c are connected through b.
+        assert!(!m.apart(names(&["a", "c"]).iter()));
+        assert!(!m.apart(names(&["b", "c"]).iter()));
+        let set = |n: &[&str]| names(n).into_iter().collect::<HashSet<_>>();
+        assert!(m.alone(&set(&["tree"])));
+        assert!(m.alone(&set(&["coded", "notes"])));
+        assert!(!m.alone(&set(&["a", "notes"])));
+    }
+
+    #[test]
+    fn a_changed_key_is_a_move() {
+        use pgcutover_core::Value;
+        let update = |from: i64, to: i64| RowChange::Update {
+            before: vec![Value::I64(from), Value::Text("x".into())],
+            after: vec![Value::I64(to), Value::Text("y".into())],
+        };
+        assert!(moves_key(&update(1, 2), &[0]));
+        assert!(!moves_key(&update(1, 1), &[0]));
+        assert!(!moves_key(&RowChange::Insert(vec![Value::I64(1)]), &[0]));
     }
 }

@@ -49,14 +49,10 @@ impl RejectLog {
         }
     }
 
-    /// A log that appends to the file as it is (`cutover` applying the last changes).
-    pub fn append(path: PathBuf) -> RejectLog {
-        RejectLog {
-            path,
-            file: Mutex::new(None),
-            append: true,
-            count: AtomicU64::new(0),
-        }
+    /// A complete run's log, for following it further (`cutover` applying the last changes):
+    /// keeps every copied row's line and the first `followed` lines written while following.
+    pub fn resume_following(path: PathBuf, followed: u64) -> std::io::Result<RejectLog> {
+        RejectLog::keeping(path, &|_| true, followed)
     }
 
     /// A resumed run's log: keeps the rejects of the chunks in `done` (table, chunk), and the
@@ -66,6 +62,16 @@ impl RejectLog {
     pub fn resume(
         path: PathBuf,
         done: &HashSet<(String, i32)>,
+        followed: u64,
+    ) -> std::io::Result<RejectLog> {
+        RejectLog::keeping(path, &|chunk| done.contains(&chunk), followed)
+    }
+
+    /// Keeps the lines of chunks `done` says are done, and the first `followed` lines written
+    /// while following; drops the rest (and any line a killed run left half-written).
+    fn keeping(
+        path: PathBuf,
+        done: &dyn Fn((String, i32)) -> bool,
         followed: u64,
     ) -> std::io::Result<RejectLog> {
         let mut kept = 0u64;
@@ -86,7 +92,7 @@ impl RejectLog {
                                 }
                                 let table = v.get("table")?.as_str()?.to_owned();
                                 let chunk = i32::try_from(v.get("chunk")?.as_i64()?).ok()?;
-                                Some(done.contains(&(table, chunk)))
+                                Some(done((table, chunk)))
                             })
                             .unwrap_or(false);
                         if keep {

@@ -363,38 +363,38 @@ pub async fn follow_state(
     if !present {
         return Ok(None);
     }
-    let time =
-        |c: &str| format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
+    // As JSON: state tables an earlier pgcutover made lack the newer columns, and read as
+    // their defaults here (status and cutover do not migrate what they only read).
     let row = client
         .query_opt(
             &format!(
-                "SELECT position, changes, rejects, {}, {}, head, {}, behind_bytes, \
-                        CASE WHEN head IS NULL THEN NULL \
-                             WHEN behind_bytes = 0 OR head = position THEN 0 \
-                             ELSE greatest(extract(epoch FROM head_at - source_at)::float8, 0) END, \
-                        changes_per_second, {}, cut_over_position \
-                 FROM {table} WHERE target_schema = $1",
-                time("updated_at"),
-                time("source_at"),
-                time("head_at"),
-                time("cut_over_at"),
+                "SELECT j || jsonb_build_object('lag_seconds', \
+                   CASE WHEN j->>'head' IS NULL THEN NULL \
+                        WHEN (j->>'behind_bytes')::bigint = 0 OR j->>'head' = j->>'position' THEN 0 \
+                        ELSE greatest(extract(epoch FROM (j->>'head_at')::timestamptz \
+                                                       - (j->>'source_at')::timestamptz)::float8, 0) END) \
+                 FROM (SELECT to_jsonb(f) AS j FROM {table} f WHERE target_schema = $1) s"
             ),
             &[&target_schema],
         )
         .await?;
-    Ok(row.map(|r| FollowState {
-        position: r.get(0),
-        changes: r.get(1),
-        rejects: r.get(2),
-        updated_at: r.get(3),
-        source_at: r.get(4),
-        head: r.get(5),
-        head_at: r.get(6),
-        behind_bytes: r.get(7),
-        lag_seconds: r.get(8),
-        changes_per_second: r.get(9),
-        cut_over_at: r.get(10),
-        cut_over_position: r.get(11),
+    Ok(row.map(|r| {
+        let j: serde_json::Value = r.get(0);
+        let text = |k: &str| j.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        FollowState {
+            position: text("position").unwrap_or_default(),
+            changes: j.get("changes").and_then(|v| v.as_i64()).unwrap_or(0),
+            rejects: j.get("rejects").and_then(|v| v.as_i64()).unwrap_or(0),
+            updated_at: text("updated_at").unwrap_or_default(),
+            source_at: text("source_at"),
+            head: text("head"),
+            head_at: text("head_at"),
+            behind_bytes: j.get("behind_bytes").and_then(|v| v.as_i64()),
+            lag_seconds: j.get("lag_seconds").and_then(|v| v.as_f64()),
+            changes_per_second: j.get("changes_per_second").and_then(|v| v.as_f64()),
+            cut_over_at: text("cut_over_at"),
+            cut_over_position: text("cut_over_position"),
+        }
     }))
 }
 
