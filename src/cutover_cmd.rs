@@ -16,7 +16,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use pgcutover_core::show;
+use pgcutover_core::{show, show_ident};
 use pgcutover_pipeline::follow::{apply_until, move_identities, Follow, Until};
 use pgcutover_pipeline::post_load;
 use pgcutover_pipeline::rejects::RejectLog;
@@ -141,9 +141,17 @@ pub async fn run(args: CutoverArgs, printer: &Printer) -> Result<ExitCode, Exit>
     let report =
         crate::verify_cmd::compare(args.verify_args(), &*source, &target, &client, printer).await?;
     let after = loaded.reads.change_log_head(None).await?;
-    let moved = after
+    let moved = match after
         .as_ref()
-        .filter(|a| !loaded.reads.position_reached(&head.position, &a.position));
+        .filter(|a| !loaded.reads.position_reached(&head.position, &a.position))
+    {
+        // The log went on: only a change to the run's tables is a write that did not stop
+        // (the server's other databases, and statements about nothing followed, are not).
+        Some(a) => changed_between(&args, &loaded, &head.position, &a.position)
+            .await?
+            .map(|what| (a.position.clone(), what)),
+        None => None,
+    };
     let follow_rejects = state::follow_state(&client, &schema_name)
         .await
         .map_err(|e| anyhow::Error::new(e).context("reading the follow state"))?
@@ -216,13 +224,13 @@ pub async fn run(args: CutoverArgs, printer: &Printer) -> Result<ExitCode, Exit>
             anyhow::Error::new(e).context(format!("writing the report to {}", path.display()))
         })?;
     }
-    if let Some(a) = moved {
+    if let Some((to, what)) = moved {
         return Err(Exit::new(
             ExitCode::FAILED,
             anyhow!(
-                "the source took writes during the cutover: its binary log went on from {} to {}",
+                "the source took writes during the cutover: between {} and {} its binary log has {what}",
                 show(&head.position),
-                show(&a.position)
+                show(&to)
             ),
             Some("stop every write to the source (--set-read-only, or the application), then run cutover again; the run was not marked as cut over".to_owned()),
         ));
@@ -243,7 +251,59 @@ pub async fn run(args: CutoverArgs, printer: &Printer) -> Result<ExitCode, Exit>
             Some("each line of the rejects file names the row, the reason and the transaction's position; fix those rows (in the source, or in the target by hand), then `cutover --verify checksums` proves the target identical row by row".to_owned()),
         ));
     }
+    if code == ExitCode::ROWS_REJECTED {
+        return Err(Exit::new(
+            ExitCode::ROWS_REJECTED,
+            anyhow!(
+                "the copy rejected rows (in {}): the target does not hold them, and the run is not cut over",
+                args.rejects.display()
+            ),
+            Some("each line of the rejects file names the row and the reason; fix those rows in the source (an update brings them over while following), then `cutover --verify checksums` proves the target identical row by row".to_owned()),
+        ));
+    }
     Ok(code)
+}
+
+/// What of the run's tables the source's log holds from `from` to `to` (`None`: nothing):
+/// read through the follower's own stream, applying nothing.
+async fn changed_between(
+    args: &CutoverArgs,
+    loaded: &Loaded,
+    from: &str,
+    to: &str,
+) -> Result<Option<String>, Exit> {
+    use pgcutover_core::source::SourceChange;
+    let mut stream =
+        pgcutover_pipeline::follow::open(loaded, from, value_policy(&args.values.options()))
+            .await?;
+    let read = async {
+        loop {
+            match stream.next().await? {
+                SourceChange::Commit { position, .. } => {
+                    if loaded.reads.position_reached(&position, to) {
+                        return Ok::<_, Exit>(None);
+                    }
+                }
+                SourceChange::Row { table, .. } => {
+                    return Ok(Some(format!("a changed row of {}", show_ident(&table))))
+                }
+                SourceChange::Rejected(r) => {
+                    return Ok(Some(format!("a changed row of {}", show_ident(&r.table))))
+                }
+                SourceChange::Truncate { table, .. } => {
+                    return Ok(Some(format!("a TRUNCATE of {}", show_ident(&table))))
+                }
+                SourceChange::Statement { sql, .. } => {
+                    return Ok(Some(format!("a schema change: {}", show(&sql))))
+                }
+            }
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(30), read).await {
+        Ok(found) => found,
+        // Cannot tell: count it as a write.
+        Err(_) => Ok(Some("changes pgcutover could not read within 30 s".to_owned())),
+    }
 }
 
 /// The run in the target schema, which must be a complete copy that follows the source.

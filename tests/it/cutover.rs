@@ -257,11 +257,22 @@ async fn cutover_applies_the_last_changes_itself_and_refuses_over_rejects_and_wr
         stderr(&out)
     );
 
-    // Writes stopped: cut over, the rejected change superseded.
-    let out = pgcutover(
+    // Writes to the run's tables stopped (another database on the server takes some, which
+    // does not matter): cut over, the rejected change superseded.
+    let (mut cutover, stop) = spawn_stopping(
         dir.path(),
         &["cutover", &url, &db.url, "--verify", "checksums"],
+        "cutover-verifying",
+        1,
     );
+    assert!(matches!(wait_for_stop(&mut cutover, &stop), Stop::AtPoint));
+    conn.query_drop(
+        "CREATE DATABASE other; CREATE TABLE other.log (id INT PRIMARY KEY); INSERT INTO other.log VALUES (1)",
+    )
+    .await
+    .expect("writes elsewhere");
+    std::fs::remove_file(&stop).expect("go on");
+    let out = output_of(cutover);
     expect_code(&out, 0);
     assert!(stderr(&out).contains("superseded"), "{}", stderr(&out));
     assert_identical(dir.path(), &url, &db.url);
