@@ -302,7 +302,9 @@ async fn changed_between(
     match tokio::time::timeout(Duration::from_secs(30), read).await {
         Ok(found) => found,
         // Cannot tell: count it as a write.
-        Err(_) => Ok(Some("changes pgcutover could not read within 30 s".to_owned())),
+        Err(_) => Ok(Some(
+            "changes pgcutover could not read within 30 s".to_owned(),
+        )),
     }
 }
 
