@@ -34,7 +34,7 @@ pub struct FollowedNames<'a> {
 /// `lower_case_table_names` set treats `T` and `t` as one table), but a TRUNCATE is applied
 /// only to a table its name resolves to exactly; one that matches a followed table only up to
 /// case stops instead. A statement the parser does not take is skipped when its first words
-/// say it changes no table ([`harmless_kind`]); otherwise it stops when it mentions a followed
+/// say it changes no table (`harmless_kind`); otherwise it stops when it mentions a followed
 /// table's name anywhere (case-insensitively), and is skipped when it does not.
 pub fn classify(sql: &str, default_db: &str, followed: &FollowedNames<'_>) -> Logged {
     let Ok(statements) = Parser::parse_sql(&MySqlDialect {}, sql) else {
