@@ -6,12 +6,12 @@
 //! - A source transaction's changes are reduced to their net effect per table and applied
 //!   set-wise (`pgcutover_postgres::apply`). A big one is applied in segments as it streams
 //!   in, all in the one target transaction, so memory stays bounded.
-//! - Several source transactions share one target transaction (each still applied on its
-//!   own, in order): the target commits at most every [`GROUP_FOR`] or [`GROUP_CHANGES`]
-//!   changes, and as soon as the source goes quiet.
+//! - Several source transactions share one target transaction: the target commits every
+//!   100 ms or 20,000 changes, and as soon as the source goes quiet. Consecutive transactions
+//!   share one net effect where that is the same as applying them one by one (`Merging`).
 //! - A changed row the mapping rejects goes to the rejects file with the position of its
 //!   transaction, and is counted in the run state with the position.
-//! - The follower looks at where the source's log ends every [`LOOK_EVERY`] and records it,
+//! - The follower looks at where the source's log ends every 2 s and records it,
 //!   so `status` shows the lag; and it stops by itself (exit 0) once the run is cut over.
 //!
 //! This is the engine of `copy --follow` and `cutover` (docs/follow.md, docs/cutover.md).
