@@ -468,7 +468,7 @@ async fn read_follow(
         .ok_or_else(|| anyhow!("the run's follow state is gone"))?)
 }
 
-/// Once the run is marked, a follower still running stops within seconds (it looks every 2 s):
+/// Once the run is marked, a follower still running stops within seconds (it asks four times a second):
 /// wait for it to let go of the run, so that nothing is applied after cutover returns.
 async fn follower_stopped(client: &crate::target::Client, schema_name: &str) -> bool {
     for _ in 0..100 {

@@ -88,6 +88,8 @@ async fn cutover_waits_for_the_running_follower_proves_the_target_and_ends_it() 
             "--set-read-only",
             "--verify",
             "checksums",
+            "--wait",
+            "60",
         ],
     );
     expect_code(&out, 0);
@@ -143,7 +145,7 @@ async fn cutover_waits_for_the_running_follower_proves_the_target_and_ends_it() 
     // status says so; a second cutover has nothing to do; copy --follow does not follow again.
     let status = stdout(&pgcutover(dir.path(), &["status", &db.url]));
     assert!(status.contains("cut over at"), "{status}");
-    let again = pgcutover(dir.path(), &["cutover", &url, &db.url]);
+    let again = pgcutover(dir.path(), &["cutover", &url, &db.url, "--wait", "60"]);
     expect_code(&again, 0);
     assert!(
         stderr(&again).contains("nothing to do"),
@@ -193,7 +195,7 @@ async fn cutover_applies_the_last_changes_itself_and_refuses_over_rejects_and_wr
     )
     .await
     .expect("writes while stopped");
-    let out = pgcutover(dir.path(), &["cutover", &url, &db.url]);
+    let out = pgcutover(dir.path(), &["cutover", &url, &db.url, "--wait", "60"]);
     expect_code(&out, 5);
     let err = stderr(&out);
     assert!(err.contains("no follower is running"), "{err}");
@@ -227,7 +229,15 @@ async fn cutover_applies_the_last_changes_itself_and_refuses_over_rejects_and_wr
     // missing in the target, and the proof says so.
     let out = pgcutover(
         dir.path(),
-        &["cutover", &url, &db.url, "--verify", "checksums"],
+        &[
+            "cutover",
+            &url,
+            &db.url,
+            "--wait",
+            "60",
+            "--verify",
+            "checksums",
+        ],
     );
     expect_code(&out, 7);
     assert!(stdout(&out).contains("NOT cut over"), "{}", stdout(&out));
@@ -240,7 +250,15 @@ async fn cutover_applies_the_last_changes_itself_and_refuses_over_rejects_and_wr
     // Writes that go on during the cutover keep the run from being cut over.
     let (mut cutover, stop) = spawn_stopping(
         dir.path(),
-        &["cutover", &url, &db.url, "--verify", "checksums"],
+        &[
+            "cutover",
+            &url,
+            &db.url,
+            "--wait",
+            "60",
+            "--verify",
+            "checksums",
+        ],
         "cutover-verifying",
         1,
     );
@@ -261,7 +279,15 @@ async fn cutover_applies_the_last_changes_itself_and_refuses_over_rejects_and_wr
     // does not matter): cut over, the rejected change superseded.
     let (mut cutover, stop) = spawn_stopping(
         dir.path(),
-        &["cutover", &url, &db.url, "--verify", "checksums"],
+        &[
+            "cutover",
+            &url,
+            &db.url,
+            "--wait",
+            "60",
+            "--verify",
+            "checksums",
+        ],
         "cutover-verifying",
         1,
     );
@@ -351,7 +377,15 @@ async fn a_follower_killed_at_any_moment_goes_on_with_nothing_applied_twice() {
         .expect("start pgcutover");
     let out = pgcutover(
         dir.path(),
-        &["cutover", &url, &db.url, "--verify", "checksums"],
+        &[
+            "cutover",
+            &url,
+            &db.url,
+            "--wait",
+            "60",
+            "--verify",
+            "checksums",
+        ],
     );
     expect_code(&out, 0);
     expect_code(&ended(follower), 0);
@@ -467,7 +501,15 @@ async fn a_writer_during_the_copy_and_the_follow_leaves_every_value_identical() 
 
     let out = pgcutover(
         dir.path(),
-        &["cutover", &url, &db.url, "--verify", "checksums"],
+        &[
+            "cutover",
+            &url,
+            &db.url,
+            "--wait",
+            "60",
+            "--verify",
+            "checksums",
+        ],
     );
     expect_code(&out, 0);
     expect_code(&ended(follower), 0);

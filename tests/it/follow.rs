@@ -478,14 +478,18 @@ async fn follow(
         .await
         .expect("open");
     let rejects = RejectLog::new(std::env::temp_dir().join("pgcutover-follow-test-rejects.jsonl"));
-    pgcutover_pipeline::follow::apply_until(
-        &following(loaded, client, &rejects),
-        &mut *stream,
-        from,
-        Until::Reached(to),
-        std::future::pending(),
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        pgcutover_pipeline::follow::apply_until(
+            &following(loaded, client, &rejects),
+            &mut *stream,
+            from,
+            Until::Reached(to),
+            std::future::pending(),
+        ),
     )
     .await
+    .unwrap_or_else(|_| panic!("following from {from} did not reach {to} within 60 s"))
     .expect("apply")
 }
 

@@ -44,6 +44,8 @@ const QUIET: Duration = Duration::from_millis(50);
 /// How often a follower looks at where the source's log ends, and whether the run was cut
 /// over.
 const LOOK_EVERY: Duration = Duration::from_secs(2);
+/// How often a follower asks whether the run was cut over (cutover waits for it to stop).
+const CHECK_EVERY: Duration = Duration::from_millis(250);
 /// How often a follower says how it is doing.
 const TELL_EVERY: Duration = Duration::from_secs(30);
 
@@ -237,6 +239,7 @@ async fn follow_loop(
         }
     }
     let mut looked = Instant::now();
+    let mut checked = Instant::now();
     let mut told = Instant::now();
     let mut since_look = 0u64;
     loop {
@@ -247,7 +250,7 @@ async fn follow_loop(
                 done.end = FollowEnd::Stopped;
                 return Ok(done);
             }
-            () = tokio::time::sleep(if waiting { QUIET } else { LOOK_EVERY }) => None,
+            () = tokio::time::sleep(if waiting { QUIET } else { CHECK_EVERY }) => None,
         };
         let quiet = next.is_none();
         match next {
@@ -302,7 +305,8 @@ async fn follow_loop(
         }) {
             a.commit().await?;
         }
-        if matches!(until, Until::CutOver) && looked.elapsed() >= LOOK_EVERY {
+        if matches!(until, Until::CutOver) && checked.elapsed() >= CHECK_EVERY {
+            checked = Instant::now();
             // The run cut over: cutover applied and verified everything up to its position, so
             // whatever this follower has not committed is dropped, not applied past it.
             if a.cut_over().await? {
@@ -310,7 +314,9 @@ async fn follow_loop(
                 done.end = FollowEnd::CutOver;
                 return Ok(done);
             }
-            if !a.open {
+            // Where the source's log ends, between target transactions (a big source
+            // transaction keeps one open: then at the next look after it).
+            if !a.open && looked.elapsed() >= LOOK_EVERY {
                 let rate = since_look as f64 / looked.elapsed().as_secs_f64();
                 looked = Instant::now();
                 since_look = 0;
