@@ -184,22 +184,19 @@ pub async fn run(args: CutoverArgs, printer: &Printer) -> Result<ExitCode, Exit>
         follow_rejects,
         cut_over,
     };
+    let envelope = Envelope {
+        pgcutover: env!("CARGO_PKG_VERSION"),
+        source: source.display(),
+        target: target.display().to_owned(),
+        target_schema: &schema_name,
+        started_at_unix,
+        window: &window,
+        verify: &report,
+    };
     {
         let mut out = std::io::stdout().lock();
         match args.format {
-            Format::Json => print_json(
-                &mut out,
-                "cutover",
-                &Envelope {
-                    pgcutover: env!("CARGO_PKG_VERSION"),
-                    source: source.display(),
-                    target: target.display().to_owned(),
-                    target_schema: &schema_name,
-                    started_at_unix,
-                    window: &window,
-                    verify: &report,
-                },
-            )?,
+            Format::Json => print_json(&mut out, "cutover", &envelope)?,
             Format::Text => {
                 let mut text = crate::output::TerminalText(&mut out);
                 crate::verify_cmd::print_text(&report, &mut text)?;
@@ -208,19 +205,7 @@ pub async fn run(args: CutoverArgs, printer: &Printer) -> Result<ExitCode, Exit>
         }
     }
     if let Some(path) = &args.report {
-        write_json_file(
-            path,
-            &Envelope {
-                pgcutover: env!("CARGO_PKG_VERSION"),
-                source: source.display(),
-                target: target.display().to_owned(),
-                target_schema: &schema_name,
-                started_at_unix,
-                window: &window,
-                verify: &report,
-            },
-        )
-        .map_err(|e| {
+        write_json_file(path, &envelope).map_err(|e| {
             anyhow::Error::new(e).context(format!("writing the report to {}", path.display()))
         })?;
     }

@@ -28,6 +28,15 @@ const SHOP: &str = "CREATE DATABASE shop CHARACTER SET utf8mb4;
      INSERT INTO customer (name, touched) VALUES ('ada', '2020-01-01 00:00:00.000'), ('bob', '2020-01-01 00:00:00.000');
      INSERT INTO orders (customer_id, note) VALUES (1, 'first'), (2, 'second');";
 
+/// `copy --follow` started, once it follows.
+fn following(dir: &std::path::Path, url: &str, target: &str) -> std::process::Child {
+    let (mut follower, stop) =
+        spawn_stopping(dir, &["copy", url, target, "--follow"], "following", 1);
+    assert!(matches!(wait_for_stop(&mut follower, &stop), Stop::AtPoint));
+    std::fs::remove_file(&stop).expect("let it follow");
+    follower
+}
+
 /// Waits (at most a minute) for a child to end by itself, and returns its output.
 fn ended(mut child: std::process::Child) -> std::process::Output {
     for _ in 0..600 {
@@ -53,14 +62,7 @@ async fn cutover_waits_for_the_running_follower_proves_the_target_and_ends_it() 
     let client = db.client().await;
     let dir = tempfile::tempdir().expect("tempdir");
 
-    let (mut follower, stop) = spawn_stopping(
-        dir.path(),
-        &["copy", &url, &db.url, "--follow"],
-        "following",
-        1,
-    );
-    assert!(matches!(wait_for_stop(&mut follower, &stop), Stop::AtPoint));
-    std::fs::remove_file(&stop).expect("let it follow");
+    let follower = following(dir.path(), &url, &db.url);
     // The application writes on: new rows, a key change its children follow by cascade, a
     // customer deleted with its orders, and an update that keeps `touched` as it was (the
     // target's ON UPDATE trigger must not set it to its own time).
@@ -176,14 +178,7 @@ async fn cutover_applies_the_last_changes_itself_and_refuses_over_rejects_and_wr
     let db = TestDb::new("cutover_itself").await;
     let client = db.client().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut follower, stop) = spawn_stopping(
-        dir.path(),
-        &["copy", &url, &db.url, "--follow"],
-        "following",
-        1,
-    );
-    assert!(matches!(wait_for_stop(&mut follower, &stop), Stop::AtPoint));
-    std::fs::remove_file(&stop).expect("let it follow");
+    let follower = following(dir.path(), &url, &db.url);
     interrupt(&follower);
     expect_code(&output_of(follower), 8);
 
@@ -486,14 +481,7 @@ async fn a_writer_during_the_copy_and_the_follow_leaves_every_value_identical() 
             i
         })
     };
-    let (mut follower, stop) = spawn_stopping(
-        dir.path(),
-        &["copy", &url, &db.url, "--follow"],
-        "following",
-        1,
-    );
-    assert!(matches!(wait_for_stop(&mut follower, &stop), Stop::AtPoint));
-    std::fs::remove_file(&stop).expect("let it follow");
+    let follower = following(dir.path(), &url, &db.url);
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     writing.store(false, std::sync::atomic::Ordering::Relaxed);
     let statements = writer.await.expect("writer");
@@ -537,10 +525,7 @@ async fn cutover_reaches_a_log_that_ends_after_a_rotation() {
     let db = TestDb::new("cutover_rotated").await;
     let client = db.client().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let args = ["copy", url.as_str(), db.url.as_str(), "--follow"];
-    let (mut follower, stop) = spawn_stopping(dir.path(), &args, "following", 1);
-    assert!(matches!(wait_for_stop(&mut follower, &stop), Stop::AtPoint));
-    std::fs::remove_file(&stop).expect("let it follow");
+    let follower = following(dir.path(), &url, &db.url);
     conn.query_drop("INSERT INTO customer (name) VALUES ('cy'); FLUSH BINARY LOGS")
         .await
         .expect("write, then rotate");
