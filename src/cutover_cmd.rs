@@ -71,7 +71,16 @@ pub async fn run(args: CutoverArgs, printer: &Printer) -> Result<ExitCode, Exit>
     let client = crate::target::connect(&target).await?;
     printer.info(&format!("connected to {}", target.display()));
 
-    // The run: a complete copy that follows the source, not cut over yet.
+    // The run: a complete copy that follows the source, not cut over yet. (Its state tables
+    // made current first: cutover writes to them.)
+    if state::exists(&client)
+        .await
+        .map_err(|e| anyhow::Error::new(e).context("reading the run state"))?
+    {
+        state::ensure(&client)
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("updating the run state's tables"))?;
+    }
     let follow = followed_run(&client, &schema_name).await?;
     if let Some(at) = &follow.cut_over_at {
         printer.info(&format!(
@@ -269,6 +278,7 @@ async fn changed_between(
                         return Ok::<_, Exit>(None);
                     }
                 }
+                SourceChange::RolledBack => {}
                 SourceChange::Row { table, .. } => {
                     return Ok(Some(format!("a changed row of {}", show_ident(&table))))
                 }
@@ -284,12 +294,13 @@ async fn changed_between(
             }
         }
     };
-    match tokio::time::timeout(Duration::from_secs(30), read).await {
+    match tokio::time::timeout(Duration::from_secs(args.wait), read).await {
         Ok(found) => found,
         // Cannot tell: count it as a write.
-        Err(_) => Ok(Some(
-            "changes pgcutover could not read within 30 s".to_owned(),
-        )),
+        Err(_) => Ok(Some(format!(
+            "more than pgcutover could read within --wait {}s",
+            args.wait
+        ))),
     }
 }
 

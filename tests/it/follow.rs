@@ -1170,3 +1170,43 @@ async fn a_purged_position_is_a_clear_error() {
     db.drop().await;
     let _ = conn.disconnect().await;
 }
+
+/// A transaction the source rolled back, logged because it also changed a non-transactional
+/// (MyISAM) table, leaves nothing of the transactional table's rows in the target; the
+/// MyISAM rows, which the source kept, are applied.
+#[tokio::test]
+async fn rows_of_a_rolled_back_transaction_are_not_applied() {
+    let (_server, mut conn, url, db, dir, client) = copied(
+        "follow_rolled_back",
+        "CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL) ENGINE=InnoDB;
+         INSERT INTO item VALUES (1, 'one');
+         CREATE TABLE log (id INT PRIMARY KEY, line TEXT) ENGINE=MyISAM;",
+        &[],
+    )
+    .await;
+    let from = position(&mut conn).await;
+    conn.query_drop(
+        "START TRANSACTION;
+         UPDATE item SET name = 'undone' WHERE id = 1;
+         INSERT INTO item VALUES (2, 'undone');
+         INSERT INTO log VALUES (1, 'kept');
+         ROLLBACK;
+         INSERT INTO item VALUES (3, 'three');",
+    )
+    .await
+    .expect("writes");
+    let to = position(&mut conn).await;
+    let loaded = loaded(&url).await;
+    follow_to(&loaded, &client, &from, &to)
+        .await
+        .expect("follow");
+    assert_eq!(one(&client, ITEMS).await.as_deref(), Some("1=one,3=three"));
+    assert_eq!(
+        one(&client, "SELECT string_agg(line, ',') FROM log")
+            .await
+            .as_deref(),
+        Some("kept")
+    );
+    assert_identical(dir.path(), &url, &db.url);
+    db.drop().await;
+}

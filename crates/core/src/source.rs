@@ -359,6 +359,9 @@ pub enum SourceChange {
     /// says where it is between transactions); the log goes on at `position`. `at`: when the
     /// source wrote it, in Unix seconds.
     Commit { position: String, at: Option<u64> },
+    /// The changes since the last commit were rolled back by the source (a `Commit` follows
+    /// with the position after them).
+    RolledBack,
     /// A statement that changes a table read here (DDL), which a follower cannot apply.
     Statement { sql: String, position: String },
     /// Every row of a table read here (its target name) deleted, as its own transaction

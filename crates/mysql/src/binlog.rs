@@ -284,6 +284,9 @@ pub enum Change {
         before: Option<Vec<mysql_async::Value>>,
         after: Option<Vec<mysql_async::Value>>,
     },
+    /// The transaction being read was rolled back: its rows are undone (a `Commit` follows,
+    /// for the position after it).
+    RolledBack,
     /// A transaction committed (`at`: when, in the source's Unix seconds); `end` is where the
     /// next one starts. Also said at the other points between transactions a reader may go on
     /// from (after a statement outside a transaction, and the events that open a log file),
@@ -327,6 +330,10 @@ enum TransactionWord {
     /// XA END: the XA transaction's statements are over, its end is still to come.
     Inside,
     End,
+    /// The transaction's changes are undone.
+    Rollback,
+    /// Some of the transaction's changes are undone (ROLLBACK TO a savepoint).
+    PartialRollback,
 }
 
 fn transaction_word(sql: &str) -> Option<TransactionWord> {
@@ -338,10 +345,15 @@ fn transaction_word(sql: &str) -> Option<TransactionWord> {
     let first = words.first()?.trim_end_matches(';');
     match (first, words.get(1).map(String::as_str)) {
         ("BEGIN", None) | ("START", Some("TRANSACTION")) => Some(TransactionWord::Begin),
-        ("COMMIT" | "ROLLBACK", None) => Some(TransactionWord::End),
+        ("COMMIT", None) => Some(TransactionWord::End),
+        ("ROLLBACK", None) => Some(TransactionWord::Rollback),
+        ("ROLLBACK", Some("TO" | "WORK")) if sql.to_ascii_uppercase().contains(" TO ") => {
+            Some(TransactionWord::PartialRollback)
+        }
         ("XA", Some("START" | "BEGIN")) => Some(TransactionWord::Begin),
         ("XA", Some("END" | "PREPARE")) => Some(TransactionWord::Inside),
-        ("XA", Some("COMMIT" | "ROLLBACK")) => Some(TransactionWord::End),
+        ("XA", Some("COMMIT")) => Some(TransactionWord::End),
+        ("XA", Some("ROLLBACK")) => Some(TransactionWord::Rollback),
         _ => None,
     }
 }
@@ -455,10 +467,21 @@ impl Changes {
             EventData::QueryEvent(q) => {
                 let sql = q.query().into_owned();
                 match transaction_word(&sql) {
-                    // A transaction that also changed a non-transactional table is logged and
-                    // ends with ROLLBACK (what it did to such a table stays); an XA transaction
-                    // committed in one phase ends with XA COMMIT.
+                    // An XA transaction committed in one phase ends with XA COMMIT.
                     Some(TransactionWord::End) => self.committed(end, at)?,
+                    // A group the source rolled back (logged because it also changed a
+                    // non-transactional table, whose rows are logged apart): its rows are
+                    // undone, and the position after it is a place to go on from.
+                    Some(TransactionWord::Rollback) => {
+                        self.ready.push_back(Change::RolledBack);
+                        self.committed(end, at)?;
+                    }
+                    Some(TransactionWord::PartialRollback) => {
+                        return Err(ChangesError::Unsupported(format!(
+                            "a rollback to a savepoint ({}) at {end}, in a transaction that also changed a non-transactional table",
+                            sql.chars().take(80).collect::<String>()
+                        )))
+                    }
                     Some(TransactionWord::Begin) => {
                         self.in_transaction = true;
                         self.began_with_begin = true;
@@ -472,12 +495,21 @@ impl Changes {
                     }
                     None => {
                         let inside = self.in_transaction && self.began_with_begin;
+                        // MySQL 8 logs CREATE TABLE … SELECT as a statement that opens the
+                        // transaction its rows come in.
+                        let opens = sql
+                            .trim_end()
+                            .to_ascii_uppercase()
+                            .ends_with("START TRANSACTION");
                         self.ready.push_back(Change::Statement {
                             database: q.schema().into_owned(),
                             sql,
                             end: end.clone(),
                         });
-                        if !inside {
+                        if opens {
+                            self.in_transaction = true;
+                            self.began_with_begin = true;
+                        } else if !inside {
                             // DDL commits by itself.
                             self.committed(end, at)?;
                         }
@@ -531,9 +563,16 @@ impl Changes {
                     "an XA transaction, prepared at {end}"
                 )))
             }
-            // Any other event outside a transaction (MySQL's previous-GTIDs, …) is a place to go
-            // on from too; inside one (table maps, …) it is not.
-            _ => self.between_transactions(end, at),
+            // MySQL's previous-GTIDs opens a log file: a place to go on from, outside a
+            // transaction. Nothing else is taken as one (a table map may follow a statement
+            // that opened a transaction without BEGIN).
+            EventData::PreviousGtidsEvent(_) => self.between_transactions(end, at),
+            EventData::IncidentEvent(_) => {
+                return Err(ChangesError::Unsupported(format!(
+                    "an incident event at {end}: the source says events may be missing from its binary log there"
+                )))
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -868,16 +907,23 @@ mod tests {
         assert_eq!(transaction_word("BEGIN"), Some(Begin));
         assert_eq!(transaction_word("begin"), Some(Begin));
         assert_eq!(transaction_word("COMMIT"), Some(End));
-        assert_eq!(transaction_word("ROLLBACK"), Some(End));
+        assert_eq!(transaction_word("ROLLBACK"), Some(Rollback));
+        assert_eq!(transaction_word("ROLLBACK TO s1"), Some(PartialRollback));
+        assert_eq!(
+            transaction_word("ROLLBACK WORK TO SAVEPOINT s1"),
+            Some(PartialRollback)
+        );
         assert_eq!(transaction_word("XA START X'7831',X'',1"), Some(Begin));
         assert_eq!(transaction_word("XA END X'7831',X'',1"), Some(Inside));
         assert_eq!(
             transaction_word("XA COMMIT X'7831',X'',1 ONE PHASE"),
             Some(End)
         );
-        assert_eq!(transaction_word("XA ROLLBACK X'7831',X'',1"), Some(End));
+        assert_eq!(
+            transaction_word("XA ROLLBACK X'7831',X'',1"),
+            Some(Rollback)
+        );
         assert_eq!(transaction_word("ALTER TABLE t ADD c INT"), None);
-        assert_eq!(transaction_word("ROLLBACK TO SAVEPOINT s"), None);
         assert_eq!(transaction_word("# Dummy event"), None);
     }
 

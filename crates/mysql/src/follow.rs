@@ -105,6 +105,7 @@ impl ChangeStream for MysqlChanges {
                 }
             };
             match change {
+                Change::RolledBack => return Ok(SourceChange::RolledBack),
                 Change::Commit { end, at } => {
                     return Ok(SourceChange::Commit {
                         position: end.to_string(),

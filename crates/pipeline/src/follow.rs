@@ -262,6 +262,7 @@ async fn follow_loop(
                 a.in_transaction = true;
                 a.rejected.push(r);
             }
+            Some(SourceChange::RolledBack) => a.rolled_back()?,
             Some(SourceChange::Statement { sql, position }) => {
                 a.commit().await?;
                 return Err(Exit::new(
@@ -305,7 +306,14 @@ async fn follow_loop(
         }) {
             a.commit().await?;
         }
-        if matches!(until, Until::CutOver) && checked.elapsed() >= CHECK_EVERY {
+        if a.cut_over_seen {
+            done.end = FollowEnd::CutOver;
+            return Ok(done);
+        }
+        if !matches!(until, Until::CutOver) {
+            continue;
+        }
+        if checked.elapsed() >= CHECK_EVERY {
             checked = Instant::now();
             // The run cut over: cutover applied and verified everything up to its position, so
             // whatever this follower has not committed is dropped, not applied past it.
@@ -314,22 +322,21 @@ async fn follow_loop(
                 done.end = FollowEnd::CutOver;
                 return Ok(done);
             }
-            // Where the source's log ends, between target transactions (a big source
-            // transaction keeps one open: then at the next look after it).
-            if !a.open && looked.elapsed() >= LOOK_EVERY {
-                let rate = since_look as f64 / looked.elapsed().as_secs_f64();
-                looked = Instant::now();
-                since_look = 0;
-                a.look(rate).await;
-                if told.elapsed() >= TELL_EVERY && done.changes > 0 {
-                    told = Instant::now();
-                    a.follow.observer.info(&format!(
-                        "following: {} transaction(s), {} change(s) applied so far ({rate:.0}/s now), at {}",
-                        done.transactions,
-                        done.changes,
-                        pgcutover_core::show(&a.recorded)
-                    ));
-                }
+        }
+        // Where the source's log ends, between target transactions.
+        if !a.open && looked.elapsed() >= LOOK_EVERY {
+            let rate = since_look as f64 / looked.elapsed().as_secs_f64();
+            looked = Instant::now();
+            since_look = 0;
+            a.look(rate).await;
+            if told.elapsed() >= TELL_EVERY && done.changes > 0 {
+                told = Instant::now();
+                a.follow.observer.info(&format!(
+                    "following: {} transaction(s), {} change(s) applied so far ({rate:.0}/s now), at {}",
+                    done.transactions,
+                    done.changes,
+                    pgcutover_core::show(&a.recorded)
+                ));
             }
         }
     }
@@ -367,6 +374,8 @@ struct Applier<'a> {
     recorded: String,
     /// Since when something read waits to be committed (applied or not).
     waiting_since: Option<Instant>,
+    /// The run was found cut over when committing: following ends.
+    cut_over_seen: bool,
 }
 
 impl<'a> Applier<'a> {
@@ -409,6 +418,7 @@ impl<'a> Applier<'a> {
             seen: from.to_owned(),
             recorded: from.to_owned(),
             waiting_since: None,
+            cut_over_seen: false,
         }
     }
 
@@ -428,7 +438,9 @@ impl<'a> Applier<'a> {
             // The target's triggers that stand for the source's own behaviour (ON UPDATE
             // CURRENT_TIMESTAMP) stand aside: the changed rows carry what the source made.
             self.client()
-                .batch_execute("BEGIN; SET LOCAL pgcutover.applying = 'on'")
+                .batch_execute(
+                    "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL pgcutover.applying = 'on'",
+                )
                 .await
                 .map_err(|e| self.failed(e))?;
             self.open = true;
@@ -449,6 +461,26 @@ impl<'a> Applier<'a> {
             let segment = std::mem::take(&mut self.current);
             self.apply(segment).await?;
         }
+        Ok(())
+    }
+
+    /// The source rolled back the transaction being read: nothing of it is applied. One whose
+    /// segments were applied already cannot be taken back alone.
+    fn rolled_back(&mut self) -> Result<(), Exit> {
+        if self.changes_of_this > self.current.len() as u64 {
+            return Err(Exit::new(
+                ExitCode::FAILED,
+                anyhow!(
+                    "the source rolled back a transaction of more than {SEGMENT} changes after {}, which the follower had begun to apply",
+                    pgcutover_core::show(&self.seen)
+                ),
+                Some("copy again with --restart --force --follow".to_owned()),
+            ));
+        }
+        self.current.clear();
+        self.current_tables.clear();
+        self.rejected.clear();
+        self.changes_of_this = 0;
         Ok(())
     }
 
@@ -577,9 +609,16 @@ impl<'a> Applier<'a> {
                 self.failed(anyhow::Error::new(e).context("writing the rejects file"))
             })?;
         }
-        state::followed_to(self.client(), self.follow.schema_name, &self.seen, applied)
-            .await
-            .map_err(|e| self.failed(e))?;
+        let recorded =
+            state::followed_to(self.client(), self.follow.schema_name, &self.seen, applied)
+                .await
+                .map_err(|e| self.failed(e))?;
+        if !recorded {
+            // Cut over since the last look: cutover verified the target without this.
+            self.abandon().await;
+            self.cut_over_seen = true;
+            return Ok(());
+        }
         testpoint::hit("follow-before-commit");
         self.client()
             .batch_execute("COMMIT")
@@ -648,6 +687,9 @@ impl<'a> Applier<'a> {
     /// Drops what was read and not committed: the open target transaction, and what waits.
     async fn abandon(&mut self) {
         self.rollback().await;
+        self.waiting_since = None;
+        self.in_open = 0;
+        self.rejects_in_open = 0;
         self.merged.clear();
         self.merged_tables.clear();
         self.current.clear();

@@ -425,14 +425,16 @@ pub struct Applied {
 }
 
 /// Records, in the caller's transaction, that the changes up to `position` are applied.
+/// `false`: the run was cut over meanwhile, and nothing was recorded (the caller rolls back:
+/// cutover verified the target as it was).
 pub async fn followed_to(
     client: &Client,
     target_schema: &str,
     position: &str,
     applied: Applied,
-) -> Result<(), tokio_postgres::Error> {
+) -> Result<bool, tokio_postgres::Error> {
     let source_at = applied.source_at.map(|s| s as f64);
-    client
+    let recorded = client
         .execute(
             &format!(
                 "INSERT INTO {}.follow AS f (target_schema, position, changes, rejects, source_at) \
@@ -440,7 +442,8 @@ pub async fn followed_to(
                  ON CONFLICT (target_schema) DO UPDATE \
                  SET position = EXCLUDED.position, changes = f.changes + EXCLUDED.changes, \
                      rejects = f.rejects + EXCLUDED.rejects, \
-                     source_at = coalesce(EXCLUDED.source_at, f.source_at), updated_at = now()",
+                     source_at = coalesce(EXCLUDED.source_at, f.source_at), updated_at = now() \
+                 WHERE f.cut_over_at IS NULL",
                 quote_ident(SCHEMA)
             ),
             &[
@@ -452,7 +455,7 @@ pub async fn followed_to(
             ],
         )
         .await?;
-    Ok(())
+    Ok(recorded == 1)
 }
 
 /// Records where the source's log ended when the follower looked, how many bytes the applied
