@@ -169,6 +169,7 @@ pub async fn run(args: CutoverArgs, printer: &Printer) -> Result<ExitCode, Exit>
     // 5. Cut over, when proved.
     // A changed row rejected while following left the target without it: only checksums,
     // proving every row identical, show that later changes superseded it.
+    // (Counts cannot tell the rejected changes from other differences: the rejects come first.)
     let code = if follow_rejects > 0 && args.verify != VerifyMode::Checksums {
         ExitCode::ROWS_REJECTED
     } else {
@@ -239,8 +240,13 @@ pub async fn run(args: CutoverArgs, printer: &Printer) -> Result<ExitCode, Exit>
         return Err(Exit::new(
             ExitCode::ROWS_REJECTED,
             anyhow!(
-                "{follow_rejects} changed row(s) were rejected while following (in {}): the run is not cut over",
-                args.rejects.display()
+                "{follow_rejects} changed row(s) were rejected while following (in {}){}: the run is not cut over",
+                args.rejects.display(),
+                if report.exit_code() == ExitCode::OK {
+                    ""
+                } else {
+                    ", and the row counts differ"
+                }
             ),
             Some("each line of the rejects file names the row, the reason and the transaction's position; fix those rows (in the source, or in the target by hand), then `cutover --verify checksums` proves the target identical row by row".to_owned()),
         ));
