@@ -7,7 +7,7 @@ use mysql_async::prelude::Queryable;
 use crate::follow::{interrupt, logging_mariadb, root, wait_for};
 use crate::harness::{
     assert_identical, expect_code, one, output_of, pgcutover, spawn_stopping, stderr, stdout,
-    wait_for_stop, Stop, TestDb,
+    wait_for_stop, PrivateMariadb, Stop, TestDb,
 };
 
 /// A shop whose tables have a foreign key with a cascade, an identity, and a column MySQL
@@ -37,6 +37,28 @@ fn following(dir: &std::path::Path, url: &str, target: &str) -> std::process::Ch
     follower
 }
 
+/// A MariaDB of the test's own holding [`SHOP`], a root connection to it, its URL, an empty
+/// target, a client of it, and a directory to run pgcutover in.
+async fn shop(
+    name: &str,
+) -> (
+    PrivateMariadb,
+    mysql_async::Conn,
+    String,
+    TestDb,
+    tokio_postgres::Client,
+    tempfile::TempDir,
+) {
+    let server = logging_mariadb().await;
+    let mut conn = root(&server).await;
+    conn.query_drop(SHOP).await.expect("source");
+    let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
+    let db = TestDb::new(name).await;
+    let client = db.client().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    (server, conn, url, db, client, dir)
+}
+
 /// Waits (at most a minute) for a child to end by itself, and returns its output.
 fn ended(mut child: std::process::Child) -> std::process::Output {
     for _ in 0..600 {
@@ -54,13 +76,7 @@ fn ended(mut child: std::process::Child) -> std::process::Output {
 /// marks the run as cut over; the follower then ends by itself with exit 0.
 #[tokio::test]
 async fn cutover_waits_for_the_running_follower_proves_the_target_and_ends_it() {
-    let server = logging_mariadb().await;
-    let mut conn = root(&server).await;
-    conn.query_drop(SHOP).await.expect("source");
-    let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
-    let db = TestDb::new("cutover_follower").await;
-    let client = db.client().await;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (_server, mut conn, url, db, client, dir) = shop("cutover_follower").await;
 
     let follower = following(dir.path(), &url, &db.url);
     // The application writes on: new rows, a key change its children follow by cascade, a
@@ -171,13 +187,7 @@ async fn cutover_waits_for_the_running_follower_proves_the_target_and_ends_it() 
 /// keep it from being cut over too.
 #[tokio::test]
 async fn cutover_applies_the_last_changes_itself_and_refuses_over_rejects_and_writes() {
-    let server = logging_mariadb().await;
-    let mut conn = root(&server).await;
-    conn.query_drop(SHOP).await.expect("source");
-    let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
-    let db = TestDb::new("cutover_itself").await;
-    let client = db.client().await;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (_server, mut conn, url, db, client, dir) = shop("cutover_itself").await;
     let follower = following(dir.path(), &url, &db.url);
     interrupt(&follower);
     expect_code(&output_of(follower), 8);
@@ -306,13 +316,7 @@ async fn cutover_applies_the_last_changes_itself_and_refuses_over_rejects_and_wr
 /// identical and the run state counts every change exactly once.
 #[tokio::test]
 async fn a_follower_killed_at_any_moment_goes_on_with_nothing_applied_twice() {
-    let server = logging_mariadb().await;
-    let mut conn = root(&server).await;
-    conn.query_drop(SHOP).await.expect("source");
-    let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
-    let db = TestDb::new("cutover_killed").await;
-    let client = db.client().await;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (_server, mut conn, url, db, client, dir) = shop("cutover_killed").await;
     let args = ["copy", url.as_str(), db.url.as_str(), "--follow"];
     let mut written = 0u64;
     for (round, point) in ["follow-applied", "follow-before-commit", "follow-committed"]
@@ -518,13 +522,7 @@ async fn a_writer_during_the_copy_and_the_follow_leaves_every_value_identical() 
 /// without it.
 #[tokio::test]
 async fn cutover_reaches_a_log_that_ends_after_a_rotation() {
-    let server = logging_mariadb().await;
-    let mut conn = root(&server).await;
-    conn.query_drop(SHOP).await.expect("source");
-    let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
-    let db = TestDb::new("cutover_rotated").await;
-    let client = db.client().await;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (_server, mut conn, url, db, client, dir) = shop("cutover_rotated").await;
     let follower = following(dir.path(), &url, &db.url);
     conn.query_drop("INSERT INTO customer (name) VALUES ('cy'); FLUSH BINARY LOGS")
         .await

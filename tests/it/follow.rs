@@ -474,23 +474,7 @@ async fn follow(
     from: &str,
     to: &str,
 ) -> pgcutover_pipeline::follow::Followed {
-    let mut stream = pgcutover_pipeline::follow::open(loaded, from, ValuePolicy::default())
-        .await
-        .expect("open");
-    let rejects = RejectLog::new(std::env::temp_dir().join("pgcutover-follow-test-rejects.jsonl"));
-    tokio::time::timeout(
-        std::time::Duration::from_secs(60),
-        pgcutover_pipeline::follow::apply_until(
-            &following(loaded, client, &rejects),
-            &mut *stream,
-            from,
-            Until::Reached(to),
-            std::future::pending(),
-        ),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("following from {from} did not reach {to} within 60 s"))
-    .expect("apply")
+    follow_to(loaded, client, from, to).await.expect("apply")
 }
 
 /// What following works on, in the tests: the `public` schema, no printing.
