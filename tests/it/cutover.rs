@@ -226,12 +226,7 @@ async fn cutover_applies_the_last_changes_itself_and_refuses_over_rejects_and_wr
     let status = stdout(&pgcutover(dir.path(), &["status", &db.url]));
     assert!(status.contains("1 rejected"), "{status}");
 
-    // The operator fixes the row in the source; checksums prove the target identical.
-    conn.query_drop("UPDATE orders SET note = 'nul byte' WHERE note LIKE 'nul%'")
-        .await
-        .expect("fix");
-    // The fix's before image holds the NUL byte too: rejected as well, so the row is still
-    // missing in the target, and the proof says so.
+    // Checksums find the row the target lacks is one the mapping rejects (exit 5).
     let out = pgcutover(
         dir.path(),
         &[
@@ -244,13 +239,13 @@ async fn cutover_applies_the_last_changes_itself_and_refuses_over_rejects_and_wr
             "checksums",
         ],
     );
-    expect_code(&out, 7);
+    expect_code(&out, 5);
     assert!(stdout(&out).contains("NOT cut over"), "{}", stdout(&out));
-    conn.query_drop(
-        "DELETE FROM orders WHERE note = 'nul byte'; INSERT INTO orders (customer_id, note) VALUES (2, 'nul byte')",
-    )
-    .await
-    .expect("write it again");
+    // The operator fixes the row in the source. The update's before image holds the NUL byte
+    // too, but only its key is needed: the row arrives whole from the after image.
+    conn.query_drop("UPDATE orders SET note = 'nul byte' WHERE note LIKE 'nul%'")
+        .await
+        .expect("fix");
 
     // Writes that go on during the cutover keep the run from being cut over.
     let (mut cutover, stop) = spawn_stopping(

@@ -154,7 +154,25 @@ fn row_change(
     before: Option<Vec<mysql_async::Value>>,
     after: Option<Vec<mysql_async::Value>>,
 ) -> SourceChange {
-    let image = |raw: Vec<mysql_async::Value>| -> Result<Vec<Value<'static>>, Box<Reject>> {
+    // The columns of the key the follower finds rows by: of a before image, only they are
+    // used (the row is written from the after image), so only they must convert.
+    let copied: Vec<&str> = f
+        .table
+        .columns
+        .iter()
+        .filter(|c| c.is_copied())
+        .map(|c| c.name.as_str())
+        .collect();
+    let key: Vec<&str> = f
+        .table
+        .row_key()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|k| copied[k])
+        .collect();
+    let image = |raw: Vec<mysql_async::Value>,
+                 only_key: bool|
+     -> Result<Vec<Value<'static>>, Box<Reject>> {
         let mut values = Vec::with_capacity(raw.len());
         for (i, (conv, v)) in f.read.convs.iter().zip(&raw).enumerate() {
             if !f.table.columns[i].is_copied() {
@@ -165,6 +183,9 @@ fn row_change(
                 .and_then(|v| convert(conv, policy, &v).map(|(v, _)| v.into_owned()));
             match converted {
                 Ok(v) => values.push(v),
+                Err(_) if only_key && !key.contains(&f.table.columns[i].name.as_str()) => {
+                    values.push(Value::Null)
+                }
                 Err(p) => {
                     let key = f
                         .read
@@ -192,7 +213,10 @@ fn row_change(
         }
         Ok(values)
     };
-    let change = match (before.map(image).transpose(), after.map(image).transpose()) {
+    let change = match (
+        before.map(|b| image(b, true)).transpose(),
+        after.map(|a| image(a, false)).transpose(),
+    ) {
         (Err(r), _) | (_, Err(r)) => return SourceChange::Rejected(*r),
         (Ok(None), Ok(Some(after))) => RowChange::Insert(after),
         (Ok(Some(before)), Ok(Some(after))) => RowChange::Update { before, after },
