@@ -20,6 +20,9 @@ use crate::logged::{classify, FollowedNames, Logged};
 struct Followed {
     table: Arc<Table>,
     read: TableRead,
+    /// The columns of the key the follower finds rows by: of a before image, only they are
+    /// used (the row is written from the after image), so only they must convert.
+    key: Vec<String>,
 }
 
 pub struct MysqlChanges {
@@ -42,7 +45,26 @@ impl MysqlChanges {
             .into_iter()
             .filter_map(|t| {
                 let read = reads.get(&t.name)?.clone();
-                Some((t.source_name.clone(), Followed { table: t, read }))
+                let copied: Vec<&str> = t
+                    .columns
+                    .iter()
+                    .filter(|c| c.is_copied())
+                    .map(|c| c.name.as_str())
+                    .collect();
+                let key = t
+                    .row_key()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|k| copied[k].to_owned())
+                    .collect();
+                Some((
+                    t.source_name.clone(),
+                    Followed {
+                        table: t,
+                        read,
+                        key,
+                    },
+                ))
             })
             .collect();
         MysqlChanges {
@@ -154,22 +176,6 @@ fn row_change(
     before: Option<Vec<mysql_async::Value>>,
     after: Option<Vec<mysql_async::Value>>,
 ) -> SourceChange {
-    // The columns of the key the follower finds rows by: of a before image, only they are
-    // used (the row is written from the after image), so only they must convert.
-    let copied: Vec<&str> = f
-        .table
-        .columns
-        .iter()
-        .filter(|c| c.is_copied())
-        .map(|c| c.name.as_str())
-        .collect();
-    let key: Vec<&str> = f
-        .table
-        .row_key()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|k| copied[k])
-        .collect();
     let image = |raw: Vec<mysql_async::Value>,
                  only_key: bool|
      -> Result<Vec<Value<'static>>, Box<Reject>> {
@@ -183,7 +189,7 @@ fn row_change(
                 .and_then(|v| convert(conv, policy, &v).map(|(v, _)| v.into_owned()));
             match converted {
                 Ok(v) => values.push(v),
-                Err(_) if only_key && !key.contains(&f.table.columns[i].name.as_str()) => {
+                Err(_) if only_key && !f.key.contains(&f.table.columns[i].name) => {
                     values.push(Value::Null)
                 }
                 Err(p) => {

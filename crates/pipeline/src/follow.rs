@@ -454,7 +454,9 @@ impl<'a> Applier<'a> {
     async fn row(&mut self, table: String, change: RowChange) -> Result<(), Exit> {
         self.in_transaction = true;
         self.changes_of_this += 1;
-        self.current_tables.insert(table.clone());
+        if !self.current_tables.contains(&table) {
+            self.current_tables.insert(table.clone());
+        }
         self.current.push((table, change));
         if self.current.len() >= SEGMENT {
             self.apply_merged().await?;

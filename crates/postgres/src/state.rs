@@ -311,23 +311,6 @@ pub async fn ensure(client: &Client) -> Result<(), tokio_postgres::Error> {
     result
 }
 
-/// Where following the source goes on from, when the run follows it.
-pub async fn follow_position(
-    client: &Client,
-    target_schema: &str,
-) -> Result<Option<String>, tokio_postgres::Error> {
-    let row = client
-        .query_opt(
-            &format!(
-                "SELECT position FROM {}.follow WHERE target_schema = $1",
-                quote_ident(SCHEMA)
-            ),
-            &[&target_schema],
-        )
-        .await?;
-    Ok(row.map(|r| r.get(0)))
-}
-
 /// Where following stands: the position to go on from, the changes applied, when last, and
 /// how far behind the source it was when it last looked.
 #[derive(Debug, Clone, PartialEq, Serialize)]
