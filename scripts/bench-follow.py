@@ -85,6 +85,12 @@ class Mariadb:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def cpu_seconds(pid):
+    """User and system CPU seconds a process has used."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def psql(url, text):
     return subprocess.run(["psql", url, "-XAtqc", text], capture_output=True, text=True).stdout.strip()
 
@@ -189,10 +195,21 @@ def run(my, src, verify):
         t = time.time()
         write()
         written = time.time() - t
+        perf = None
+        if os.environ.get("PERF"):
+            # PERF=FILE: a perf profile of the follower while it catches up (perf record -g).
+            perf = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,16384", "-o", f"{os.environ['PERF']}.{verify}.{len(what)}", "-p", str(pid)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.3)
+        cpu = cpu_seconds(pid)
         t = time.time()
         os.kill(pid, signal.SIGCONT)
         done = wait_changes(tgt, before + changes)
-        print(f"[{verify}] {what}: written in {written:.1f}s (follower paused), then applied in {done - t:.1f}s: {changes / (done - t):,.0f} changes/s")
+        cpu = cpu_seconds(pid) - cpu
+        if perf:
+            perf.send_signal(signal.SIGINT)
+            perf.wait()
+        print(f"[{verify}] {what}: written in {written:.1f}s (follower paused), then applied in {done - t:.1f}s: {changes / (done - t):,.0f} changes/s, follower CPU {cpu:.1f}s")
 
     sql, changes = small_transactions(SMALL, 10_000_000)
     catch_up(f"{SMALL:,} small transactions ({changes:,} changes)", lambda: my.sql(sql, "shop"), changes)

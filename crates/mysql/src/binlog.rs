@@ -10,7 +10,6 @@ use std::fmt;
 
 use futures::StreamExt;
 use mysql_async::binlog::events::EventData;
-use mysql_async::binlog::value::BinlogValue;
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Conn};
 use pgcutover_core::temporal::civil_from_days;
@@ -539,22 +538,13 @@ impl Changes {
                         column + 1
                     )));
                 }
-                for row in rows.rows(tme) {
-                    let (before, after) = row.map_err(|e| undecodable(e.to_string()))?;
-                    let image = |r: Option<mysql_async::binlog::row::BinlogRow>| {
-                        r.map(|r| {
-                            r.unwrap()
-                                .into_iter()
-                                .map(plain_value)
-                                .collect::<Result<Vec<_>, String>>()
-                        })
-                        .transpose()
-                    };
+                for row in crate::rows::Rows::new(&rows, tme).map_err(undecodable)? {
+                    let (before, after) = row.map_err(undecodable)?;
                     self.ready.push_back(Change::Row {
                         database: database.clone(),
                         table: table.clone(),
-                        before: image(before).map_err(undecodable)?,
-                        after: image(after).map_err(undecodable)?,
+                        before,
+                        after,
                     });
                 }
             }
@@ -774,20 +764,6 @@ fn short_fraction_time(tme: &mysql_async::binlog::events::TableMapEvent<'_>) -> 
             Ok(Some(ColumnType::MYSQL_TYPE_TIME2))
         ) && matches!(tme.get_column_metadata(i), Some([1 | 2]))
     })
-}
-
-/// A row image's value as the driver's plain value. MySQL 8's binary JSON becomes its text.
-fn plain_value(v: BinlogValue<'static>) -> Result<mysql_async::Value, String> {
-    match v {
-        BinlogValue::Value(v) => Ok(v),
-        BinlogValue::Jsonb(j) => serde_json::Value::try_from(j)
-            .map(|j| mysql_async::Value::Bytes(j.to_string().into_bytes()))
-            .map_err(|e| e.to_string()),
-        BinlogValue::JsonDiff(_) => Err(
-            "a partial JSON update (binlog_row_value_options=PARTIAL_JSON): set it to '' on the server"
-                .to_owned(),
-        ),
-    }
 }
 
 #[cfg(test)]

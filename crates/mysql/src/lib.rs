@@ -22,6 +22,7 @@ pub mod ident;
 pub mod introspect;
 pub mod logged;
 pub mod read;
+pub mod rows;
 pub mod source;
 pub mod types;
 
