@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use futures::StreamExt;
-use mysql_async::binlog::events::EventData;
+use mysql_async::binlog::events::{Event, EventData, RowsEventData, TableMapEvent};
 use mysql_async::binlog::value::BinlogValue;
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Conn};
@@ -304,6 +304,13 @@ pub enum Change {
 /// The changes of the binary log from a position on, as a replica reads them.
 pub struct Changes {
     stream: BinlogStream,
+    decoder: Decoder,
+}
+
+/// Turns binary log events into [`Change`]s. Apart from the network stream so that event bytes
+/// can be decoded without a server (MySQL 8 is tested that way): what it needs of the stream
+/// is the table map events it read ([`TableMaps`]).
+pub struct Decoder {
     /// The file being read (a rotate event names the next).
     file: String,
     ready: VecDeque<Change>,
@@ -317,6 +324,18 @@ pub struct Changes {
     /// for it): a statement before its COMMIT is part of it. After a GTID event alone, a
     /// statement is DDL standing alone (in ROW format, which following needs).
     began_with_begin: bool,
+}
+
+/// The table map events a reader of the log has seen, by table id: a rows event names its
+/// table only by id. mysql_common's reader keeps them as it reads (the live stream's too).
+pub trait TableMaps {
+    fn table_map(&self, table_id: u64) -> Option<&TableMapEvent<'static>>;
+}
+
+impl TableMaps for BinlogStream {
+    fn table_map(&self, table_id: u64) -> Option<&TableMapEvent<'static>> {
+        self.get_tme(table_id)
+    }
 }
 
 /// Whether the rows of a table (database, table) are wanted.
@@ -364,6 +383,19 @@ fn transaction_word(sql: &str) -> Option<TransactionWord> {
 const MARIADB_HARMLESS: [u8; 4] = [160, 161, MARIADB_GTID, 163];
 const MARIADB_GTID: u8 = 162;
 
+/// MySQL 8.0.26+'s HEARTBEAT_LOG_EVENT_V2, which mysql_common does not know: made up by the
+/// server while its log is idle, it carries nothing a follower applies and is no place in the
+/// log (heartbeats are passed over, like the older HEARTBEAT_LOG_EVENT the driver knows).
+const MYSQL_HEARTBEAT_V2: u8 = 41;
+
+/// The hint for MySQL 8's partial JSON updates, which are logged as diffs a follower cannot
+/// apply without the document they change.
+const HINT_PARTIAL_JSON: &str = "SET GLOBAL binlog_row_value_options = '' (and in the server's configuration) so that updates log whole JSON documents; sessions that set it themselves must not";
+
+/// The hint for MySQL 8's compressed transactions, whose events carry no position of their
+/// own.
+const HINT_COMPRESSION: &str = "SET GLOBAL binlog_transaction_compression = OFF (and in the server's configuration); sessions that set it themselves must not";
+
 /// Why the changes cannot be read on.
 #[derive(Debug, thiserror::Error)]
 pub enum ChangesError {
@@ -395,11 +427,7 @@ impl Changes {
             .await?;
         Ok(Changes {
             stream,
-            file: from.file.clone(),
-            ready: VecDeque::new(),
-            wanted,
-            in_transaction: false,
-            began_with_begin: false,
+            decoder: Decoder::new(from, wanted),
         })
     }
 
@@ -407,21 +435,45 @@ impl Changes {
     /// stream.
     pub async fn next(&mut self) -> Option<Result<Change, ChangesError>> {
         loop {
-            if let Some(c) = self.ready.pop_front() {
+            if let Some(c) = self.decoder.next_change() {
                 return Some(Ok(c));
             }
             let event = match self.stream.next().await? {
                 Ok(e) => e,
                 Err(e) => return Some(Err(e.into())),
             };
-            if let Err(e) = self.decode(&event) {
+            if let Err(e) = self.decoder.decode(&event, &self.stream) {
                 return Some(Err(e));
             }
         }
     }
 
-    /// Queues the changes one event holds.
-    fn decode(&mut self, event: &mysql_async::binlog::events::Event) -> Result<(), ChangesError> {
+    /// Ends the replica's connection.
+    pub async fn close(self) {
+        let _ = self.stream.close().await;
+    }
+}
+
+impl Decoder {
+    /// A decoder of the log from `from` on (the server's first events name the file again).
+    pub fn new(from: &Position, wanted: Wanted) -> Decoder {
+        Decoder {
+            file: from.file.clone(),
+            ready: VecDeque::new(),
+            wanted,
+            in_transaction: false,
+            began_with_begin: false,
+        }
+    }
+
+    /// The next change decoded and not yet taken, in the log's order.
+    pub fn next_change(&mut self) -> Option<Change> {
+        self.ready.pop_front()
+    }
+
+    /// Queues the changes one event holds; `tables` has the table maps read so far (a rows
+    /// event's table map comes before it).
+    pub fn decode(&mut self, event: &Event, tables: &dyn TableMaps) -> Result<(), ChangesError> {
         let header = event.header();
         let end = Position {
             file: self.file.clone(),
@@ -430,6 +482,7 @@ impl Changes {
         let at = header.timestamp();
         let data = match event.read_data() {
             Ok(Some(d)) => d,
+            Ok(None) if header.event_type_raw() == MYSQL_HEARTBEAT_V2 => return Ok(()),
             Ok(None) if MARIADB_HARMLESS.contains(&header.event_type_raw()) => {
                 match header.event_type_raw() {
                     // A GTID event opens a transaction (or a statement standing alone).
@@ -518,9 +571,8 @@ impl Changes {
             }
             EventData::RowsEvent(rows) => {
                 let id = rows.table_id();
-                let tme = self
-                    .stream
-                    .get_tme(id)
+                let tme = tables
+                    .table_map(id)
                     .ok_or(ChangesError::UnknownTable(id))?;
                 let (database, table) = (
                     tme.database_name().into_owned(),
@@ -528,6 +580,11 @@ impl Changes {
                 );
                 if !(self.wanted)(&database, &table) {
                     return Ok(());
+                }
+                if let RowsEventData::PartialUpdateRowsEvent(_) = rows {
+                    return Err(ChangesError::Unsupported(format!(
+                        "a partial JSON update of {database}.{table} at {end} (binlog_row_value_options=PARTIAL_JSON): {HINT_PARTIAL_JSON}"
+                    )));
                 }
                 let undecodable = |message: String| ChangesError::Undecodable {
                     table: format!("{database}.{table}"),
@@ -567,6 +624,13 @@ impl Changes {
             // transaction. Nothing else is taken as one (a table map may follow a statement
             // that opened a transaction without BEGIN).
             EventData::PreviousGtidsEvent(_) => self.between_transactions(end, at),
+            // mysql_async reads the compressed events out of it next, with no position of
+            // their own: there is no place to go on from inside it, nor after a part of it.
+            EventData::TransactionPayloadEvent(_) => {
+                return Err(ChangesError::Unsupported(format!(
+                    "a compressed transaction at {end} (binlog_transaction_compression=ON): {HINT_COMPRESSION}"
+                )))
+            }
             EventData::IncidentEvent(_) => {
                 return Err(ChangesError::Unsupported(format!(
                     "an incident event at {end}: the source says events may be missing from its binary log there"
@@ -583,7 +647,7 @@ impl Changes {
             // The events inside a MySQL 8 compressed transaction payload carry no position of
             // their own: there is no place to go on from after them.
             return Err(ChangesError::Unsupported(format!(
-                "a transaction without a position in {} (a compressed transaction: binlog_transaction_compression=ON)",
+                "a transaction without a position in {} (a compressed transaction: binlog_transaction_compression=ON): {HINT_COMPRESSION}",
                 end.file
             )));
         }
@@ -599,11 +663,6 @@ impl Changes {
         if !self.in_transaction && end.offset > 0 {
             self.ready.push_back(Change::Commit { end, at });
         }
-    }
-
-    /// Ends the replica's connection.
-    pub async fn close(self) {
-        let _ = self.stream.close().await;
     }
 }
 
@@ -766,7 +825,7 @@ fn encode(charset: &Charset, label: &str) -> Result<Vec<u8>, String> {
 /// The first TIME(1) or TIME(2) column of a table: mysql_common 0.37.3 decodes a negative
 /// one with a fraction with an unsigned underflow (a panic in a debug build, a wrong value
 /// in a release one), so such rows are refused before the driver reads them.
-fn short_fraction_time(tme: &mysql_async::binlog::events::TableMapEvent<'_>) -> Option<usize> {
+fn short_fraction_time(tme: &TableMapEvent<'_>) -> Option<usize> {
     use mysql_async::consts::ColumnType;
     (0..tme.columns_count() as usize).find(|&i| {
         matches!(
@@ -783,12 +842,14 @@ fn plain_value(v: BinlogValue<'static>) -> Result<mysql_async::Value, String> {
         BinlogValue::Jsonb(j) => serde_json::Value::try_from(j)
             .map(|j| mysql_async::Value::Bytes(j.to_string().into_bytes()))
             .map_err(|e| e.to_string()),
-        BinlogValue::JsonDiff(_) => Err(
-            "a partial JSON update (binlog_row_value_options=PARTIAL_JSON): set it to '' on the server"
-                .to_owned(),
-        ),
+        BinlogValue::JsonDiff(_) => Err(format!(
+            "a partial JSON update (binlog_row_value_options=PARTIAL_JSON): {HINT_PARTIAL_JSON}"
+        )),
     }
 }
+
+#[cfg(test)]
+mod mysql8_tests;
 
 #[cfg(test)]
 mod tests {
