@@ -835,13 +835,14 @@ fn short_fraction_time(tme: &TableMapEvent<'_>) -> Option<usize> {
     })
 }
 
-/// A row image's value as the driver's plain value. MySQL 8's binary JSON becomes its text.
-fn plain_value(v: BinlogValue<'static>) -> Result<mysql_async::Value, String> {
+/// A row image's value as the driver's plain value. MySQL 8's binary JSON becomes the text
+/// a SELECT gives ([`crate::binjson`]), which is what the copy read.
+pub fn plain_value(v: BinlogValue<'_>) -> Result<mysql_async::Value, String> {
     match v {
         BinlogValue::Value(v) => Ok(v),
-        BinlogValue::Jsonb(j) => serde_json::Value::try_from(j)
-            .map(|j| mysql_async::Value::Bytes(j.to_string().into_bytes()))
-            .map_err(|e| e.to_string()),
+        BinlogValue::Jsonb(j) => {
+            crate::binjson::to_text(&j).map(|text| mysql_async::Value::Bytes(text.into_bytes()))
+        }
         BinlogValue::JsonDiff(_) => Err(format!(
             "a partial JSON update (binlog_row_value_options=PARTIAL_JSON): {HINT_PARTIAL_JSON}"
         )),

@@ -835,3 +835,56 @@ fn unsigned_columns_convert_like_the_copy_whatever_metadata_the_log_has() {
         }
     }
 }
+
+#[test]
+fn a_binary_json_column_arrives_as_the_text_the_copy_read() {
+    use crate::binjson::tests::{decimal, document, packed_datetime, J};
+    let doc = J::Obj(vec![
+        ("a", decimal(3, 2, &[0x81, 50])),
+        (
+            "d",
+            J::Opaque(
+                ColumnType::MYSQL_TYPE_DATE,
+                packed_datetime((2020, 1, 2), (0, 0, 0), 0),
+            ),
+        ),
+        ("n", J::Arr(vec![J::I16(1), J::F64(2.0), J::Null])),
+    ]);
+    // What a SELECT of the column shows on MySQL 8, so what the copy read.
+    let selected = r#"{"a": 1.50, "d": "2020-01-02", "n": [1, 2.0, null]}"#;
+    let cols = vec![
+        Col {
+            nullable: false,
+            ..col(ColumnType::MYSQL_TYPE_LONG, &[], "id")
+        },
+        col(ColumnType::MYSQL_TYPE_JSON, &[4], "doc"),
+    ];
+    let bytes = document(&doc);
+    let json = [&(bytes.len() as u32).to_le_bytes()[..], &bytes].concat();
+    let values = image(&[Some(5u32.to_le_bytes().to_vec()), Some(json)]);
+    let mut f = Follower::from("binlog.000002");
+    let mut log = LogFile::new("binlog.000002");
+    from_the_middle(&mut log, &mut f);
+    let changes = f.feed_all(&[
+        log.write(ANONYMOUS_GTID, 0, &gtid(ANONYMOUS, 0, 1, 300)),
+        log.write(QUERY, 8, &query("shop", "BEGIN", false)),
+        log.write(
+            TABLE_MAP,
+            0,
+            &table_map("shop", "docs", &cols, Metadata::Full),
+        ),
+        log.write(WRITE_ROWS, 0, &rows(2, false, &[values])),
+    ]);
+    let [Change::Row {
+        after: Some(after), ..
+    }] = &changes[..]
+    else {
+        panic!("{changes:?}");
+    };
+    let read = mysql_async::Value::Bytes(selected.into());
+    assert_eq!(after[1], read);
+    for target in [PgType::Jsonb, PgType::Text] {
+        let c = conv(Kind::Json, target);
+        assert_eq!(followed(&c, &after[1]), copied(&c, &read));
+    }
+}
