@@ -50,9 +50,7 @@ impl Position {
 pub async fn current_position(conn: &mut Conn) -> Result<Option<Position>, mysql_async::Error> {
     let rows: Vec<mysql_async::Row> = match conn.query("SHOW MASTER STATUS").await {
         Ok(rows) => rows,
-        Err(mysql_async::Error::Server(e)) if e.code == ER_PARSE_ERROR => {
-            conn.query("SHOW BINARY LOG STATUS").await?
-        }
+        Err(e) if not_understood(&e) => conn.query("SHOW BINARY LOG STATUS").await?,
         Err(e) => return Err(e),
     };
     Ok(rows.into_iter().next().and_then(|row| {
@@ -66,6 +64,13 @@ pub async fn current_position(conn: &mut Conn) -> Result<Option<Position>, mysql
 }
 
 const ER_PARSE_ERROR: u16 = 1064;
+
+/// Whether the server did not understand a statement (MySQL 8.4 answers `SHOW MASTER STATUS`
+/// with a syntax error), as opposed to refusing it: only then is another spelling worth
+/// asking. Anything else (no privilege, a lost connection) is the answer.
+fn not_understood(e: &mysql_async::Error) -> bool {
+    matches!(e, mysql_async::Error::Server(s) if s.code == ER_PARSE_ERROR)
+}
 
 impl Position {
     /// The order of two places in one server's log: files by their number (the extension
@@ -156,6 +161,11 @@ pub struct LogSettings {
     pub server_id: u32,
     /// How long binary logs are kept, in seconds, when the server purges them (0: never).
     pub expire_seconds: u64,
+    /// MySQL 8's `binlog_row_value_options` ('' elsewhere): PARTIAL_JSON logs JSON updates
+    /// as diffs.
+    pub row_value_options: String,
+    /// MySQL 8.0.20+'s `binlog_transaction_compression` (off elsewhere).
+    pub transaction_compression: bool,
 }
 
 /// The problems with a server's binary log settings, none when it can be followed.
@@ -184,6 +194,21 @@ pub fn check_settings(s: &LogSettings) -> Vec<Problem> {
         problems.push(Problem::new(
             "server_id is 0",
             "give the server a server_id (any number but 0) in its configuration: a server with id 0 refuses replicas",
+        ));
+    }
+    if s.row_value_options
+        .to_ascii_uppercase()
+        .contains("PARTIAL_JSON")
+    {
+        problems.push(Problem::new(
+            "binlog_row_value_options is PARTIAL_JSON: JSON updates are logged as diffs, which cannot be applied",
+            HINT_PARTIAL_JSON,
+        ));
+    }
+    if s.transaction_compression {
+        problems.push(Problem::new(
+            "binlog_transaction_compression is ON: compressed transactions cannot be followed yet",
+            HINT_COMPRESSION,
         ));
     }
     problems
@@ -245,32 +270,49 @@ async fn read_settings(conn: &mut Conn) -> Result<LogSettings, mysql_async::Erro
         )
         .await?;
     let (log_bin, format, row_image, server_id) = row.unwrap_or_default();
-    // MySQL 8 keeps logs binlog_expire_logs_seconds; MariaDB has expire_logs_days (and, from
-    // 10.6, the seconds too). Whichever the server has.
-    let expire: Vec<(String, String)> = conn
-        .query(
-            "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('binlog_expire_logs_seconds', 'expire_logs_days')",
-        )
-        .await?;
-    let expire_seconds = expire
-        .iter()
-        .filter_map(|(name, value)| {
-            let v: f64 = value.parse().ok()?;
-            Some(if name == "expire_logs_days" {
-                (v * 86_400.0) as u64
-            } else {
-                v as u64
-            })
-        })
-        .max()
-        .unwrap_or(0);
-    Ok(LogSettings {
+    let mut settings = LogSettings {
         log_bin: matches!(log_bin.as_deref(), Some("1") | Some("ON")),
         format: format.unwrap_or_default(),
         row_image: row_image.unwrap_or_else(|| "FULL".to_owned()),
         server_id: server_id.unwrap_or(0),
-        expire_seconds,
-    })
+        ..LogSettings::default()
+    };
+    let variables: Vec<(String, String)> = conn.query(OPTIONAL_VARIABLES).await?;
+    settings.apply_variables(&variables);
+    Ok(settings)
+}
+
+/// The settings only some servers have, asked by name so that a server without one simply
+/// leaves its row out (`SELECT @@name` would fail there): MySQL 8 keeps logs
+/// `binlog_expire_logs_seconds`, MariaDB `expire_logs_days` (from 10.6 the seconds too);
+/// only MySQL 8 has `binlog_row_value_options` and `binlog_transaction_compression`.
+const OPTIONAL_VARIABLES: &str = "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('binlog_expire_logs_seconds', 'expire_logs_days', 'binlog_row_value_options', 'binlog_transaction_compression')";
+
+impl LogSettings {
+    /// Takes in the rows (name, value) of [`OPTIONAL_VARIABLES`] the server gave.
+    fn apply_variables(&mut self, variables: &[(String, String)]) {
+        for (name, value) in variables {
+            match name.to_ascii_lowercase().as_str() {
+                "binlog_expire_logs_seconds" | "expire_logs_days" => {
+                    let Ok(v) = value.parse::<f64>() else {
+                        continue;
+                    };
+                    let seconds = if name.eq_ignore_ascii_case("expire_logs_days") {
+                        (v * 86_400.0) as u64
+                    } else {
+                        v as u64
+                    };
+                    self.expire_seconds = self.expire_seconds.max(seconds);
+                }
+                "binlog_row_value_options" => self.row_value_options = value.clone(),
+                "binlog_transaction_compression" => {
+                    self.transaction_compression =
+                        matches!(value.to_ascii_uppercase().as_str(), "ON" | "1")
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 /// One change the binary log holds, in the order the server wrote it.
@@ -862,8 +904,93 @@ mod tests {
             format: "ROW".into(),
             row_image: "FULL".into(),
             server_id: 1,
-            expire_seconds: 0,
+            ..LogSettings::default()
         }
+    }
+
+    fn variables(rows: &[(&str, &str)]) -> LogSettings {
+        let rows: Vec<(String, String)> = rows
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        let mut s = on();
+        s.apply_variables(&rows);
+        s
+    }
+
+    #[test]
+    fn mysql_8_only_settings_are_read_where_the_server_has_them() {
+        // MariaDB 10.11 (SHOW GLOBAL VARIABLES gives only what it has).
+        let mariadb = variables(&[
+            ("binlog_expire_logs_seconds", "0"),
+            ("expire_logs_days", "7.000000"),
+        ]);
+        assert_eq!(mariadb.expire_seconds, 7 * 86_400);
+        assert_eq!(check_settings(&mariadb), []);
+        // MySQL 8.0/8.4 as installed.
+        let mysql = variables(&[
+            ("binlog_expire_logs_seconds", "2592000"),
+            ("binlog_row_value_options", ""),
+            ("binlog_transaction_compression", "OFF"),
+        ]);
+        assert_eq!(mysql.expire_seconds, 2_592_000);
+        assert_eq!(check_settings(&mysql), []);
+        // MySQL 8 logging what cannot be followed.
+        let what: Vec<String> = check_settings(&variables(&[
+            ("binlog_row_value_options", "PARTIAL_JSON"),
+            ("binlog_transaction_compression", "ON"),
+        ]))
+        .into_iter()
+        .map(|p| format!("{} / {}", p.what, p.hint))
+        .collect();
+        assert_eq!(what.len(), 2, "{what:?}");
+        assert!(
+            what[0].starts_with("binlog_row_value_options is PARTIAL_JSON"),
+            "{what:?}"
+        );
+        assert!(
+            what[0].contains("binlog_row_value_options = ''"),
+            "{what:?}"
+        );
+        assert!(
+            what[1].starts_with("binlog_transaction_compression is ON"),
+            "{what:?}"
+        );
+        assert!(
+            what[1].contains("binlog_transaction_compression = OFF"),
+            "{what:?}"
+        );
+    }
+
+    #[test]
+    fn only_a_statement_not_understood_is_asked_again_as_show_binary_log_status() {
+        let server = |code: u16, state: &str, message: &str| {
+            mysql_async::Error::Server(mysql_async::ServerError {
+                code,
+                state: state.into(),
+                message: message.into(),
+            })
+        };
+        // MySQL 8.4 no longer knows SHOW MASTER STATUS.
+        assert!(not_understood(&server(
+            1064,
+            "42000",
+            "You have an error in your SQL syntax; check the manual that corresponds to your MySQL server version for the right syntax to use near 'MASTER STATUS' at line 1"
+        )));
+        // A refusal is the answer: asking otherwise would hide it.
+        assert!(!not_understood(&server(
+            1227,
+            "42000",
+            "Access denied; you need (at least one of) the SUPER, REPLICATION CLIENT privilege(s) for this operation"
+        )));
+        assert!(!not_understood(&server(
+            1045,
+            "28000",
+            "Access denied for user"
+        )));
+        assert!(!not_understood(&mysql_async::Error::Driver(
+            mysql_async::DriverError::ConnectionClosed
+        )));
     }
 
     #[test]
