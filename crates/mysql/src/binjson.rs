@@ -106,10 +106,8 @@ fn quote(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// A double as MySQL writes it in JSON: `my_gcvt` at its widest field (shortest digits that
-/// read back; plain notation when the decimal point falls within 15 places either way of the
-/// digits, `e` notation otherwise, with no `+` and no leading zeros in the exponent), then
-/// `.0` when that reads as an integer.
+/// A double as MySQL writes it in JSON: `my_gcvt` at its widest field, then `.0` when that
+/// would read as an integer.
 fn double(d: f64) -> Result<String, String> {
     if !d.is_finite() {
         return Err(format!("a JSON double {d}, which JSON cannot hold"));
@@ -119,39 +117,35 @@ fn double(d: f64) -> Result<String, String> {
     let (mantissa, exponent) = e.split_once('e').ok_or("a double without an exponent")?;
     let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
     let exponent: i32 = exponent.parse().map_err(|_| "a double's exponent")?;
+    let mut out = String::from(if d.is_sign_negative() { "-" } else { "" });
     // dtoa's decpt: where the decimal point goes, counted from before the first digit.
-    let decpt = exponent + 1;
-    let len = digits.len() as i32;
-    let mut out = String::new();
-    if d.is_sign_negative() {
-        out.push('-');
-    }
-    let plain = (-14..=15).contains(&decpt) || (decpt > 15 && len > decpt);
-    if d == 0.0 {
-        out.push('0');
-    } else if plain && decpt <= 0 {
-        out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', (-decpt) as usize));
-        out.push_str(&digits);
-    } else if plain && decpt < len {
-        out.push_str(&digits[..decpt as usize]);
-        out.push('.');
-        out.push_str(&digits[decpt as usize..]);
-    } else if plain {
-        out.push_str(&digits);
-        out.extend(std::iter::repeat_n('0', (decpt - len) as usize));
-    } else {
-        out.push_str(&digits[..1]);
-        if len > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        let _ = write!(out, "e{}", decpt - 1);
-    }
+    out.push_str(&gcvt_layout(&digits, exponent + 1));
     if !out.contains(['.', 'e']) {
         out.push_str(".0");
     }
     Ok(out)
+}
+
+/// Significant `digits` with the decimal point `decpt` places after the first, as `my_gcvt`
+/// lays them out when all of them fit its field: plain notation when the point falls within
+/// 15 places either way of them (`0.00015`, `123.4`, `100`), `e` notation otherwise (`1e15`,
+/// `1.5e-16`), with no `+` and no leading zeros in the exponent.
+fn gcvt_layout(digits: &str, decpt: i32) -> String {
+    let len = digits.len() as i32;
+    let plain = (-14..=15).contains(&decpt) || (decpt > 15 && len > decpt);
+    if !plain {
+        let (first, rest) = digits.split_at(1);
+        let point = if rest.is_empty() { "" } else { "." };
+        return format!("{first}{point}{rest}e{}", decpt - 1);
+    }
+    if decpt <= 0 {
+        return format!("0.{}{digits}", "0".repeat((-decpt) as usize));
+    }
+    if decpt < len {
+        let (int, frac) = digits.split_at(decpt as usize);
+        return format!("{int}.{frac}");
+    }
+    format!("{digits}{}", "0".repeat((decpt - len) as usize))
 }
 
 /// A MySQL value stored opaque in the JSON: DECIMAL and the temporal types as MySQL shows them

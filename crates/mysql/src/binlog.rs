@@ -879,7 +879,7 @@ fn short_fraction_time(tme: &TableMapEvent<'_>) -> Option<usize> {
 
 /// A row image's value as the driver's plain value. MySQL 8's binary JSON becomes the text
 /// a SELECT gives ([`crate::binjson`]), which is what the copy read.
-pub fn plain_value(v: BinlogValue<'_>) -> Result<mysql_async::Value, String> {
+fn plain_value(v: BinlogValue<'_>) -> Result<mysql_async::Value, String> {
     match v {
         BinlogValue::Value(v) => Ok(v),
         BinlogValue::Jsonb(j) => {
