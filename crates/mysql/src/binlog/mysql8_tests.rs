@@ -113,9 +113,16 @@ impl LogFile {
         event(type_code, self.offset, flags, WHEN, body)
     }
 
-    /// The rotate event the server sends first, naming the file: made up (position 0).
+    /// The rotate event the server sends first, naming the file and where it starts reading
+    /// it: made up (position 0).
     fn artificial_rotate(&self) -> Vec<u8> {
-        event(ROTATE, 0, ARTIFICIAL, 0, &rotate_body(4, &self.name))
+        event(
+            ROTATE,
+            0,
+            ARTIFICIAL,
+            0,
+            &rotate_body(u64::from(self.offset), &self.name),
+        )
     }
 
     fn here(&self) -> Position {
@@ -226,7 +233,7 @@ fn rows_query(sql: &str) -> Vec<u8> {
 }
 
 /// A column as a table map describes it: its type code, its metadata, and its optional
-/// metadata (FULL writes a name; ENUM labels).
+/// metadata (FULL writes a name; ENUM and SET labels).
 struct Col {
     type_code: ColumnType,
     meta: Vec<u8>,
@@ -282,9 +289,11 @@ fn table_map(database: &str, table: &str, cols: &[Col], metadata: Metadata) -> V
 }
 
 /// The optional metadata MINIMAL writes (signedness of the numeric columns, the character
-/// columns' default charset, ENUM/SET charset) and what FULL adds (column names, ENUM labels,
-/// the primary key: the first column).
+/// columns' default charset, the ENUM and SET columns' one) and what FULL adds (column names,
+/// SET and ENUM labels, the primary key: the first column, and which columns are visible),
+/// in the order MySQL writes them (`Table_map_log_event::init_metadata_fields`).
 fn optional_metadata(cols: &[Col], metadata: Metadata) -> Vec<u8> {
+    let full = metadata == Metadata::Full;
     let mut out = Vec::new();
     let mut field = |kind: u8, value: Vec<u8>| {
         out.push(kind);
@@ -305,29 +314,42 @@ fn optional_metadata(cols: &[Col], metadata: Metadata) -> Vec<u8> {
     {
         field(2, vec![255]);
     }
-    let enums: Vec<&Col> = cols.iter().filter(|c| !c.labels.is_empty()).collect();
-    if !enums.is_empty() {
+    if full {
+        let names = cols.iter().flat_map(|c| length_prefixed(c.name));
+        field(4, names.collect());
+    }
+    // ENUM and SET are logged as CHAR, their real type the metadata's first byte.
+    let sets = labels_of(cols, 248);
+    let enums = labels_of(cols, 247);
+    if full && !sets.is_empty() {
+        field(5, sets.clone());
+    }
+    if full && !enums.is_empty() {
+        field(6, enums.clone());
+    }
+    if full {
+        field(8, vec![0]);
+    }
+    if !enums.is_empty() || !sets.is_empty() {
         field(10, vec![255]);
     }
-    if metadata == Metadata::Full {
-        let names = cols.iter().flat_map(|c| {
-            let mut n = packed(c.name.len() as u64);
-            n.extend(c.name.as_bytes());
-            n
-        });
-        field(4, names.collect());
-        if !enums.is_empty() {
-            let mut labels = Vec::new();
-            for c in &enums {
-                labels.extend(packed(c.labels.len() as u64));
-                for l in &c.labels {
-                    labels.extend(packed(l.len() as u64));
-                    labels.extend(l.as_bytes());
-                }
-            }
-            field(6, labels);
-        }
-        field(8, vec![0]);
+    if full {
+        field(12, bitmap(cols.iter().map(|_| true), true));
+    }
+    out
+}
+
+fn length_prefixed(s: &str) -> Vec<u8> {
+    [packed(s.len() as u64), s.as_bytes().to_vec()].concat()
+}
+
+/// The labels of the columns of one real type (247 ENUM, 248 SET): for each, their count,
+/// then each label.
+fn labels_of(cols: &[Col], real_type: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    for c in cols.iter().filter(|c| c.meta.first() == Some(&real_type)) {
+        out.extend(packed(c.labels.len() as u64));
+        out.extend(c.labels.iter().flat_map(|l| length_prefixed(l)));
     }
     out
 }
@@ -886,5 +908,77 @@ fn a_binary_json_column_arrives_as_the_text_the_copy_read() {
     for target in [PgType::Jsonb, PgType::Text] {
         let c = conv(Kind::Json, target);
         assert_eq!(followed(&c, &after[1]), copied(&c, &read));
+    }
+}
+
+#[test]
+fn enum_and_set_columns_convert_like_the_copy_whatever_metadata_the_log_has() {
+    use mysql_async::Value as My;
+    let sizes = ["small", "large"];
+    let tags = ["a", "b", "c"];
+    let cols = vec![
+        Col {
+            nullable: false,
+            ..col(ColumnType::MYSQL_TYPE_LONG, &[], "id")
+        },
+        Col {
+            labels: sizes.to_vec(),
+            ..col(ColumnType::MYSQL_TYPE_STRING, &[247, 1], "size")
+        },
+        Col {
+            labels: tags.to_vec(),
+            ..col(ColumnType::MYSQL_TYPE_STRING, &[248, 1], "tags")
+        },
+        col(ColumnType::MYSQL_TYPE_VARCHAR, &[40, 0], "note"),
+    ];
+    // 'large' is label 2; 'a,c' the bits 0 and 2.
+    let values = image(&[
+        Some(9u32.to_le_bytes().to_vec()),
+        Some(vec![2]),
+        Some(vec![0b101]),
+        Some(b"\x02ok".to_vec()),
+    ]);
+    let labels = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let size = conv(
+        Kind::Enum {
+            labels: labels(&sizes),
+        },
+        PgType::Text,
+    );
+    let tag = conv(
+        Kind::Set {
+            labels: labels(&tags),
+        },
+        PgType::TextArray,
+    );
+    for metadata in [Metadata::None, Metadata::Minimal, Metadata::Full] {
+        let mut f = Follower::from("binlog.000002");
+        let mut log = LogFile::new("binlog.000002");
+        from_the_middle(&mut log, &mut f);
+        let changes = f.feed_all(&[
+            log.write(ANONYMOUS_GTID, 0, &gtid(ANONYMOUS, 0, 1, 300)),
+            log.write(QUERY, 8, &query("shop", "BEGIN", false)),
+            log.write(TABLE_MAP, 0, &table_map("shop", "t", &cols, metadata)),
+            log.write(
+                WRITE_ROWS,
+                0,
+                &rows(cols.len(), false, std::slice::from_ref(&values)),
+            ),
+        ]);
+        let [Change::Row {
+            after: Some(after), ..
+        }] = &changes[..]
+        else {
+            panic!("{changes:?}");
+        };
+        assert_eq!(after[3], My::Bytes(b"ok".to_vec()));
+        assert_eq!(
+            followed(&size, &after[1]),
+            copied(&size, &My::Bytes(b"large".to_vec()))
+        );
+        assert_eq!(
+            followed(&tag, &after[2]),
+            copied(&tag, &My::Bytes(b"a,c".to_vec()))
+        );
     }
 }
