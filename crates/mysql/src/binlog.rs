@@ -712,7 +712,9 @@ impl Decoder {
 /// binary protocol, `character_set_results = binary`, the session in UTC), so that both go
 /// through one conversion ([`crate::convert::convert`]). The log writes some types its own
 /// way:
-/// - integers as their stored bits: unsigned ones read as signed, MEDIUMINT not sign-extended;
+/// - integers as their stored bits: unsigned ones read as signed, MEDIUMINT not sign-extended
+///   (or, where MySQL 8's table map says which are unsigned, read by that: as the bits too,
+///   since mysql_common 0.37 gives a column after a YEAR the next column's signedness);
 /// - TIMESTAMP as Unix seconds (`"1700000000.123"`), where a read gives the UTC date and time;
 /// - BINARY(n) without its trailing zero bytes;
 /// - ENUM as the label's number, SET as a bitmask of its labels.
@@ -723,6 +725,7 @@ pub fn as_read(conv: &ColumnConv, v: mysql_async::Value) -> Result<mysql_async::
     }
     Ok(match (&conv.kind, v) {
         (Kind::Int { bytes, unsigned }, My::Int(i)) => stored_integer(i, *bytes, *unsigned),
+        (Kind::Int { bytes, unsigned }, My::UInt(u)) => stored_integer(u as i64, *bytes, *unsigned),
         (Kind::TinyIntOne { unsigned }, My::Int(i)) => stored_integer(i, 1, *unsigned),
         (Kind::Timestamp, My::Bytes(b)) => unix_seconds_as_date(&b)?,
         // The log writes a year as 1900 + its stored byte, so the zero year 0000 comes as 1900

@@ -302,7 +302,7 @@ fn optional_metadata(cols: &[Col], metadata: Metadata) -> Vec<u8> {
     };
     let numeric: Vec<bool> = cols
         .iter()
-        .filter(|c| c.type_code.is_numeric_type())
+        .filter(|c| mysql_numeric(c.type_code))
         .map(|c| c.unsigned)
         .collect();
     if !numeric.is_empty() {
@@ -337,6 +337,24 @@ fn optional_metadata(cols: &[Col], metadata: Metadata) -> Vec<u8> {
         field(12, bitmap(cols.iter().map(|_| true), true));
     }
     out
+}
+
+/// The columns MySQL gives a signedness bit (`is_numeric_type` in its log_event.cc and
+/// field_common_properties.h): not YEAR, which mysql_common 0.37 counts too.
+fn mysql_numeric(ty: ColumnType) -> bool {
+    use ColumnType::*;
+    matches!(
+        ty,
+        MYSQL_TYPE_TINY
+            | MYSQL_TYPE_SHORT
+            | MYSQL_TYPE_INT24
+            | MYSQL_TYPE_LONG
+            | MYSQL_TYPE_LONGLONG
+            | MYSQL_TYPE_FLOAT
+            | MYSQL_TYPE_DOUBLE
+            | MYSQL_TYPE_DECIMAL
+            | MYSQL_TYPE_NEWDECIMAL
+    )
 }
 
 fn length_prefixed(s: &str) -> Vec<u8> {
@@ -981,4 +999,113 @@ fn enum_and_set_columns_convert_like_the_copy_whatever_metadata_the_log_has() {
             copied(&tag, &My::Bytes(b"a,c".to_vec()))
         );
     }
+}
+
+#[test]
+fn a_year_column_does_not_shift_the_signedness_of_the_columns_after_it() {
+    use mysql_async::Value as My;
+    use pgcutover_core::Value as Pg;
+    // MySQL writes no signedness bit for YEAR; mysql_common 0.37 reads one for it, so every
+    // numeric column after a YEAR gets the next column's bit: here the signed BIGINT reads
+    // the INT UNSIGNED's. Our catalog decides instead.
+    let int = |bytes: u8, unsigned: bool| Kind::Int { bytes, unsigned };
+    let numeric = PgType::Numeric {
+        precision_scale: Some((20, 0)),
+    };
+    let cols = vec![
+        col(ColumnType::MYSQL_TYPE_YEAR, &[], "y"),
+        col(ColumnType::MYSQL_TYPE_LONGLONG, &[], "a"),
+        Col {
+            unsigned: true,
+            ..col(ColumnType::MYSQL_TYPE_LONG, &[], "b")
+        },
+        Col {
+            unsigned: true,
+            ..col(ColumnType::MYSQL_TYPE_LONGLONG, &[], "c")
+        },
+    ];
+    let convs = [
+        (
+            conv(Kind::Year, PgType::SmallInt),
+            My::Int(2024),
+            Pg::I16(2024),
+        ),
+        (
+            conv(int(8, false), PgType::BigInt),
+            My::Int(-1),
+            Pg::I64(-1),
+        ),
+        (
+            conv(int(4, true), PgType::BigInt),
+            My::Int(4_294_967_295),
+            Pg::I64(4_294_967_295),
+        ),
+        (
+            conv(int(8, true), numeric),
+            My::UInt(u64::MAX),
+            Pg::Numeric("18446744073709551615".into()),
+        ),
+    ];
+    let values = image(&[
+        Some(vec![124]),
+        Some(vec![0xff; 8]),
+        Some(vec![0xff; 4]),
+        Some(vec![0xff; 8]),
+    ]);
+    for metadata in [Metadata::Minimal, Metadata::Full] {
+        let mut f = Follower::from("binlog.000002");
+        let mut log = LogFile::new("binlog.000002");
+        from_the_middle(&mut log, &mut f);
+        let changes = f.feed_all(&[
+            log.write(ANONYMOUS_GTID, 0, &gtid(ANONYMOUS, 0, 1, 300)),
+            log.write(QUERY, 8, &query("shop", "BEGIN", false)),
+            log.write(TABLE_MAP, 0, &table_map("shop", "y", &cols, metadata)),
+            log.write(
+                WRITE_ROWS,
+                0,
+                &rows(cols.len(), false, std::slice::from_ref(&values)),
+            ),
+        ]);
+        let [Change::Row {
+            after: Some(after), ..
+        }] = &changes[..]
+        else {
+            panic!("{changes:?}");
+        };
+        for ((c, read, pg), logged) in convs.iter().zip(after) {
+            assert_eq!(followed(c, logged), *pg, "{:?} {logged:?}", c.kind);
+            assert_eq!(followed(c, logged), copied(c, read), "{:?}", c.kind);
+        }
+    }
+}
+
+#[test]
+fn a_year_column_with_eight_numeric_ones_stops_following_rather_than_misread() {
+    // With a YEAR, mysql_common 0.37 counts 9 signedness bits where MySQL wrote 8 (one byte)
+    // and cannot read the field: the rows are refused by name, not decoded wrongly.
+    let mut cols = vec![col(ColumnType::MYSQL_TYPE_YEAR, &[], "y")];
+    cols.extend((0..8).map(|_| col(ColumnType::MYSQL_TYPE_LONG, &[], "n")));
+    let mut values = vec![Some(vec![124])];
+    values.extend((0..8).map(|_| Some(1u32.to_le_bytes().to_vec())));
+    let mut f = Follower::from("binlog.000002");
+    let mut log = LogFile::new("binlog.000002");
+    from_the_middle(&mut log, &mut f);
+    for e in [
+        log.write(ANONYMOUS_GTID, 0, &gtid(ANONYMOUS, 0, 1, 300)),
+        log.write(QUERY, 8, &query("shop", "BEGIN", false)),
+        log.write(
+            TABLE_MAP,
+            0,
+            &table_map("shop", "wide", &cols, Metadata::Minimal),
+        ),
+    ] {
+        f.feed(&e).unwrap();
+    }
+    let err = f
+        .feed(&log.write(WRITE_ROWS, 0, &rows(cols.len(), false, &[image(&values)])))
+        .expect_err("refused");
+    assert!(
+        matches!(&err, ChangesError::Undecodable { table, .. } if table == "shop.wide"),
+        "{err}"
+    );
 }
