@@ -239,6 +239,8 @@ pub(crate) mod tests {
         Opaque(ColumnType, Vec<u8>),
         Arr(Vec<J>),
         Obj(Vec<(&'static str, J)>),
+        LargeArr(Vec<J>),
+        LargeObj(Vec<(&'static str, J)>),
     }
 
     /// A JSON document's bytes: its type, then the value.
@@ -278,48 +280,61 @@ pub(crate) mod tests {
                 0x0f,
                 [vec![*ty as u8], var_len(data.len()), data.clone()].concat(),
             ),
-            J::Arr(items) => (0x02, container(None, &items.iter().collect::<Vec<_>>())),
+            J::Arr(items) => (
+                0x02,
+                container(None, &items.iter().collect::<Vec<_>>(), false),
+            ),
             J::Obj(members) => {
                 let keys: Vec<&str> = members.iter().map(|(k, _)| *k).collect();
                 let values: Vec<&J> = members.iter().map(|(_, v)| v).collect();
-                (0x00, container(Some(&keys), &values))
+                (0x00, container(Some(&keys), &values, false))
+            }
+            J::LargeArr(items) => (
+                0x03,
+                container(None, &items.iter().collect::<Vec<_>>(), true),
+            ),
+            J::LargeObj(members) => {
+                let keys: Vec<&str> = members.iter().map(|(k, _)| *k).collect();
+                let values: Vec<&J> = members.iter().map(|(_, v)| v).collect();
+                (0x01, container(Some(&keys), &values, true))
             }
         }
     }
 
-    /// A small-format object (with `keys`) or array.
-    fn container(keys: Option<&[&str]>, values: &[&J]) -> Vec<u8> {
+    /// An object (with `keys`) or array, in the small format (2-byte counts and offsets) or
+    /// the large one MySQL uses past 64 KiB (4-byte ones, which also hold an int32 or uint32
+    /// in the entry itself).
+    fn container(keys: Option<&[&str]>, values: &[&J], large: bool) -> Vec<u8> {
+        let word = if large { 4 } else { 2 };
+        let put = |out: &mut Vec<u8>, n: usize| out.extend(&n.to_le_bytes()[..word]);
         let n = values.len();
-        let key_entries = keys.map_or(0, |_| 4 * n);
+        let key_entries = keys.map_or(0, |_| (word + 2) * n);
+        let header = 2 * word + key_entries + (1 + word) * n;
         let mut tail: Vec<u8> = keys.unwrap_or(&[]).concat().into_bytes();
-        let header = 4 + key_entries + 3 * n;
         let mut entries = Vec::new();
         let mut offset = header;
         for k in keys.unwrap_or(&[]) {
-            entries.extend((offset as u16).to_le_bytes());
+            put(&mut entries, offset);
             entries.extend((k.len() as u16).to_le_bytes());
             offset += k.len();
         }
         for v in values {
             let (ty, bytes) = encode(v);
             entries.push(ty);
-            if matches!(ty, 0x04..=0x06) {
+            let inlined = if large { 0x04..=0x08 } else { 0x04..=0x06 };
+            if inlined.contains(&ty) {
                 let mut inline = bytes.clone();
-                inline.resize(2, 0);
+                inline.resize(word, 0);
                 entries.extend(inline);
             } else {
-                entries.extend((header + tail.len()).to_le_bytes()[..2].iter());
+                put(&mut entries, header + tail.len());
                 tail.extend(bytes);
             }
         }
-        let size = header + tail.len();
-        [
-            (n as u16).to_le_bytes().to_vec(),
-            (size as u16).to_le_bytes().to_vec(),
-            entries,
-            tail,
-        ]
-        .concat()
+        let mut out = Vec::new();
+        put(&mut out, n);
+        put(&mut out, header + tail.len());
+        [out, entries, tail].concat()
     }
 
     /// The text MySQL shows for a document, read as the binary log reader reads a JSON
@@ -389,6 +404,22 @@ pub(crate) mod tests {
         assert_eq!(text_of(&J::Str("plain")), r#""plain""#);
         assert_eq!(text_of(&J::Null), "null");
         assert_eq!(text_of(&J::Arr(vec![J::I64(7)])), "[7]");
+    }
+
+    #[test]
+    fn large_format_documents_read_alike() {
+        let doc = J::LargeObj(vec![
+            ("a", J::I32(-5)),
+            ("b", J::U32(7)),
+            (
+                "c",
+                J::LargeArr(vec![J::True, J::Str("s"), J::Obj(vec![("k", J::Null)])]),
+            ),
+        ]);
+        assert_eq!(
+            text_of(&doc),
+            r#"{"a": -5, "b": 7, "c": [true, "s", {"k": null}]}"#
+        );
     }
 
     #[test]
