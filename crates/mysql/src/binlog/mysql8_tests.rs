@@ -496,7 +496,7 @@ fn row(before: Option<(i64, Option<&str>)>, after: Option<(i64, Option<&str>)>) 
 }
 
 #[test]
-fn the_events_built_here_carry_the_checksum_mysql_common_computes() {
+fn the_events_built_here_are_read_back_as_built_checksums_included() {
     let mut f = Follower::from("binlog.000001");
     let mut log = LogFile::new("binlog.000001");
     let fde = log.write(
@@ -504,15 +504,33 @@ fn the_events_built_here_carry_the_checksum_mysql_common_computes() {
         0,
         &format_description("8.0.36", &MYSQL_80_POST_HEADERS),
     );
+    let gtid_event = log.write(GTID, 0, &gtid(SERVER_UUID, 42, 7, 1_000));
     let begin = log.write(QUERY, 0, &query("shop", "BEGIN", false));
-    for bytes in [&fde, &begin] {
+    let mut read = Vec::new();
+    for bytes in [&fde, &gtid_event, &begin] {
         let event = f.reader.read(&bytes[..]).unwrap().unwrap();
         let alg = mysql_common::binlog::consts::BinlogChecksumAlg::BINLOG_CHECKSUM_ALG_CRC32;
         assert_eq!(
             event.checksum(),
             Some(event.calc_checksum(alg).to_le_bytes())
         );
+        read.push(event);
     }
+    // 8.0's GTID fields, each where mysql_common looks for it.
+    let Ok(Some(EventData::GtidEvent(g))) = read[1].read_data() else {
+        panic!("not a GTID event");
+    };
+    assert_eq!((g.sid(), g.gno()), (SERVER_UUID, 42));
+    assert_eq!((g.last_committed(), g.sequence_number()), (6, 7));
+    let micros = u64::from(WHEN) * 1_000_000 + 123_456;
+    assert_eq!(g.immediate_commit_timestamp(), micros);
+    assert_eq!(g.original_commit_timestamp(), micros);
+    assert_eq!(g.tx_length(), 1_000);
+    assert_eq!(g.immediate_server_version(), 80_036);
+    let Ok(Some(EventData::QueryEvent(q))) = read[2].read_data() else {
+        panic!("not a query event");
+    };
+    assert_eq!((&*q.schema(), &*q.query()), ("shop", "BEGIN"));
     assert_eq!(f.reader.get_fde().split_version(), (8, 0, 36));
     assert_eq!(
         f.reader
