@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use futures::StreamExt;
-use mysql_async::binlog::events::EventData;
+use mysql_async::binlog::events::{Event, EventData, RowsEventData, TableMapEvent};
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Conn};
 use pgcutover_core::temporal::civil_from_days;
@@ -49,9 +49,7 @@ impl Position {
 pub async fn current_position(conn: &mut Conn) -> Result<Option<Position>, mysql_async::Error> {
     let rows: Vec<mysql_async::Row> = match conn.query("SHOW MASTER STATUS").await {
         Ok(rows) => rows,
-        Err(mysql_async::Error::Server(e)) if e.code == ER_PARSE_ERROR => {
-            conn.query("SHOW BINARY LOG STATUS").await?
-        }
+        Err(e) if not_understood(&e) => conn.query("SHOW BINARY LOG STATUS").await?,
         Err(e) => return Err(e),
     };
     Ok(rows.into_iter().next().and_then(|row| {
@@ -65,6 +63,13 @@ pub async fn current_position(conn: &mut Conn) -> Result<Option<Position>, mysql
 }
 
 const ER_PARSE_ERROR: u16 = 1064;
+
+/// Whether the server did not understand a statement (MySQL 8.4 answers `SHOW MASTER STATUS`
+/// with a syntax error), as opposed to refusing it: only then is another spelling worth
+/// asking. Anything else (no privilege, a lost connection) is the answer.
+fn not_understood(e: &mysql_async::Error) -> bool {
+    matches!(e, mysql_async::Error::Server(s) if s.code == ER_PARSE_ERROR)
+}
 
 impl Position {
     /// The order of two places in one server's log: files by their number (the extension
@@ -155,6 +160,11 @@ pub struct LogSettings {
     pub server_id: u32,
     /// How long binary logs are kept, in seconds, when the server purges them (0: never).
     pub expire_seconds: u64,
+    /// MySQL 8's `binlog_row_value_options` ('' elsewhere): PARTIAL_JSON logs JSON updates
+    /// as diffs.
+    pub row_value_options: String,
+    /// MySQL 8.0.20+'s `binlog_transaction_compression` (off elsewhere).
+    pub transaction_compression: bool,
 }
 
 /// The problems with a server's binary log settings, none when it can be followed.
@@ -183,6 +193,21 @@ pub fn check_settings(s: &LogSettings) -> Vec<Problem> {
         problems.push(Problem::new(
             "server_id is 0",
             "give the server a server_id (any number but 0) in its configuration: a server with id 0 refuses replicas",
+        ));
+    }
+    if s.row_value_options
+        .to_ascii_uppercase()
+        .contains("PARTIAL_JSON")
+    {
+        problems.push(Problem::new(
+            "binlog_row_value_options is PARTIAL_JSON: JSON updates are logged as diffs, which cannot be applied",
+            HINT_PARTIAL_JSON,
+        ));
+    }
+    if s.transaction_compression {
+        problems.push(Problem::new(
+            "binlog_transaction_compression is ON: compressed transactions cannot be followed yet",
+            HINT_COMPRESSION,
         ));
     }
     problems
@@ -244,32 +269,49 @@ async fn read_settings(conn: &mut Conn) -> Result<LogSettings, mysql_async::Erro
         )
         .await?;
     let (log_bin, format, row_image, server_id) = row.unwrap_or_default();
-    // MySQL 8 keeps logs binlog_expire_logs_seconds; MariaDB has expire_logs_days (and, from
-    // 10.6, the seconds too). Whichever the server has.
-    let expire: Vec<(String, String)> = conn
-        .query(
-            "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('binlog_expire_logs_seconds', 'expire_logs_days')",
-        )
-        .await?;
-    let expire_seconds = expire
-        .iter()
-        .filter_map(|(name, value)| {
-            let v: f64 = value.parse().ok()?;
-            Some(if name == "expire_logs_days" {
-                (v * 86_400.0) as u64
-            } else {
-                v as u64
-            })
-        })
-        .max()
-        .unwrap_or(0);
-    Ok(LogSettings {
+    let mut settings = LogSettings {
         log_bin: matches!(log_bin.as_deref(), Some("1") | Some("ON")),
         format: format.unwrap_or_default(),
         row_image: row_image.unwrap_or_else(|| "FULL".to_owned()),
         server_id: server_id.unwrap_or(0),
-        expire_seconds,
-    })
+        ..LogSettings::default()
+    };
+    let variables: Vec<(String, String)> = conn.query(OPTIONAL_VARIABLES).await?;
+    settings.apply_variables(&variables);
+    Ok(settings)
+}
+
+/// The settings only some servers have, asked by name so that a server without one simply
+/// leaves its row out (`SELECT @@name` would fail there): MySQL 8 keeps logs
+/// `binlog_expire_logs_seconds`, MariaDB `expire_logs_days` (from 10.6 the seconds too);
+/// only MySQL 8 has `binlog_row_value_options` and `binlog_transaction_compression`.
+const OPTIONAL_VARIABLES: &str = "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('binlog_expire_logs_seconds', 'expire_logs_days', 'binlog_row_value_options', 'binlog_transaction_compression')";
+
+impl LogSettings {
+    /// Takes in the rows (name, value) of [`OPTIONAL_VARIABLES`] the server gave.
+    fn apply_variables(&mut self, variables: &[(String, String)]) {
+        for (name, value) in variables {
+            match name.to_ascii_lowercase().as_str() {
+                "binlog_expire_logs_seconds" | "expire_logs_days" => {
+                    let Ok(v) = value.parse::<f64>() else {
+                        continue;
+                    };
+                    let seconds = if name.eq_ignore_ascii_case("expire_logs_days") {
+                        (v * 86_400.0) as u64
+                    } else {
+                        v as u64
+                    };
+                    self.expire_seconds = self.expire_seconds.max(seconds);
+                }
+                "binlog_row_value_options" => self.row_value_options = value.clone(),
+                "binlog_transaction_compression" => {
+                    self.transaction_compression =
+                        matches!(value.to_ascii_uppercase().as_str(), "ON" | "1")
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 /// One change the binary log holds, in the order the server wrote it.
@@ -303,6 +345,13 @@ pub enum Change {
 /// The changes of the binary log from a position on, as a replica reads them.
 pub struct Changes {
     stream: BinlogStream,
+    decoder: Decoder,
+}
+
+/// Turns binary log events into [`Change`]s. Apart from the network stream so that event bytes
+/// can be decoded without a server (MySQL 8 is tested that way): what it needs of the stream
+/// is the table map events it read ([`TableMaps`]).
+pub struct Decoder {
     /// The file being read (a rotate event names the next).
     file: String,
     ready: VecDeque<Change>,
@@ -316,6 +365,18 @@ pub struct Changes {
     /// for it): a statement before its COMMIT is part of it. After a GTID event alone, a
     /// statement is DDL standing alone (in ROW format, which following needs).
     began_with_begin: bool,
+}
+
+/// The table map events a reader of the log has seen, by table id: a rows event names its
+/// table only by id. mysql_common's reader keeps them as it reads (the live stream's too).
+pub trait TableMaps {
+    fn table_map(&self, table_id: u64) -> Option<&TableMapEvent<'static>>;
+}
+
+impl TableMaps for BinlogStream {
+    fn table_map(&self, table_id: u64) -> Option<&TableMapEvent<'static>> {
+        self.get_tme(table_id)
+    }
 }
 
 /// Whether the rows of a table (database, table) are wanted.
@@ -363,6 +424,19 @@ fn transaction_word(sql: &str) -> Option<TransactionWord> {
 const MARIADB_HARMLESS: [u8; 4] = [160, 161, MARIADB_GTID, 163];
 const MARIADB_GTID: u8 = 162;
 
+/// MySQL 8.0.26+'s HEARTBEAT_LOG_EVENT_V2, which mysql_common does not know: made up by the
+/// server while its log is idle, it carries nothing a follower applies and is no place in the
+/// log (heartbeats are passed over, like the older HEARTBEAT_LOG_EVENT the driver knows).
+const MYSQL_HEARTBEAT_V2: u8 = 41;
+
+/// The hint for MySQL 8's partial JSON updates, which are logged as diffs a follower cannot
+/// apply without the document they change.
+pub(crate) const HINT_PARTIAL_JSON: &str = "SET GLOBAL binlog_row_value_options = '' (and in the server's configuration) so that updates log whole JSON documents; sessions that set it themselves must not";
+
+/// The hint for MySQL 8's compressed transactions, whose events carry no position of their
+/// own.
+const HINT_COMPRESSION: &str = "SET GLOBAL binlog_transaction_compression = OFF (and in the server's configuration); sessions that set it themselves must not";
+
 /// Why the changes cannot be read on.
 #[derive(Debug, thiserror::Error)]
 pub enum ChangesError {
@@ -394,11 +468,7 @@ impl Changes {
             .await?;
         Ok(Changes {
             stream,
-            file: from.file.clone(),
-            ready: VecDeque::new(),
-            wanted,
-            in_transaction: false,
-            began_with_begin: false,
+            decoder: Decoder::new(from, wanted),
         })
     }
 
@@ -406,21 +476,45 @@ impl Changes {
     /// stream.
     pub async fn next(&mut self) -> Option<Result<Change, ChangesError>> {
         loop {
-            if let Some(c) = self.ready.pop_front() {
+            if let Some(c) = self.decoder.next_change() {
                 return Some(Ok(c));
             }
             let event = match self.stream.next().await? {
                 Ok(e) => e,
                 Err(e) => return Some(Err(e.into())),
             };
-            if let Err(e) = self.decode(&event) {
+            if let Err(e) = self.decoder.decode(&event, &self.stream) {
                 return Some(Err(e));
             }
         }
     }
 
-    /// Queues the changes one event holds.
-    fn decode(&mut self, event: &mysql_async::binlog::events::Event) -> Result<(), ChangesError> {
+    /// Ends the replica's connection.
+    pub async fn close(self) {
+        let _ = self.stream.close().await;
+    }
+}
+
+impl Decoder {
+    /// A decoder of the log from `from` on (the server's first events name the file again).
+    pub fn new(from: &Position, wanted: Wanted) -> Decoder {
+        Decoder {
+            file: from.file.clone(),
+            ready: VecDeque::new(),
+            wanted,
+            in_transaction: false,
+            began_with_begin: false,
+        }
+    }
+
+    /// The next change decoded and not yet taken, in the log's order.
+    pub fn next_change(&mut self) -> Option<Change> {
+        self.ready.pop_front()
+    }
+
+    /// Queues the changes one event holds; `tables` has the table maps read so far (a rows
+    /// event's table map comes before it).
+    pub fn decode(&mut self, event: &Event, tables: &dyn TableMaps) -> Result<(), ChangesError> {
         let header = event.header();
         let end = Position {
             file: self.file.clone(),
@@ -429,6 +523,7 @@ impl Changes {
         let at = header.timestamp();
         let data = match event.read_data() {
             Ok(Some(d)) => d,
+            Ok(None) if header.event_type_raw() == MYSQL_HEARTBEAT_V2 => return Ok(()),
             Ok(None) if MARIADB_HARMLESS.contains(&header.event_type_raw()) => {
                 match header.event_type_raw() {
                     // A GTID event opens a transaction (or a statement standing alone).
@@ -517,9 +612,8 @@ impl Changes {
             }
             EventData::RowsEvent(rows) => {
                 let id = rows.table_id();
-                let tme = self
-                    .stream
-                    .get_tme(id)
+                let tme = tables
+                    .table_map(id)
                     .ok_or(ChangesError::UnknownTable(id))?;
                 let (database, table) = (
                     tme.database_name().into_owned(),
@@ -527,6 +621,11 @@ impl Changes {
                 );
                 if !(self.wanted)(&database, &table) {
                     return Ok(());
+                }
+                if let RowsEventData::PartialUpdateRowsEvent(_) = rows {
+                    return Err(ChangesError::Unsupported(format!(
+                        "a partial JSON update of {database}.{table} at {end} (binlog_row_value_options=PARTIAL_JSON): {HINT_PARTIAL_JSON}"
+                    )));
                 }
                 let undecodable = |message: String| ChangesError::Undecodable {
                     table: format!("{database}.{table}"),
@@ -557,6 +656,13 @@ impl Changes {
             // transaction. Nothing else is taken as one (a table map may follow a statement
             // that opened a transaction without BEGIN).
             EventData::PreviousGtidsEvent(_) => self.between_transactions(end, at),
+            // mysql_async reads the compressed events out of it next, with no position of
+            // their own: there is no place to go on from inside it, nor after a part of it.
+            EventData::TransactionPayloadEvent(_) => {
+                return Err(ChangesError::Unsupported(format!(
+                    "a compressed transaction at {end} (binlog_transaction_compression=ON): {HINT_COMPRESSION}"
+                )))
+            }
             EventData::IncidentEvent(_) => {
                 return Err(ChangesError::Unsupported(format!(
                     "an incident event at {end}: the source says events may be missing from its binary log there"
@@ -573,7 +679,7 @@ impl Changes {
             // The events inside a MySQL 8 compressed transaction payload carry no position of
             // their own: there is no place to go on from after them.
             return Err(ChangesError::Unsupported(format!(
-                "a transaction without a position in {} (a compressed transaction: binlog_transaction_compression=ON)",
+                "a transaction without a position in {} (a compressed transaction: binlog_transaction_compression=ON): {HINT_COMPRESSION}",
                 end.file
             )));
         }
@@ -590,18 +696,14 @@ impl Changes {
             self.ready.push_back(Change::Commit { end, at });
         }
     }
-
-    /// Ends the replica's connection.
-    pub async fn close(self) {
-        let _ = self.stream.close().await;
-    }
 }
 
 /// A binlog row image's value in the shape the copy's reader gets the same value in (the
 /// binary protocol, `character_set_results = binary`, the session in UTC), so that both go
 /// through one conversion ([`crate::convert::convert`]). The log writes some types its own
 /// way:
-/// - integers as their stored bits: unsigned ones read as signed, MEDIUMINT not sign-extended;
+/// - integers as their stored bits: unsigned ones read as signed, MEDIUMINT not sign-extended
+///   ([`crate::rows`] reads them all as signed; an unsigned reading is taken as the bits too);
 /// - TIMESTAMP as Unix seconds (`"1700000000.123"`), where a read gives the UTC date and time;
 /// - BINARY(n) without its trailing zero bytes;
 /// - ENUM as the label's number, SET as a bitmask of its labels.
@@ -612,6 +714,7 @@ pub fn as_read(conv: &ColumnConv, v: mysql_async::Value) -> Result<mysql_async::
     }
     Ok(match (&conv.kind, v) {
         (Kind::Int { bytes, unsigned }, My::Int(i)) => stored_integer(i, *bytes, *unsigned),
+        (Kind::Int { bytes, unsigned }, My::UInt(u)) => stored_integer(u as i64, *bytes, *unsigned),
         (Kind::TinyIntOne { unsigned }, My::Int(i)) => stored_integer(i, 1, *unsigned),
         (Kind::Timestamp, My::Bytes(b)) => unix_seconds_as_date(&b)?,
         // The log writes a year as 1900 + its stored byte, so the zero year 0000 comes as 1900
@@ -756,7 +859,7 @@ fn encode(charset: &Charset, label: &str) -> Result<Vec<u8>, String> {
 /// The first TIME(1) or TIME(2) column of a table: mysql_common 0.37.3 decodes a negative
 /// one with a fraction with an unsigned underflow (a panic in a debug build, a wrong value
 /// in a release one), so such rows are refused before the driver reads them.
-fn short_fraction_time(tme: &mysql_async::binlog::events::TableMapEvent<'_>) -> Option<usize> {
+fn short_fraction_time(tme: &TableMapEvent<'_>) -> Option<usize> {
     use mysql_async::consts::ColumnType;
     (0..tme.columns_count() as usize).find(|&i| {
         matches!(
@@ -765,6 +868,9 @@ fn short_fraction_time(tme: &mysql_async::binlog::events::TableMapEvent<'_>) -> 
         ) && matches!(tme.get_column_metadata(i), Some([1 | 2]))
     })
 }
+
+#[cfg(test)]
+mod mysql8_tests;
 
 #[cfg(test)]
 mod tests {
@@ -776,8 +882,93 @@ mod tests {
             format: "ROW".into(),
             row_image: "FULL".into(),
             server_id: 1,
-            expire_seconds: 0,
+            ..LogSettings::default()
         }
+    }
+
+    fn variables(rows: &[(&str, &str)]) -> LogSettings {
+        let rows: Vec<(String, String)> = rows
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        let mut s = on();
+        s.apply_variables(&rows);
+        s
+    }
+
+    #[test]
+    fn mysql_8_only_settings_are_read_where_the_server_has_them() {
+        // MariaDB 10.11 (SHOW GLOBAL VARIABLES gives only what it has).
+        let mariadb = variables(&[
+            ("binlog_expire_logs_seconds", "0"),
+            ("expire_logs_days", "7.000000"),
+        ]);
+        assert_eq!(mariadb.expire_seconds, 7 * 86_400);
+        assert_eq!(check_settings(&mariadb), []);
+        // MySQL 8.0/8.4 as installed.
+        let mysql = variables(&[
+            ("binlog_expire_logs_seconds", "2592000"),
+            ("binlog_row_value_options", ""),
+            ("binlog_transaction_compression", "OFF"),
+        ]);
+        assert_eq!(mysql.expire_seconds, 2_592_000);
+        assert_eq!(check_settings(&mysql), []);
+        // MySQL 8 logging what cannot be followed.
+        let what: Vec<String> = check_settings(&variables(&[
+            ("binlog_row_value_options", "PARTIAL_JSON"),
+            ("binlog_transaction_compression", "ON"),
+        ]))
+        .into_iter()
+        .map(|p| format!("{} / {}", p.what, p.hint))
+        .collect();
+        assert_eq!(what.len(), 2, "{what:?}");
+        assert!(
+            what[0].starts_with("binlog_row_value_options is PARTIAL_JSON"),
+            "{what:?}"
+        );
+        assert!(
+            what[0].contains("binlog_row_value_options = ''"),
+            "{what:?}"
+        );
+        assert!(
+            what[1].starts_with("binlog_transaction_compression is ON"),
+            "{what:?}"
+        );
+        assert!(
+            what[1].contains("binlog_transaction_compression = OFF"),
+            "{what:?}"
+        );
+    }
+
+    #[test]
+    fn only_a_statement_not_understood_is_asked_again_as_show_binary_log_status() {
+        let server = |code: u16, state: &str, message: &str| {
+            mysql_async::Error::Server(mysql_async::ServerError {
+                code,
+                state: state.into(),
+                message: message.into(),
+            })
+        };
+        // MySQL 8.4 no longer knows SHOW MASTER STATUS.
+        assert!(not_understood(&server(
+            1064,
+            "42000",
+            "You have an error in your SQL syntax; check the manual that corresponds to your MySQL server version for the right syntax to use near 'MASTER STATUS' at line 1"
+        )));
+        // A refusal is the answer: asking otherwise would hide it.
+        assert!(!not_understood(&server(
+            1227,
+            "42000",
+            "Access denied; you need (at least one of) the SUPER, REPLICATION CLIENT privilege(s) for this operation"
+        )));
+        assert!(!not_understood(&server(
+            1045,
+            "28000",
+            "Access denied for user"
+        )));
+        assert!(!not_understood(&mysql_async::Error::Driver(
+            mysql_async::DriverError::ConnectionClosed
+        )));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! pgcutover's MySQL/MariaDB source.
 //!
 //! - [`binlog`]: where the binary log is, and whether a server can be followed;
+//! - [`binjson`]: MySQL 8's binary JSON (in its binary log) as the text a SELECT gives;
 //! - [`connect`]: the `mysql://` URL, passwords, TLS, and what to check when a login fails;
 //! - [`catalog`]: `information_schema` as plain rows (testable with other servers' rows);
 //! - [`charset`]: a text column's stored bytes → Unicode, by the column's charset;
@@ -12,6 +13,7 @@
 //! - [`logged`]: what a statement in the binary log means for a follower (DDL, TRUNCATE);
 //! - [`source`]: all of it behind [`pgcutover_core::source::Source`], with the reader pool.
 
+pub mod binjson;
 pub mod binlog;
 pub mod catalog;
 pub mod charset;

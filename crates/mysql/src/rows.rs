@@ -38,12 +38,6 @@ impl<'a> Rows<'a> {
         event: &'a RowsEventData<'a>,
         tme: &'a TableMapEvent<'a>,
     ) -> Result<Rows<'a>, String> {
-        if matches!(event, RowsEventData::PartialUpdateRowsEvent(_)) {
-            return Err(
-                "a partial JSON update (binlog_row_value_options=PARTIAL_JSON): set it to '' on the server"
-                    .to_owned(),
-            );
-        }
         let columns = (0..event.num_columns() as usize)
             .map(|i| match tme.get_column_type(i) {
                 Ok(Some(t)) => Ok((t, tme.get_column_metadata(i).unwrap_or(&[]))),
@@ -108,17 +102,17 @@ fn image<'a>(
         .collect()
 }
 
-/// A logged value as a plain value: MySQL 8's binary JSON as its JSON text (MariaDB logs JSON
-/// as text already).
+/// A logged value as a plain value. MySQL 8's binary JSON becomes the text a SELECT gives
+/// ([`crate::binjson`]), which is what the copy read (MariaDB logs JSON as text already).
 pub fn plain_value(v: BinlogValue<'_>) -> Result<mysql_common::Value, String> {
     match v {
         BinlogValue::Value(v) => Ok(v),
-        BinlogValue::Jsonb(j) => serde_json::Value::try_from(j)
-            .map(|j| mysql_common::Value::Bytes(j.to_string().into_bytes()))
-            .map_err(|e| e.to_string()),
-        BinlogValue::JsonDiff(_) => Err(
-            "a partial JSON update (binlog_row_value_options=PARTIAL_JSON): set it to '' on the server"
-                .to_owned(),
-        ),
+        BinlogValue::Jsonb(j) => {
+            crate::binjson::to_text(&j).map(|text| mysql_common::Value::Bytes(text.into_bytes()))
+        }
+        BinlogValue::JsonDiff(_) => Err(format!(
+            "a partial JSON update (binlog_row_value_options=PARTIAL_JSON): {}",
+            crate::binlog::HINT_PARTIAL_JSON
+        )),
     }
 }
