@@ -238,25 +238,34 @@ async fn follow_loop(
             return Ok(done);
         }
     }
+    let mut ahead = ReadAhead::default();
     let mut looked = Instant::now();
     let mut checked = Instant::now();
     let mut told = Instant::now();
     let mut since_look = 0u64;
     loop {
         let waiting = a.waiting_since.is_some();
-        let next = tokio::select! {
-            next = stream.next() => Some(next?),
-            () = stop.as_mut() => {
+        let next = if let Some(next) = ahead.changes.pop_front() {
+            if futures::FutureExt::now_or_never(stop.as_mut()).is_some() {
                 done.end = FollowEnd::Stopped;
                 return Ok(done);
             }
-            () = tokio::time::sleep(if waiting { QUIET } else { CHECK_EVERY }) => None,
+            Some(next?)
+        } else {
+            tokio::select! {
+                next = stream.next() => Some(next?),
+                () = stop.as_mut() => {
+                    done.end = FollowEnd::Stopped;
+                    return Ok(done);
+                }
+                () = tokio::time::sleep(if waiting { QUIET } else { CHECK_EVERY }) => None,
+            }
         };
         let quiet = next.is_none();
         match next {
             None => {}
             Some(SourceChange::Row { table, change }) => {
-                a.row(table, change).await?;
+                ahead.during(stream, a.row(table, change)).await?;
             }
             Some(SourceChange::Rejected(r)) => {
                 a.in_transaction = true;
@@ -264,7 +273,7 @@ async fn follow_loop(
             }
             Some(SourceChange::RolledBack) => a.rolled_back()?,
             Some(SourceChange::Statement { sql, position }) => {
-                a.commit().await?;
+                ahead.during(stream, a.commit()).await?;
                 return Err(Exit::new(
                     ExitCode::FAILED,
                     anyhow!(
@@ -278,12 +287,14 @@ async fn follow_loop(
                 ));
             }
             Some(SourceChange::Truncate { table, position }) => {
-                a.truncate(&table, &position).await?;
+                ahead.during(stream, a.truncate(&table, &position)).await?;
                 done.transactions += 1;
                 done.changes += 1;
             }
             Some(SourceChange::Commit { position, at }) => {
-                let (changes, rejects) = a.end_transaction(&position, at).await?;
+                let (changes, rejects) = ahead
+                    .during(stream, a.end_transaction(&position, at))
+                    .await?;
                 if changes + rejects > 0 {
                     done.transactions += 1;
                     done.changes += changes;
@@ -292,7 +303,7 @@ async fn follow_loop(
                 }
                 if let Until::Reached(target) = until {
                     if reads.position_reached(&position, target) {
-                        a.commit().await?;
+                        ahead.during(stream, a.commit()).await?;
                         done.end = FollowEnd::Reached;
                         return Ok(done);
                     }
@@ -304,7 +315,7 @@ async fn follow_loop(
         if a.waiting_since.is_some_and(|since| {
             quiet || since.elapsed() >= GROUP_FOR || a.in_open >= GROUP_CHANGES
         }) {
-            a.commit().await?;
+            ahead.during(stream, a.commit()).await?;
         }
         if a.cut_over_seen {
             done.end = FollowEnd::CutOver;
@@ -337,6 +348,39 @@ async fn follow_loop(
                     done.changes,
                     pgcutover_core::show(&a.recorded)
                 ));
+            }
+        }
+    }
+}
+
+/// Changes read from the source's log before their turn, while the target applies what came
+/// before them: the log is read and its rows converted while PostgreSQL works, not after.
+#[derive(Default)]
+struct ReadAhead {
+    changes: std::collections::VecDeque<Result<SourceChange, pgcutover_core::source::SourceError>>,
+}
+
+/// At most this many changes are read ahead.
+const READ_AHEAD: usize = 5_000;
+
+impl ReadAhead {
+    /// Runs `work` (something the target does), reading changes from `stream` meanwhile.
+    /// Reading a change is cancelled, not lost, when `work` ends first: the stream keeps what
+    /// it has not handed out.
+    async fn during<T>(
+        &mut self,
+        stream: &mut dyn ChangeStream,
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
+        futures::pin_mut!(work);
+        loop {
+            if self.changes.len() >= READ_AHEAD || self.changes.back().is_some_and(Result::is_err) {
+                return work.await;
+            }
+            tokio::select! {
+                biased;
+                out = &mut work => return out,
+                next = stream.next() => self.changes.push_back(next),
             }
         }
     }
