@@ -79,6 +79,9 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         printer,
     )
     .await?;
+    if args.follow && decision.resuming() && decision.readers_needed {
+        return Err(resumed_copy_cannot_be_followed());
+    }
     let mut report = Report::new(&*source, &attempt.target, &attempt.settings.target_schema);
     report.resume_with = resume_with;
     report.warnings = schema.warnings.clone();
@@ -299,6 +302,17 @@ async fn start_readers(
     ))
 }
 
+/// `--follow` on a run that stopped while copying rows: the rows left would be read in a new
+/// snapshot, and no one position of the change log fits rows read in two. Refused before
+/// anything is copied, not after the rest of the copy.
+fn resumed_copy_cannot_be_followed() -> Exit {
+    Exit::new(
+        ExitCode::USAGE,
+        anyhow!("--follow: this run stopped while copying rows; the rows left would be read in a new snapshot of the source, and no one binary log position fits rows read in two snapshots"),
+        Some("nothing was copied. Copy again in one go with --restart --follow (it throws away what this run copied), or finish this copy without --follow and cut over with the source's writes stopped".to_owned()),
+    )
+}
+
 /// `--follow` needs a source whose change log can be followed: refused before anything is
 /// written, with every problem and what to do about it.
 async fn refuse_unfollowable(loaded: &Loaded) -> Result<(), Exit> {
@@ -326,7 +340,7 @@ async fn follow(
         return Err(Exit::new(
             ExitCode::FAILED,
             anyhow!("--follow: this run has no binary log position to follow from"),
-            Some("its rows were read in more than one snapshot (a copy that was resumed), or it was copied without --consistent; copy again in one go with --restart --follow".to_owned()),
+            Some("it was copied without --follow or --consistent (or by a build that did not record the position); copy again in one go with --restart --follow".to_owned()),
         ));
     };
     if let Some(at) = &state.cut_over_at {

@@ -13,8 +13,8 @@ use pgcutover_pipeline::follow::{Follow, FollowEnd, Until};
 use pgcutover_pipeline::rejects::RejectLog;
 
 use crate::harness::{
-    assert_identical, expect_code, mysql, one, output_of, pgcutover, spawn_stopping, wait_for_stop,
-    PrivateMariadb, Stop, TestDb,
+    assert_identical, expect_code, kill_at, mysql, one, output_of, pgcutover, settled,
+    spawn_stopping, stderr, wait_for_stop, PrivateMariadb, Stop, TestDb,
 };
 
 /// A MariaDB whose binary log can be followed.
@@ -1014,6 +1014,48 @@ async fn copy_follow_applies_changes_until_stopped_and_goes_on_where_it_stopped(
     expect_code(&out, 8);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("already complete"), "{err}");
+    assert_identical(dir.path(), &url, &db.url);
+    db.drop().await;
+    let _ = conn.disconnect().await;
+}
+
+/// A `--follow` copy killed while copying rows is not followed when resumed: the rows left
+/// would be read in another snapshot, which no one binary log position fits. It is refused
+/// before anything is copied, and the run can still be finished without `--follow`.
+#[tokio::test]
+async fn a_copy_killed_while_copying_rows_is_refused_when_resumed_with_follow() {
+    let server = logging_mariadb().await;
+    let mut conn = root(&server).await;
+    conn.query_drop(
+        "CREATE DATABASE shop; USE shop;
+         CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL) ENGINE=InnoDB;
+         INSERT INTO item VALUES (1, 'one'), (2, 'two');",
+    )
+    .await
+    .expect("source");
+    let url = format!("mysql://root@127.0.0.1:{}/shop", server.port);
+    let db = TestDb::new("follow_resumed").await;
+    let client = db.client().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = ["copy", url.as_str(), db.url.as_str(), "--follow"];
+    kill_at(dir.path(), &args, "created", 1);
+    settled(&client).await;
+
+    let out = pgcutover(dir.path(), &args);
+    expect_code(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("no one binary log position fits"), "{err}");
+    assert!(err.contains("--restart --follow"), "{err}");
+    assert_eq!(
+        one(&client, "SELECT count(*)::text FROM item")
+            .await
+            .as_deref(),
+        Some("0"),
+        "refused before copying"
+    );
+
+    let out = pgcutover(dir.path(), &["copy", url.as_str(), db.url.as_str()]);
+    expect_code(&out, 0);
     assert_identical(dir.path(), &url, &db.url);
     db.drop().await;
     let _ = conn.disconnect().await;
