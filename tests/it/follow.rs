@@ -560,6 +560,62 @@ async fn copied(
     (server, conn, url, db, dir, client)
 }
 
+/// Within one source transaction the order of its changes across tables matters where a
+/// foreign key relates them, and within a table where a unique key does: each case here leaves
+/// the target different from the source (or stops following) when applied as one net effect
+/// per table, deletions first.
+#[tokio::test]
+async fn a_transactions_changes_are_applied_in_its_order_where_keys_relate_them() {
+    let (server, mut conn, url, db, dir, client) = copied(
+        "follow_order",
+        "CREATE TABLE customer (id INT PRIMARY KEY, email VARCHAR(40) NOT NULL UNIQUE) ENGINE=InnoDB;
+         CREATE TABLE orders (id INT PRIMARY KEY, customer_id INT NOT NULL,
+           FOREIGN KEY (customer_id) REFERENCES customer (id) ON DELETE CASCADE ON UPDATE CASCADE) ENGINE=InnoDB;
+         CREATE TABLE line (id INT PRIMARY KEY, order_id INT NOT NULL,
+           FOREIGN KEY (order_id) REFERENCES orders (id) ON DELETE CASCADE) ENGINE=InnoDB;
+         CREATE TABLE category (id INT PRIMARY KEY, parent_id INT NULL,
+           FOREIGN KEY (parent_id) REFERENCES category (id) ON DELETE CASCADE) ENGINE=InnoDB;
+         INSERT INTO customer VALUES (1, 'a@x'), (2, 'b@x'), (3, 'c@x');
+         INSERT INTO orders VALUES (10, 1), (11, 1), (12, 2);
+         INSERT INTO line VALUES (100, 10), (101, 11), (102, 12);
+         INSERT INTO category VALUES (1, NULL), (2, 1), (3, 2), (4, NULL);",
+        &[],
+    )
+    .await;
+    let from = position(&mut conn).await;
+    for t in [
+        // Two customers merged: their orders move to the one kept, then the other goes. Its
+        // delete cascades to nothing in the source; applied first, it would take the orders'
+        // lines with it.
+        "START TRANSACTION; UPDATE orders SET customer_id = 2 WHERE customer_id = 1; DELETE FROM customer WHERE id = 1; COMMIT",
+        // The same within a table that references itself.
+        "START TRANSACTION; UPDATE category SET parent_id = 4 WHERE id = 2; DELETE FROM category WHERE id = 1; COMMIT",
+        // An order for a customer whose key then changes: the source's cascade moves it too.
+        "START TRANSACTION; INSERT INTO orders VALUES (13, 2); INSERT INTO line VALUES (103, 13); UPDATE customer SET id = 5 WHERE id = 2; COMMIT",
+        // Two customers swap their e-mail addresses through a third value.
+        "START TRANSACTION; UPDATE customer SET email = 'tmp' WHERE id = 5; UPDATE customer SET email = 'b@x' WHERE id = 3; UPDATE customer SET email = 'c@x' WHERE id = 5; COMMIT",
+    ] {
+        conn.query_drop(t).await.expect("write");
+    }
+    let to = position(&mut conn).await;
+    let loaded = loaded(&url).await;
+    let done = follow(&loaded, &client, &from, &to).await;
+    assert_eq!(done.transactions, 4, "{done:?}");
+    assert_eq!(
+        one(
+            &client,
+            "SELECT string_agg(id || '>' || order_id, ',' ORDER BY id) FROM line"
+        )
+        .await
+        .as_deref(),
+        Some("100>10,101>11,102>12,103>13")
+    );
+    assert_identical(dir.path(), &url, &db.url);
+    db.drop().await;
+    let _ = conn.disconnect().await;
+    drop(server);
+}
+
 const ITEMS: &str = "SELECT string_agg(id || '=' || name, ',' ORDER BY id) FROM item";
 
 /// A TRUNCATE of a followed table is applied as its own transaction, with the position after

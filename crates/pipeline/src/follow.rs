@@ -97,6 +97,8 @@ struct Keyed {
     table: Arc<Table>,
     key: Vec<usize>,
     order: usize,
+    /// The table has a unique key besides its row key.
+    other_uniques: bool,
 }
 
 /// What keeps the source from being followed (its change log's settings and grants, tables
@@ -438,6 +440,7 @@ impl<'a> Applier<'a> {
                         table: Arc::new(t.clone()),
                         key: t.row_key()?,
                         order: order.order.iter().position(|o| *o == t.name).unwrap_or(i),
+                        other_uniques: unique_keys(t) > 1,
                     },
                 ))
             })
@@ -539,39 +542,103 @@ impl<'a> Applier<'a> {
     }
 
     /// Applies `changes` (whole source transactions, or a segment of a big one) in the open
-    /// target transaction: per table their net effect, deletions children first, then moved
-    /// keys and rows parents first (the target's foreign keys stay on, so its cascades, on
-    /// delete and on update, happen as the source's did).
+    /// target transaction. The target's foreign keys stay on, so its cascades, on delete and
+    /// on update, happen as the source's did; that needs the source's order where a table
+    /// loses rows or keys that written rows may have referenced ([`needs_order`]): then the
+    /// changes go in runs of one table, in the source's order (and a table that references
+    /// itself, a row at a time). Otherwise, per table their net effect: deletions children
+    /// first, then moved keys and rows parents first.
     async fn apply(&mut self, changes: Vec<(String, RowChange)>) -> Result<(), Exit> {
         if changes.is_empty() {
             return Ok(());
         }
         self.begin().await?;
+        if needs_order(&self.tables, &changes) {
+            for run in runs(changes) {
+                let itself = self
+                    .tables
+                    .get(&run[0].0)
+                    .is_some_and(|k| references_itself(&k.table));
+                if itself {
+                    for change in run {
+                        self.apply_nets(vec![change]).await?;
+                    }
+                } else {
+                    self.apply_nets(run).await?;
+                }
+            }
+        } else {
+            self.apply_nets(changes).await?;
+        }
+        testpoint::hit("follow-applied");
+        Ok(())
+    }
+
+    /// Applies `changes` as one net effect per table: deletions children first, then moved
+    /// keys and rows parents first. A table with a unique key besides its row key whose net
+    /// effect collides with itself (two rows that swap values, which the source did one
+    /// statement at a time) is applied again a change at a time, in the source's order.
+    async fn apply_nets(&self, changes: Vec<(String, RowChange)>) -> Result<(), Exit> {
         let mut per_table: HashMap<String, Vec<RowChange>> = HashMap::new();
         for (table, change) in changes {
             per_table.entry(table).or_default().push(change);
         }
-        let mut nets: Vec<(&Keyed, Net)> = per_table
+        let mut nets: Vec<(&Keyed, Net, Option<Vec<RowChange>>)> = per_table
             .into_iter()
             .filter_map(|(name, changes)| {
                 let keyed = self.tables.get(&name)?;
-                Some((keyed, Net::of(changes, &keyed.key)))
+                let again = (keyed.other_uniques && changes.len() > 1).then(|| changes.clone());
+                Some((keyed, Net::of(changes, &keyed.key), again))
             })
             .collect();
-        nets.sort_by_key(|(k, _)| k.order);
+        nets.sort_by_key(|(k, _, _)| k.order);
         let (client, schema) = (self.follow.client, self.follow.schema_name);
         for phase in [Phase::Deletes, Phase::Writes] {
-            let ordered: Vec<&(&Keyed, Net)> = match phase {
+            let ordered: Vec<&(&Keyed, Net, Option<Vec<RowChange>>)> = match phase {
                 Phase::Deletes => nets.iter().rev().collect(),
                 Phase::Writes => nets.iter().collect(),
             };
-            for (keyed, net) in ordered {
-                apply(client, schema, &keyed.table, &keyed.key, net, phase)
+            for (keyed, net, again) in ordered {
+                let Some(again) = again.as_ref().filter(|_| phase == Phase::Writes) else {
+                    apply(client, schema, &keyed.table, &keyed.key, net, phase)
+                        .await
+                        .map_err(|e| self.failed(e))?;
+                    continue;
+                };
+                self.apply_or_one_by_one(keyed, net, again).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The writes of `net`; where they collide with a unique key, `changes` (what `net` was
+    /// made of) a change at a time instead. Deletions applied before are applied again, which
+    /// changes nothing.
+    async fn apply_or_one_by_one(
+        &self,
+        keyed: &Keyed,
+        net: &Net,
+        changes: &[RowChange],
+    ) -> Result<(), Exit> {
+        let (client, schema) = (self.follow.client, self.follow.schema_name);
+        let sql = |s: &'static str| async move {
+            client.batch_execute(s).await.map_err(|e| self.failed(e))
+        };
+        sql("SAVEPOINT pgcutover_net").await?;
+        match apply(client, schema, &keyed.table, &keyed.key, net, Phase::Writes).await {
+            Ok(()) => return sql("RELEASE SAVEPOINT pgcutover_net").await,
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {}
+            Err(e) => return Err(self.failed(e)),
+        }
+        sql("ROLLBACK TO SAVEPOINT pgcutover_net; RELEASE SAVEPOINT pgcutover_net").await?;
+        for change in changes {
+            let one = Net::of([change.clone()], &keyed.key);
+            for phase in [Phase::Deletes, Phase::Writes] {
+                apply(client, schema, &keyed.table, &keyed.key, &one, phase)
                     .await
                     .map_err(|e| self.failed(e))?;
             }
         }
-        testpoint::hit("follow-applied");
         Ok(())
     }
 
@@ -810,10 +877,7 @@ impl Merging {
         }
         let mut alone = HashSet::new();
         for (i, t) in schema.tables.iter().enumerate() {
-            let uniques = usize::from(t.primary_key.is_some())
-                + t.uniques.len()
-                + t.indexes.iter().filter(|x| x.unique).count();
-            if uniques > 1 {
+            if unique_keys(t) > 1 {
                 alone.insert(t.name.clone());
             }
             for fk in &t.foreign_keys {
@@ -852,6 +916,66 @@ impl Merging {
         }
         true
     }
+}
+
+/// How many unique keys a table has, its primary key included.
+fn unique_keys(t: &Table) -> usize {
+    usize::from(t.primary_key.is_some())
+        + t.uniques.len()
+        + t.indexes.iter().filter(|x| x.unique).count()
+}
+
+fn references_itself(t: &Table) -> bool {
+    t.foreign_keys.iter().any(|fk| fk.ref_table == t.name)
+}
+
+/// Whether `changes` must be applied in the source's order rather than as net effects,
+/// deletions first: some table loses rows or keys (deleted, or moved to another key) while a
+/// table whose foreign key references it (itself included) has rows written. In the source,
+/// those rows may have stopped referencing the lost ones first (orders moved to another
+/// customer, then the first deleted: its ON DELETE CASCADE reaches nothing), or been written
+/// before a key moved (an order inserted, then its customer's key changed: ON UPDATE CASCADE
+/// moves it too).
+fn needs_order(tables: &HashMap<String, Keyed>, changes: &[(String, RowChange)]) -> bool {
+    let mut loses: HashSet<&str> = HashSet::new();
+    let mut writes: HashSet<&str> = HashSet::new();
+    for (table, change) in changes {
+        match change {
+            RowChange::Delete(_) => {
+                loses.insert(table);
+            }
+            RowChange::Insert(_) => {
+                writes.insert(table);
+            }
+            RowChange::Update { .. } => {
+                writes.insert(table);
+                if tables.get(table).is_some_and(|k| moves_key(change, &k.key)) {
+                    loses.insert(table);
+                }
+            }
+        }
+    }
+    !loses.is_empty()
+        && writes.iter().any(|w| {
+            tables.get(*w).is_some_and(|k| {
+                k.table
+                    .foreign_keys
+                    .iter()
+                    .any(|fk| loses.contains(fk.ref_table.as_str()))
+            })
+        })
+}
+
+/// `changes` cut into runs of consecutive changes of one table, in order.
+fn runs(changes: Vec<(String, RowChange)>) -> Vec<Vec<(String, RowChange)>> {
+    let mut runs: Vec<Vec<(String, RowChange)>> = Vec::new();
+    for change in changes {
+        match runs.last_mut() {
+            Some(run) if run[0].0 == change.0 => run.push(change),
+            _ => runs.push(vec![change]),
+        }
+    }
+    runs
 }
 
 /// Whether an update gives its row another key.
@@ -930,6 +1054,77 @@ mod tests {
         assert!(m.alone(&set(&["tree"])));
         assert!(m.alone(&set(&["coded", "notes"])));
         assert!(!m.alone(&set(&["a", "notes"])));
+    }
+
+    #[test]
+    fn order_matters_where_a_written_rows_table_references_one_that_loses_rows() {
+        use pgcutover_core::Value;
+        let keyed = |t: Table| Keyed {
+            key: vec![0],
+            order: 0,
+            other_uniques: false,
+            table: Arc::new(t),
+        };
+        let tables: HashMap<String, Keyed> = [
+            ("customer", keyed(table("customer", &[], false))),
+            ("orders", keyed(table("orders", &["customer"], false))),
+            ("notes", keyed(table("notes", &[], false))),
+        ]
+        .into_iter()
+        .map(|(n, k)| (n.to_owned(), k))
+        .collect();
+        let row = |id: i64| vec![Value::I64(id), Value::I64(1)];
+        let change = |t: &str, c: RowChange| (t.to_owned(), c);
+        let moved = RowChange::Update {
+            before: row(1),
+            after: row(2),
+        };
+        let updated = || RowChange::Update {
+            before: row(1),
+            after: vec![Value::I64(1), Value::I64(2)],
+        };
+        // Orders re-pointed, then their customer deleted (or its key moved): in order.
+        let merge = [
+            change("orders", updated()),
+            change("customer", RowChange::Delete(row(1))),
+        ];
+        assert!(needs_order(&tables, &merge));
+        assert!(needs_order(
+            &tables,
+            &[
+                change("orders", RowChange::Insert(row(3))),
+                change("customer", moved)
+            ]
+        ));
+        // Customers written and orders deleted, or a table no key relates: net effects.
+        assert!(!needs_order(
+            &tables,
+            &[
+                change("customer", updated()),
+                change("orders", RowChange::Delete(row(1)))
+            ]
+        ));
+        assert!(!needs_order(
+            &tables,
+            &[
+                change("notes", updated()),
+                change("customer", RowChange::Delete(row(1)))
+            ]
+        ));
+        let cut = runs(vec![
+            change("orders", updated()),
+            change("orders", updated()),
+            change("customer", updated()),
+            change("orders", updated()),
+        ]);
+        let cut: Vec<Vec<&str>> = cut
+            .iter()
+            .map(|r| r.iter().map(|(t, _)| t.as_str()).collect())
+            .collect();
+        assert_eq!(
+            cut,
+            [vec!["orders", "orders"], vec!["customer"], vec!["orders"]]
+        );
     }
 
     #[test]
