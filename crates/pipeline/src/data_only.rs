@@ -496,6 +496,7 @@ async fn plan_load(
                     list(&f.ref_columns)
                 ),
                 parent: f.parent.clone(),
+                exists: true,
             }),
         });
     }

@@ -1,6 +1,7 @@
 //! Post-load: what a copy makes once the rows are in. Primary keys, unique constraints,
 //! indexes and CHECKs first, on `--jobs` connections; then foreign keys one at a time, each
-//! after counting its orphans ([`Orphans`] decides what happens to a key that has some); then
+//! created directly, its orphans counted only when PostgreSQL refuses it ([`Orphans`] decides
+//! what happens to a key that has some); then
 //! triggers, identity restarts and ANALYZE.
 //!
 //! Each step runs in its own transaction together with its mark in the run state, so a resumed
@@ -351,9 +352,51 @@ async fn run_step(
     Ok(report)
 }
 
-/// Creates a foreign key after counting its orphans; with orphans, `policy` decides. The
+/// Creates a foreign key, which scans the child table once to validate it; only when the
+/// child has orphans (PostgreSQL refuses the key) are they counted, and `policy` decides. The
 /// report names the child table, the key columns, the number of orphans and some of their keys.
 async fn foreign_key(
+    client: &Client,
+    step: Step,
+    check: &OrphanCheck,
+    policy: Orphans,
+    t0: Instant,
+) -> anyhow::Result<StepReport> {
+    if !check.exists {
+        if let Some(done) = create_foreign_key(client, &step).await? {
+            return Ok(StepReport::new(step, done, t0.elapsed().as_secs_f64()).no_orphans());
+        }
+    }
+    count_orphans_and_decide(client, step, check, policy, t0).await
+}
+
+/// Creates a foreign key: `None` when PostgreSQL refuses it for orphans (nothing of the attempt
+/// kept), or how it went. The step's transaction goes on after a refusal: the attempt has a
+/// savepoint of its own.
+async fn create_foreign_key(
+    client: &Client,
+    step: &Step,
+) -> anyhow::Result<Option<Result<(), tokio_postgres::Error>>> {
+    client.batch_execute("SAVEPOINT pgcutover_fk").await?;
+    match exec(client, &step.sql).await? {
+        Ok(()) => {
+            client
+                .batch_execute("RELEASE SAVEPOINT pgcutover_fk")
+                .await?;
+            Ok(Some(Ok(())))
+        }
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION) => {
+            client
+                .batch_execute("ROLLBACK TO SAVEPOINT pgcutover_fk; RELEASE SAVEPOINT pgcutover_fk")
+                .await?;
+            Ok(None)
+        }
+        Err(e) => Ok(Some(Err(e))),
+    }
+}
+
+/// Counts a foreign key's orphans; with some, `policy` decides; with none, the key is created.
+async fn count_orphans_and_decide(
     client: &Client,
     step: Step,
     check: &OrphanCheck,
@@ -369,9 +412,7 @@ async fn foreign_key(
     let examples = row.get::<_, Option<Vec<String>>>(1).unwrap_or_default();
     if count == 0 {
         let result = exec(client, &step.sql).await?;
-        let mut r = StepReport::new(step, result, t0.elapsed().as_secs_f64());
-        r.orphans = Some(0);
-        return Ok(r);
+        return Ok(StepReport::new(step, result, t0.elapsed().as_secs_f64()).no_orphans());
     }
     let orphans = format!(
         "{count} orphan row(s): {} finds no parent for {}{}",

@@ -43,7 +43,7 @@ pub struct StepReport {
     /// `--orphans skip`: reported as not carried over (a warning), not as a failed step.
     #[serde(skip)]
     pub demoted_to_warning: bool,
-    /// A foreign key's orphans: child rows whose parent is missing, counted before creating it.
+    /// A foreign key's orphans: child rows whose parent is missing, counted when PostgreSQL refused to create it (0 when it did not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub orphans: Option<u64>,
     /// What was done instead of the plain statement (`created NOT VALID`, `skipped`).
@@ -53,6 +53,12 @@ pub struct StepReport {
 }
 
 impl StepReport {
+    /// A foreign key's report that found no orphan.
+    pub fn no_orphans(mut self) -> StepReport {
+        self.orphans = Some(0);
+        self
+    }
+
     pub fn new(step: Step, result: Result<(), tokio_postgres::Error>, seconds: f64) -> StepReport {
         let (error, demoted) = match result {
             Ok(()) => (None, false),

@@ -150,6 +150,10 @@ pub struct OrphanCheck {
     pub subject: String,
     /// The referenced table: the key waits until its rows are in.
     pub parent: String,
+    /// The key exists already (a data-only load into the application's schema): counting is
+    /// the whole check. Otherwise the key is created, and orphans counted only if refused.
+    #[serde(skip)]
+    pub exists: bool,
 }
 
 /// Every post-load step, in the order they must run (sorted by kind; FKs after all keys).
@@ -241,6 +245,7 @@ pub fn post_load_steps(schema: &str, model: &Schema) -> Vec<Step> {
                         show_list(&fk.ref_columns)
                     ),
                     parent: fk.ref_table.clone(),
+                    exists: false,
                 }),
                 ..step(
                 StepKind::ForeignKey,
