@@ -568,16 +568,24 @@ async fn copied(
 async fn a_transactions_changes_are_applied_in_its_order_where_keys_relate_them() {
     let (server, mut conn, url, db, dir, client) = copied(
         "follow_order",
-        "CREATE TABLE customer (id INT PRIMARY KEY, email VARCHAR(40) NOT NULL UNIQUE) ENGINE=InnoDB;
+        "CREATE TABLE region (id INT PRIMARY KEY) ENGINE=InnoDB;
+         CREATE TABLE customer (id INT PRIMARY KEY, email VARCHAR(40) NOT NULL UNIQUE,
+           code VARCHAR(8) NOT NULL UNIQUE, region_id INT NULL,
+           FOREIGN KEY (region_id) REFERENCES region (id) ON DELETE CASCADE) ENGINE=InnoDB;
          CREATE TABLE orders (id INT PRIMARY KEY, customer_id INT NOT NULL,
            FOREIGN KEY (customer_id) REFERENCES customer (id) ON DELETE CASCADE ON UPDATE CASCADE) ENGINE=InnoDB;
+         CREATE TABLE voucher (id INT PRIMARY KEY, customer_code VARCHAR(8) NOT NULL,
+           FOREIGN KEY (customer_code) REFERENCES customer (code) ON UPDATE CASCADE) ENGINE=InnoDB;
          CREATE TABLE line (id INT PRIMARY KEY, order_id INT NOT NULL,
            FOREIGN KEY (order_id) REFERENCES orders (id) ON DELETE CASCADE) ENGINE=InnoDB;
          CREATE TABLE category (id INT PRIMARY KEY, parent_id INT NULL,
            FOREIGN KEY (parent_id) REFERENCES category (id) ON DELETE CASCADE) ENGINE=InnoDB;
-         INSERT INTO customer VALUES (1, 'a@x'), (2, 'b@x'), (3, 'c@x');
-         INSERT INTO orders VALUES (10, 1), (11, 1), (12, 2);
-         INSERT INTO line VALUES (100, 10), (101, 11), (102, 12);
+         INSERT INTO region VALUES (1), (2);
+         INSERT INTO customer VALUES (1, 'a@x', 'A', NULL), (2, 'b@x', 'B', NULL), (3, 'c@x', 'C', 2),
+           (6, 'f@x', 'F', 1);
+         INSERT INTO voucher VALUES (1, 'C');
+         INSERT INTO orders VALUES (10, 1), (11, 1), (12, 2), (14, 6);
+         INSERT INTO line VALUES (100, 10), (101, 11), (102, 12), (104, 14);
          INSERT INTO category VALUES (1, NULL), (2, 1), (3, 2), (4, NULL);",
         &[],
     )
@@ -594,13 +602,20 @@ async fn a_transactions_changes_are_applied_in_its_order_where_keys_relate_them(
         "START TRANSACTION; INSERT INTO orders VALUES (13, 2); INSERT INTO line VALUES (103, 13); UPDATE customer SET id = 5 WHERE id = 2; COMMIT",
         // Two customers swap their e-mail addresses through a third value.
         "START TRANSACTION; UPDATE customer SET email = 'tmp' WHERE id = 5; UPDATE customer SET email = 'b@x' WHERE id = 3; UPDATE customer SET email = 'c@x' WHERE id = 5; COMMIT",
+        // An order moves to another customer, then the first one's region goes: the cascade
+        // runs through a table (customer) the transaction's rows do not name.
+        "START TRANSACTION; UPDATE orders SET customer_id = 3 WHERE id = 14; DELETE FROM region WHERE id = 1; COMMIT",
+        // A voucher for a customer code that then changes: a unique key other than the row key.
+        "START TRANSACTION; INSERT INTO voucher VALUES (2, 'C'); UPDATE customer SET code = 'K' WHERE id = 3; COMMIT",
+        // Two lines swap their keys.
+        "START TRANSACTION; UPDATE line SET id = 0 WHERE id = 100; UPDATE line SET id = 100 WHERE id = 101; UPDATE line SET id = 101 WHERE id = 0; COMMIT",
     ] {
         conn.query_drop(t).await.expect("write");
     }
     let to = position(&mut conn).await;
     let loaded = loaded(&url).await;
     let done = follow(&loaded, &client, &from, &to).await;
-    assert_eq!(done.transactions, 4, "{done:?}");
+    assert_eq!(done.transactions, 7, "{done:?}");
     assert_eq!(
         one(
             &client,
@@ -608,7 +623,7 @@ async fn a_transactions_changes_are_applied_in_its_order_where_keys_relate_them(
         )
         .await
         .as_deref(),
-        Some("100>10,101>11,102>12,103>13")
+        Some("100>11,101>10,102>12,103>13,104>14")
     );
     assert_identical(dir.path(), &url, &db.url);
     db.drop().await;

@@ -99,6 +99,10 @@ struct Keyed {
     order: usize,
     /// The table has a unique key besides its row key.
     other_uniques: bool,
+    /// Positions of the columns a foreign key may reference (its row key's, and any other
+    /// referenced by a followed table): a row whose values there change is lost to its
+    /// referencing rows.
+    referenced: Vec<usize>,
 }
 
 /// What keeps the source from being followed (its change log's settings and grants, tables
@@ -441,6 +445,7 @@ impl<'a> Applier<'a> {
                         key: t.row_key()?,
                         order: order.order.iter().position(|o| *o == t.name).unwrap_or(i),
                         other_uniques: unique_keys(t) > 1,
+                        referenced: referenced_columns(&follow.loaded.schema, t)?,
                     },
                 ))
             })
@@ -553,7 +558,7 @@ impl<'a> Applier<'a> {
             return Ok(());
         }
         self.begin().await?;
-        if needs_order(&self.tables, &changes) {
+        if needs_order(&self.tables, &self.merging, &changes) {
             for run in runs(changes) {
                 let itself = self
                     .tables
@@ -587,7 +592,11 @@ impl<'a> Applier<'a> {
             .into_iter()
             .filter_map(|(name, changes)| {
                 let keyed = self.tables.get(&name)?;
-                let again = (keyed.other_uniques && changes.len() > 1).then(|| changes.clone());
+                // A unique key (the row key too, where keys swap) checked row by row may
+                // collide within a net effect the source reached a statement at a time.
+                let collides =
+                    keyed.other_uniques || changes.iter().any(|c| moves_key(c, &keyed.key));
+                let again = (collides && changes.len() > 1).then(|| changes.clone());
                 Some((keyed, Net::of(changes, &keyed.key), again))
             })
             .collect();
@@ -904,6 +913,11 @@ impl Merging {
         tables.iter().any(|t| self.alone.contains(t))
     }
 
+    /// Whether foreign keys connect tables `a` and `b`, directly or through others.
+    fn connected(&self, a: &str, b: &str) -> bool {
+        matches!((self.group.get(a), self.group.get(b)), (Some(x), Some(y)) if x == y)
+    }
+
     /// Whether no two different tables among `tables` are connected by foreign keys.
     fn apart<'t>(&self, tables: impl Iterator<Item = &'t String>) -> bool {
         let mut seen: HashMap<usize, &String> = HashMap::new();
@@ -930,16 +944,25 @@ fn references_itself(t: &Table) -> bool {
 }
 
 /// Whether `changes` must be applied in the source's order rather than as net effects,
-/// deletions first: some table loses rows or keys (deleted, or moved to another key) while a
-/// table whose foreign key references it (itself included) has rows written. In the source,
-/// those rows may have stopped referencing the lost ones first (orders moved to another
-/// customer, then the first deleted: its ON DELETE CASCADE reaches nothing), or been written
-/// before a key moved (an order inserted, then its customer's key changed: ON UPDATE CASCADE
-/// moves it too).
-fn needs_order(tables: &HashMap<String, Keyed>, changes: &[(String, RowChange)]) -> bool {
+/// deletions first: some table loses rows or referenced values (deleted, or a key or a
+/// referenced column changed) while another table that foreign keys connect to it, directly or
+/// through others, has rows written (or the same table, where it references itself). In the
+/// source, those rows may have stopped referencing the lost ones first (orders moved to
+/// another customer, then the customer's region deleted: its ON DELETE CASCADE reaches
+/// nothing), or been written before a referenced value changed (an order inserted, then its
+/// customer's code changed: ON UPDATE CASCADE moves it too). Connected through any foreign key,
+/// whatever its actions: a cascade can go through a table the transaction does not touch.
+fn needs_order(
+    tables: &HashMap<String, Keyed>,
+    merging: &Merging,
+    changes: &[(String, RowChange)],
+) -> bool {
     let mut loses: HashSet<&str> = HashSet::new();
     let mut writes: HashSet<&str> = HashSet::new();
     for (table, change) in changes {
+        let Some(keyed) = tables.get(table) else {
+            continue;
+        };
         match change {
             RowChange::Delete(_) => {
                 loses.insert(table);
@@ -947,23 +970,52 @@ fn needs_order(tables: &HashMap<String, Keyed>, changes: &[(String, RowChange)])
             RowChange::Insert(_) => {
                 writes.insert(table);
             }
-            RowChange::Update { .. } => {
+            RowChange::Update { before, after } => {
                 writes.insert(table);
-                if tables.get(table).is_some_and(|k| moves_key(change, &k.key)) {
+                if keyed.referenced.iter().any(|&i| before[i] != after[i]) {
                     loses.insert(table);
                 }
             }
         }
     }
-    !loses.is_empty()
-        && writes.iter().any(|w| {
-            tables.get(*w).is_some_and(|k| {
-                k.table
-                    .foreign_keys
-                    .iter()
-                    .any(|fk| loses.contains(fk.ref_table.as_str()))
-            })
+    loses.iter().any(|lost| {
+        writes.iter().any(|written| {
+            if lost == written {
+                tables
+                    .get(*written)
+                    .is_some_and(|k| references_itself(&k.table))
+            } else {
+                merging.connected(lost, written)
+            }
         })
+    })
+}
+
+/// The positions, among `t`'s copied columns, of its row key's columns and of every column a
+/// foreign key of the schema references in it. `None` for a table without a row key.
+fn referenced_columns(schema: &pgcutover_core::Schema, t: &Table) -> Option<Vec<usize>> {
+    let copied: Vec<&str> = t
+        .columns
+        .iter()
+        .filter(|c| c.is_copied())
+        .map(|c| c.name.as_str())
+        .collect();
+    let mut positions = t.row_key()?;
+    for fk in schema
+        .tables
+        .iter()
+        .flat_map(|other| &other.foreign_keys)
+        .filter(|fk| fk.ref_table == t.name)
+    {
+        for c in &fk.ref_columns {
+            if let Some(i) = copied.iter().position(|n| n == c) {
+                positions.push(i);
+            }
+        }
+    }
+    positions.sort_unstable();
+    positions.dedup();
+    Some(positions)
 }
 
 /// `changes` cut into runs of consecutive changes of one table, in order.
@@ -1059,20 +1111,34 @@ mod tests {
     #[test]
     fn order_matters_where_a_written_rows_table_references_one_that_loses_rows() {
         use pgcutover_core::Value;
-        let keyed = |t: Table| Keyed {
-            key: vec![0],
-            order: 0,
-            other_uniques: false,
-            table: Arc::new(t),
+        // orders → customer → region; notes stands alone.
+        let schema = Schema {
+            tables: vec![
+                table("region", &[], false),
+                table("customer", &["region"], false),
+                table("orders", &["customer"], false),
+                table("notes", &[], false),
+            ],
+            ..Schema::default()
         };
-        let tables: HashMap<String, Keyed> = [
-            ("customer", keyed(table("customer", &[], false))),
-            ("orders", keyed(table("orders", &["customer"], false))),
-            ("notes", keyed(table("notes", &[], false))),
-        ]
-        .into_iter()
-        .map(|(n, k)| (n.to_owned(), k))
-        .collect();
+        let merging = Merging::of(&schema);
+        let tables: HashMap<String, Keyed> = schema
+            .tables
+            .iter()
+            .map(|t| {
+                (
+                    t.name.clone(),
+                    Keyed {
+                        key: vec![0],
+                        order: 0,
+                        other_uniques: false,
+                        referenced: vec![0],
+                        table: Arc::new(t.clone()),
+                    },
+                )
+            })
+            .collect();
+        let needs_order = |changes: &[(String, RowChange)]| needs_order(&tables, &merging, changes);
         let row = |id: i64| vec![Value::I64(id), Value::I64(1)];
         let change = |t: &str, c: RowChange| (t.to_owned(), c);
         let moved = RowChange::Update {
@@ -1088,29 +1154,25 @@ mod tests {
             change("orders", updated()),
             change("customer", RowChange::Delete(row(1))),
         ];
-        assert!(needs_order(&tables, &merge));
-        assert!(needs_order(
-            &tables,
-            &[
-                change("orders", RowChange::Insert(row(3))),
-                change("customer", moved)
-            ]
-        ));
-        // Customers written and orders deleted, or a table no key relates: net effects.
-        assert!(!needs_order(
-            &tables,
-            &[
-                change("customer", updated()),
-                change("orders", RowChange::Delete(row(1)))
-            ]
-        ));
-        assert!(!needs_order(
-            &tables,
-            &[
-                change("notes", updated()),
-                change("customer", RowChange::Delete(row(1)))
-            ]
-        ));
+        assert!(needs_order(&merge));
+        // …through a table the transaction does not touch: a region's delete cascades.
+        assert!(needs_order(&[
+            change("orders", updated()),
+            change("region", RowChange::Delete(row(1))),
+        ]));
+        assert!(needs_order(&[
+            change("orders", RowChange::Insert(row(3))),
+            change("customer", moved)
+        ]));
+        // A table no key relates to the lost rows' table: net effects.
+        assert!(!needs_order(&[
+            change("notes", updated()),
+            change("customer", RowChange::Delete(row(1)))
+        ]));
+        assert!(!needs_order(&[
+            change("orders", updated()),
+            change("customer", updated())
+        ]));
         let cut = runs(vec![
             change("orders", updated()),
             change("orders", updated()),

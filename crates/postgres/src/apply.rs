@@ -159,21 +159,15 @@ pub async fn apply(
         if net.deletes.is_empty() {
             return Ok(());
         }
-        stage(
-            client,
-            "pgcutover_deletes",
-            &target,
-            &key_names,
-            &net.deletes,
-        )
-        .await?;
+        let staged = staging("deletes", &target);
+        stage(client, &staged, &target, &key_names, &net.deletes).await?;
         let on: Vec<String> = key_names
             .iter()
             .map(|k| format!("t.{0} = d.{0}", quote_ident(k)))
             .collect();
         client
             .batch_execute(&format!(
-                "DELETE FROM {target} t USING pgcutover_deletes d WHERE {}; DROP TABLE pgcutover_deletes",
+                "DELETE FROM {target} t USING {staged} d WHERE {}; TRUNCATE {staged}",
                 on.join(" AND ")
             ))
             .await?;
@@ -190,16 +184,8 @@ pub async fn apply(
             .iter()
             .map(|(from, row)| from.iter().chain(row).cloned().collect())
             .collect();
-        stage_as(
-            client,
-            "pgcutover_moves",
-            &target,
-            &key_names,
-            &old,
-            &all,
-            &staged,
-        )
-        .await?;
+        let moves = staging("moves", &target);
+        stage_as(client, &moves, &target, &key_names, &old, &all, &staged).await?;
         let set: Vec<String> = copied
             .iter()
             .map(|c| format!("{0} = m.{0}", quote_ident(c)))
@@ -211,14 +197,15 @@ pub async fn apply(
             .collect();
         client
             .batch_execute(&format!(
-                "UPDATE {target} t SET {} FROM pgcutover_moves m WHERE {}; DROP TABLE pgcutover_moves",
+                "UPDATE {target} t SET {} FROM {moves} m WHERE {}; TRUNCATE {moves}",
                 set.join(", "),
                 on.join(" AND ")
             ))
             .await?;
     }
     if !net.upserts.is_empty() {
-        stage(client, "pgcutover_upserts", &target, &all, &net.upserts).await?;
+        let upserts = staging("upserts", &target);
+        stage(client, &upserts, &target, &all, &net.upserts).await?;
         let others: Vec<String> = copied
             .iter()
             .filter(|c| !key_names.contains(c))
@@ -231,8 +218,8 @@ pub async fn apply(
         };
         client
             .batch_execute(&format!(
-                "INSERT INTO {target} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM pgcutover_upserts \
-                 ON CONFLICT ({keys}) DO {action}; DROP TABLE pgcutover_upserts",
+                "INSERT INTO {target} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM {upserts} \
+                 ON CONFLICT ({keys}) DO {action}; TRUNCATE {upserts}",
                 cols = list(&all),
                 keys = list(&key_names),
             ))
@@ -241,7 +228,19 @@ pub async fn apply(
     Ok(())
 }
 
-/// A temporary table `name` with `columns` of `target`, holding `rows`.
+/// The name of the staging table of `kind` for `target`: a temporary table of the session, made
+/// the first time it is needed and emptied after each use. A long target transaction stages
+/// many times (a big source transaction, or one applied a change at a time), and a table
+/// created and dropped each time would keep its locks until the commit, and churn the catalog.
+fn staging(kind: &str, target: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    target.hash(&mut h);
+    quote_ident(&format!("pgcutover_{kind}_{:016x}", h.finish()))
+}
+
+/// The staging table `name` (quoted) with `columns` of `target` (made if the session has none yet),
+/// holding `rows`.
 async fn stage(
     client: &Client,
     name: &str,
@@ -271,7 +270,7 @@ async fn stage_as(
         .join(", ");
     client
         .batch_execute(&format!(
-            "CREATE TEMP TABLE {name} AS SELECT {cols} FROM {target} WITH NO DATA"
+            "CREATE TEMP TABLE IF NOT EXISTS {name} AS SELECT {cols} FROM {target} WITH NO DATA"
         ))
         .await?;
     let sink = client
