@@ -73,6 +73,31 @@ pub fn fit_scale(plain: &str, precision: u32, scale: u32) -> Result<String, Stri
     })
 }
 
+/// Whether `s` is already what `fit_scale(normalize_decimal(s), precision, scale)` gives: plain
+/// digits with exactly `scale` of them after the point, no leading zero, no negative zero, and
+/// integer digits that fit. A source that hands over `numeric(p,s)` values as their text (MySQL's
+/// DECIMAL) passes this, and the value goes on as it came, without being rewritten twice.
+pub fn already_fitting(s: &str, precision: u32, scale: u32) -> bool {
+    let (negative, body) = s.strip_prefix('-').map_or((false, s), |b| (true, b));
+    let (int, frac) = match body.split_once('.') {
+        Some((_, "")) => return false,
+        Some((int, frac)) => (int, frac),
+        None => (body, ""),
+    };
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !digits(int) || !digits(frac) || frac.len() != scale as usize {
+        return false;
+    }
+    if int.len() > 1 && int.starts_with('0') {
+        return false;
+    }
+    if negative && int == "0" && frac.bytes().all(|b| b == b'0') {
+        return false;
+    }
+    let int_digits = if int == "0" { 0 } else { int.len() as u32 };
+    int_digits <= precision.saturating_sub(scale)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +124,40 @@ mod tests {
         assert!(fit_scale("1.505", 10, 2).is_err());
         assert!(fit_scale("123456789", 10, 2).is_err());
         assert_eq!(fit_scale("-12345678.9", 10, 2).unwrap(), "-12345678.90");
+    }
+
+    #[test]
+    fn what_already_fits_is_what_normalizing_and_fitting_give() {
+        let cases = [
+            ("1.50", 4, 2, true),
+            ("-1.50", 4, 2, true),
+            ("0.00", 4, 2, true),
+            ("-0.00", 4, 2, false),
+            ("01.50", 4, 2, false),
+            ("1.5", 4, 2, false),
+            ("1.", 4, 0, false),
+            ("+1.50", 4, 2, false),
+            ("1e2", 4, 0, false),
+            ("123.45", 4, 2, false),
+            ("12", 2, 0, true),
+            ("", 2, 0, false),
+        ];
+        for (s, p, sc, fits) in cases {
+            assert_eq!(already_fitting(s, p, sc), fits, "{s} numeric({p},{sc})");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn already_fitting_text_is_left_as_fit_scale_leaves_it(
+            s in "-?[0-9]{0,6}(\\.[0-9]{0,4})?", p in 1u32..10, sc in 0u32..5
+        ) {
+            let sc = sc.min(p);
+            if already_fitting(&s, p, sc) {
+                let plain = normalize_decimal(&s).expect("a decimal");
+                let fitted = fit_scale(&plain, p, sc);
+                proptest::prop_assert_eq!(fitted.as_deref(), Ok(s.as_str()));
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 use mysql_async::Value as My;
-use pgcutover_core::numeric::{fit_scale, normalize_decimal};
+use pgcutover_core::numeric::{already_fitting, fit_scale, normalize_decimal};
 use pgcutover_core::policy::{
     problem, strip_or_reject_nul, utf8, Problem, Utf8Policy, ValuePolicy,
 };
@@ -145,6 +145,9 @@ fn convert_value<'a>(
             };
             let s = utf8(b)?;
             match t {
+                P::Numeric {
+                    precision_scale: Some((p, sc)),
+                } if already_fitting(s, *p, *sc) => Ok(Value::Numeric(Cow::Owned(s.to_owned()))),
                 P::Numeric { precision_scale } => {
                     let plain = normalize_decimal(s).ok_or_else(unexpected)?;
                     let fitted = match precision_scale {
