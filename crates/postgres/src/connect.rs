@@ -398,10 +398,13 @@ impl Target {
         let mut builder = TlsConnector::builder();
         match self.ssl {
             // libpq's prefer/require encrypt without checking who answers.
+            // Nothing is checked against the system's CA store, so it is not loaded (parsing it
+            // took a twentieth of a 1M-row copy's CPU).
             SslMode::Allow | SslMode::Prefer | SslMode::Require => {
                 builder
                     .danger_accept_invalid_certs(true)
-                    .danger_accept_invalid_hostnames(true);
+                    .danger_accept_invalid_hostnames(true)
+                    .disable_built_in_roots(true);
             }
             SslMode::VerifyCa => {
                 builder.danger_accept_invalid_hostnames(true);
