@@ -85,12 +85,13 @@ fi
 
 
 fresh_db() { psql "$admin" -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null; }
-measure() { /usr/bin/time -f "%e %M" -o "$WORK/time" "$@"; }
+# Wall seconds, peak KB, then user and system CPU seconds.
+measure() { /usr/bin/time -f "%e %M %U %S" -o "$WORK/time" "$@"; }
 
 fresh_db pgc_bench
 echo "pgcutover: copying $ROWS rows ($size_mb MB of $SOURCE)…" >&2
 measure ./target/release/pgcutover copy "$src" "$base/pgc_bench" --format json --report "$WORK/report.json" >/dev/null 2>"$WORK/pgcutover.log" || { cat "$WORK/pgcutover.log" >&2; exit 1; }
-read -r pgc_s pgc_kb < "$WORK/time"
+read -r pgc_s pgc_kb pgc_user pgc_sys < "$WORK/time"
 pgc_rows=$(python3 -c "import json;print(json.load(open('$WORK/report.json'))['totals']['rows_written'])")
 pgc_bytes=$(python3 -c "import json;print(json.load(open('$WORK/report.json'))['totals']['bytes'])")
 
@@ -103,6 +104,7 @@ PY
 }
 echo
 report pgcutover "$pgc_s" "$pgc_kb" "$pgc_rows"
+python3 -c "print(f'           pgcutover used {$pgc_user + $pgc_sys:.2f} s of CPU: {($pgc_user + $pgc_sys) / ($pgc_bytes / 1e8):.2f} s per 100 MB of COPY data')"
 
 # A data-only load of the same SQLite rows into the schema an application's migrations would
 # make (integer ids, timestamp(0), varchar(n), numeric(14,2)): every value goes through the
@@ -117,7 +119,7 @@ CREATE TABLE orders (id serial PRIMARY KEY, customer_id integer NOT NULL REFEREN
 SQL
   echo "pgcutover: loading the same rows with --data-only into an application's schema…" >&2
   measure ./target/release/pgcutover copy "$src" "$base/pgc_bench_app" --data-only --format json --report "$WORK/report-data-only.json" >/dev/null 2>"$WORK/data-only.log" || { cat "$WORK/data-only.log" >&2; exit 1; }
-  read -r do_s do_kb < "$WORK/time"
+  read -r do_s do_kb _ < "$WORK/time"
   do_rows=$(python3 -c "import json;print(json.load(open('$WORK/report-data-only.json'))['totals']['rows_written'])")
   report data-only "$do_s" "$do_kb" "$do_rows"
   python3 -c "print(f'           the data-only load took {$do_s/$pgc_s:.2f}x the time of the full copy')"
@@ -127,7 +129,7 @@ fi
 for mode in checksums counts; do
   echo "pgcutover verify --mode $mode…" >&2
   measure ./target/release/pgcutover verify "$src" "$base/pgc_bench" --mode "$mode" --format json >"$WORK/verify.json" 2>"$WORK/verify.log" || { cat "$WORK/verify.log" >&2; exit 1; }
-  read -r v_s v_kb < "$WORK/time"
+  read -r v_s v_kb _ < "$WORK/time"
   [[ "$(python3 -c "import json;print(json.load(open('$WORK/verify.json'))['data']['outcome'])")" == identical ]] || { echo "verify found differences: $WORK/verify.json" >&2; exit 1; }
   report "verify-$mode" "$v_s" "$v_kb" "$pgc_rows" | sed 's/ (COPY)/ (as COPY)/'
   python3 -c "print(f'           verify --mode $mode took {$v_s/$pgc_s:.2f}x the time of the copy')"
@@ -137,7 +139,7 @@ if command -v pgloader >/dev/null; then
   fresh_db pgc_bench_pgloader
   echo "pgloader: copying the same source…" >&2
   if measure pgloader "$pgl_src" "$base/pgc_bench_pgloader" >"$WORK/pgloader.log" 2>&1; then :; else echo "(pgloader exited $?; see $WORK/pgloader.log)" >&2; fi
-  read -r pgl_s pgl_kb < "$WORK/time"
+  read -r pgl_s pgl_kb _ < "$WORK/time"
   pgl_rows=$(psql "$base/pgc_bench_pgloader" -Atc "SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM customers)" 2>/dev/null || echo 0)
   report pgloader "$pgl_s" "$pgl_kb" "$pgl_rows"
   python3 -c "
