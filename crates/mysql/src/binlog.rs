@@ -195,6 +195,15 @@ pub fn check_settings(s: &LogSettings) -> Vec<Problem> {
             "give the server a server_id (any number but 0) in its configuration: a server with id 0 refuses replicas",
         ));
     }
+    if s.expire_seconds > 0 && s.expire_seconds < MIN_RETENTION_SECONDS {
+        problems.push(Problem::new(
+            format!(
+                "the binary log is kept only {} s (binlog_expire_logs_seconds / expire_logs_days): the copy, and any pause in following, must end before the position it follows from is purged",
+                s.expire_seconds
+            ),
+            "keep it at least a day, longer than the copy and any pause in following: SET GLOBAL binlog_expire_logs_seconds = 86400 (MariaDB before 10.6: expire_logs_days = 1), and in the server's configuration",
+        ));
+    }
     if s.row_value_options
         .to_ascii_uppercase()
         .contains("PARTIAL_JSON")
@@ -212,6 +221,10 @@ pub fn check_settings(s: &LogSettings) -> Vec<Problem> {
     }
     problems
 }
+
+/// A binary log kept less than this (an hour) is too short to follow from: a copy of any size
+/// and a restart of the follower must fit in it. 0 means kept until removed by hand.
+const MIN_RETENTION_SECONDS: u64 = 3_600;
 
 /// The problems with a user's grants (`SHOW GRANTS` lines) for reading the binary log as a
 /// replica: REPLICATION SLAVE (MariaDB 10.5+ also spells it REPLICATION REPLICA) to read it,
@@ -974,6 +987,21 @@ mod tests {
     #[test]
     fn a_row_format_full_image_log_can_be_followed() {
         assert_eq!(check_settings(&on()), []);
+    }
+
+    #[test]
+    fn a_binary_log_kept_less_than_an_hour_is_too_short_to_follow_from() {
+        let kept = |expire_seconds| {
+            check_settings(&LogSettings {
+                expire_seconds,
+                ..on()
+            })
+        };
+        assert_eq!(kept(0), [], "kept until removed by hand");
+        assert_eq!(kept(86_400), []);
+        let short = kept(600);
+        assert_eq!(short.len(), 1, "{short:?}");
+        assert!(short[0].what.contains("kept only 600 s"), "{short:?}");
     }
 
     #[test]
