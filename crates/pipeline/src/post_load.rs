@@ -1,6 +1,6 @@
 //! Post-load: what a copy makes once the rows are in. Primary keys, unique constraints,
-//! indexes and CHECKs first, on `--jobs` connections; then foreign keys one at a time, each
-//! created directly, its orphans counted only when PostgreSQL refuses it ([`Orphans`] decides
+//! indexes and CHECKs first, on `--jobs` connections; then foreign keys, on `--jobs`
+//! connections too but never two on one table at once ([`StepQueue`]), each created directly, its orphans counted only when PostgreSQL refuses it ([`Orphans`] decides
 //! what happens to a key that has some); then
 //! triggers, identity restarts and ANALYZE.
 //!
@@ -188,9 +188,9 @@ pub async fn run(
     })
 }
 
-/// Runs post-load steps: keys, indexes and CHECKs on `jobs` connections; foreign keys one at a
-/// time (two FKs on one parent would only wait on each other's locks); then identities and
-/// ANALYZE. Returns each step's report by its position in the run's steps, and whether the
+/// Runs post-load steps: keys, indexes and CHECKs on `jobs` connections; foreign keys on
+/// `jobs` connections, no two on one table at once (they would only wait on each other's
+/// locks); then identities and ANALYZE. Returns each step's report by its position in the run's steps, and whether the
 /// run was interrupted.
 async fn run_steps(
     settings: &StepSettings<'_>,
@@ -216,12 +216,8 @@ async fn run_steps(
         if queue.is_empty() {
             continue;
         }
-        let workers = if pi == 1 {
-            1
-        } else {
-            settings.jobs.clamp(1, queue.len())
-        };
-        let queue = Arc::new(Mutex::new(queue));
+        let workers = settings.jobs.clamp(1, queue.len());
+        let queue = Arc::new(StepQueue::new(queue));
         let tasks = (0..workers).map(|_| step_worker(settings, Arc::clone(&queue)));
         let mut interrupted = None;
         for batch in futures::future::join_all(tasks).await {
@@ -241,9 +237,70 @@ async fn run_steps(
     Ok((reports, Ended::Done))
 }
 
+/// The steps of a phase, taken by its workers in order. Creating a foreign key locks its two
+/// tables against any other foreign key's creation on them (SHARE ROW EXCLUSIVE conflicts with
+/// itself), so a worker takes the first step no running step holds a table of, and waits while
+/// every step left does.
+struct StepQueue {
+    waiting: Mutex<(VecDeque<(usize, Step)>, HashSet<String>)>,
+    freed: tokio::sync::Notify,
+}
+
+impl StepQueue {
+    fn new(steps: VecDeque<(usize, Step)>) -> StepQueue {
+        StepQueue {
+            waiting: Mutex::new((steps, HashSet::new())),
+            freed: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// The tables a step locks against other steps of its phase.
+    fn tables(step: &Step) -> Vec<&str> {
+        match (&step.kind, &step.orphan_check) {
+            (StepKind::ForeignKey, Some(check)) => vec![&step.table, &check.parent],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The next step none of whose tables a running step holds; `None` once none is left.
+    async fn take(&self) -> Option<(usize, Step)> {
+        loop {
+            let freed = self.freed.notified();
+            futures::pin_mut!(freed);
+            freed.as_mut().enable();
+            {
+                let mut guard = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+                let (queue, busy) = &mut *guard;
+                if queue.is_empty() {
+                    return None;
+                }
+                let free = queue
+                    .iter()
+                    .position(|(_, s)| StepQueue::tables(s).iter().all(|t| !busy.contains(*t)));
+                if let Some(i) = free {
+                    let (position, step) = queue.remove(i).expect("a queued step");
+                    busy.extend(StepQueue::tables(&step).into_iter().map(str::to_owned));
+                    return Some((position, step));
+                }
+            }
+            freed.await;
+        }
+    }
+
+    /// A step taken is over, however it went: its tables are free again.
+    fn release(&self, step: &Step) {
+        let mut guard = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        for t in StepQueue::tables(step) {
+            guard.1.remove(t);
+        }
+        drop(guard);
+        self.freed.notify_waiters();
+    }
+}
+
 async fn step_worker(
     settings: &StepSettings<'_>,
-    queue: Arc<Mutex<VecDeque<(usize, Step)>>>,
+    queue: Arc<StepQueue>,
 ) -> (Vec<(usize, StepReport)>, Ended) {
     let mut out = Vec::new();
     let mut client: Option<Client> = None;
@@ -251,8 +308,7 @@ async fn step_worker(
         if let Some(signal) = settings.cancel.reason() {
             return (out, Ended::Interrupted(format!("stopped by {signal}")));
         }
-        let Some((position, step)) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
-        else {
+        let Some((position, step)) = queue.take().await else {
             return (out, Ended::Done);
         };
         let what = format!("{} {}", step.kind.label(), show_ident(&step.object));
@@ -277,6 +333,7 @@ async fn step_worker(
                 crate::exit::error_chain,
             )
             .await;
+        queue.release(&step);
         match tried {
             Tried::Done(r) => out.push((position, r)),
             Tried::Cancelled => {
@@ -456,5 +513,56 @@ async fn exec(client: &Client, sql: &str) -> anyhow::Result<Result<(), tokio_pos
         Ok(()) => Ok(Ok(())),
         Err(e) if crate::retry::classify_error(&e) != Fault::Fatal => Err(anyhow::Error::new(e)),
         Err(e) => Ok(Err(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fk(table: &str, parent: &str) -> Step {
+        Step {
+            kind: StepKind::ForeignKey,
+            table: table.to_owned(),
+            object: format!("{table}_{parent}"),
+            sql: String::new(),
+            orphan_check: Some(OrphanCheck {
+                sql: String::new(),
+                subject: String::new(),
+                parent: parent.to_owned(),
+                exists: false,
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn foreign_keys_on_a_table_another_one_is_being_created_on_wait_for_it() {
+        let queue = StepQueue::new(
+            [
+                fk("orders", "customer"),
+                fk("line", "orders"),
+                fk("note", "tag"),
+            ]
+            .into_iter()
+            .enumerate()
+            .collect(),
+        );
+        let (_, first) = queue.take().await.expect("a step");
+        assert_eq!(first.table, "orders");
+        // line → orders shares a table with the running key: note → tag goes first.
+        let (_, second) = queue.take().await.expect("a step");
+        assert_eq!(second.table, "note");
+        let waiting =
+            tokio::time::timeout(std::time::Duration::from_millis(50), queue.take()).await;
+        assert!(
+            waiting.is_err(),
+            "line → orders must wait for orders → customer"
+        );
+        queue.release(&first);
+        let (_, third) = queue.take().await.expect("a step");
+        assert_eq!(third.table, "line");
+        queue.release(&second);
+        queue.release(&third);
+        assert!(queue.take().await.is_none());
     }
 }
