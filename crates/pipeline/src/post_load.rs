@@ -207,7 +207,7 @@ async fn run_steps(
         &[StepKind::Trigger, StepKind::Identity, StepKind::Analyze],
     ];
     let mut reports = Vec::with_capacity(steps.len());
-    for (pi, kinds) in phases.iter().enumerate() {
+    for kinds in phases {
         let queue: VecDeque<(usize, Step)> = steps
             .iter()
             .filter(|(_, s)| kinds.contains(&s.kind))
@@ -237,12 +237,16 @@ async fn run_steps(
     Ok((reports, Ended::Done))
 }
 
+type Waiting = (VecDeque<(usize, Step)>, HashSet<String>);
+
 /// The steps of a phase, taken by its workers in order. Creating a foreign key locks its two
 /// tables against any other foreign key's creation on them (SHARE ROW EXCLUSIVE conflicts with
 /// itself), so a worker takes the first step no running step holds a table of, and waits while
 /// every step left does.
 struct StepQueue {
-    waiting: Mutex<(VecDeque<(usize, Step)>, HashSet<String>)>,
+    /// The steps not taken yet (with their positions in the run), and the tables running
+    /// steps hold.
+    waiting: Mutex<Waiting>,
     freed: tokio::sync::Notify,
 }
 
