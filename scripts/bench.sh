@@ -84,7 +84,7 @@ size_mb=$(du -m "$db" | cut -f1)
 fi
 
 
-fresh_db() { psql "$admin" -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null; }
+fresh_db() { psql "$admin" -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null 2>&1; }
 # Wall seconds, peak KB, then user and system CPU seconds.
 measure() { /usr/bin/time -f "%e %M %U %S" -o "$WORK/time" "$@"; }
 
@@ -105,6 +105,42 @@ PY
 echo
 report pgcutover "$pgc_s" "$pgc_kb" "$pgc_rows"
 python3 -c "print(f'           pgcutover used {$pgc_user + $pgc_sys:.2f} s of CPU: {($pgc_user + $pgc_sys) / ($pgc_bytes / 1e8):.2f} s per 100 MB of COPY data')"
+
+# The floor: what PostgreSQL alone takes for the same result, in the same run. The copied
+# tables are written to local binary COPY files; a fresh database gets the same tables
+# (pg_dump's pre-data, not timed), loads the files in $jobs psql streams, then builds the same
+# keys, indexes and foreign keys (pg_dump's post-data, by pg_restore -j $jobs). A plain read of
+# the source (its own client to /dev/null) is timed too: pgcutover cannot beat either.
+jobs=$(nproc)
+floor_dir="$WORK/floor"
+rm -rf "$floor_dir" && mkdir -p "$floor_dir"
+tables=$(psql "$base/pgc_bench" -Atc "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+for t in $tables; do
+  psql "$base/pgc_bench" -qc "\\copy public.\"$t\" TO '$floor_dir/$t.bin' WITH (FORMAT binary)"
+done
+pg_dump -Fc -n public -f "$floor_dir/schema.dump" "$base/pgc_bench" --schema-only
+fresh_db pgc_bench_floor
+# Every object but the schema itself (the new database has its public schema already).
+pg_restore -l "$floor_dir/schema.dump" | grep -v ' SCHEMA - public ' >"$floor_dir/list"
+pg_restore --section=pre-data -L "$floor_dir/list" -d "$base/pgc_bench_floor" "$floor_dir/schema.dump"
+t0=$(date +%s.%N)
+printf '%s\n' $tables | xargs -P "$jobs" -I{} psql "$base/pgc_bench_floor" -qc "\\copy public.\"{}\" FROM '$floor_dir/{}.bin' WITH (FORMAT binary)"
+t1=$(date +%s.%N)
+pg_restore --section=post-data -L "$floor_dir/list" -j "$jobs" -d "$base/pgc_bench_floor" "$floor_dir/schema.dump"
+t2=$(date +%s.%N)
+t3=$(date +%s.%N)
+if [[ "$SOURCE" == mysql ]]; then
+  for t in $tables; do my -N --quick "$mdb" -e "SELECT * FROM \`$t\`" >/dev/null; done
+else
+  for t in $tables; do sqlite3 "$db" "SELECT * FROM \"$t\"" >/dev/null; done
+fi
+t4=$(date +%s.%N)
+python3 -c "
+data, post, read = $t1 - $t0, $t2 - $t1, $t4 - $t3
+floor = data + post
+print(f'floor      PostgreSQL alone: {data:.2f} s of data ($jobs binary COPY streams from local files) + {post:.2f} s of post-data = {floor:.2f} s; pgcutover took {$pgc_s / floor:.2f}x that')
+print(f'           a plain read of the source by its own client: {read:.2f} s')"
+psql "$admin" -qc "DROP DATABASE IF EXISTS pgc_bench_floor WITH (FORCE)" >/dev/null
 
 # A data-only load of the same SQLite rows into the schema an application's migrations would
 # make (integer ids, timestamp(0), varchar(n), numeric(14,2)): every value goes through the
