@@ -98,8 +98,22 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         state::forget_follow(&client, &attempt.settings.target_schema).await?;
     }
 
-    // 5. Data.
-    let data = copy_rows(&attempt, &client, &planned, readers.as_ref(), &decision).await?;
+    // 5. Data; a table's own post-load steps start as soon as its rows are in.
+    let early = match (&readers, &planned.data_only) {
+        (Some(_), None) => {
+            Some(post_load::Early::new(&client, &planned.steps, step_settings(&attempt)).await?)
+        }
+        _ => None,
+    };
+    let data = copy_rows(
+        &attempt,
+        &client,
+        &planned,
+        readers.as_ref(),
+        &decision,
+        early.as_ref(),
+    )
+    .await?;
     if let Some(readers) = &readers {
         readers.close();
     }
@@ -115,7 +129,10 @@ pub async fn run(args: CopyArgs, printer: &Printer) -> Result<ExitCode, Exit> {
         .await?;
 
     // 6. Post-load.
-    let post_load = run_post_load(&attempt, &client, &planned, data.ended).await?;
+    let early = early
+        .map(post_load::Early::into_reports)
+        .unwrap_or_default();
+    let post_load = run_post_load(&attempt, &client, &planned, data.ended, early).await?;
     report.warnings.extend(post_load.warnings());
     report.post_load = post_load.reports;
     decision.rejects.sync()?;
@@ -462,6 +479,7 @@ async fn copy_rows(
     planned: &Planned,
     readers: Option<&Readers>,
     decision: &Decision,
+    early: Option<&post_load::Early<'_>>,
 ) -> Result<DataPhase, Exit> {
     let settings = &attempt.settings;
     let groups = match &planned.data_only {
@@ -483,19 +501,33 @@ async fn copy_rows(
         cancel: &attempt.cancel,
         committed: Default::default(),
         failed: Default::default(),
+        early,
     });
     chunks::copy_pending(client, &settings.target_schema, loader, &groups).await
 }
 
-/// Phase 6: the post-load steps left, unless the data is not all in (`ended`).
+/// Phase 6: the post-load steps left (`early`: those run while copying), unless the data is
+/// not all in (`ended`).
 async fn run_post_load(
     attempt: &Attempt<'_>,
     client: &Client,
     planned: &Planned,
     ended: Ended,
+    early: Vec<(usize, pgcutover_pipeline::report::StepReport)>,
 ) -> Result<PostLoad, Exit> {
+    post_load::run(
+        client,
+        &planned.steps,
+        &step_settings(attempt),
+        ended,
+        early,
+    )
+    .await
+}
+
+fn step_settings<'a>(attempt: &'a Attempt<'_>) -> StepSettings<'a> {
     let settings = &attempt.settings;
-    let steps = StepSettings {
+    StepSettings {
         target: &attempt.target,
         state_key: &settings.target_schema,
         jobs: settings.jobs,
@@ -503,8 +535,7 @@ async fn run_post_load(
         retries: settings.retries,
         observer: attempt.printer,
         cancel: &attempt.cancel,
-    };
-    post_load::run(client, &planned.steps, &steps, ended).await
+    }
 }
 
 /// Phase 7: `--verify`, when every table's rows are in and the run went to the end. The rows this

@@ -28,6 +28,7 @@ mod mysql_resume;
 mod mysql_tls;
 mod operator_safety;
 mod orphans;
+mod overlap;
 mod refused_copy;
 mod resume;
 mod secrets;

@@ -108,6 +108,9 @@ pub struct Loader<'a> {
     pub committed: AtomicU64,
     /// Chunks that failed for good in this invocation.
     pub failed: Mutex<Vec<ChunkFailure>>,
+    /// A full copy's per-table post-load steps, which start as soon as their table's rows are
+    /// in: a worker runs one before its next chunk.
+    pub early: Option<&'a crate::post_load::Early<'a>>,
 }
 
 /// What streaming one chunk into COPY did, before anything is decided.
@@ -374,6 +377,16 @@ impl Loader<'_> {
             }
             if stop.load(Ordering::Relaxed) {
                 return Ok(Ended::Done);
+            }
+            if let Some(ran) = match self.early {
+                Some(early) => early.run_next(&mut client).await,
+                None => None,
+            } {
+                if let Err(why) = ran {
+                    stop.store(true, Ordering::Relaxed);
+                    return Ok(Ended::Interrupted(why));
+                }
+                continue;
             }
             let Some(chunk) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front() else {
                 return Ok(Ended::Done);
@@ -781,6 +794,11 @@ impl Loader<'_> {
         }
         if track.chunk_ended() {
             self.report_table_end(chunk, track);
+            if track.failed.load(Ordering::Relaxed) == 0 {
+                if let Some(early) = self.early {
+                    early.table_done(&chunk.table);
+                }
+            }
         }
     }
 

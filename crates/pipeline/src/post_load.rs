@@ -113,13 +113,15 @@ impl PostLoad {
 
 /// Post-load, when the data phase is `Done`: the steps not done yet, except those that wait
 /// for a table some chunk of which is not in (failed now, or in an earlier attempt and not
-/// retried): its own steps, and the foreign keys that reference it. After an interrupted
-/// data phase nothing runs, and `ended` comes back as it was.
+/// retried): its own steps, and the foreign keys that reference it. `early`: the steps the
+/// copy's workers ran while other tables were copying ([`Early`]). After an interrupted data
+/// phase nothing more runs, and `ended` comes back as it was.
 pub async fn run(
     client: &Client,
     steps: &[Step],
     settings: &StepSettings<'_>,
     ended: Ended,
+    early: Vec<(usize, StepReport)>,
 ) -> Result<PostLoad, Exit> {
     let incomplete: HashSet<String> = state::chunks(client, settings.state_key)
         .await?
@@ -133,9 +135,12 @@ pub async fn run(
                 .as_ref()
                 .is_some_and(|c| incomplete.contains(&c.parent))
     };
+    let ran_early: HashSet<usize> = early.iter().map(|(i, _)| *i).collect();
     let Ended::Done = ended else {
+        let mut reports: Vec<(usize, StepReport)> = early;
+        reports.sort_by_key(|(i, _)| *i);
         return Ok(PostLoad {
-            reports: Vec::new(),
+            reports: reports.into_iter().map(|(_, r)| r).collect(),
             skipped: 0,
             waiting: 0,
             ended,
@@ -147,9 +152,9 @@ pub async fn run(
         .iter()
         .cloned()
         .enumerate()
-        .filter(|(_, s)| !done.contains_key(&step_key(s)))
+        .filter(|(i, s)| !ran_early.contains(i) && !done.contains_key(&step_key(s)))
         .collect();
-    let skipped = steps.len() - todo.len();
+    let skipped = steps.len() - todo.len() - ran_early.len();
     let (todo, waiting): (Vec<_>, Vec<_>) = todo.into_iter().partition(|(_, s)| !waits(s));
     let waiting = waiting.len();
     if !todo.is_empty() {
@@ -169,7 +174,7 @@ pub async fn run(
         ));
     }
     let (fresh, ended) = run_steps(settings, todo).await?;
-    let mut fresh: HashMap<usize, StepReport> = fresh.into_iter().collect();
+    let mut fresh: HashMap<usize, StepReport> = fresh.into_iter().chain(early).collect();
     let mut reports = Vec::new();
     for (i, s) in steps.iter().enumerate() {
         if let Some(r) = fresh.remove(&i) {
@@ -315,50 +320,133 @@ async fn step_worker(
         let Some((position, step)) = queue.take().await else {
             return (out, Ended::Done);
         };
-        let what = format!("{} {}", step.kind.label(), show_ident(&step.object));
-        let retrying = Retrying {
-            retries: settings.retries,
-            cancel: settings.cancel,
-            observer: settings.observer,
-        };
-        let tried = retrying
-            .run(
-                &what,
-                &mut client,
-                async || {
-                    let c = settings.target.connect().await?;
-                    // Index builds sort in memory up to this much per connection.
-                    c.batch_execute("SET maintenance_work_mem = '256MB'")
-                        .await?;
-                    Ok::<_, anyhow::Error>(c)
-                },
-                async |c: &Client| run_step(c, step.clone(), position, settings).await,
-                crate::retry::classify,
-                crate::exit::error_chain,
-            )
-            .await;
+        let tried = run_one(settings, &mut client, position, &step).await;
         queue.release(&step);
         match tried {
-            Tried::Done(r) => out.push((position, r)),
-            Tried::Cancelled => {
-                return (
-                    out,
-                    Ended::Interrupted(format!(
-                        "stopped by {}",
-                        settings.cancel.reason().unwrap_or("a signal")
-                    )),
-                )
-            }
-            Tried::Failed { error, .. } => {
-                return (
-                    out,
-                    Ended::Interrupted(format!(
-                        "{what} failed: {}",
-                        crate::exit::error_chain(&error)
-                    )),
-                )
+            Ok(r) => out.push((position, r)),
+            Err(why) => return (out, Ended::Interrupted(why)),
+        }
+    }
+}
+
+/// Runs one step on `client` (connected first if need be), with the retries faults a retry may
+/// cure get. `Err`: why the run stops (a signal, or a fault that outlasted the retries).
+async fn run_one(
+    settings: &StepSettings<'_>,
+    client: &mut Option<Client>,
+    position: usize,
+    step: &Step,
+) -> Result<StepReport, String> {
+    let what = format!("{} {}", step.kind.label(), show_ident(&step.object));
+    let retrying = Retrying {
+        retries: settings.retries,
+        cancel: settings.cancel,
+        observer: settings.observer,
+    };
+    let tried = retrying
+        .run(
+            &what,
+            client,
+            async || Ok::<_, anyhow::Error>(settings.target.connect().await?),
+            async |c: &Client| run_step(c, step.clone(), position, settings).await,
+            crate::retry::classify,
+            crate::exit::error_chain,
+        )
+        .await;
+    match tried {
+        Tried::Done(r) => Ok(r),
+        Tried::Cancelled => Err(format!(
+            "stopped by {}",
+            settings.cancel.reason().unwrap_or("a signal")
+        )),
+        Tried::Failed { error, .. } => Err(format!(
+            "{what} failed: {}",
+            crate::exit::error_chain(&error)
+        )),
+    }
+}
+
+/// Post-load steps that start while other tables are still copying: a table's primary key,
+/// unique keys, indexes and CHECKs wait only for its own rows. The copy's workers take them
+/// ([`Early::take`]) before their next chunk once the table's last chunk is in
+/// ([`Early::table_done`]); whatever is left runs in post-load proper.
+pub struct Early<'a> {
+    settings: StepSettings<'a>,
+    /// Per table, its steps that wait for its rows.
+    waiting: Mutex<HashMap<String, Vec<(usize, Step)>>>,
+    ready: Mutex<VecDeque<(usize, Step)>>,
+    /// What the steps run here came to, by position.
+    reports: Mutex<Vec<(usize, StepReport)>>,
+}
+
+impl<'a> Early<'a> {
+    /// The run's per-table steps not done yet (`steps`: the run's steps).
+    pub async fn new(
+        client: &Client,
+        steps: &[Step],
+        settings: StepSettings<'a>,
+    ) -> Result<Early<'a>, Exit> {
+        let done = state::steps_done(client, settings.state_key).await?;
+        let mut waiting: HashMap<String, Vec<(usize, Step)>> = HashMap::new();
+        for (position, step) in steps.iter().enumerate() {
+            let own = matches!(
+                step.kind,
+                StepKind::PrimaryKey | StepKind::Unique | StepKind::Index | StepKind::Check
+            );
+            if own && !done.contains_key(&step_key(step)) {
+                waiting
+                    .entry(step.table.clone())
+                    .or_default()
+                    .push((position, step.clone()));
             }
         }
+        Ok(Early {
+            settings,
+            waiting: Mutex::new(waiting),
+            ready: Mutex::new(VecDeque::new()),
+            reports: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Every row of `table` is in: its steps may start.
+    pub fn table_done(&self, table: &str) {
+        let steps = self
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(table);
+        if let Some(steps) = steps {
+            self.ready
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(steps);
+        }
+    }
+
+    /// Takes a step whose table is in, if any, and runs it on `client`. `None`: nothing was
+    /// ready. `Some(Err)`: why the run stops.
+    pub async fn run_next(&self, client: &mut Option<Client>) -> Option<Result<(), String>> {
+        let (position, step) = self
+            .ready
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front()?;
+        Some(
+            run_one(&self.settings, client, position, &step)
+                .await
+                .map(|report| {
+                    self.settings.observer.step_done(&report);
+                    self.reports
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((position, report));
+                }),
+        )
+    }
+
+    /// What the steps run while copying came to, by their positions in the run's steps.
+    pub fn into_reports(self) -> Vec<(usize, StepReport)> {
+        self.reports.into_inner().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -384,6 +472,10 @@ async fn run_step(
         Ok::<_, anyhow::Error>(())
     };
     let report = transaction(client, async || {
+        // Index builds sort in memory up to this much.
+        client
+            .batch_execute("SET LOCAL maintenance_work_mem = '256MB'")
+            .await?;
         let report = match step.orphan_check.clone() {
             Some(check) => foreign_key(client, step, &check, settings.orphans, t0).await?,
             None => {

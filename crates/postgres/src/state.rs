@@ -737,7 +737,9 @@ pub async fn chunk_done(
     let n = client
         .execute(
             &format!(
-                "UPDATE {} SET done_at = now(), result = $4, error = NULL WHERE target_schema = $1 AND table_name = $2 AND chunk = $3 AND done_at IS NULL",
+                // When its rows were in (the commit follows at once), not when its transaction
+                // began (now()): a chunk's copy takes a while.
+                "UPDATE {} SET done_at = clock_timestamp(), result = $4, error = NULL WHERE target_schema = $1 AND table_name = $2 AND chunk = $3 AND done_at IS NULL",
                 t("chunks")
             ),
             &[&target_schema, &plan.table, &plan.chunk, &serde_json::to_value(done)?],
@@ -811,8 +813,9 @@ pub async fn step_done(
     client
         .execute(
             &format!(
-                "INSERT INTO {} (target_schema, step, position, report) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (target_schema, step) DO UPDATE SET report = EXCLUDED.report, done_at = now()",
+                "INSERT INTO {} (target_schema, step, position, report, done_at) \
+                 VALUES ($1, $2, $3, $4, clock_timestamp()) \
+                 ON CONFLICT (target_schema, step) DO UPDATE SET report = EXCLUDED.report, done_at = clock_timestamp()",
                 t("steps")
             ),
             &[&target_schema, &key, &(position as i32), &serde_json::to_value(done)?],
