@@ -1,8 +1,9 @@
 //! Post-load: what a copy makes once the rows are in. Primary keys, unique constraints,
-//! indexes and CHECKs first, on `--jobs` connections; then foreign keys, on `--jobs`
-//! connections too but never two on one table at once ([`StepQueue`]), each created directly, its orphans counted only when PostgreSQL refuses it ([`Orphans`] decides
-//! what happens to a key that has some); then
-//! triggers, identity restarts and ANALYZE.
+//! indexes and CHECKs first, on `--jobs` connections (a full copy starts a table's while other
+//! tables are still copying: [`Early`]); then foreign keys, on `--jobs` connections too but
+//! never two on one table at once (`StepQueue`), each created directly, its orphans counted
+//! only when PostgreSQL refuses it ([`Orphans`] decides what happens to a key that has some);
+//! then triggers, identity restarts and ANALYZE.
 //!
 //! Each step runs in its own transaction together with its mark in the run state, so a resumed
 //! run skips what is done; a step that failed is rolled back and tried again by the next run.
@@ -368,7 +369,7 @@ async fn run_one(
 
 /// Post-load steps that start while other tables are still copying: a table's primary key,
 /// unique keys, indexes and CHECKs wait only for its own rows. The copy's workers take them
-/// ([`Early::take`]) before their next chunk once the table's last chunk is in
+/// ([`Early::run_next`]) before their next chunk once the table's last chunk is in
 /// ([`Early::table_done`]); whatever is left runs in post-load proper.
 pub struct Early<'a> {
     settings: StepSettings<'a>,
