@@ -113,6 +113,22 @@ pub struct Loader<'a> {
     pub early: Option<&'a crate::post_load::Early<'a>>,
 }
 
+/// A chunk being copied by a worker, counted while it is (however the worker leaves it).
+struct Copying<'a>(&'a AtomicUsize);
+
+impl<'a> Copying<'a> {
+    fn start(count: &'a AtomicUsize) -> Copying<'a> {
+        count.fetch_add(1, Ordering::Relaxed);
+        Copying(count)
+    }
+}
+
+impl Drop for Copying<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// What streaming one chunk into COPY did, before anything is decided.
 struct Streamed {
     /// Rows PostgreSQL took, or why the COPY failed.
@@ -343,8 +359,9 @@ impl Loader<'_> {
         let workers = self.jobs.clamp(1, chunks.len());
         let queue = Arc::new(Mutex::new(VecDeque::from(chunks)));
         let stop = AtomicBool::new(false);
+        let copying = AtomicUsize::new(0);
         let results = futures::future::join_all(
-            (0..workers).map(|_| self.worker(group, &queue, tracks, &stop)),
+            (0..workers).map(|_| self.worker(group, &queue, tracks, &stop, &copying)),
         )
         .await;
         let mut interrupted = None;
@@ -369,6 +386,7 @@ impl Loader<'_> {
         queue: &Mutex<VecDeque<ChunkPlan>>,
         tracks: &HashMap<String, Arc<Track>>,
         stop: &AtomicBool,
+        copying: &AtomicUsize,
     ) -> Result<Ended, Exit> {
         let mut client: Option<Client> = None;
         loop {
@@ -389,8 +407,15 @@ impl Loader<'_> {
                 continue;
             }
             let Some(chunk) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front() else {
+                // No chunk left to take: while others still copy, their tables' steps may
+                // become ready, and this worker takes them rather than leave them to one.
+                if self.early.is_some() && copying.load(Ordering::Relaxed) > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    continue;
+                }
                 return Ok(Ended::Done);
             };
+            let _copying = Copying::start(copying);
             let track = &tracks[&chunk.table];
             let what = format!("chunk {} of {}", chunk.chunk, show_ident(&chunk.table));
             let retrying = Retrying {

@@ -18,7 +18,8 @@ pub trait Observer: Send + Sync {
 
     /// A post-load step ran: it succeeded, failed, or became a warning. Told once the
     /// post-load phase it belongs to is over (keys and indexes; foreign keys; the rest),
-    /// worker by worker.
+    /// worker by worker; a table's own keys, indexes and CHECKs run while other tables are
+    /// still copying are told as each ends, during the data phase.
     fn step_done(&self, _report: &StepReport) {}
 }
 

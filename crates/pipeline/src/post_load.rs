@@ -137,11 +137,11 @@ pub async fn run(
                 .is_some_and(|c| incomplete.contains(&c.parent))
     };
     let ran_early: HashSet<usize> = early.iter().map(|(i, _)| *i).collect();
+    // Post-load did not run: the steps done while copying are in the run state, and the run
+    // that goes on reports them.
     let Ended::Done = ended else {
-        let mut reports: Vec<(usize, StepReport)> = early;
-        reports.sort_by_key(|(i, _)| *i);
         return Ok(PostLoad {
-            reports: reports.into_iter().map(|(_, r)| r).collect(),
+            reports: Vec::new(),
             skipped: 0,
             waiting: 0,
             ended,
@@ -375,7 +375,10 @@ pub struct Early<'a> {
     settings: StepSettings<'a>,
     /// Per table, its steps that wait for its rows.
     waiting: Mutex<HashMap<String, Vec<(usize, Step)>>>,
-    ready: Mutex<VecDeque<(usize, Step)>>,
+    /// Steps whose table is in, and the tables a worker runs a step of now: a primary key,
+    /// unique key or CHECK locks its table (ACCESS EXCLUSIVE) for the whole build, so a second
+    /// worker would only wait for it rather than copy.
+    ready: Mutex<(VecDeque<(usize, Step)>, HashSet<String>)>,
     /// What the steps run here came to, by position.
     reports: Mutex<Vec<(usize, StepReport)>>,
 }
@@ -404,7 +407,7 @@ impl<'a> Early<'a> {
         Ok(Early {
             settings,
             waiting: Mutex::new(waiting),
-            ready: Mutex::new(VecDeque::new()),
+            ready: Mutex::new((VecDeque::new(), HashSet::new())),
             reports: Mutex::new(Vec::new()),
         })
     }
@@ -420,29 +423,37 @@ impl<'a> Early<'a> {
             self.ready
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
+                .0
                 .extend(steps);
         }
     }
 
-    /// Takes a step whose table is in, if any, and runs it on `client`. `None`: nothing was
-    /// ready. `Some(Err)`: why the run stops.
+    /// Takes a step whose table is in and no other worker runs a step of, if any, and runs it
+    /// on `client`. `None`: nothing was ready. `Some(Err)`: why the run stops.
     pub async fn run_next(&self, client: &mut Option<Client>) -> Option<Result<(), String>> {
-        let (position, step) = self
-            .ready
+        let (position, step) = {
+            let mut guard = self.ready.lock().unwrap_or_else(|p| p.into_inner());
+            let (ready, running) = &mut *guard;
+            let i = ready
+                .iter()
+                .position(|(_, s)| !running.contains(&s.table))?;
+            let taken = ready.remove(i).expect("a ready step");
+            running.insert(taken.1.table.clone());
+            taken
+        };
+        let ran = run_one(&self.settings, client, position, &step).await;
+        self.ready
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .pop_front()?;
-        Some(
-            run_one(&self.settings, client, position, &step)
-                .await
-                .map(|report| {
-                    self.settings.observer.step_done(&report);
-                    self.reports
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push((position, report));
-                }),
-        )
+            .1
+            .remove(&step.table);
+        Some(ran.map(|report| {
+            self.settings.observer.step_done(&report);
+            self.reports
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((position, report));
+        }))
     }
 
     /// What the steps run while copying came to, by their positions in the run's steps.
@@ -521,6 +532,9 @@ async fn foreign_key(
             return Ok(StepReport::new(step, done, t0.elapsed().as_secs_f64()).no_orphans());
         }
     }
+    // A key that exists (a data-only load) can be neither skipped nor made NOT VALID: any
+    // orphan fails it.
+    let policy = if check.exists { Orphans::Fail } else { policy };
     count_orphans_and_decide(client, step, check, policy, t0).await
 }
 
