@@ -243,6 +243,8 @@ async fn run_steps(
     Ok((reports, Ended::Done))
 }
 
+/// Steps waiting to be taken (with their positions in the run's steps), and the tables that
+/// steps running now hold.
 type Waiting = (VecDeque<(usize, Step)>, HashSet<String>);
 
 /// The steps of a phase, taken by its workers in order. Creating a foreign key locks its two
@@ -378,7 +380,7 @@ pub struct Early<'a> {
     /// Steps whose table is in, and the tables a worker runs a step of now: a primary key,
     /// unique key or CHECK locks its table (ACCESS EXCLUSIVE) for the whole build, so a second
     /// worker would only wait for it rather than copy.
-    ready: Mutex<(VecDeque<(usize, Step)>, HashSet<String>)>,
+    ready: Mutex<Waiting>,
     /// What the steps run here came to, by position.
     reports: Mutex<Vec<(usize, StepReport)>>,
 }
