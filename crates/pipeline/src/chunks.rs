@@ -396,9 +396,13 @@ impl Loader<'_> {
             if stop.load(Ordering::Relaxed) {
                 return Ok(Ended::Done);
             }
+            // A table's own steps overlap the copy of others; once every chunk is in, what is
+            // left goes to post-load, which runs them on every connection at once.
+            let data_left = !queue.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+                || copying.load(Ordering::Relaxed) > 0;
             if let Some(ran) = match self.early {
-                Some(early) => early.run_next(&mut client).await,
-                None => None,
+                Some(early) if data_left => early.run_next(&mut client).await,
+                _ => None,
             } {
                 if let Err(why) = ran {
                     stop.store(true, Ordering::Relaxed);
