@@ -267,16 +267,20 @@ impl Table {
         self.columns.iter().find(|c| c.identity.is_some())
     }
 
+    /// The names of the columns a row carries values for (the copied ones), in order.
+    pub fn copied_names(&self) -> Vec<&str> {
+        self.columns
+            .iter()
+            .filter(|c| c.is_copied())
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+
     /// The key a row is found by: the primary key, else a unique key over NOT NULL columns,
     /// as positions among the copied columns (the values a row carries). `None` when the
     /// table has no such key.
     pub fn row_key(&self) -> Option<Vec<usize>> {
-        let copied: Vec<&str> = self
-            .columns
-            .iter()
-            .filter(|c| c.is_copied())
-            .map(|c| c.name.as_str())
-            .collect();
+        let copied = self.copied_names();
         let not_null_unique = self.uniques.iter().filter(|u| {
             u.columns
                 .iter()

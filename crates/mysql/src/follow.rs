@@ -45,12 +45,7 @@ impl MysqlChanges {
             .into_iter()
             .filter_map(|t| {
                 let read = reads.get(&t.name)?.clone();
-                let copied: Vec<&str> = t
-                    .columns
-                    .iter()
-                    .filter(|c| c.is_copied())
-                    .map(|c| c.name.as_str())
-                    .collect();
+                let copied = t.copied_names();
                 let key = t
                     .row_key()
                     .unwrap_or_default()

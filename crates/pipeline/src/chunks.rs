@@ -396,10 +396,12 @@ impl Loader<'_> {
             if stop.load(Ordering::Relaxed) {
                 return Ok(Ended::Done);
             }
-            // A table's own steps overlap the copy of others; once every chunk is in, what is
-            // left goes to post-load, which runs them on every connection at once.
+            // A table's own steps overlap the copy of others (and the steps of others, which
+            // may wait on a lock); once every chunk is in and no such step runs, what is left
+            // goes to post-load, which runs it on every connection at once.
             let data_left = !queue.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
-                || copying.load(Ordering::Relaxed) > 0;
+                || copying.load(Ordering::Relaxed) > 0
+                || self.early.is_some_and(|e| e.running());
             if let Some(ran) = match self.early {
                 Some(early) if data_left => early.run_next(&mut client).await,
                 _ => None,
@@ -411,9 +413,11 @@ impl Loader<'_> {
                 continue;
             }
             let Some(chunk) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front() else {
-                // No chunk left to take: while others still copy, their tables' steps may
-                // become ready, and this worker takes them rather than leave them to one.
-                if self.early.is_some() && copying.load(Ordering::Relaxed) > 0 {
+                // No chunk left to take: while others still copy (or run such steps), steps may
+                // become ready or free, and this worker takes them rather than leave them to one.
+                let others_busy =
+                    copying.load(Ordering::Relaxed) > 0 || self.early.is_some_and(|e| e.running());
+                if self.early.is_some() && others_busy {
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                     continue;
                 }
@@ -700,12 +704,7 @@ impl Loader<'_> {
         // A NOT NULL violation names its column in the error, not in the COPY's context.
         let column = column.or(db.column());
         let t = &self.loaded.schema.tables[table];
-        let copied: Vec<&str> = t
-            .columns
-            .iter()
-            .filter(|c| c.is_copied())
-            .map(|c| c.name.as_str())
-            .collect();
+        let copied = t.copied_names();
         let value = column.and_then(|c| copied.iter().position(|n| *n == c));
         let (tx, _rx) = mpsc::channel::<Result<Batch, String>>(1);
         let job = ReadJob {

@@ -994,12 +994,7 @@ fn needs_order(
 /// The positions, among `t`'s copied columns, of its row key's columns and of every column a
 /// foreign key of the schema references in it. `None` for a table without a row key.
 fn referenced_columns(schema: &pgcutover_core::Schema, t: &Table) -> Option<Vec<usize>> {
-    let copied: Vec<&str> = t
-        .columns
-        .iter()
-        .filter(|c| c.is_copied())
-        .map(|c| c.name.as_str())
-        .collect();
+    let copied = t.copied_names();
     let mut positions = t.row_key()?;
     for fk in schema
         .tables

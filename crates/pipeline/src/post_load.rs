@@ -458,6 +458,16 @@ impl<'a> Early<'a> {
         }))
     }
 
+    /// Whether some worker runs one of these steps now.
+    pub fn running(&self) -> bool {
+        !self
+            .ready
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .is_empty()
+    }
+
     /// What the steps run while copying came to, by their positions in the run's steps.
     pub fn into_reports(self) -> Vec<(usize, StepReport)> {
         self.reports.into_inner().unwrap_or_else(|p| p.into_inner())
