@@ -1,6 +1,6 @@
 //! Post-load: what a copy makes once the rows are in. Primary keys, unique constraints,
-//! indexes and CHECKs first, on `--jobs` connections (a full copy starts a table's while other
-//! tables are still copying: [`Early`]); then foreign keys, on `--jobs` connections too but
+//! indexes and CHECKs first, on `--jobs` connections (a full copy starts a table's, and its
+//! triggers, identity and ANALYZE, while other tables are still copying: [`Early`]); then foreign keys, on `--jobs` connections too but
 //! never two on one table at once (`StepQueue`), each created directly, its orphans counted
 //! only when PostgreSQL refuses it ([`Orphans`] decides what happens to a key that has some);
 //! then triggers, identity restarts and ANALYZE.
@@ -370,7 +370,8 @@ async fn run_one(
 }
 
 /// Post-load steps that start while other tables are still copying: a table's primary key,
-/// unique keys, indexes and CHECKs wait only for its own rows. The copy's workers take them
+/// unique keys, indexes, CHECKs, triggers, identity and ANALYZE wait only for its own rows
+/// (foreign keys wait for post-load proper). The copy's workers take them
 /// ([`Early::run_next`]) before their next chunk once the table's last chunk is in
 /// ([`Early::table_done`]); whatever is left runs in post-load proper.
 pub struct Early<'a> {
@@ -395,10 +396,8 @@ impl<'a> Early<'a> {
         let done = state::steps_done(client, settings.state_key).await?;
         let mut waiting: HashMap<String, Vec<(usize, Step)>> = HashMap::new();
         for (position, step) in steps.iter().enumerate() {
-            let own = matches!(
-                step.kind,
-                StepKind::PrimaryKey | StepKind::Unique | StepKind::Index | StepKind::Check
-            );
+            // Everything but foreign keys needs only the table's own rows.
+            let own = step.kind != StepKind::ForeignKey;
             if own && !done.contains_key(&step_key(step)) {
                 waiting
                     .entry(step.table.clone())
