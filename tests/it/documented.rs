@@ -950,7 +950,8 @@ async fn jobs_build_indexes_in_parallel() {
     let client = db.client().await;
     let probe = "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
                    AND wait_event_type = 'Lock' AND query LIKE '%a_locked_pkey%')::text || ' ' || \
-                 (SELECT count(*) FROM pgcutover.steps WHERE step LIKE '%|b_free|%')::text";
+                 (SELECT count(*) FROM pgcutover.steps \
+                   WHERE step LIKE 'primary key|b_free|%' OR step LIKE 'index|b_free|%')::text";
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut seen = None;
     while Instant::now() < deadline {
