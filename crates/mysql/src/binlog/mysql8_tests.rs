@@ -777,6 +777,32 @@ fn a_compressed_transaction_stops_following_and_says_which_setting() {
     );
 }
 
+/// The after image of one row inserted into `shop`.`table` in a MySQL 8 transaction (anonymous
+/// GTID, BEGIN, table map with `metadata`, write rows v2), as the follower decodes it.
+fn inserted(
+    table: &str,
+    cols: &[Col],
+    image: &[u8],
+    metadata: Metadata,
+) -> Vec<mysql_async::Value> {
+    let mut f = Follower::from("binlog.000002");
+    let mut log = LogFile::new("binlog.000002");
+    from_the_middle(&mut log, &mut f);
+    let changes = f.feed_all(&[
+        log.write(ANONYMOUS_GTID, 0, &gtid(ANONYMOUS, 0, 1, 300)),
+        log.write(QUERY, 8, &query("shop", "BEGIN", false)),
+        log.write(TABLE_MAP, 0, &table_map("shop", table, cols, metadata)),
+        log.write(WRITE_ROWS, 0, &rows(cols.len(), false, &[image.to_vec()])),
+    ]);
+    let [Change::Row {
+        after: Some(after), ..
+    }] = &changes[..]
+    else {
+        panic!("{changes:?}");
+    };
+    after.clone()
+}
+
 /// A column of a table the copy read, as its catalog describes it.
 fn conv(kind: Kind, target: PgType) -> ColumnConv {
     ColumnConv {
@@ -868,25 +894,7 @@ fn unsigned_columns_convert_like_the_copy_whatever_metadata_the_log_has() {
             .collect::<Vec<_>>(),
     );
     for metadata in [Metadata::None, Metadata::Minimal, Metadata::Full] {
-        let mut f = Follower::from("binlog.000002");
-        let mut log = LogFile::new("binlog.000002");
-        from_the_middle(&mut log, &mut f);
-        let changes = f.feed_all(&[
-            log.write(ANONYMOUS_GTID, 0, &gtid(ANONYMOUS, 0, 1, 300)),
-            log.write(QUERY, 8, &query("shop", "BEGIN", false)),
-            log.write(TABLE_MAP, 0, &table_map("shop", "n", &cols, metadata)),
-            log.write(
-                WRITE_ROWS,
-                0,
-                &rows(cols.len(), false, std::slice::from_ref(&values)),
-            ),
-        ]);
-        let [Change::Row {
-            after: Some(after), ..
-        }] = &changes[..]
-        else {
-            panic!("{changes:?}");
-        };
+        let after = &inserted("n", &cols, &values, metadata);
         for ((_, c, _, read, pg), logged) in columns.iter().zip(after) {
             assert_eq!(followed(c, logged), *pg, "{:?} {logged:?}", c.kind);
             assert_eq!(followed(c, logged), copied(c, read), "{:?}", c.kind);
@@ -988,25 +996,7 @@ fn enum_and_set_columns_convert_like_the_copy_whatever_metadata_the_log_has() {
         PgType::TextArray,
     );
     for metadata in [Metadata::None, Metadata::Minimal, Metadata::Full] {
-        let mut f = Follower::from("binlog.000002");
-        let mut log = LogFile::new("binlog.000002");
-        from_the_middle(&mut log, &mut f);
-        let changes = f.feed_all(&[
-            log.write(ANONYMOUS_GTID, 0, &gtid(ANONYMOUS, 0, 1, 300)),
-            log.write(QUERY, 8, &query("shop", "BEGIN", false)),
-            log.write(TABLE_MAP, 0, &table_map("shop", "t", &cols, metadata)),
-            log.write(
-                WRITE_ROWS,
-                0,
-                &rows(cols.len(), false, std::slice::from_ref(&values)),
-            ),
-        ]);
-        let [Change::Row {
-            after: Some(after), ..
-        }] = &changes[..]
-        else {
-            panic!("{changes:?}");
-        };
+        let after = &inserted("t", &cols, &values, metadata);
         assert_eq!(after[3], My::Bytes(b"ok".to_vec()));
         assert_eq!(
             followed(&size, &after[1]),
@@ -1071,25 +1061,7 @@ fn a_year_column_does_not_shift_the_signedness_of_the_columns_after_it() {
         Some(vec![0xff; 8]),
     ]);
     for metadata in [Metadata::Minimal, Metadata::Full] {
-        let mut f = Follower::from("binlog.000002");
-        let mut log = LogFile::new("binlog.000002");
-        from_the_middle(&mut log, &mut f);
-        let changes = f.feed_all(&[
-            log.write(ANONYMOUS_GTID, 0, &gtid(ANONYMOUS, 0, 1, 300)),
-            log.write(QUERY, 8, &query("shop", "BEGIN", false)),
-            log.write(TABLE_MAP, 0, &table_map("shop", "y", &cols, metadata)),
-            log.write(
-                WRITE_ROWS,
-                0,
-                &rows(cols.len(), false, std::slice::from_ref(&values)),
-            ),
-        ]);
-        let [Change::Row {
-            after: Some(after), ..
-        }] = &changes[..]
-        else {
-            panic!("{changes:?}");
-        };
+        let after = &inserted("y", &cols, &values, metadata);
         for ((c, read, pg), logged) in convs.iter().zip(after) {
             assert_eq!(followed(c, logged), *pg, "{:?} {logged:?}", c.kind);
             assert_eq!(followed(c, logged), copied(c, read), "{:?}", c.kind);
