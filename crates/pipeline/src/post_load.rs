@@ -370,8 +370,8 @@ async fn run_one(
 }
 
 /// Post-load steps that start while other tables are still copying: a table's primary key,
-/// unique keys, indexes, CHECKs, triggers, identity and ANALYZE wait only for its own rows
-/// (foreign keys wait for post-load proper). The copy's workers take them
+/// unique keys, indexes, CHECKs, triggers, identity and ANALYZE wait only for its own rows; a
+/// foreign key waits for both its tables to be settled (their rows in, their own steps over). The copy's workers take them
 /// ([`Early::run_next`]) before their next chunk once the table's last chunk is in
 /// ([`Early::table_done`]); whatever is left runs in post-load proper.
 pub struct Early<'a> {
@@ -382,6 +382,9 @@ pub struct Early<'a> {
     /// unique key or CHECK locks its table (ACCESS EXCLUSIVE) for the whole build, so a second
     /// worker would only wait for it rather than copy.
     ready: Mutex<Waiting>,
+    /// Foreign keys not done yet: each starts once both its tables are settled (rows in, own
+    /// steps over), and no step runs on either.
+    keys: Mutex<VecDeque<(usize, Step)>>,
     /// What the steps run here came to, by position.
     reports: Mutex<Vec<(usize, StepReport)>>,
 }
@@ -395,10 +398,15 @@ impl<'a> Early<'a> {
     ) -> Result<Early<'a>, Exit> {
         let done = state::steps_done(client, settings.state_key).await?;
         let mut waiting: HashMap<String, Vec<(usize, Step)>> = HashMap::new();
+        let mut keys = VecDeque::new();
         for (position, step) in steps.iter().enumerate() {
+            if done.contains_key(&step_key(step)) {
+                continue;
+            }
             // Everything but foreign keys needs only the table's own rows.
-            let own = step.kind != StepKind::ForeignKey;
-            if own && !done.contains_key(&step_key(step)) {
+            if step.kind == StepKind::ForeignKey {
+                keys.push_back((position, step.clone()));
+            } else {
                 waiting
                     .entry(step.table.clone())
                     .or_default()
@@ -409,6 +417,7 @@ impl<'a> Early<'a> {
             settings,
             waiting: Mutex::new(waiting),
             ready: Mutex::new((VecDeque::new(), HashSet::new())),
+            keys: Mutex::new(keys),
             reports: Mutex::new(Vec::new()),
         })
     }
@@ -429,25 +438,49 @@ impl<'a> Early<'a> {
         }
     }
 
-    /// Takes a step whose table is in and no other worker runs a step of, if any, and runs it
-    /// on `client`. `None`: nothing was ready. `Some(Err)`: why the run stops.
+    /// Takes a step whose table is in and no other worker runs a step of (else a foreign key
+    /// whose two tables are settled), if any, and runs it on `client`. `None`: nothing was
+    /// ready. `Some(Err)`: why the run stops.
     pub async fn run_next(&self, client: &mut Option<Client>) -> Option<Result<(), String>> {
-        let (position, step) = {
+        let ((position, step), tables) = {
             let mut guard = self.ready.lock().unwrap_or_else(|p| p.into_inner());
             let (ready, running) = &mut *guard;
-            let i = ready
-                .iter()
-                .position(|(_, s)| !running.contains(&s.table))?;
-            let taken = ready.remove(i).expect("a ready step");
-            running.insert(taken.1.table.clone());
-            taken
+            let (taken, tables): ((usize, Step), Vec<String>) =
+                match ready.iter().position(|(_, s)| !running.contains(&s.table)) {
+                    Some(i) => {
+                        let own = ready.remove(i).expect("a ready step");
+                        let tables = vec![own.1.table.clone()];
+                        (own, tables)
+                    }
+                    None => {
+                        let waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+                        let settled = |t: &str| {
+                            !waiting.contains_key(t)
+                                && !ready.iter().any(|(_, s)| s.table == t)
+                                && !running.contains(t)
+                        };
+                        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+                        let i = keys
+                            .iter()
+                            .position(|(_, s)| StepQueue::tables(s).into_iter().all(settled))?;
+                        let key = keys.remove(i).expect("a foreign key");
+                        let tables = StepQueue::tables(&key.1)
+                            .into_iter()
+                            .map(str::to_owned)
+                            .collect();
+                        (key, tables)
+                    }
+                };
+            running.extend(tables.iter().cloned());
+            (taken, tables)
         };
         let ran = run_one(&self.settings, client, position, &step).await;
-        self.ready
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .1
-            .remove(&step.table);
+        {
+            let mut guard = self.ready.lock().unwrap_or_else(|p| p.into_inner());
+            for t in &tables {
+                guard.1.remove(t);
+            }
+        }
         Some(ran.map(|report| {
             self.settings.observer.step_done(&report);
             self.reports
