@@ -334,6 +334,9 @@ impl Loader<'_> {
             });
             t.left.fetch_add(1, Ordering::Relaxed);
         }
+        if let Some(early) = self.early {
+            early.rows_pending(tracks.keys());
+        }
         let mut pending = pending;
         for group in groups {
             let (mine, rest): (Vec<ChunkPlan>, Vec<ChunkPlan>) = pending

@@ -1,6 +1,7 @@
 //! Post-load: what a copy makes once the rows are in. Primary keys, unique constraints,
 //! indexes and CHECKs first, on `--jobs` connections (a full copy starts a table's, and its
-//! triggers, identity and ANALYZE, while other tables are still copying: [`Early`]); then foreign keys, on `--jobs` connections too but
+//! triggers, identity and ANALYZE, while other tables are still copying, and a foreign key once
+//! both its tables are settled: [`Early`]); then foreign keys, on `--jobs` connections too but
 //! never two on one table at once (`StepQueue`), each created directly, its orphans counted
 //! only when PostgreSQL refuses it ([`Orphans`] decides what happens to a key that has some);
 //! then triggers, identity restarts and ANALYZE.
@@ -378,6 +379,8 @@ pub struct Early<'a> {
     settings: StepSettings<'a>,
     /// Per table, its steps that wait for its rows.
     waiting: Mutex<HashMap<String, Vec<(usize, Step)>>>,
+    /// Tables with chunks left to copy in this invocation ([`Early::rows_pending`]).
+    pending: Mutex<HashSet<String>>,
     /// Steps whose table is in, and the tables a worker runs a step of now: a primary key,
     /// unique key or CHECK locks its table (ACCESS EXCLUSIVE) for the whole build, so a second
     /// worker would only wait for it rather than copy.
@@ -405,7 +408,10 @@ impl<'a> Early<'a> {
             }
             // Everything but foreign keys needs only the table's own rows.
             if step.kind == StepKind::ForeignKey {
-                keys.push_back((position, step.clone()));
+                // One whose tables are not known waits for post-load proper.
+                if step.orphan_check.is_some() {
+                    keys.push_back((position, step.clone()));
+                }
             } else {
                 waiting
                     .entry(step.table.clone())
@@ -416,25 +422,30 @@ impl<'a> Early<'a> {
         Ok(Early {
             settings,
             waiting: Mutex::new(waiting),
+            pending: Mutex::new(HashSet::new()),
             ready: Mutex::new((VecDeque::new(), HashSet::new())),
             keys: Mutex::new(keys),
             reports: Mutex::new(Vec::new()),
         })
     }
 
-    /// Every row of `table` is in: its steps may start.
-    pub fn table_done(&self, table: &str) {
-        let steps = self
-            .waiting
+    /// The tables with chunks left to copy: none is settled until [`Early::table_done`].
+    pub fn rows_pending<'t>(&self, tables: impl IntoIterator<Item = &'t String>) {
+        self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(table);
-        if let Some(steps) = steps {
-            self.ready
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .0
-                .extend(steps);
+            .extend(tables.into_iter().cloned());
+    }
+
+    /// Every row of `table` is in: its steps may start. The locks are taken in the order
+    /// [`Early::run_next`] takes them, and held together, so no one sees the table between.
+    pub fn table_done(&self, table: &str) {
+        let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
+        let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.remove(table);
+        if let Some(steps) = waiting.remove(table) {
+            ready.0.extend(steps);
         }
     }
 
@@ -454,8 +465,10 @@ impl<'a> Early<'a> {
                     }
                     None => {
                         let waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+                        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
                         let settled = |t: &str| {
-                            !waiting.contains_key(t)
+                            !pending.contains(t)
+                                && !waiting.contains_key(t)
                                 && !ready.iter().any(|(_, s)| s.table == t)
                                 && !running.contains(t)
                         };
