@@ -160,8 +160,12 @@ pub async fn run(
     let (todo, waiting): (Vec<_>, Vec<_>) = todo.into_iter().partition(|(_, s)| !waits(s));
     let waiting = waiting.len();
     if !todo.is_empty() {
+        let while_copying = match ran_early.len() {
+            0 => String::new(),
+            n => format!(" more ({n} done while copying)"),
+        };
         settings.observer.info(&format!(
-            "post-load: {} step(s): keys, indexes, constraints, foreign keys, identities, ANALYZE",
+            "post-load: {} step(s){while_copying}: keys, indexes, constraints, foreign keys, identities, ANALYZE",
             todo.len()
         ));
     }
