@@ -470,8 +470,9 @@ async fn read_follow(
         .ok_or_else(|| anyhow!("the run's follow state is gone"))?)
 }
 
-/// Once the run is marked, a follower still running stops within seconds (it asks four times a second):
-/// wait for it to let go of the run, so that nothing is applied after cutover returns.
+/// Once the run is marked, a follower still running stops within seconds (it asks four times
+/// a second): wait for it to let go of the run, so that nothing is applied after cutover
+/// returns.
 async fn follower_stopped(client: &crate::target::Client, schema_name: &str) -> bool {
     for _ in 0..100 {
         if state::try_lock(client, schema_name).await.unwrap_or(false) {

@@ -59,6 +59,19 @@ async fn shop(
     (server, conn, url, db, client, dir)
 }
 
+/// `cutover URL TARGET --wait 60 --verify checksums`.
+fn checksums_cutover<'a>(url: &'a str, target: &'a str) -> [&'a str; 7] {
+    [
+        "cutover",
+        url,
+        target,
+        "--wait",
+        "60",
+        "--verify",
+        "checksums",
+    ]
+}
+
 /// Waits (at most a minute) for a child to end by itself, and returns its output.
 fn ended(mut child: std::process::Child) -> std::process::Output {
     for _ in 0..600 {
@@ -227,18 +240,7 @@ async fn cutover_applies_the_last_changes_itself_and_refuses_over_rejects_and_wr
     assert!(status.contains("1 rejected"), "{status}");
 
     // Checksums find the row the target lacks is one the mapping rejects (exit 5).
-    let out = pgcutover(
-        dir.path(),
-        &[
-            "cutover",
-            &url,
-            &db.url,
-            "--wait",
-            "60",
-            "--verify",
-            "checksums",
-        ],
-    );
+    let out = pgcutover(dir.path(), &checksums_cutover(&url, &db.url));
     expect_code(&out, 5);
     assert!(stdout(&out).contains("NOT cut over"), "{}", stdout(&out));
     // The operator fixes the row in the source. The update's before image holds the NUL byte
@@ -250,15 +252,7 @@ async fn cutover_applies_the_last_changes_itself_and_refuses_over_rejects_and_wr
     // Writes that go on during the cutover keep the run from being cut over.
     let (mut cutover, stop) = spawn_stopping(
         dir.path(),
-        &[
-            "cutover",
-            &url,
-            &db.url,
-            "--wait",
-            "60",
-            "--verify",
-            "checksums",
-        ],
+        &checksums_cutover(&url, &db.url),
         "cutover-verifying",
         1,
     );
@@ -279,15 +273,7 @@ async fn cutover_applies_the_last_changes_itself_and_refuses_over_rejects_and_wr
     // does not matter): cut over, the rejected change superseded.
     let (mut cutover, stop) = spawn_stopping(
         dir.path(),
-        &[
-            "cutover",
-            &url,
-            &db.url,
-            "--wait",
-            "60",
-            "--verify",
-            "checksums",
-        ],
+        &checksums_cutover(&url, &db.url),
         "cutover-verifying",
         1,
     );
@@ -369,18 +355,7 @@ async fn a_follower_killed_at_any_moment_goes_on_with_nothing_applied_twice() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start pgcutover");
-    let out = pgcutover(
-        dir.path(),
-        &[
-            "cutover",
-            &url,
-            &db.url,
-            "--wait",
-            "60",
-            "--verify",
-            "checksums",
-        ],
-    );
+    let out = pgcutover(dir.path(), &checksums_cutover(&url, &db.url));
     expect_code(&out, 0);
     expect_code(&ended(follower), 0);
     assert_identical(dir.path(), &url, &db.url);
@@ -486,18 +461,7 @@ async fn a_writer_during_the_copy_and_the_follow_leaves_every_value_identical() 
     let statements = writer.await.expect("writer");
     assert!(statements >= 300, "{statements}");
 
-    let out = pgcutover(
-        dir.path(),
-        &[
-            "cutover",
-            &url,
-            &db.url,
-            "--wait",
-            "60",
-            "--verify",
-            "checksums",
-        ],
-    );
+    let out = pgcutover(dir.path(), &checksums_cutover(&url, &db.url));
     expect_code(&out, 0);
     expect_code(&ended(follower), 0);
     let compared = crate::mysql_compare::assert_same_mysql_data_on(

@@ -55,7 +55,8 @@ async fn preflight_names_what_keeps_a_server_from_being_followed() {
         .expect("a position while the log is on");
     assert!(position.file.starts_with("binlog."), "{position}");
     conn.query_drop(
-        "SET GLOBAL binlog_format = 'STATEMENT'; SET GLOBAL binlog_row_image = 'MINIMAL'",
+        "SET GLOBAL binlog_format = 'STATEMENT'; SET GLOBAL binlog_row_image = 'MINIMAL';
+         SET GLOBAL binlog_expire_logs_seconds = 600",
     )
     .await
     .expect("set");
@@ -65,13 +66,10 @@ async fn preflight_names_what_keeps_a_server_from_being_followed() {
         .into_iter()
         .map(|p| p.what)
         .collect();
-    assert_eq!(
-        what,
-        [
-            "binlog_format is STATEMENT, not ROW",
-            "binlog_row_image is MINIMAL, not FULL"
-        ]
-    );
+    assert_eq!(what.len(), 3, "{what:?}");
+    assert_eq!(what[0], "binlog_format is STATEMENT, not ROW");
+    assert_eq!(what[1], "binlog_row_image is MINIMAL, not FULL");
+    assert!(what[2].contains("kept only 600 s"), "{what:?}");
     // A user with only SELECT may not read the log.
     conn.query_drop(
         "CREATE USER 'reader'@'%' IDENTIFIED BY 'pw'; GRANT SELECT ON *.* TO 'reader'@'%'",

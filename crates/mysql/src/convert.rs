@@ -495,10 +495,12 @@ pub fn display(c: &ColumnConv, v: &My) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn conv(kind: Kind, target: PgType) -> ColumnConv {
+    /// A column of a table the copy read, as its catalog describes it (utf8mb4, UTC, zero
+    /// dates as NULL).
+    pub(crate) fn conv(kind: Kind, target: PgType) -> ColumnConv {
         ColumnConv {
             kind,
             target,

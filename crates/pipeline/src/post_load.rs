@@ -201,8 +201,8 @@ pub async fn run(
 
 /// Runs post-load steps: keys, indexes and CHECKs on `jobs` connections; foreign keys on
 /// `jobs` connections, no two on one table at once (they would only wait on each other's
-/// locks); then identities and ANALYZE. Returns each step's report by its position in the run's steps, and whether the
-/// run was interrupted.
+/// locks); then identities and ANALYZE. Returns each step's report by its position in the
+/// run's steps, and whether the run was interrupted.
 async fn run_steps(
     settings: &StepSettings<'_>,
     steps: Vec<(usize, Step)>,
@@ -376,9 +376,9 @@ async fn run_one(
 
 /// Post-load steps that start while other tables are still copying: a table's primary key,
 /// unique keys, indexes, CHECKs, triggers, identity and ANALYZE wait only for its own rows; a
-/// foreign key waits for both its tables to be settled (their rows in, their own steps over). The copy's workers take them
-/// ([`Early::run_next`]) before their next chunk once the table's last chunk is in
-/// ([`Early::table_done`]); whatever is left runs in post-load proper.
+/// foreign key waits for both its tables to be settled (their rows in, their own steps over).
+/// The copy's workers take them ([`Early::run_next`]) before their next chunk once the
+/// table's last chunk is in ([`Early::table_done`]); whatever is left runs in post-load proper.
 pub struct Early<'a> {
     settings: StepSettings<'a>,
     /// Per table, its steps that wait for its rows.

@@ -43,7 +43,8 @@ pub struct StepReport {
     /// `--orphans skip`: reported as not carried over (a warning), not as a failed step.
     #[serde(skip)]
     pub demoted_to_warning: bool,
-    /// A foreign key's orphans: child rows whose parent is missing, counted when PostgreSQL refused to create it (0 when it did not).
+    /// A foreign key's orphans: child rows whose parent is missing, counted when PostgreSQL
+    /// refused to create it (0 when it did not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub orphans: Option<u64>,
     /// What was done instead of the plain statement (`created NOT VALID`, `skipped`).

@@ -14,8 +14,8 @@ use pgcutover_core::policy::ValuePolicy;
 use pgcutover_core::PgType;
 
 use super::*;
+use crate::convert::tests::conv;
 use crate::convert::{convert, ColumnConv};
-use crate::{SourceZone, ZeroDates};
 
 impl TableMaps for EventStreamReader {
     fn table_map(&self, table_id: u64) -> Option<&TableMapEvent<'static>> {
@@ -801,18 +801,6 @@ fn inserted(
         panic!("{changes:?}");
     };
     after.clone()
-}
-
-/// A column of a table the copy read, as its catalog describes it.
-fn conv(kind: Kind, target: PgType) -> ColumnConv {
-    ColumnConv {
-        kind,
-        target,
-        nullable: true,
-        zero_dates: ZeroDates::Null,
-        zone: SourceZone::Utc,
-        charset: crate::charset::Charset::Utf8 { max_bytes: 4 },
-    }
 }
 
 /// A followed value through the copy's conversion, as following converts it.
